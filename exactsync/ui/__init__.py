@@ -1,11 +1,18 @@
-"""Glue between the dashboard and the library. The only exactsync module that imports Streamlit.
+"""Glue between the dashboard and the library. The only exactsync package that imports Streamlit.
 
 Pages call :func:`get_settings` / :func:`get_store` and then library functions; the library
 itself never sees Streamlit. Settings come from the same layers as the CLI (exactsync.toml,
-.streamlit/secrets.toml, EXACTSYNC_* environment).
+.streamlit/secrets.toml, EXACTSYNC_* environment). Without any configuration the dashboard runs
+the demo (:mod:`exactsync.ui.demo`): sandboxes on loopback and a generated month.
 """
 
 from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import streamlit as st
 
@@ -14,12 +21,56 @@ from exactsync.redact import install_log_filter, redact
 from exactsync.settings import Settings, load_settings
 from exactsync.store import Store
 
-__all__ = ["page_setup", "get_settings", "get_store", "show_error"]
+__all__ = [
+    "ROOT",
+    "page_setup",
+    "config_present",
+    "is_demo",
+    "get_settings",
+    "get_store",
+    "show_error",
+    "clear_caches",
+    "progress_status",
+    "pager",
+    "auth_gate",
+    "picked",
+]
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def page_setup() -> None:
     install_log_filter()
     st.set_page_config(page_title="exactsync", page_icon=":material/balance:", layout="wide")
+
+
+def config_present(cwd: Path | None = None, env: dict[str, str] | None = None) -> bool:
+    """True when the user configured exactsync (toml, EXACTSYNC_* variables or secrets.toml).
+
+    ``EXACTSYNC_DEMO=1`` forces the demo even when a configuration exists.
+    """
+    env = dict(os.environ) if env is None else env
+    cwd = cwd or Path.cwd()
+    if env.get("EXACTSYNC_DEMO", "").lower() in ("1", "true", "yes"):
+        return False
+    if any(k.startswith("EXACTSYNC_") and k != "EXACTSYNC_DEMO" for k in env):
+        return True
+    if (cwd / "exactsync.toml").exists():
+        return True
+    secrets = cwd / ".streamlit" / "secrets.toml"
+    if secrets.exists():
+        import tomllib
+
+        try:
+            data = tomllib.loads(secrets.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError):
+            return True  # let load_settings explain the problem
+        return any(k in data for k in ("store", "exact", "shops"))
+    return False
+
+
+def is_demo() -> bool:
+    return not config_present()
 
 
 @st.cache_resource(max_entries=4)
@@ -28,8 +79,10 @@ def _settings_cached(config: str | None) -> Settings:
 
 
 def get_settings() -> Settings:
-    import os
+    if is_demo():
+        from exactsync.ui.demo import demo_environment
 
+        return demo_environment().settings
     return _settings_cached(os.environ.get("EXACTSYNC_CONFIG"))
 
 
@@ -50,3 +103,85 @@ def show_error(error: BaseException) -> None:
         st.error(redact(error), icon=":material/error:")
     else:
         st.error(f"Something went wrong: {redact(error)}", icon=":material/error:")
+
+
+def clear_caches() -> None:
+    """Forget cached query results after a pull, reconciliation or push wrote new data."""
+    st.cache_data.clear()
+
+
+def picked() -> dict:
+    """The sidebar choices (period, division, shop) of this session."""
+    return {
+        "period": st.session_state.get("period"),
+        "division": st.session_state.get("division"),
+        "shop": st.session_state.get("shop"),
+    }
+
+
+def _fmt_seconds(s: float) -> str:
+    s = max(0, int(round(s)))
+    return f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{s} s"
+
+
+@contextlib.contextmanager
+def progress_status(label: str, *, done_label: str | None = None) -> Iterator[Callable[..., None]]:
+    """``with progress_status("Pulling…") as on_progress: lib(..., on_progress=on_progress)``.
+
+    Shows ``st.status`` with a progress bar and an ETA; the callback takes ``(done, total,
+    message="")`` like the CLI's. Errors close the status as failed and are re-raised.
+    """
+    with st.status(label, expanded=True) as status:
+        bar = st.progress(0.0, text="Starting…")
+        started = time.monotonic()
+
+        def on_progress(done: int = 0, total: int | None = None, message: str = "", *_: object) -> None:
+            if total:
+                frac = min(1.0, max(0.0, done / total))
+                elapsed = time.monotonic() - started
+                eta = f" · about {_fmt_seconds(elapsed / frac - elapsed)} left" if 0 < frac < 1 else ""
+                bar.progress(frac, text=f"{message} {done:,}/{total:,}{eta}".strip())
+            else:
+                bar.progress(0.0 if not done else 0.5, text=f"{message} {done:,}".strip())
+
+        try:
+            yield on_progress
+        except BaseException:
+            status.update(label=f"{label.rstrip('…')} failed", state="error", expanded=True)
+            raise
+        bar.progress(1.0, text="Done")
+        status.update(label=done_label or f"{label.rstrip('…')}: done", state="complete", expanded=False)
+
+
+def pager(key: str, total: int, page_size: int) -> int:
+    """A page picker under a table; returns the offset. Only that page is queried and sent."""
+    pages = max(1, -(-total // page_size))
+    if pages == 1:
+        st.session_state.pop(key, None)
+        return 0
+    current = min(int(st.session_state.get(key, 1)), pages)
+    st.session_state[key] = current
+    number = st.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, step=1, key=key)
+    return (int(number) - 1) * page_size
+
+
+def auth_gate() -> None:
+    """Optional OIDC login for exposed deployments (``[auth]`` in .streamlit/secrets.toml).
+
+    Off unless ``[auth]`` is configured (so tests and local use run without it). ``st.login``
+    only gates dashboard users: it can never replace Exact's own OAuth flow.
+    """
+    try:
+        has_auth = "auth" in st.secrets
+    except (FileNotFoundError, st.errors.StreamlitSecretNotFoundError):  # no secrets.toml at all
+        has_auth = False
+    if not has_auth:
+        return
+    if not st.user.is_logged_in:
+        st.title("exactsync")
+        st.write("Sign in to open the reconciliation dashboard.")
+        st.button("Sign in", on_click=st.login, type="primary")
+        st.stop()
+    with st.sidebar:
+        st.caption(f"Signed in as {st.user.get('email') or st.user.get('name') or 'user'}")
+        st.button("Sign out", on_click=st.logout)

@@ -1,0 +1,44 @@
+"""Cached reads for the pages: every view of :mod:`exactsync.views`, keyed by store + arguments.
+
+``st.cache_data`` with a TTL and a bound on entries; :func:`exactsync.ui.clear_caches` empties it
+after a pull, reconciliation or push. Results are copies (pickled), so pages may change them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from exactsync import views
+from exactsync.ui import get_settings, get_store, picked
+
+__all__ = ["view", "current_run", "shop_filter"]
+
+
+@st.cache_data(ttl=300, max_entries=256, show_spinner=False)
+def _view(name: str, store_path: str, args: tuple, kwargs: tuple) -> Any:
+    return getattr(views, name)(get_store(), *args, **dict(kwargs))
+
+
+def view(name: str, *args: Any, **kwargs: Any) -> Any:
+    """``views.<name>(store, *args, **kwargs)``, cached."""
+    return _view(name, str(get_settings().store.path), args, tuple(sorted(kwargs.items())))
+
+
+def current_run() -> dict | None:
+    """The run the pages show: the one reopened on *Runs & export*, else the newest for the pickers."""
+    reopened = st.session_state.get("run_id")
+    if reopened:
+        run = view("run_info", reopened)
+        if run is not None:
+            return run
+        st.session_state.pop("run_id", None)
+    p = picked()
+    return view("latest_run_info", period=p["period"], division=p["division"])
+
+
+def shop_filter() -> str | None:
+    """The shop picked in the sidebar, or None for all shops."""
+    shop = picked()["shop"]
+    return None if shop in (None, "All shops") else shop

@@ -1,0 +1,51 @@
+"""Demo on first start: sandboxes on loopback, a generated month, pulled and reconciled once.
+
+Used when nothing is configured (see :func:`exactsync.ui.config_present`). The environment is a
+process-wide resource (``st.cache_resource``): every session shares the same sandboxes and store
+under ``data/demo/``. Connecting a real shop / Exact (an exactsync.toml, secrets or EXACTSYNC_*
+variables) replaces it on the next start.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import streamlit as st
+
+from exactsync.ui import ROOT, clear_caches, progress_status
+
+__all__ = ["DEMO_DIR", "DEMO_BANNER", "demo_environment", "ensure_demo_data"]
+
+DEMO_DIR = ROOT / "data" / "demo"
+DEMO_BANNER = "Demo data — sandbox, not your administration"
+
+
+@st.cache_resource(show_spinner="Starting the demo sandboxes…")
+def demo_environment():
+    """Generate the demo scenario if missing and start the three sandboxes on 127.0.0.1."""
+    from exactsync.demo.bootstrap import start_demo
+
+    return start_demo(DEMO_DIR)
+
+
+@st.cache_resource
+def _pipeline_lock() -> threading.Lock:
+    return threading.Lock()
+
+
+def ensure_demo_data() -> None:
+    """Pull and reconcile the demo month once per store (shows ``st.status`` while it runs)."""
+    from exactsync import views
+    from exactsync.ui import get_settings, get_store
+
+    settings = get_settings()
+    store = get_store()
+    if views.has_run(store):
+        return
+    with _pipeline_lock():
+        if views.has_run(store):  # another session did it while we waited
+            return
+        with progress_status("Preparing the demo month: pulling and reconciling…",
+                             done_label="Demo month pulled and reconciled") as on_progress:
+            views.refresh(store, settings, None, on_progress=on_progress)
+        clear_caches()

@@ -1,0 +1,37 @@
+"""VAT per country: the OSS-shaped comparison of shop and Exact, per treatment."""
+
+import plotly.express as px
+import streamlit as st
+
+from exactsync import views
+from exactsync.ui import show_error
+from exactsync.ui.data import current_run, shop_filter, view
+
+st.title("VAT per country")
+
+try:
+    run = current_run()
+except Exception as e:  # noqa: BLE001
+    show_error(e)
+    st.stop()
+if run is None:
+    st.info("No reconciliation for this period yet: press **Pull & reconcile** on the Overview.")
+    st.stop()
+
+table = view("vat_table", run["run_id"], shop=shop_filter())
+if not table.height:
+    st.info("No VAT lines in this run.")
+    st.stop()
+
+for treatment, title in views.TREATMENT_SECTIONS:
+    part = table.filter(table["treatment"] == treatment)
+    if not part.height:
+        continue
+    st.subheader(title)
+    t1, t2 = st.columns([3, 2])
+    t1.dataframe(part.drop("treatment"), hide_index=True, width="stretch")
+    chart = part.group_by("country").agg(part["vat_shop"].sum().alias("Shop"), part["vat_exact"].sum().alias("Exact"))
+    long = chart.unpivot(index="country", variable_name="side", value_name="vat")
+    t2.plotly_chart(px.bar(long, x="country", y="vat", color="side", barmode="group",
+                           labels={"country": "Country", "vat": "VAT", "side": ""}),
+                    width="stretch", key=f"vat_chart_{treatment}")
