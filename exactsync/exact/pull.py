@@ -274,7 +274,7 @@ def _pull_deleted(store: Store, client: ExactClient, division: int, cursor: int,
 # --------------------------------------------------------------------------- reference data
 
 _REFERENCE = [
-    # (path, $select, table, row function, extra params)
+    # (path, $select, table, row function)
     ("vat/VATCodes", "ID,Code,Description,Percentage,Type,VATTransactionType,OssCountry,EUSalesListing,IsBlocked,GLToPay",
      "exact_vat_codes", vat_code_row),
     ("financial/GLAccounts", "ID,Code,Description,Type,BalanceType,VATCode,IsBlocked", "exact_gl_accounts",
@@ -286,52 +286,37 @@ _REFERENCE = [
 ]
 
 
-def _log_errors(store: Store, errors: list[tuple[str | None, str]], result: PullResult) -> None:
-    if not errors:
-        return
-    with store.atomic() as con:
-        for key, message in errors:
-            Store.log_event(con, LOG_SOURCE, message, record_key=key, run_id=result.run_id)
-    result.record_errors += len(errors)
-
-
 def _pull_reference(store: Store, client: ExactClient, division: int, result: PullResult, clock: Clock) -> None:
+    """Fetch every reference endpoint, then replace the division's rows in ONE transaction."""
     scope = str(division)
     pulled_at = _now(clock)
+    errors: list[tuple[str | None, str]] = []
 
     # divisions the user may access (needs a division in the URL: our own)
-    rows, errors = [], []
+    divisions = []
     for rec in client.pages("system/Divisions", division,
                             {"$select": "Code,Description,Currency,Country,VATNumber,Status"}).rows():
         try:
-            rows.append(division_row(rec, pulled_at))
+            divisions.append(division_row(rec, pulled_at))
         except RecordError as e:
             errors.append((e.key, f"Division: {e}"))
-    with store.atomic() as con:
-        Store.upsert_rows(con, "exact_divisions", _dedupe(rows, ("division",)))
-    _log_errors(store, errors, result)
 
+    tables: list[tuple[str, list[dict]]] = []
     for path, select, table, fn in _REFERENCE:
-        rows, errors = [], []
+        rows = []
         for rec in client.pages(path, division, {"$select": select}).rows():
             try:
                 rows.append(fn(rec, division, pulled_at) if fn not in (period_row, journal_status_row)
                             else fn(rec, division))
             except RecordError as e:
                 errors.append((e.key, f"{path.split('/')[-1]}: {e}"))
-        keys = {"exact_vat_codes": ("code",), "exact_gl_accounts": ("gl_id",), "exact_journals": ("code",),
-                "exact_periods": ("fin_year", "fin_period"),
-                "exact_journal_status": ("journal_code", "fin_year", "fin_period")}[table]
-        with store.atomic() as con:
-            con.execute(f"DELETE FROM {table} WHERE division = ?", [division])
-            Store.upsert_rows(con, table, _dedupe(rows, keys))
-        _log_errors(store, errors, result)
+        tables.append((table, _dedupe(rows, _KEYS[table])))
 
     # accounts: incremental on Modified (crm/Accounts has mandatory filtering, §3.4)
     since, _ = _state(store, SOURCE_ACCOUNTS, scope)
     since = since or _FIRST_ACCOUNTS
     newest = since
-    rows, errors = [], []
+    accounts = []
     params = {"$select": "ID,Code,Name,Email,Country,VATNumber,Status,Blocked,SalesVATCode,Modified",
               "$filter": f"Modified ge datetime'{since}'"}
     for rec in client.pages("crm/Accounts", division, params).rows():
@@ -340,14 +325,25 @@ def _pull_reference(store: Store, client: ExactClient, division: int, result: Pu
         except RecordError as e:
             errors.append((e.key, f"Account: {e}"))
             continue
-        rows.append(row)
+        accounts.append(row)
         if row["modified_at"] is not None:
             newest = max(newest, row["modified_at"].strftime("%Y-%m-%dT%H:%M:%S"))
+
     with store.atomic() as con:
-        Store.upsert_rows(con, "exact_accounts", _dedupe(rows, ("account_id",)))
-        Store.set_cursor(con, SOURCE_ACCOUNTS, scope, newest, rows=len(rows))
+        Store.upsert_rows(con, "exact_divisions", _dedupe(divisions, ("division",)))
+        for table, rows in tables:
+            con.execute(f"DELETE FROM {table} WHERE division = ?", [division])
+            Store.upsert_rows(con, table, rows)
+        Store.upsert_rows(con, "exact_accounts", _dedupe(accounts, ("account_id",)))
+        for key, message in errors:
+            Store.log_event(con, LOG_SOURCE, message, record_key=key, run_id=result.run_id)
+        Store.set_cursor(con, SOURCE_ACCOUNTS, scope, newest, rows=len(accounts))
         Store.set_cursor(con, SOURCE_REFERENCE, scope, None, detail=json.dumps({"refreshed_at": clock.time()}))
-    _log_errors(store, errors, result)
+    result.record_errors += len(errors)
+
+
+_KEYS = {"exact_vat_codes": ("code",), "exact_gl_accounts": ("gl_id",), "exact_journals": ("code",),
+         "exact_periods": ("fin_year", "fin_period"), "exact_journal_status": ("journal_code", "fin_year", "fin_period")}
 
 
 def _dedupe(rows: list[dict], keys: tuple[str, ...]) -> list[dict]:

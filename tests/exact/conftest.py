@@ -47,7 +47,6 @@ def bulk_entries(n_lines: int, *, journal: str = "70", customer: str = "1001", p
 
 def scenario_with_lines(n_lines: int, **limits) -> dict:
     s = small_scenario()
-    base = sum(1 for _ in ())  # the small scenario's own lines are counted by the test via the sandbox
     div = s["divisions"][0]
     div["entries"] = bulk_entries(n_lines)
     s["divisions"] = [div]
@@ -77,6 +76,7 @@ class Env:
                                 divisions=divisions, token_file=tmp_path / "exact_token.json", timeout=10),
         )
         self.store = Store.open(self.settings.store.path, lock_timeout=30)
+        self.clients: list = []
 
     def tokens(self, **kw):
         from exactsync.exact.oauth import TokenStore
@@ -91,7 +91,9 @@ class Env:
     def client(self, **kw):
         from exactsync.exact.pull import make_client
 
-        return make_client(self.settings, store=self.store, clock=self.clock, **kw)
+        client = make_client(self.settings, store=self.store, clock=self.clock, **kw)
+        self.clients.append(client)
+        return client
 
     def api_calls(self, division: int = DIV) -> list[dict]:
         return [c for c in self.app.calls(division) if c["path"].startswith("/api/v1/")]
@@ -100,6 +102,8 @@ class Env:
         return [c for c in self.app.calls() if c["path"] == "/api/oauth2/token"]
 
     def stop(self) -> None:
+        for client in self.clients:
+            client.close()
         self.server.stop()
 
 
