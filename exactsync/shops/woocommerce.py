@@ -170,18 +170,24 @@ class CallRecord:
 
 
 class WooClient:
-    """A small wc/v3 client: auth by scheme, retries with backoff, call recording, paging."""
+    """A small wc/v3 client: retries with backoff, call recording, paging.
+
+    ``auth_mode="auto"`` picks what WooCommerce accepts: Basic over https, OAuth 1.0a over http.
+    """
 
     def __init__(self, url: str, consumer_key: str, consumer_secret: str, *,
                  transport: httpx2.BaseTransport | None = None, clock: Clock | None = None,
                  timeout: float = 60.0, verify: bool = True, max_attempts: int = 5,
-                 oauth_in_query: bool = True) -> None:
+                 oauth_in_query: bool = True, auth_mode: str = "auto") -> None:
         self.base = url.rstrip("/")
         self.clock = clock or SYSTEM_CLOCK
         self.max_attempts = max_attempts
         self.calls: list[CallRecord] = []
         self._calls_lock = threading.Lock()
-        if self.base.lower().startswith("https://"):
+        if auth_mode not in ("auto", "basic", "oauth1"):
+            raise ValueError(f"auth_mode must be auto, basic or oauth1, not {auth_mode!r}")
+        basic = auth_mode == "basic" or (auth_mode == "auto" and self.base.lower().startswith("https://"))
+        if basic:
             auth: httpx2.Auth = httpx2.BasicAuth(consumer_key, consumer_secret)
         else:
             auth = _WooOAuth1(consumer_key, consumer_secret, signature_method="HMAC-SHA256",
@@ -496,7 +502,8 @@ def _lines_from_groups(dk: str, groups: list[_Group], home: str, vat_number: str
         m.base += g.base
         m.vat += g.vat
     out = []
-    ordered = sorted(merged.values(), key=lambda g: (_LINE_ORDER[g.line_type], g.tax_class, g.country or "", g.rate))
+    kept = [g for g in merged.values() if g.base or g.vat]  # e.g. free shipping: nothing to book
+    ordered = sorted(kept, key=lambda g: (_LINE_ORDER[g.line_type], g.tax_class, g.country or "", g.rate))
     for n, g in enumerate(ordered, start=1):
         treatment = classify_treatment(home, g.country, vat_number, g.vat)
         out.append(VatLine(dk, n, g.line_type, g.tax_class, g.country, g.rate.quantize(_Q4), treatment,

@@ -66,6 +66,8 @@ class WooCommerceApp(SandboxApp):
         self.error_rate = float(faults.get("error_rate", 0))
         self.error_statuses = list(faults.get("error_statuses", [429, 503]))
         self.retry_after = faults.get("retry_after")
+        self.fail_requests = {int(n) for n in faults.get("fail_requests", [])}  # 1-based request numbers
+        self._request_no = 0
         self._rng = random.Random(faults.get("seed", 1))
         self.orders: dict[int, Order] = {}
         self.refunds: dict[int, Refund] = {}
@@ -168,7 +170,9 @@ class WooCommerceApp(SandboxApp):
 
     def _fault(self) -> SandboxResponse | None:
         with self.lock:
-            if not self.error_rate or self._rng.random() >= self.error_rate:
+            self._request_no += 1
+            forced = self._request_no in self.fail_requests
+            if not forced and (not self.error_rate or self._rng.random() >= self.error_rate):
                 return None
             status = self._rng.choice(self.error_statuses)
         reason = {429: "Too Many Requests", 503: "Service Unavailable", 502: "Bad Gateway"}.get(status, "Error")
