@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import asdict, astuple, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterable
 
@@ -113,7 +113,10 @@ class ShopDocument:
     pulled_at: dt.datetime
 
     def row(self) -> tuple:
-        return astuple(self)
+        return tuple(getattr(self, c) for c in DOCUMENT_COLUMNS)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {c: getattr(self, c) for c in DOCUMENT_COLUMNS}
 
 
 @dataclass
@@ -131,7 +134,10 @@ class VatLine:
     vat: Decimal
 
     def row(self) -> tuple:
-        return astuple(self)
+        return tuple(getattr(self, c) for c in VAT_LINE_COLUMNS)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {c: getattr(self, c) for c in VAT_LINE_COLUMNS}
 
 
 DOCUMENT_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ShopDocument))
@@ -166,9 +172,9 @@ def write_documents(con: Any, docs: list[ShopDocument], lines: list[VatLine]) ->
         return
     keys = [d.doc_key for d in docs]
     con.execute("DELETE FROM shop_vat_lines WHERE doc_key IN (SELECT unnest(?::VARCHAR[]))", [keys])
-    Store.upsert_rows(con, "shop_documents", [asdict(d) for d in docs])
+    Store.upsert_rows(con, "shop_documents", [d.as_dict() for d in docs])
     if lines:
-        Store.upsert_rows(con, "shop_vat_lines", [asdict(v) for v in lines])
+        Store.upsert_rows(con, "shop_vat_lines", [v.as_dict() for v in lines])
 
 
 def log_record_error(con: Any, source: str, error: RecordError, *, run_id: str | None = None,

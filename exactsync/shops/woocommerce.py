@@ -684,7 +684,7 @@ def _parse_cursor(raw: str | None) -> dt.datetime | None:
 
 def pull_woocommerce(store: Any, shop_settings: Any, *, transport: httpx2.BaseTransport | None = None,
                      clock: Clock | None = None, on_progress: ProgressCallback | None = None,
-                     full: bool = False, batch_size: int = 500) -> PullResult:
+                     full: bool = False, batch_size: int = 2000) -> PullResult:
     """Pull one WooCommerce shop into ``shop_documents`` / ``shop_vat_lines``.
 
     Incremental unless ``full`` (or no cursor yet). Rows and cursors are written together, one

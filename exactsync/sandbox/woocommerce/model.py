@@ -27,9 +27,12 @@ def D(value: Any) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
+_QUANT = {dp: Decimal(1).scaleb(-dp) for dp in range(0, 9)}
+
+
 def fmt_money(value: Decimal, dp: int) -> str:
     """``wc_format_decimal(value, dp)``: rounded half-up, fixed decimals, no exponent."""
-    q = Decimal(1).scaleb(-dp)
+    q = _QUANT.get(dp) or Decimal(1).scaleb(-dp)
     out = value.quantize(q, rounding=ROUND_HALF_UP)
     if out == 0:
         out = abs(out)  # no "-0.00"
