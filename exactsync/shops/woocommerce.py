@@ -904,7 +904,7 @@ def _pull_refunds(client, store, shop, contexts, with_refunds, refund_cursor, lo
             batch.docs.append(doc)
             batch.lines.extend(lines)
     flush(batch, {refunds_scope: max_created})
-    progress(result.records_seen + len(refunds), result.records_seen + len(refunds), "refunds")
+    progress(len(refunds), len(refunds), "refunds")
 
 
 def _record_calls(con: Any, calls: list[CallRecord], shop: str) -> None:
