@@ -659,9 +659,10 @@ class _Batch:
     docs: list[ShopDocument] = field(default_factory=list)
     lines: list[VatLine] = field(default_factory=list)
     errors: list[tuple[RecordError, str]] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)  # order ids now outside the booked statuses
 
     def __len__(self) -> int:
-        return len(self.docs) + len(self.errors)
+        return len(self.docs) + len(self.errors) + len(self.dropped)
 
 
 def _setting(settings: Any, name: str, default: Any) -> Any:
@@ -723,6 +724,8 @@ def pull_woocommerce(store: Any, shop_settings: Any, *, transport: httpx2.BaseTr
     def flush(batch: _Batch, cursors: dict[str, dt.datetime | None]) -> None:
         calls = client.take_calls()
         with store.atomic() as con:
+            if batch.dropped:
+                _drop_orders(con, shop, batch.dropped, run_id, log_source)
             write_documents(con, batch.docs, batch.lines)
             for err, level in batch.errors:
                 log_record_error(con, log_source, err, run_id=run_id, level=level)
@@ -741,8 +744,11 @@ def pull_woocommerce(store: Any, shop_settings: Any, *, transport: httpx2.BaseTr
         pulled_at = clock.now().replace(tzinfo=None)
 
         # ---- orders -------------------------------------------------------------------------
+        # With track_status_changes (default) every status is listed, so an order that left the
+        # booked statuses (completed → cancelled) loses its documents; otherwise only `statuses`.
+        track = bool(_setting(shop_settings, "track_status_changes", True))
         params: dict[str, Any] = {"per_page": per_page, "orderby": "modified", "order": "asc",
-                                  "dates_are_gmt": "true", "status": ",".join(statuses)}
+                                  "dates_are_gmt": "true", "status": "any" if track else ",".join(statuses)}
         if order_cursor is not None:
             params["modified_after"] = (order_cursor - lookback).strftime("%Y-%m-%dT%H:%M:%S")
         contexts: dict[int, OrderContext] = {}
@@ -761,6 +767,12 @@ def pull_woocommerce(store: Any, shop_settings: Any, *, transport: httpx2.BaseTr
             for order in page:
                 result.records_seen += 1
                 warnings: list[RecordError] = []
+                if isinstance(order, dict) and order.get("status") not in statuses:
+                    batch.dropped.append(_id_of(order))
+                    m = _gmt_or_none(order)
+                    if m is not None and (max_modified is None or m > max_modified):
+                        max_modified = m
+                    continue
                 try:
                     ctx = order_document(order, shop=shop, home_country=home, tz=tz, base_currency=base_currency,
                                          rates_table=rates_table, pulled_at=pulled_at, max_lines=max_lines,
@@ -905,6 +917,23 @@ def _pull_refunds(client, store, shop, contexts, with_refunds, refund_cursor, lo
             batch.lines.extend(lines)
     flush(batch, {refunds_scope: max_created})
     progress(len(refunds), len(refunds), "refunds")
+
+
+def _drop_orders(con: Any, shop: str, order_ids: list[str], run_id: str, log_source: str) -> None:
+    """Remove documents of orders that are no longer in a booked status (one info row each)."""
+    gone = con.execute(
+        "SELECT DISTINCT order_id FROM shop_documents WHERE shop = ? AND source = ? "
+        "AND order_id IN (SELECT unnest(?::VARCHAR[]))", [shop, SOURCE, order_ids]).fetchall()
+    if not gone:
+        return
+    keys = [r[0] for r in gone]
+    where = "shop = ? AND source = ? AND order_id IN (SELECT unnest(?::VARCHAR[]))"
+    con.execute(f"DELETE FROM shop_vat_lines WHERE doc_key IN (SELECT doc_key FROM shop_documents WHERE {where})",
+                [shop, SOURCE, keys])
+    con.execute(f"DELETE FROM shop_documents WHERE {where}", [shop, SOURCE, keys])
+    for oid in keys:
+        Store.log_event(con, log_source, f"order {oid}: left the booked statuses; its documents were removed",
+                        level="info", record_key=f"order {oid}", run_id=run_id)
 
 
 def _record_calls(con: Any, calls: list[CallRecord], shop: str) -> None:

@@ -179,6 +179,21 @@ def test_incremental_pull_finds_late_refund_without_order_change(shop, store):
     assert cursor.startswith("2025-08-02")
 
 
+def test_order_leaving_the_booked_statuses_loses_its_documents(shop, store):
+    app, url, clock = shop
+    pull_woocommerce(store, settings(url), clock=clock)
+    assert store.scalar("SELECT count(*) FROM shop_documents WHERE order_id = '107'") == 3
+    clock.advance(3600)
+    app.orders[107].status = "cancelled"
+    app.touch(107)
+    pull_woocommerce(store, settings(url), clock=clock)
+    assert store.scalar("SELECT count(*) FROM shop_documents WHERE order_id = '107'") == 0
+    assert store.scalar("SELECT count(*) FROM shop_vat_lines WHERE doc_key LIKE 'woo:%:910%' AND doc_key <> 'woo:credit_note:9109'") == 0
+    assert store.rows("SELECT level, record_key FROM sync_log WHERE message LIKE '%left the booked statuses%'") == [
+        ("info", "order 107")]
+    assert store.scalar("SELECT count(*) FROM shop_documents") == 9
+
+
 def test_malformed_orders_become_record_errors(shop, store):
     app, url, clock = shop
     base = {"status": "completed", "created": "2025-07-20T10:00:00Z",
