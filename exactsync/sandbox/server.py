@@ -98,7 +98,7 @@ class ServerThread:
         self.thread.join(timeout=10)
 
     def __enter__(self) -> "ServerThread":
-        return self.start()
+        return self if self.thread.is_alive() else self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()

@@ -1,0 +1,3 @@
+from exactsync.cli.main import main
+
+main()

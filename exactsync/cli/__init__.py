@@ -1,0 +1,1 @@
+"""The ``exactsync`` command line (click). Command modules in this package register themselves."""

@@ -1,0 +1,167 @@
+"""``exactsync``: the command line for cron, bulk sync and diagnostics.
+
+Global options (accepted before any command): ``--config FILE`` (an exactsync.toml), ``--json``
+(machine-readable output), ``-v`` (more logging to stderr). Exit codes: see
+:mod:`exactsync.errors` (0 ok, 1 failure, 2 usage, 3 partial, 4 database busy, 5 configuration,
+6 authorisation needed).
+
+Every other module in :mod:`exactsync.cli` is imported by :func:`main` and adds its commands to
+:data:`cli` or to one of the groups defined here (``pull``, ``exact``, ``sandbox``, ``demo``)::
+
+    from exactsync.cli.main import cli, pass_ctx, emit
+    @cli.command()
+    @pass_ctx
+    def reconcile(ctx, ...): ...
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import pkgutil
+import sys
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from exactsync.errors import ExactsyncError
+from exactsync.redact import install_log_filter, redact
+
+__all__ = ["cli", "main", "Ctx", "pass_ctx", "emit", "pull", "exact", "sandbox", "demo"]
+
+
+@dataclass
+class Ctx:
+    """What every command gets: settings and store are loaded on first use."""
+
+    config: Path | None = None
+    json: bool = False
+    verbose: int = 0
+    _settings: Any = None
+    _store: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def settings(self):
+        if self._settings is None:
+            from exactsync.settings import load_settings
+
+            self._settings = load_settings(self.config)
+        return self._settings
+
+    @property
+    def store(self):
+        if self._store is None:
+            from exactsync.store import Store
+
+            self._store = Store.from_settings(self.settings, on_wait=lambda m: click.echo(m, err=True))
+        return self._store
+
+    def progress(self, label: str) -> Callable[[int, int | None, str], None]:
+        """A progress callback ``(done, total, message)`` printing to stderr (quiet with --json)."""
+
+        def report(done: int, total: int | None, message: str = "") -> None:
+            if self.json:
+                return
+            of = f"/{total}" if total else ""
+            click.echo(f"\r{label}: {done}{of} {message}".ljust(79)[:200], err=True, nl=False)
+            if total and done >= total:
+                click.echo("", err=True)
+
+        return report
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, Decimal):
+        return str(o)
+    if isinstance(o, Path):
+        return str(o)
+    if hasattr(o, "isoformat"):
+        return o.isoformat()
+    raise TypeError(type(o).__name__)
+
+
+def emit(ctx: Ctx, data: Any, human: str | Callable[[], str] | None = None) -> None:
+    """Print ``data`` as JSON with ``--json``, else the human text (or a readable dump)."""
+    if ctx.json:
+        click.echo(redact(json.dumps(data, default=_default, indent=2, ensure_ascii=False)))
+        return
+    text = human() if callable(human) else human
+    if text is None:
+        text = json.dumps(data, default=_default, indent=2, ensure_ascii=False)
+    click.echo(redact(text))
+
+
+class ExactsyncGroup(click.Group):
+    """Turns every :class:`ExactsyncError` into its message and exit code: no tracebacks."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ExactsyncError as e:
+            click.echo(f"Error: {redact(e)}", err=True)
+            ctx.exit(e.exit_code)
+
+
+@click.group(cls=ExactsyncGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), envvar="EXACTSYNC_CONFIG",
+              help="exactsync.toml to use (default: ./exactsync.toml if present).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")
+@click.option("-v", "--verbose", count=True, help="More logging on stderr (-vv for debug).")
+@click.version_option(package_name="exactsync")
+@click.pass_context
+def cli(click_ctx: click.Context, config: Path | None, as_json: bool, verbose: int) -> None:
+    """exactsync: is everything the webshop sold booked correctly in Exact Online?"""
+    install_log_filter()
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    click_ctx.obj = Ctx(config=config, json=as_json, verbose=verbose)
+
+
+@cli.group()
+def pull() -> None:
+    """Pull shop documents or Exact entries into the database."""
+
+
+@cli.group()
+def exact() -> None:
+    """Connect to Exact Online and test the connection."""
+
+
+@cli.group()
+def sandbox() -> None:
+    """Run the local sandboxes of Exact Online, WooCommerce and Magento."""
+
+
+@cli.group()
+def demo() -> None:
+    """Generate and use the demo scenario."""
+
+
+_loaded = False
+
+
+def load_commands() -> None:
+    """Import every command module of this package (once)."""
+    global _loaded
+    if _loaded:
+        return
+    import exactsync.cli as package
+
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        if info.name != "main":
+            importlib.import_module(f"exactsync.cli.{info.name}")
+    _loaded = True
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point."""
+    load_commands()
+    cli.main(args=argv, prog_name="exactsync")

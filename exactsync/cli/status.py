@@ -1,0 +1,36 @@
+"""``exactsync status``: where the data lives, schema version, row counts, last pulls."""
+
+from __future__ import annotations
+
+from exactsync.cli.main import Ctx, cli, emit, pass_ctx
+from exactsync.status import store_status
+
+__all__ = ["status"]
+
+
+@cli.command()
+@pass_ctx
+def status(ctx: Ctx) -> None:
+    """Show the database file, schema version, row counts and last pulls."""
+    info = store_status(ctx.store)
+    info["config_sources"] = ctx.settings.sources
+    info["demo"] = ctx.settings.demo
+
+    def human() -> str:
+        lines = [
+            f"Database:       {info['path']} ({info['size_bytes'] / 1e6:.1f} MB)",
+            f"Schema version: {info['schema_version']} ({info['migrations']} migrations)",
+            f"Settings from:  {', '.join(info['config_sources'])}",
+            "",
+            "Rows:",
+        ]
+        lines += [f"  {name:<26} {count:>12,}" for name, count in info["tables"].items()]
+        lines += ["", "Last pulls:"]
+        if not info["pulls"]:
+            lines.append("  none yet")
+        for p in info["pulls"]:
+            when = p["last_success_at"] or "never succeeded"
+            lines.append(f"  {p['source']:<34} {p['scope'] or '-':<10} {when}")
+        return "\n".join(lines)
+
+    emit(ctx, info, human)

@@ -1,0 +1,78 @@
+"""The CLI skeleton: help, status (human and --json), --config, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from exactsync.cli.main import cli, load_commands
+from exactsync.errors import EXIT_BUSY, EXIT_CONFIG
+
+load_commands()
+
+
+def run(*args, env=None):
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+def test_help_lists_commands():
+    r = run("--help")
+    assert r.exit_code == 0
+    for word in ("status", "pull", "exact", "sandbox", "demo", "--config", "--json"):
+        assert word in r.output
+
+
+def test_status_json_with_config(tmp_path):
+    cfg = tmp_path / "exactsync.toml"
+    cfg.write_text('[store]\npath = "s.duckdb"\n')
+    r = run("--config", str(cfg), "--json", "status")
+    assert r.exit_code == 0, r.output
+    info = json.loads(r.output)
+    assert info["path"] == str(tmp_path / "s.duckdb")
+    assert info["schema_version"] == "0001_canonical" or info["migrations"] >= 1
+    assert info["tables"]["shop_documents"] == 0
+    assert info["pulls"] == []
+    assert str(cfg) in info["config_sources"]
+
+
+def test_status_human(tmp_path):
+    cfg = tmp_path / "exactsync.toml"
+    cfg.write_text('[store]\npath = "s.duckdb"\n')
+    r = run("--config", str(cfg), "status")
+    assert r.exit_code == 0
+    assert "Schema version:" in r.output and "shop_documents" in r.output and "none yet" in r.output
+
+
+def test_bad_config_exit_code_and_no_traceback(tmp_path):
+    cfg = tmp_path / "exactsync.toml"
+    cfg.write_text('[exact]\nclinet_id = "x"\n')
+    r = CliRunner().invoke(cli, ["--config", str(cfg), "status"])
+    assert r.exit_code == EXIT_CONFIG
+    assert "unknown setting" in r.output and "Traceback" not in r.output
+
+
+def test_console_script_busy_database_exit_code(tmp_path):
+    """A real `exactsync` process waiting on a locked file ends with a message and exit code 4."""
+    db = tmp_path / "busy.duckdb"
+    cfg = tmp_path / "exactsync.toml"
+    cfg.write_text(f'[store]\npath = "{db.name}"\nlock_timeout = 0.5\n')
+    from exactsync.store import Store
+
+    Store.open(db)
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import duckdb,sys,time; c=duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(8)", str(db)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        r = subprocess.run([sys.executable, "-m", "exactsync", "--config", str(cfg), "status"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == EXIT_BUSY, r.stderr
+        assert "in use by process" in r.stderr and "Traceback" not in r.stderr
+    finally:
+        holder.kill()
+        holder.communicate()
