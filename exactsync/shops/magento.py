@@ -26,11 +26,13 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx2
 
 from exactsync.clock import SYSTEM_CLOCK, Clock
 from exactsync.errors import EXIT_AUTH, ExactsyncError
+from exactsync.redact import register_secret
 from exactsync.shops.base import Paginator, ProgressCallback, PullResult, RecordError, write_documents
 from exactsync.shops.magento_docs import build_document
 from exactsync.store import Store
@@ -112,6 +114,7 @@ class MagentoClient:
         else:
             kwargs["verify"] = verify
         self._client = httpx2.Client(**kwargs)
+        register_secret(token)
         self._auth = {"Authorization": f"Bearer {token}"}
 
     def close(self) -> None:
@@ -320,8 +323,9 @@ def pull_magento(
 
     def flush_calls(con: Any) -> None:
         for c in client.take_calls():
+            parts = urlsplit(c.url)
             Store.record_api_call(
-                con, system="magento", method=c.method, url=c.url, status=c.status, duration_ms=c.duration_ms,
+                con, system="magento", method=c.method, url=urlunsplit(("", "", parts.path, parts.query, "")), status=c.status, duration_ms=c.duration_ms,
                 scope=shop, error=c.error, at=c.at,
             )
             result.calls += 1
@@ -346,7 +350,9 @@ def pull_magento(
         progress(0, grand_total, f"{shop}: {grand_total} documents to read")
 
         # 2. page by page: documents + their orders → rows + cursor in one transaction
-        for kind, path, scope_source, cursor, params, _total in plans:
+        for kind, path, scope_source, cursor, params, total in plans:
+            if total == 0:
+                continue  # nothing changed; a document created since the count comes next run
             pager = TotalCountPaginator(page_size)
             new_cursor = cursor
             label = "invoices" if kind == "invoice" else "credit memos"
