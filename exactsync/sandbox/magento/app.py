@@ -325,7 +325,8 @@ class MagentoSandbox(SandboxApp):
         crit = parse_criteria(req.query)
         with self.lock:
             rows = sorted(self._collection(kind).values(), key=lambda d: d.get("entity_id", 0))
-            columns = {k for r in rows for k, v in r.items() if not k.startswith("_") and not isinstance(v, (dict, list))}
+            # filterable columns: the scalar top-level fields (every document has the same set)
+            columns = {k for r in rows[:50] for k, v in r.items() if not k.startswith("_") and not isinstance(v, (dict, list))}
             columns |= {"entity_id", "increment_id", "created_at", "updated_at", "store_id", "state"}
             if kind == "orders":
                 columns |= {"status", "customer_email"}
