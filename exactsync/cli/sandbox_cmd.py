@@ -11,16 +11,22 @@ import click
 from exactsync.cli.main import Ctx, emit, pass_ctx, sandbox
 from exactsync.sandbox.server import ServerThread, load_scenario_apps
 
-__all__ = ["serve_cmd"]
+__all__ = ["serve_cmd", "DEFAULT_PORTS"]
+
+#: The ports `sandbox serve` uses unless told otherwise; the demo's exactsync.toml points here.
+DEFAULT_PORTS = {"exact": 8701, "woocommerce": 8702, "magento": 8703}
 
 
 @sandbox.command("serve")
 @click.option("--scenario", "scenario", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Directory with exact.json / woocommerce.json / magento.json.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (keep it on loopback).")
-@click.option("--exact-port", type=int, default=0, help="Port for Exact Online (0 = any free port).")
-@click.option("--woo-port", type=int, default=0, help="Port for WooCommerce (0 = any free port).")
-@click.option("--magento-port", type=int, default=0, help="Port for Magento (0 = any free port).")
+@click.option("--exact-port", type=int, default=DEFAULT_PORTS["exact"], show_default=True,
+              help="Port for Exact Online (0 = any free port).")
+@click.option("--woo-port", type=int, default=DEFAULT_PORTS["woocommerce"], show_default=True,
+              help="Port for WooCommerce (0 = any free port).")
+@click.option("--magento-port", type=int, default=DEFAULT_PORTS["magento"], show_default=True,
+              help="Port for Magento (0 = any free port).")
 @pass_ctx
 def serve_cmd(ctx: Ctx, scenario: Path, host: str, exact_port: int, woo_port: int, magento_port: int) -> None:
     """Serve the sandboxes of SCENARIO until interrupted; prints one `name url` line each."""
