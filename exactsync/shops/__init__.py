@@ -14,7 +14,8 @@ from exactsync.shops.base import (
     VatLine,
     doc_key,
     money,
-    redact_url,
+    log_record_error,
+    write_documents,
 )
 
 __all__ = [
@@ -27,5 +28,6 @@ __all__ = [
     "VatLine",
     "doc_key",
     "money",
-    "redact_url",
+    "log_record_error",
+    "write_documents",
 ]

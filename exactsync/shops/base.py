@@ -8,44 +8,33 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import astuple, dataclass, field, fields
+from dataclasses import asdict, astuple, dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterable
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from exactsync.money import MAX_MONEY
 
 __all__ = [
     "DOCUMENT_COLUMNS",
     "VAT_LINE_COLUMNS",
-    "MAX_AMOUNT",
     "Paginator",
     "ProgressCallback",
     "PullResult",
     "RecordError",
-    "SECRET_PARAMS",
     "ShopDocument",
     "VatLine",
     "check_totals",
     "doc_key",
     "money",
     "overall_treatment",
-    "redact_url",
+    "log_record_error",
     "write_documents",
 ]
 
 #: ``on_progress(done, total, message)``; total may be ``None`` while unknown.
 ProgressCallback = Callable[[int, "int | None", str], None]
 
-#: Largest absolute amount accepted (DECIMAL(18,4) holds 10**14; keep a margin).
-MAX_AMOUNT = Decimal("1e12")
 _Q4 = Decimal("0.0001")
-
-#: Query parameters that carry secrets or one-time values and are stripped before logging.
-SECRET_PARAMS = frozenset(
-    {
-        "consumer_key", "consumer_secret", "oauth_consumer_key", "oauth_signature", "oauth_nonce",
-        "oauth_token", "access_token", "refresh_token", "client_secret", "code", "password",
-    }
-)
 
 
 class RecordError(ValueError):
@@ -59,9 +48,8 @@ class RecordError(ValueError):
 
 
 def money(value: Any, what: str, record_key: str = "") -> Decimal:
-    """Parse a wire amount (string, int, Decimal) to Decimal; reject NaN, infinity and absurd sizes.
-
-    Floats are accepted via ``str`` (JSON numbers should be parsed with ``parse_float=Decimal``).
+    """Parse a wire amount (string, int, Decimal) to Decimal at full precision; reject NaN,
+    infinity and amounts DECIMAL(18,4) cannot hold. Empty/None is 0. Floats go through ``repr``.
     """
     if value is None or value == "":
         return Decimal(0)
@@ -77,20 +65,13 @@ def money(value: Any, what: str, record_key: str = "") -> Decimal:
         raise RecordError(record_key, f"{what} is not an amount: {str(value)[:40]!r}") from None
     if not d.is_finite():
         raise RecordError(record_key, f"{what} is not a finite amount: {value!r}")
-    if abs(d) >= MAX_AMOUNT:
+    if abs(d) > MAX_MONEY:
         raise RecordError(record_key, f"{what} is out of range: {str(value)[:40]}")
     return d
 
 
 def doc_key(shop: str, kind: str, source_id: Any) -> str:
     return f"{shop}:{kind}:{source_id}"
-
-
-def redact_url(url: str) -> str:
-    """Path + query with secret parameters removed (for ``api_calls.path`` and logs)."""
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() not in SECRET_PARAMS]
-    return urlunsplit(("", "", parts.path, urlencode(query), ""))
 
 
 @dataclass
@@ -178,19 +159,25 @@ def check_totals(doc: ShopDocument, lines: list[VatLine]) -> None:
 
 
 def write_documents(con: Any, docs: list[ShopDocument], lines: list[VatLine]) -> None:
-    """Upsert documents and replace their VAT lines, inside the caller's transaction."""
+    """Upsert documents and replace all their VAT lines, inside the caller's ``store.atomic()``."""
+    from exactsync.store import Store
+
     if not docs:
         return
-    keys = [(d.doc_key,) for d in docs]
-    con.executemany("DELETE FROM shop_vat_lines WHERE doc_key = ?", keys)
-    con.executemany("DELETE FROM shop_documents WHERE doc_key = ?", keys)
-    cols = ", ".join(DOCUMENT_COLUMNS)
-    marks = ", ".join("?" for _ in DOCUMENT_COLUMNS)
-    con.executemany(f"INSERT INTO shop_documents ({cols}) VALUES ({marks})", [d.row() for d in docs])
+    keys = [d.doc_key for d in docs]
+    con.execute("DELETE FROM shop_vat_lines WHERE doc_key IN (SELECT unnest(?::VARCHAR[]))", [keys])
+    Store.upsert_rows(con, "shop_documents", [asdict(d) for d in docs])
     if lines:
-        cols = ", ".join(VAT_LINE_COLUMNS)
-        marks = ", ".join("?" for _ in VAT_LINE_COLUMNS)
-        con.executemany(f"INSERT INTO shop_vat_lines ({cols}) VALUES ({marks})", [v.row() for v in lines])
+        Store.upsert_rows(con, "shop_vat_lines", [asdict(v) for v in lines])
+
+
+def log_record_error(con: Any, source: str, error: RecordError, *, run_id: str | None = None,
+                     level: str = "error") -> None:
+    """One ``sync_log`` row for a record that was skipped (or, level warning, stored with a note)."""
+    from exactsync.store import Store
+
+    Store.log_event(con, source, error.message if error.record_key in error.message else f"{error.record_key}: {error.message}",
+                    level=level, record_key=error.record_key, run_id=run_id, detail=error.detail)
 
 
 class Paginator:
