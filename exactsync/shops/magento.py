@@ -23,7 +23,7 @@ import datetime as dt
 import json
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -33,7 +33,7 @@ import httpx2
 from exactsync.clock import SYSTEM_CLOCK, Clock
 from exactsync.errors import EXIT_AUTH, ExactsyncError
 from exactsync.redact import register_secret
-from exactsync.shops.base import Paginator, ProgressCallback, PullResult, RecordError, ShopDocument, VatLine
+from exactsync.shops.base import Paginator, ProgressCallback, PullResult, RecordError, log_record_error, write_documents
 from exactsync.shops.magento_docs import build_document
 from exactsync.store import Store
 
@@ -379,9 +379,9 @@ def pull_magento(
                     if isinstance(stamp, str) and (new_cursor is None or stamp > new_cursor) and _valid_stamp(stamp):
                         new_cursor = stamp
                 with store.atomic() as con:
-                    _write(con, docs, lines)
+                    write_documents(con, docs, lines)
                     for e in errors:
-                        Store.log_event(con, source, e.message, level="error", record_key=e.record_key, run_id=run_id, detail=e.detail)
+                        log_record_error(con, source, e, run_id=run_id)
                     for rk, w in warnings:
                         Store.log_event(con, source, w, level="warning", record_key=rk, run_id=run_id)
                     Store.set_cursor(con, scope_source, "", new_cursor, rows=len(docs))
@@ -410,17 +410,6 @@ def pull_magento(
     result.finished_at = clock.now().replace(tzinfo=None)
     progress(done, grand_total, f"{shop}: {result.documents} documents stored, {result.errors} errors")
     return result
-
-
-def _write(con: Any, docs: list[ShopDocument], lines: list[VatLine]) -> None:
-    """Upsert documents and replace their VAT lines (bulk, through Polars; inside the caller's tx)."""
-    if not docs:
-        return
-    keys = [d.doc_key for d in docs]
-    con.execute("DELETE FROM shop_vat_lines WHERE doc_key IN (SELECT unnest(?::VARCHAR[]))", [keys])
-    Store.upsert_rows(con, "shop_documents", [asdict(d) for d in docs], mode="replace")
-    if lines:
-        Store.upsert_rows(con, "shop_vat_lines", [asdict(v) for v in lines], mode="replace")
 
 
 def _safe_int(v: Any) -> int | None:
