@@ -39,6 +39,37 @@ __all__ = [
     "test_exact",
     "exact_headroom",
     "test_shop",
+    "mapping_columns",
+    "mapping_frame",
+    "JOB_STATUSES",
+    "fmt_eta",
+    "PushPreview",
+    "PushResult",
+    "plan",
+    "execute_push",
+    "retry",
+    "job_counts",
+    "jobs_page",
+    "failed_job_ids",
+    "STATUS_LABELS",
+    "MATCHED",
+    "TREATMENT_SECTIONS",
+    "status_label",
+    "cause_label",
+    "run_info",
+    "latest_run_info",
+    "overview",
+    "amounts_by_status",
+    "differences_by_day",
+    "DiffFilters",
+    "difference_choices",
+    "differences_page",
+    "pushable_keys",
+    "result_title",
+    "document_detail",
+    "vat_table",
+    "runs_page",
+    "export",
 ]
 
 #: rows sent to the browser per table page
@@ -336,3 +367,456 @@ def test_shop(shop: Any) -> str:
     finally:
         client.close()
     return f"{shop.name}: WooCommerce answered, {resp.headers.get('x-wp-total', '?')} order(s) in total."
+
+
+# --------------------------------------------------------------------------- mappings (editor glue)
+
+
+def mapping_columns(kind: str, division: int) -> dict[str, dict]:
+    """Column settings for the mapping editor (plain dicts, understood by ``st.data_editor``)."""
+    cols: dict[str, dict] = {
+        "division": {"label": "Division", "disabled": True},
+        "error": {"label": "error", "disabled": True, "width": "large"},
+        "rate": {"label": "Rate %"},
+        "vat_code": {"label": "VAT code"},
+        "gl_code": {"label": "G/L account"},
+    }
+    return cols
+
+
+def mapping_frame(kind: str, edited: Any, division: int) -> pl.DataFrame:
+    """The editor's frame back in the mapping's own types (pandas round-trips turn Decimals into
+    floats or objects); rows without a division get the picked one. Pure, so it is testable."""
+    from decimal import Decimal, InvalidOperation
+
+    from exactsync.mapping import _SPECS  # the mapping's schema is the contract
+
+    schema = _SPECS[kind][3]
+    frame = edited if isinstance(edited, pl.DataFrame) else pl.from_pandas(edited)
+    rows = []
+    for r in frame.to_dicts():
+        if all(v is None or v == "" for k, v in r.items() if k not in ("division", "error")):
+            continue  # an empty row the user added and left
+        out: dict[str, Any] = {}
+        for col, dtype in schema.items():
+            v = r.get(col)
+            if col == "division":
+                v = division if v is None or v != v else int(v)
+            elif isinstance(dtype, pl.Decimal):
+                try:
+                    v = None if v is None or v == "" or v != v else Decimal(str(v))
+                except InvalidOperation:
+                    v = None
+            elif dtype == pl.Boolean:
+                v = bool(v) if v is not None and v == v else False
+            elif dtype == pl.String:
+                v = None if v is None or v != v else str(v)
+            out[col] = v
+        rows.append(out)
+    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+
+
+# --------------------------------------------------------------------------- push (plan, run, jobs)
+
+JOB_STATUSES = ("Pending", "Queued", "Synced", "Error")
+
+
+def fmt_eta(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return "under a minute"
+    return f"about {-(-seconds // 60)} min"
+
+
+@dataclass
+class PushPreview:
+    """What the Push page shows for a selection: the library's plan plus display frames."""
+
+    plan: Any
+    count: int
+    calls: int
+    eta: str
+    division: int | None
+    entries: pl.DataFrame
+    effect: pl.DataFrame
+    refused: pl.DataFrame
+    errors: list[str]
+    payloads: list[dict]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def plan(store: Store, settings: Any, run_id: str, result_keys: Sequence[str]) -> PushPreview:
+    """Plan the push of the selected results (nothing is sent): entries, effect, calls, ETA."""
+    from exactsync.push import plan_push
+
+    p = plan_push(store, settings, run_id, result_keys=list(result_keys))
+    todo = [j for j in p.jobs if j.existing_status != "Synced"]
+    refused = pl.DataFrame([{"document": k, "reason": r} for k, r in p.skipped],
+                           schema={"document": pl.String, "reason": pl.String}, orient="row")
+    divisions = sorted({j.division for j in p.jobs})
+    return PushPreview(
+        plan=p, count=len(todo), calls=p.calls, eta=fmt_eta(p.eta_seconds),
+        division=divisions[0] if len(divisions) == 1 else None,
+        entries=p.jobs_frame(), effect=p.effect(), refused=refused, errors=list(p.errors),
+        payloads=[j.payload for j in todo[:20]],
+    )
+
+
+@dataclass
+class PushResult:
+    counts: dict[str, int]
+    jobs: pl.DataFrame
+    message: str
+
+
+def _jobs_frame(store: Store, job_ids: Sequence[str]) -> pl.DataFrame:
+    return store.query(
+        "SELECT job_id, status, kind, doc_key, your_ref, net, vat, exact_entry_number, found_existing, attempts, "
+        "last_error, synced_at FROM push_jobs WHERE job_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY your_ref, kind",
+        [list(job_ids)],
+    )
+
+
+def _result(store: Store, outcome: Any) -> PushResult:
+    counts = {"synced": outcome.synced - outcome.found_existing, "skipped": outcome.found_existing,
+              "error": outcome.errors, "not_done": outcome.not_done}
+    message = f"{outcome.synced} synced ({outcome.posted} posted, {outcome.found_existing} already in Exact), " \
+              f"{outcome.errors} error(s)" + (f"; stopped: {outcome.stopped}" if outcome.stopped else "")
+    return PushResult(counts=counts, jobs=_jobs_frame(store, outcome.job_ids), message=message)
+
+
+def execute_push(store: Store, settings: Any, preview: PushPreview, *, on_progress=None) -> PushResult:
+    """Run a confirmed plan (claim → look up → POST only if absent → record)."""
+    from exactsync.push import execute_plan
+
+    return _result(store, execute_plan(store, settings, preview.plan, on_progress=on_progress))
+
+
+def retry(store: Store, settings: Any, job_ids: Sequence[str] | None, *, on_progress=None) -> PushResult:
+    """Retry the given failed jobs (all failed ones when ``job_ids`` is None)."""
+    from exactsync.push import retry_jobs
+
+    return _result(store, retry_jobs(store, settings, list(job_ids) if job_ids else None, on_progress=on_progress))
+
+
+def _has_table(store: Store, name: str) -> bool:
+    return bool(store.scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]))
+
+
+def job_counts(store: Store) -> dict[str, int]:
+    if not _has_table(store, "push_jobs"):
+        return {}
+    return dict(store.rows("SELECT status, count(*) FROM push_jobs GROUP BY status"))
+
+
+def jobs_page(store: Store, *, status: str | None = None, limit: int = PAGE_SIZE, offset: int = 0) -> Page:
+    """Push jobs with their status, timestamps and details, newest first."""
+    if not _has_table(store, "push_jobs"):
+        return Page(rows=pl.DataFrame(), total=0, offset=0, limit=limit)
+    where, params = ("WHERE status = ?", [status]) if status else ("", [])
+    sql = ("SELECT job_id, status, kind, doc_key, your_ref, division, entry_date, net, vat, attempts, last_error, "
+           "exact_entry_number, created_at, queued_at, synced_at, updated_at FROM push_jobs " + where)
+    return paged(store, sql, params, limit=limit, offset=offset, order_by="updated_at DESC NULLS LAST, job_id")
+
+
+def failed_job_ids(store: Store, limit: int = 1000) -> list[str]:
+    if not _has_table(store, "push_jobs"):
+        return []
+    return [r[0] for r in store.rows("SELECT job_id FROM push_jobs WHERE status = 'Error' ORDER BY job_id LIMIT ?", [limit])]
+
+
+# --------------------------------------------------------------------------- reconciliation views
+# Over the reconciliation's tables ``recon_runs`` (one row per saved run) and ``recon_results``
+# (one row per shop document or Exact-only entry of a run; status + cause + both sides' amounts).
+
+STATUS_LABELS = {
+    "matched": "Matched",
+    "matched_within_tolerance": "Matched within tolerance",
+    "amount_differs": "Amount differs",
+    "vat_differs": "VAT differs",
+    "missing_in_exact": "Missing in Exact",
+    "only_in_exact": "Only in Exact",
+    "duplicated_in_exact": "Duplicated in Exact",
+    "other_period": "Booked in another period",
+    "currency_differs": "Currency differs",
+    "customer_differs": "Customer differs",
+    "draft": "Draft in Exact",
+}
+MATCHED = ("matched", "matched_within_tolerance")
+TREATMENT_SECTIONS = (
+    ("domestic", "Domestic"),
+    ("oss", "EU distance sales (OSS)"),
+    ("reverse_charge", "Intra-EU B2B (reverse charge)"),
+    ("export", "Export outside the EU"),
+    ("exempt", "Exempt"),
+    ("mixed", "Mixed"),
+)
+
+
+def status_label(status: str | None) -> str:
+    try:
+        from exactsync.reconcile import STATUSES  # the reconciliation's own labels, when it has them
+
+        if isinstance(STATUSES, dict) and status in STATUSES:
+            return str(STATUSES[status])
+    except ImportError:
+        pass
+    return STATUS_LABELS.get(status or "", (status or "—").replace("_", " ").capitalize())
+
+
+def cause_label(cause: str | None) -> str:
+    try:
+        from exactsync.reconcile import CAUSES
+
+        if isinstance(CAUSES, dict) and cause in CAUSES:
+            return str(CAUSES[cause])
+    except ImportError:
+        pass
+    return (cause or "—").replace("_", " ").capitalize()
+
+
+def _results_sql(shop: str | None = None) -> tuple[str, int]:
+    """The run's results in the columns these views use (the one place that knows the reconcile
+    table's column names). Parameters: run_id [, shop]."""
+    sql = (
+        "SELECT CAST(result_key AS VARCHAR) AS result_key, doc_key, shop, division, status, cause, "
+        "day, country, treatment, currency, your_ref, doc_number, shop_gross, exact_gross, "
+        "coalesce(delta_gross, 0) AS delta_gross, coalesce(delta_vat, 0) AS delta_vat "
+        "FROM recon_results WHERE run_id = ?" + (" AND shop = ?" if shop else "")
+    )
+    return sql, (2 if shop else 1)
+
+
+def _params(run_id: str, shop: str | None) -> list:
+    return [run_id, shop] if shop else [run_id]
+
+
+def _run_row(store: Store, where: str, params: list) -> dict | None:
+    with store.read() as con:
+        cur = con.execute(f"SELECT run_id, period, division, created_at FROM recon_runs {where} "
+                          "ORDER BY created_at DESC LIMIT 1", params)
+        names = [d[0] for d in cur.description]
+        row = cur.fetchone()
+    return dict(zip(names, row)) if row else None
+
+
+def run_info(store: Store, run_id: str) -> dict | None:
+    """A saved run (run_id, period, division, created_at), or None."""
+    return _run_row(store, "WHERE run_id = ?", [run_id])
+
+
+def latest_run_info(store: Store, *, period: str | None = None, division: int | None = None) -> dict | None:
+    """The newest run for the period (and division, when the run records one)."""
+    where, params = [], []
+    if period:
+        where.append("period = ?")
+        params.append(period)
+    if division is not None:
+        where.append("(division IS NULL OR division = ?)")
+        params.append(division)
+    return _run_row(store, ("WHERE " + " AND ".join(where)) if where else "", params)
+
+
+def overview(store: Store, run_id: str, *, shop: str | None = None) -> dict:
+    """Tiles of the Overview: documents, matched share, differences, their amount and VAT delta."""
+    base, _ = _results_sql(shop)
+    m = ", ".join(f"'{s}'" for s in MATCHED)
+    row = store.rows(
+        f"""SELECT count(*), count(*) FILTER (WHERE status IN ({m})),
+                   count(*) FILTER (WHERE status NOT IN ({m})),
+                   coalesce(sum(abs(CASE WHEN status = 'missing_in_exact' THEN shop_gross
+                                         WHEN status = 'only_in_exact' THEN exact_gross ELSE delta_gross END))
+                            FILTER (WHERE status NOT IN ({m})), 0),
+                   coalesce(sum(delta_vat) FILTER (WHERE status NOT IN ({m})), 0)
+            FROM ({base})""",
+        _params(run_id, shop),
+    )[0]
+    docs = int(row[0])
+    return {"documents": docs, "matched": int(row[1]), "matched_share": (row[1] / docs) if docs else 0.0,
+            "differences": int(row[2]), "difference_amount": row[3], "vat_difference": row[4]}
+
+
+def amounts_by_status(store: Store, run_id: str, *, shop: str | None = None) -> pl.DataFrame:
+    """Documents and gross amount per status and cause (for the chart and table)."""
+    base, _ = _results_sql(shop)
+    df = store.query(
+        f"""SELECT status, coalesce(cause, '') AS cause, count(*)::BIGINT AS documents,
+                   sum(coalesce(shop_gross, exact_gross, 0))::DECIMAL(18,2) AS amount
+            FROM ({base}) GROUP BY ALL ORDER BY documents DESC, status, cause""",
+        _params(run_id, shop),
+    )
+    return df.with_columns(
+        pl.col("status").map_elements(status_label, return_dtype=pl.String).alias("status_label"),
+        pl.col("cause").map_elements(lambda c: cause_label(c) if c else "—", return_dtype=pl.String).alias("cause_label"),
+        pl.col("amount").cast(pl.Float64),  # chart axis only; the table shows the same rounded to cents
+    )
+
+
+def differences_by_day(store: Store, run_id: str, *, shop: str | None = None) -> pl.DataFrame:
+    base, _ = _results_sql(shop)
+    m = ", ".join(f"'{s}'" for s in MATCHED)
+    df = store.query(
+        f"""SELECT day, status, count(*)::BIGINT AS differences FROM ({base})
+            WHERE status NOT IN ({m}) AND day IS NOT NULL GROUP BY ALL ORDER BY day, status""",
+        _params(run_id, shop),
+    )
+    return df.with_columns(pl.col("status").map_elements(status_label, return_dtype=pl.String).alias("status_label"))
+
+
+@dataclass(frozen=True)
+class DiffFilters:
+    """Filters of the Differences page (hashable: part of the cache key)."""
+
+    statuses: tuple[str, ...] = ()
+    causes: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    min_amount: str | None = None
+    shop: str | None = None
+    include_matched: bool = False
+
+
+def _diff_where(run_id: str, f: DiffFilters) -> tuple[str, list]:
+    base, _ = _results_sql(f.shop)
+    where, params = [], _params(run_id, f.shop)
+    if f.statuses:
+        where.append("status IN (SELECT unnest(?::VARCHAR[]))")
+        params.append(list(f.statuses))
+    elif not f.include_matched:
+        where.append("status NOT IN (" + ", ".join(f"'{s}'" for s in MATCHED) + ")")
+    if f.causes:
+        where.append("cause IN (SELECT unnest(?::VARCHAR[]))")
+        params.append(list(f.causes))
+    if f.countries:
+        where.append("country IN (SELECT unnest(?::VARCHAR[]))")
+        params.append(list(f.countries))
+    if f.min_amount:
+        where.append("abs(CASE WHEN status = 'missing_in_exact' THEN shop_gross WHEN status = 'only_in_exact' "
+                     "THEN exact_gross ELSE delta_gross END) >= ?::DECIMAL(18,4)")
+        params.append(f.min_amount)
+    return f"SELECT * FROM ({base})" + (" WHERE " + " AND ".join(where) if where else ""), params
+
+
+def difference_choices(store: Store, run_id: str) -> dict[str, list[str]]:
+    """Values the filters offer: statuses, causes and countries present in the run."""
+    base, _ = _results_sql()
+    with store.read() as con:
+        out = {}
+        for col in ("status", "cause", "country"):
+            rows = con.execute(f"SELECT DISTINCT {col} FROM ({base}) WHERE {col} IS NOT NULL ORDER BY 1", [run_id]).fetchall()
+            out[col + ("es" if col == "status" else "s") if col != "country" else "countries"] = [r[0] for r in rows]
+    return {"statuses": out["statuses"], "causes": out["causes"], "countries": out["countries"]}
+
+
+def differences_page(store: Store, run_id: str, filters: DiffFilters, *, limit: int = PAGE_SIZE, offset: int = 0) -> Page:
+    """One page of the run's differences (never more than ``limit`` rows leave the database)."""
+    sql, params = _diff_where(run_id, filters)
+    shown = (f"SELECT result_key, status, cause, shop, your_ref AS reference, day AS date, country, currency, "
+             f"shop_gross::DECIMAL(18,2) AS shop_gross, exact_gross::DECIMAL(18,2) AS exact_gross, "
+             f"delta_gross::DECIMAL(18,2) AS difference, delta_vat::DECIMAL(18,2) AS vat_difference FROM ({sql})")
+    page = paged(store, shown, params, limit=limit, offset=offset, order_by="date, reference, result_key")
+    page.rows = page.rows.with_columns(
+        pl.col("status").map_elements(status_label, return_dtype=pl.String),
+        pl.col("cause").map_elements(lambda c: cause_label(c) if c else "—", return_dtype=pl.String),
+    )
+    return page
+
+
+def pushable_keys(store: Store, run_id: str, filters: DiffFilters, limit: int = 10000) -> list[str]:
+    """Result keys in the filter whose status push can act on (create, correct, reverse)."""
+    from exactsync.push.plan import PUSHABLE_STATUSES
+
+    sql, params = _diff_where(run_id, filters)
+    rows = store.rows(f"SELECT result_key FROM ({sql}) WHERE status IN (SELECT unnest(?::VARCHAR[])) "
+                      "ORDER BY result_key LIMIT ?", [*params, list(PUSHABLE_STATUSES), limit])
+    return [r[0] for r in rows]
+
+
+def result_title(rows: pl.DataFrame, key: str) -> str:
+    """How a result is named in the drill-down picker."""
+    hit = rows.filter(pl.col("result_key") == key)
+    if not hit.height:
+        return key
+    r = hit.row(0, named=True)
+    return f"{r.get('reference') or key} · {r.get('status')} · {r.get('shop') or 'Exact'}"
+
+
+def _frame_t(df: pl.DataFrame) -> pl.DataFrame:
+    """One record as (field, value) rows, for a side-by-side drill-down."""
+    if not df.height:
+        return pl.DataFrame(schema={"field": pl.String, "value": pl.String})
+    r = df.row(0, named=True)
+    return pl.DataFrame({"field": list(r), "value": ["" if v is None else str(v) for v in r.values()]})
+
+
+def document_detail(store: Store, run_id: str, result_key: str) -> dict | None:
+    """Both sides of one result: the shop document and its VAT lines, the Exact entries (lines,
+    VAT codes, G/L) with the same reference, and the status and cause."""
+    with store.read() as con:
+        cur = con.execute("SELECT * FROM recon_results WHERE run_id = ? AND CAST(result_key AS VARCHAR) = ?",
+                          [run_id, str(result_key)])
+        names = [d[0] for d in cur.description]
+        row = cur.fetchone()
+        if row is None:
+            return None
+        res = dict(zip(names, row))
+        doc_key = res.get("doc_key")
+        shop = shop_lines = exact = exact_lines = None
+        if doc_key:
+            shop = con.execute(
+                "SELECT doc_key, shop, kind, doc_number, order_number, doc_date, currency, customer_name, company, "
+                "vat_country, vat_number, treatment, net, vat, gross, status FROM shop_documents WHERE doc_key = ?",
+                [doc_key]).pl()
+            shop_lines = con.execute(
+                "SELECT line_type, tax_class, country, rate, treatment, base, vat FROM shop_vat_lines "
+                "WHERE doc_key = ? ORDER BY line_no", [doc_key]).pl()
+        ref = res.get("your_ref")
+        division = res.get("division")
+        if ref:
+            from exactsync.reference import normalize_reference
+
+            norm = normalize_reference(ref)
+            entries = con.execute(
+                "SELECT division, entry_id, entry_number, journal_code, your_ref, description, entry_date, fin_year, "
+                "fin_period, currency, customer_code, customer_name, net, vat, gross, status, type FROM exact_entries "
+                "WHERE (? IS NULL OR division = ?) AND upper(regexp_replace(coalesce(your_ref, ''), '\\s+', '', 'g')) "
+                "IN (?, upper(?)) ORDER BY entry_number", [division, division, norm, ref]).pl()
+            if entries.height:
+                exact = entries
+                exact_lines = con.execute(
+                    "SELECT v.entry_id, v.vat_code, c.description AS vat_description, v.vat_percentage, "
+                    "v.gl_account_code, g.description AS gl_description, v.base, v.vat FROM exact_vat_lines v "
+                    "LEFT JOIN exact_vat_codes c ON c.division = v.division AND c.code = v.vat_code "
+                    "LEFT JOIN exact_gl_accounts g ON g.division = v.division AND g.code = v.gl_account_code "
+                    "WHERE v.division = ? AND v.entry_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY v.entry_id, v.vat_code",
+                    [int(entries["division"][0]), entries["entry_id"].to_list()]).pl()
+    return {
+        "status": res.get("status"), "cause": res.get("cause"), "explanation": res.get("explanation") or res.get("detail"),
+        "shop": _frame_t(shop) if shop is not None and shop.height else None, "shop_lines": shop_lines,
+        "exact": exact, "exact_lines": exact_lines,
+    }
+
+
+def vat_table(store: Store, run_id: str, *, shop: str | None = None) -> pl.DataFrame:
+    """The OSS-shaped table: treatment, country, rate, base and VAT in the shop and in Exact, deltas."""
+    try:
+        from exactsync.reconcile import vat_by_country
+    except ImportError:  # pragma: no cover - reconcile always provides it
+        raise
+    df = vat_by_country(store, run_id) if shop is None else vat_by_country(store, run_id, shop=shop)
+    return df
+
+
+def runs_page(store: Store, *, limit: int = PAGE_SIZE, offset: int = 0) -> Page:
+    """Saved reconciliation runs, newest first."""
+    return paged(store, "SELECT * FROM recon_runs", [], limit=limit, offset=offset, order_by="created_at DESC")
+
+
+def export(store: Store, run_id: str, path: Path) -> Path:
+    """Write the run to ``path`` (.xlsx or .csv) with the reconciliation's own exporter."""
+    from exactsync.reconcile import export_run
+
+    export_run(store, run_id, path)
+    return Path(path)

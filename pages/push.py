@@ -35,7 +35,8 @@ if st.session_state.pop("push_confirmed", False):
     plan = st.session_state.get("push_plan")
     if plan is not None:
         try:
-            with progress_status(f"Pushing {plan.count:,} entries to Exact…") as on_progress:
+            with progress_status(f"Pushing {plan.count:,} entries to Exact…",
+                                 done_label="Push finished") as on_progress:
                 outcome = views.execute_push(get_store(), get_settings(), plan, on_progress=on_progress)
             st.session_state["push_outcome"] = outcome
             st.session_state["push_selection"] = set()
@@ -49,8 +50,9 @@ if outcome is not None:
     counts = outcome.counts
     c = st.columns(3)
     c[0].metric("Synced", counts.get("synced", 0))
-    c[1].metric("Skipped (already in Exact)", counts.get("skipped", 0))
+    c[1].metric("Already in Exact", counts.get("skipped", 0))
     c[2].metric("Error", counts.get("error", 0))
+    (st.success if not counts.get("error") else st.warning)(outcome.message)
     st.dataframe(outcome.jobs, hide_index=True, width="stretch")
     if st.button("Re-pull and re-reconcile", type="primary", icon=":material/refresh:", key="repull"):
         try:
@@ -85,7 +87,10 @@ c = st.columns(4)
 c[0].metric("Entries to create", f"{plan.count:,}")
 c[1].metric("API calls", f"{plan.calls:,}")
 c[2].metric("Estimated time", plan.eta)
-c[3].metric("Refused", f"{plan.refused.height:,}")
+c[3].metric("Left out", f"{plan.refused.height:,}")
+if plan.errors:
+    st.error("The plan cannot be pushed until these are fixed (see *Mappings*):\n\n"
+             + "\n".join(f"- {e}" for e in plan.errors[:20]))
 if plan.refused.height:
     st.warning("Some selected documents cannot be pushed; they are left out:")
     st.dataframe(plan.refused, hide_index=True, width="stretch")
@@ -98,5 +103,6 @@ with st.expander("Payload preview (first entries, as sent to Exact)"):
     for payload in plan.payloads[:5]:
         st.code(json.dumps(payload, indent=2, default=str), language="json")
 
-if st.button(f"Push {plan.count:,} entries…", type="primary", disabled=plan.count == 0, key="push_open"):
+if st.button(f"Push {plan.count:,} entries…", type="primary", disabled=plan.count == 0 or not plan.ok,
+             key="push_open"):
     confirm(plan.count, plan.eta, plan.division)

@@ -15,10 +15,10 @@ with jobs_tab:
         counts = view("job_counts")
         c = st.columns(4)
         for i, status in enumerate(views.JOB_STATUSES):
-            c[i].metric(status.title(), f"{counts.get(status, 0):,}")
-        status = st.selectbox("Status", ["All", *[s.title() for s in views.JOB_STATUSES]], key="job_status")
+            c[i].metric(status, f"{counts.get(status, 0):,}")
+        status = st.selectbox("Status", ["All", *views.JOB_STATUSES], key="job_status")
         offset = (int(st.session_state.get("jobs_page", 1)) - 1) * views.PAGE_SIZE
-        page = view("jobs_page", status=None if status == "All" else status.lower(), limit=views.PAGE_SIZE, offset=offset)
+        page = view("jobs_page", status=None if status == "All" else status, limit=views.PAGE_SIZE, offset=offset)
         st.dataframe(page.rows, hide_index=True, width="stretch")
         pager("jobs_page", page.total, views.PAGE_SIZE)
         failed = view("failed_job_ids")
@@ -33,7 +33,8 @@ with jobs_tab:
             with progress_status(f"Retrying {len(retry)} job(s)…") as on_progress:
                 result = views.retry(get_store(), get_settings(), retry, on_progress=on_progress)
             clear_caches()
-            st.success(f"Retried {len(retry)} job(s): {result}")
+            (st.success if not result.counts.get("error") else st.warning)(f"Retried {len(retry)} job(s): {result.message}")
+            st.dataframe(result.jobs, hide_index=True, width="stretch")
     except Exception as e:  # noqa: BLE001
         show_error(e)
 
