@@ -14,7 +14,7 @@ except Exception as e:  # noqa: BLE001
     show_error(e)
     st.stop()
 
-if is_demo():
+if is_demo() or settings.demo:
     st.info("The demo is connected to the local sandboxes. To connect your own administration, put an "
             "`exactsync.toml` next to app.py (see `exactsync.toml.example`) and the secrets in "
             "`.streamlit/secrets.toml`, then restart the dashboard.", icon=":material/science:")

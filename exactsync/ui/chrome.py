@@ -25,13 +25,13 @@ def _last_pulls(path: str):
 
 def sidebar() -> None:
     """Pickers for period, division and shop (kept in ``st.session_state``) and pull status."""
-    if is_demo():
-        from exactsync.ui.demo import DEMO_BANNER
-
-        st.warning(f"**{DEMO_BANNER}.** Connect your shop and Exact administration under "
-                   "*Connections* to replace it.", icon=":material/science:")
     try:
         settings = get_settings()
+        if is_demo() or settings.demo:
+            from exactsync.ui.demo import DEMO_BANNER
+
+            st.warning(f"**{DEMO_BANNER}.** Connect your shop and Exact administration under "
+                       "*Connections* to replace it.", icon=":material/science:")
         store = get_store()
         periods, divisions = _choices(str(store.path), tuple(settings.exact.divisions))
         pulls = _last_pulls(str(store.path))
