@@ -1,0 +1,525 @@
+"""Execute push jobs: claim → look up YourRef → POST only if absent → record → Synced.
+
+The never-twice protocol (docs/push.md):
+
+1. **Claim**: a batch of jobs is committed as ``Queued`` (with ``claimed_by`` = host:pid:run)
+   in DuckDB *before* anything is sent.
+2. **Look up**: one GET ``salesentry/SalesEntries`` per ≤ 40 YourRefs (joined with ``or``).
+   A job whose entry is already there (:func:`~exactsync.push.payload.find_existing`: any live
+   entry for a create, ``Reversal of entry N`` / ``Correction of entry N`` for a correction) is
+   marked ``Synced`` with that entry, and nothing is posted.
+3. **POST** only when absent; record ``EntryID``/``EntryNumber`` → ``Synced``.
+4. A timeout, a dropped answer or a 5xx leaves the outcome unknown: the job's reference is looked
+   up again before any new POST. 400/403/404 are functional errors: ``Error`` at once, with
+   Exact's message (they burn the hourly error budget; never hammered).
+5. A crash or ``kill -9`` leaves jobs ``Queued``; the next run takes over those whose claimant
+   process is gone and starts them with step 2, so a POST that did land is found, not repeated.
+
+A 429 or an expired access token never reaches this module as a failure: the client waits for the
+minute to roll over, or refreshes the token, and sends again (both mean "not processed").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Callable, Iterable, Sequence
+
+import polars as pl
+
+from exactsync.clock import SYSTEM_CLOCK, Clock, utcnow
+from exactsync.errors import EXIT_AUTH, EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, ExactsyncError
+from exactsync.exact.client import ExactApiError, ExactClient
+from exactsync.exact.oauth import ReauthorizationNeeded
+from exactsync.exact.ratelimit import DailyLimitReached
+from exactsync.push.payload import canonical_json, find_existing
+from exactsync.push.plan import LOOKUP_BATCH, NEW_DEBTOR, Plan
+from exactsync.reference import normalize_reference
+from exactsync.store import Store
+
+__all__ = [
+    "PushOutcome",
+    "PlanError",
+    "JOB_STATUSES",
+    "execute_plan",
+    "execute_jobs",
+    "retry_jobs",
+    "list_jobs",
+    "save_plan",
+    "lookup_references",
+]
+
+log = logging.getLogger(__name__)
+LOG_SOURCE = "push"
+JOB_STATUSES = ("Pending", "Queued", "Synced", "Error")
+_ENTRIES = "salesentry/SalesEntries"
+_LOOKUP_SELECT = "EntryID,EntryNumber,YourRef,Description,Journal,Status,AmountFC,EntryDate"
+_FUNCTIONAL = {400, 403, 404, 405}
+_MAX_FILTER_CHARS = 4000  # stays well inside the 6,000-character URL limit once encoded
+#: a Queued job claimed on another host is taken over after this many seconds
+CLAIM_LEASE = 15 * 60
+
+Progress = Callable[[int, int | None, str], None]
+
+
+class PlanError(ExactsyncError):
+    """The plan has errors (missing mapping, blocked code, closed period): nothing was sent."""
+
+
+@dataclass
+class PushOutcome:
+    run_id: str
+    total: int = 0
+    synced: int = 0
+    posted: int = 0
+    found_existing: int = 0
+    errors: int = 0
+    not_done: int = 0
+    calls: int = 0
+    seconds: float = 0.0
+    stopped: str | None = None
+    reauth: bool = False
+    job_ids: list[str] = field(default_factory=list)
+    error_messages: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        if self.reauth:
+            return EXIT_AUTH
+        if self.total == 0 or (self.errors == 0 and self.not_done == 0):
+            return EXIT_OK
+        if self.synced == 0:
+            return EXIT_FAILURE
+        return EXIT_PARTIAL
+
+    def as_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["exit_code"] = self.exit_code
+        return d
+
+
+# --------------------------------------------------------------------------- persistence
+
+
+def _now(clock: Clock) -> dt.datetime:
+    return utcnow() if clock is SYSTEM_CLOCK else clock.now().replace(tzinfo=None)
+
+
+def save_plan(store: Store, plan: Plan, *, clock: Clock = SYSTEM_CLOCK) -> list[str]:
+    """Write the plan's jobs as ``Pending`` (in one transaction); returns the job ids to run.
+
+    A job already ``Synced`` is left alone (not returned); a ``Queued`` one keeps the payload it
+    may have sent (it is resumed, look-up first); ``Pending``/``Error`` ones take the new payload.
+    """
+    if not plan.ok:
+        raise PlanError("the plan has errors, nothing was sent:\n  " + "\n  ".join(plan.errors))
+    now = _now(clock)
+    ids: list[str] = []
+    with store.atomic() as con:
+        current = {r[0]: r[1] for r in con.execute(
+            "SELECT job_id, status FROM push_jobs WHERE job_id IN (SELECT unnest(?::VARCHAR[]))",
+            [[j.job_id for j in plan.jobs]]).fetchall()}
+        for j in plan.jobs:
+            status = current.get(j.job_id)
+            if status == "Synced":
+                continue
+            ids.append(j.job_id)
+            if status == "Queued":
+                continue
+            payload = canonical_json(j.payload)
+            if status is None:
+                con.execute("""
+                    INSERT INTO push_jobs (job_id, plan_id, doc_key, shop, run_id, result_key, kind,
+                        reverses_entry_id, reverses_entry_number, pair_job_id, division, journal_code, your_ref,
+                        description, entry_date, fin_year, fin_period, net, vat, payload, payload_hash, status,
+                        attempts, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'Pending', 0, ?, ?)""",
+                            [j.job_id, plan.plan_id, j.doc_key, j.shop, j.run_id, j.result_key, j.kind,
+                             j.reverses_entry_id, j.reverses_entry_number, j.pair_job_id, j.division,
+                             j.journal_code, j.your_ref, j.description, j.entry_date, j.fin_year, j.fin_period,
+                             j.net, j.vat, payload, j.payload_hash, now, now])
+            else:
+                con.execute("""
+                    UPDATE push_jobs SET plan_id = ?, run_id = ?, result_key = ?, pair_job_id = ?,
+                        description = ?, entry_date = ?, fin_year = ?, fin_period = ?, net = ?, vat = ?,
+                        payload = ?, payload_hash = ?, status = 'Pending', updated_at = ?
+                    WHERE job_id = ?""",
+                            [plan.plan_id, j.run_id, j.result_key, j.pair_job_id, j.description, j.entry_date,
+                             j.fin_year, j.fin_period, j.net, j.vat, payload, j.payload_hash, now, j.job_id])
+        Store.log_event(con, LOG_SOURCE, f"plan {plan.plan_id}: {len(ids)} job(s) saved", level="info",
+                        run_id=plan.plan_id)
+    return ids
+
+
+def _jobs(store: Store, job_ids: Sequence[str]) -> list[dict]:
+    with store.read() as con:
+        cur = con.execute("SELECT * FROM push_jobs WHERE job_id IN (SELECT unnest(?::VARCHAR[]))", [list(job_ids)])
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
+def list_jobs(store: Store, status: str | Iterable[str] | None = None, *, run_id: str | None = None,
+              plan_id: str | None = None, doc_key: str | None = None) -> pl.DataFrame:
+    """Push jobs (newest first) with their status, attempts, last error and Exact ids."""
+    where, params = [], []
+    if status:
+        where.append("status IN (SELECT unnest(?::VARCHAR[]))")
+        params.append([status] if isinstance(status, str) else list(status))
+    for col, val in (("run_id", run_id), ("plan_id", plan_id), ("doc_key", doc_key)):
+        if val is not None:
+            where.append(f"{col} = ?")
+            params.append(val)
+    sql = ("SELECT job_id, status, kind, doc_key, division, journal_code, your_ref, description, entry_date, "
+           "fin_year, fin_period, net, vat, attempts, last_error, exact_entry_id, exact_entry_number, "
+           "found_existing, reverses_entry_id, reverses_entry_number, pair_job_id, run_id, plan_id, "
+           "created_at, queued_at, synced_at, updated_at FROM push_jobs")
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return store.query(sql + " ORDER BY updated_at DESC, job_id", params)
+
+
+# --------------------------------------------------------------------------- Exact look-ups
+
+
+def _quote(ref: str) -> str:
+    return "'" + ref.replace("'", "''") + "'"
+
+
+def _batches(refs: list[str], size: int) -> Iterable[list[str]]:
+    batch: list[str] = []
+    length = 0
+    for ref in refs:
+        term = len(ref) + 20
+        if batch and (len(batch) >= size or length + term > _MAX_FILTER_CHARS):
+            yield batch
+            batch, length = [], 0
+        batch.append(ref)
+        length += term
+    if batch:
+        yield batch
+
+
+def lookup_references(client: ExactClient, division: int, refs: Iterable[str],
+                      *, batch: int = LOOKUP_BATCH) -> dict[str, list[dict]]:
+    """Entries Exact holds for ``refs``: normalized reference → SalesEntries rows (≤ 40 per call)."""
+    unique = sorted(set(refs))
+    found: dict[str, list[dict]] = {normalize_reference(r): [] for r in unique}
+    for chunk in _batches(unique, batch):
+        flt = " or ".join(f"YourRef eq {_quote(r)}" for r in chunk)
+        for row in client.pages(_ENTRIES, division, {"$filter": flt, "$select": _LOOKUP_SELECT}).rows():
+            key = normalize_reference(row.get("YourRef"))
+            if key in found:
+                found[key].append(row)
+    return found
+
+
+# --------------------------------------------------------------------------- claims
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _claim_is_stale(claimed_by: str | None, queued_at: dt.datetime | None, now: dt.datetime, me: str) -> bool:
+    if not claimed_by:
+        return True
+    host, _, rest = claimed_by.partition(":")
+    pid_text = rest.split(":", 1)[0]
+    if claimed_by == me:
+        return True
+    if host == socket.gethostname() and pid_text.isdigit():
+        pid = int(pid_text)
+        return pid == os.getpid() or not _alive(pid)
+    return queued_at is None or (now - queued_at).total_seconds() > CLAIM_LEASE
+
+
+def _claim(store: Store, job_ids: list[str], me: str, clock: Clock) -> list[dict]:
+    """Commit the jobs as Queued (ours); returns the claimed rows. Jobs being run by a live
+    process elsewhere are left alone."""
+    now = _now(clock)
+    with store.atomic() as con:
+        cur = con.execute("SELECT job_id, status, claimed_by, queued_at FROM push_jobs "
+                          "WHERE job_id IN (SELECT unnest(?::VARCHAR[]))", [job_ids])
+        mine = [r[0] for r in cur.fetchall()
+                if r[1] in ("Pending", "Error") or (r[1] == "Queued" and _claim_is_stale(r[2], r[3], now, me))]
+        if mine:
+            con.execute("UPDATE push_jobs SET status = 'Queued', claimed_by = ?, queued_at = ?, updated_at = ? "
+                        "WHERE job_id IN (SELECT unnest(?::VARCHAR[]))", [me, now, now, mine])
+    return _jobs(store, mine) if mine else []
+
+
+def _mark_synced(store: Store, job: dict, entry: dict, *, found: bool, attempts: int, clock: Clock,
+                 run_id: str) -> None:
+    now = _now(clock)
+    number = entry.get("EntryNumber")
+    with store.atomic() as con:
+        con.execute("""UPDATE push_jobs SET status = 'Synced', exact_entry_id = ?, exact_entry_number = ?,
+                         found_existing = ?, attempts = ?, last_error = NULL, claimed_by = NULL, synced_at = ?,
+                         updated_at = ? WHERE job_id = ?""",
+                    [entry.get("EntryID"), int(number) if number is not None else None, found, attempts, now, now,
+                     job["job_id"]])
+        if found:
+            Store.log_event(con, LOG_SOURCE, f"{job['kind']} {job['your_ref']}: already in Exact as entry {number}; "
+                            f"not posted again", level="info", record_key=job["job_id"], run_id=run_id)
+
+
+def _mark_error(store: Store, job: dict, message: str, *, attempts: int, clock: Clock, run_id: str) -> None:
+    now = _now(clock)
+    with store.atomic() as con:
+        con.execute("UPDATE push_jobs SET status = 'Error', last_error = ?, attempts = ?, claimed_by = NULL, "
+                    "updated_at = ? WHERE job_id = ?", [message[:2000], attempts, now, job["job_id"]])
+        Store.log_event(con, LOG_SOURCE, f"{job['kind']} {job['your_ref']} failed: {message}", level="error",
+                        record_key=job["job_id"], run_id=run_id)
+
+
+def _note_attempt(store: Store, job: dict, attempts: int, message: str, clock: Clock) -> None:
+    with store.atomic() as con:
+        con.execute("UPDATE push_jobs SET attempts = ?, last_error = ?, updated_at = ? WHERE job_id = ?",
+                    [attempts, message[:2000], _now(clock), job["job_id"]])
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def execute_plan(store: Store, settings: Any, plan: Plan | Sequence[str], *, client: ExactClient | None = None,
+                 on_progress: Progress | None = None, clock: Clock | None = None,
+                 max_attempts: int = 6) -> PushOutcome:
+    """Save ``plan`` (or take existing job ids) and run the jobs; see the module docstring."""
+    clock = clock or (client.clock if client is not None else SYSTEM_CLOCK)
+    job_ids = save_plan(store, plan, clock=clock) if isinstance(plan, Plan) else list(plan)
+    return execute_jobs(store, settings, job_ids, client=client, on_progress=on_progress, clock=clock,
+                        max_attempts=max_attempts)
+
+
+def retry_jobs(store: Store, settings: Any, job_ids: Sequence[str] | None = None, *,
+               client: ExactClient | None = None, on_progress: Progress | None = None, clock: Clock | None = None,
+               include_queued: bool = True) -> PushOutcome:
+    """Run failed jobs again (all ``Error`` jobs when ``job_ids`` is None), plus — by default —
+    jobs left ``Queued`` by a crashed run. Look-up first, as always."""
+    if job_ids is None:
+        statuses = ["Error", "Pending"] + (["Queued"] if include_queued else [])
+        job_ids = list_jobs(store, statuses)["job_id"].to_list()
+    return execute_jobs(store, settings, job_ids, client=client, on_progress=on_progress, clock=clock)
+
+
+def execute_jobs(store: Store, settings: Any, job_ids: Sequence[str], *, client: ExactClient | None = None,
+                 on_progress: Progress | None = None, clock: Clock | None = None,
+                 max_attempts: int = 6, batch: int = LOOKUP_BATCH) -> PushOutcome:
+    """Run the given push jobs (any that are not ``Synced``)."""
+    clock = clock or (client.clock if client is not None else SYSTEM_CLOCK)
+    own = client is None
+    if client is None:
+        from exactsync.exact.pull import make_client
+
+        client = make_client(settings, store=store, clock=clock)
+    run_id = uuid.uuid4().hex[:12]
+    me = f"{socket.gethostname()}:{os.getpid()}:{run_id}"
+    outcome = PushOutcome(run_id=run_id)
+    progress = on_progress or (lambda done, total, msg: None)
+    rows = [j for j in _jobs(store, job_ids) if j["status"] != "Synced"]
+    order = {"reverse": 0, "create": 1, "rebook": 2}
+    rows.sort(key=lambda j: (j["division"], order.get(j["kind"], 9), j["your_ref"], j["job_id"]))
+    outcome.total = len(rows)
+    outcome.job_ids = [j["job_id"] for j in rows]
+    started = clock.monotonic()
+    calls_before = sum(client.calls.values())
+    runner = _Runner(store, client, clock, run_id, me, outcome, progress, max_attempts, started)
+    try:
+        for division in sorted({j["division"] for j in rows}):
+            todo = [j for j in rows if j["division"] == division]
+            # reversals first: a rebook is posted only after its reversal is Synced
+            for group in (["reverse"], ["create"], ["rebook"]):
+                ids = [j["job_id"] for j in todo if j["kind"] in group]
+                for start in range(0, len(ids), batch):
+                    runner.run_batch(division, ids[start:start + batch])
+    except ReauthorizationNeeded as e:
+        outcome.reauth = True
+        outcome.stopped = str(e)
+    except DailyLimitReached as e:
+        outcome.stopped = str(e)
+    finally:
+        outcome.calls = sum(client.calls.values()) - calls_before
+        outcome.seconds = round(clock.monotonic() - started, 3)
+        if own:
+            client.close()
+    final = _jobs(store, outcome.job_ids)
+    outcome.synced = sum(1 for j in final if j["status"] == "Synced")
+    outcome.errors = sum(1 for j in final if j["status"] == "Error")
+    outcome.not_done = outcome.total - outcome.synced - outcome.errors
+    outcome.error_messages = {j["job_id"]: j["last_error"] for j in final if j["status"] == "Error"}
+    with store.atomic() as con:
+        Store.log_event(
+            con, LOG_SOURCE,
+            f"push run {run_id}: {outcome.synced}/{outcome.total} synced ({outcome.posted} posted, "
+            f"{outcome.found_existing} found in Exact), {outcome.errors} error(s), {outcome.not_done} not done, "
+            f"{outcome.calls} call(s)" + (f"; stopped: {outcome.stopped}" if outcome.stopped else ""),
+            level="info" if outcome.exit_code == EXIT_OK else "warning", run_id=run_id,
+        )
+    return outcome
+
+
+class _Runner:
+    def __init__(self, store: Store, client: ExactClient, clock: Clock, run_id: str, me: str, outcome: PushOutcome,
+                 progress: Progress, max_attempts: int, started: float) -> None:
+        self.store, self.client, self.clock = store, client, clock
+        self.run_id, self.me, self.outcome = run_id, me, outcome
+        self.progress, self.max_attempts, self.started = progress, max_attempts, started
+        self.done = 0
+
+    def _report(self, job: dict, what: str) -> None:
+        self.done += 1
+        elapsed = max(1e-9, self.clock.monotonic() - self.started)
+        rate = self.done / elapsed
+        left = self.outcome.total - self.done
+        eta = f", ETA {left / rate / 60:.1f} min" if rate > 0 and left else ""
+        self.progress(self.done, self.outcome.total, f"{what} {job['your_ref']}{eta}")
+
+    def run_batch(self, division: int, job_ids: list[str]) -> None:
+        jobs = _claim(self.store, job_ids, self.me, self.clock)
+        if not jobs:
+            return
+        existing = lookup_references(self.client, division, [j["your_ref"] for j in jobs])
+        for job in jobs:
+            self.run_job(division, job, existing)
+
+    def run_job(self, division: int, job: dict, existing: dict[str, list[dict]]) -> None:
+        key = normalize_reference(job["your_ref"])
+        attempts = int(job["attempts"] or 0)
+        if job["kind"] == "rebook" and job["pair_job_id"]:
+            pair = _jobs(self.store, [job["pair_job_id"]])
+            if pair and pair[0]["status"] != "Synced":
+                _mark_error(self.store, job, f"not posted: its reversal (job {job['pair_job_id']}) is not synced",
+                            attempts=attempts, clock=self.clock, run_id=self.run_id)
+                self._report(job, "waiting")
+                return
+        payload = json.loads(job["payload"], parse_float=Decimal)
+        if str(payload.get("Customer", "")).startswith(NEW_DEBTOR):
+            payload["Customer"] = self.ensure_debtor(division, job, payload)
+        tries = 0
+        while True:
+            hit = find_existing(job["kind"], job["your_ref"], job["reverses_entry_number"], existing.get(key, []))
+            if hit is not None:
+                _mark_synced(self.store, job, hit, found=True, attempts=attempts, clock=self.clock,
+                             run_id=self.run_id)
+                self.outcome.found_existing += 1
+                self._report(job, "found")
+                return
+            if tries >= self.max_attempts:
+                _mark_error(self.store, job, f"gave up after {tries} attempt(s) in this run: {job.get('_last')}",
+                            attempts=attempts, clock=self.clock, run_id=self.run_id)
+                self._report(job, "failed")
+                return
+            tries += 1
+            attempts += 1
+            try:
+                data = self.client.post(_ENTRIES, division, payload)
+            except ExactApiError as e:
+                message = e.message or str(e)
+                job["_last"] = message
+                if e.status in _FUNCTIONAL:
+                    _mark_error(self.store, job, message, attempts=attempts, clock=self.clock, run_id=self.run_id)
+                    self._report(job, "failed")
+                    return
+                # No answer, or a 5xx: the entry may or may not exist. Look before posting again.
+                _note_attempt(self.store, job, attempts, message, self.clock)
+                log.info("push %s %s: %s; looking it up before any retry", job["kind"], job["your_ref"], message)
+                if e.status is not None and e.status >= 500 and tries >= 2 and _validation(message):
+                    # The same business validation answer twice: Exact refuses this entry.
+                    existing.update(lookup_references(self.client, division, [job["your_ref"]]))
+                    if find_existing(job["kind"], job["your_ref"], job["reverses_entry_number"],
+                                     existing.get(key, [])) is None:
+                        _mark_error(self.store, job, message, attempts=attempts, clock=self.clock,
+                                    run_id=self.run_id)
+                        self._report(job, "failed")
+                        return
+                    continue
+                if e.status is None or e.status >= 500:
+                    self.clock.sleep(min(30.0, 0.5 * 2 ** (tries - 1)))
+                existing.update(lookup_references(self.client, division, [job["your_ref"]]))
+                continue
+            entry = (data or {}).get("d") if isinstance(data, dict) else None
+            if isinstance(entry, dict) and isinstance(entry.get("results"), list):
+                entry = entry["results"][0] if entry["results"] else None
+            if not isinstance(entry, dict) or not entry.get("EntryID"):
+                # Created, but we cannot tell which entry: the next look-up will tell.
+                existing.update(lookup_references(self.client, division, [job["your_ref"]]))
+                continue
+            _mark_synced(self.store, job, entry, found=False, attempts=attempts, clock=self.clock,
+                         run_id=self.run_id)
+            existing.setdefault(key, []).append(entry)
+            self.outcome.posted += 1
+            self._report(job, "posted")
+            return
+
+
+    def ensure_debtor(self, division: int, job: dict, payload: dict) -> str:
+        """Find (by VAT number, then e-mail) or create the document's customer in Exact, once.
+
+        Look-up first here too: a debtor created by a run that crashed before recording it is
+        found by its e-mail / VAT number instead of being created again.
+        """
+        doc_key = payload["Customer"][len(NEW_DEBTOR):]
+        with self.store.read() as con:
+            cur = con.execute("SELECT * FROM shop_documents WHERE doc_key = ?", [doc_key])
+            names = [d[0] for d in cur.description]
+            rows = [dict(zip(names, r)) for r in cur.fetchall()]
+        if not rows:
+            raise ExactApiError(None, f"document {doc_key} is gone; cannot create its debtor")
+        doc = rows[0]
+        vat = "".join(ch for ch in (doc.get("vat_number") or "").upper() if ch.isalnum())
+        email = (doc.get("customer_email") or "").strip().lower()
+        key = f"vat:{vat}" if vat else f"email:{email}"
+        known = self.store.rows("SELECT account_id FROM push_debtors WHERE division = ? AND match_key = ?",
+                                [division, key])
+        account_id = known[0][0] if known else None
+        created = False
+        code = None
+        if account_id is None:
+            flt = f"VATNumber eq {_quote(doc['vat_number'].strip())}" if vat else f"Email eq {_quote(email)}"
+            hits = [r for r in self.client.pages("crm/Accounts", division,
+                                                  {"$filter": flt, "$select": "ID,Code,Status,Blocked"}).rows()
+                    if not r.get("Blocked")]
+            if hits:
+                account_id, code = hits[0]["ID"], (hits[0].get("Code") or "").strip()
+            else:
+                body = {"Name": (doc.get("company") or doc.get("customer_name") or email or vat)[:50],
+                        "Status": "C"}
+                for field_, value in (("Email", doc.get("customer_email")), ("VATNumber", doc.get("vat_number")),
+                                      ("Country", doc.get("billing_country") or doc.get("vat_country"))):
+                    if value:
+                        body[field_] = value
+                data = self.client.post("crm/Accounts", division, body)
+                d = (data or {}).get("d") or {}
+                account_id, code, created = d.get("ID"), (d.get("Code") or "").strip() or None, True
+            if not account_id:
+                raise ExactApiError(None, f"Exact did not return an ID for the new debtor of {doc_key}")
+            with self.store.atomic() as con:
+                con.execute("INSERT OR REPLACE INTO push_debtors VALUES (?, ?, ?, ?, ?, ?)",
+                            [division, key, account_id, code, created, _now(self.clock)])
+        payload["Customer"] = account_id
+        with self.store.atomic() as con:
+            con.execute("UPDATE push_jobs SET payload = ?, updated_at = ? WHERE job_id = ?",
+                        [canonical_json(payload), _now(self.clock), job["job_id"]])
+        return account_id
+
+
+_TRANSIENT_WORDS = ("temporarily", "unavailable", "timeout", "time-out", "try again", "service")
+
+
+def _validation(message: str) -> bool:
+    """A 500 that carries a business validation message (reference §6.2), not an outage."""
+    text = (message or "").lower()
+    return bool(text) and not any(w in text for w in _TRANSIENT_WORDS)

@@ -1,0 +1,517 @@
+"""Plan a push: reconciliation results in, push jobs with full payloads out. Nothing is sent.
+
+For each selected result:
+
+* ``missing_in_exact`` → one ``create`` job (a sales entry; a credit note for a refund);
+* ``amount_differs`` / ``vat_differs`` / ``customer_differs`` / ``currency_differs`` → a
+  correction: one ``reverse`` job per live booked entry of the reference plus one ``rebook`` job
+  (the correct entry), linked to each other (``pair_job_id``) and to the document;
+* ``duplicated_in_exact`` → a ``reverse`` job for every extra entry (the proposed fix; nothing is
+  ever deleted).
+
+Any unknown or blocked code, missing mapping or closed period stops the plan: ``Plan.errors``
+names it and :func:`~exactsync.push.execute.execute_plan` refuses a plan with errors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Iterable, Sequence
+
+import polars as pl
+
+from exactsync.mapping import Mappings, load_mappings
+from exactsync.money import ZERO, to_cents
+from exactsync.push.payload import (
+    EntryDraft,
+    build_document_entry,
+    build_reversal,
+    correction_description,
+    live_entries,
+    payload_hash,
+    payload_of,
+)
+from exactsync.reference import normalize_reference, reference_for
+
+__all__ = [
+    "Target",
+    "PlannedJob",
+    "Plan",
+    "plan_push",
+    "plan_targets",
+    "load_targets",
+    "job_id_for",
+    "STATUS_ALIASES",
+    "PUSHABLE_STATUSES",
+    "LOOKUP_BATCH",
+    "NEW_DEBTOR",
+]
+
+STATUS_ALIASES = {
+    "missing": "missing_in_exact",
+    "amount": "amount_differs",
+    "vat": "vat_differs",
+    "duplicated": "duplicated_in_exact",
+    "duplicate": "duplicated_in_exact",
+    "customer": "customer_differs",
+    "currency": "currency_differs",
+}
+CORRECTABLE = ("amount_differs", "vat_differs", "customer_differs", "currency_differs")
+PUSHABLE_STATUSES = ("missing_in_exact", "duplicated_in_exact", *CORRECTABLE)
+#: YourRefs per lookup call (reference §9.2: ~40 with ``or``, within the 6,000-char URL limit).
+LOOKUP_BATCH = 40
+#: placeholder Customer of a payload whose debtor is created (look-up first) when executing
+NEW_DEBTOR = "new-debtor:"
+_SQL_NORM = r"regexp_replace(upper(regexp_replace(coalesce(your_ref, ''), '\s+', '', 'g')), '^(.*?)0*(\d+)$', '\1\2')"
+
+
+@dataclass
+class Target:
+    """One reconciliation result selected for pushing."""
+
+    doc_key: str | None
+    status: str
+    run_id: str | None = None
+    result_key: str | None = None
+
+
+@dataclass
+class PlannedJob:
+    job_id: str
+    kind: str  # create | reverse | rebook
+    division: int
+    journal_code: str
+    your_ref: str
+    description: str
+    entry_date: dt.date
+    fin_year: int | None
+    fin_period: int | None
+    net: Decimal
+    vat: Decimal
+    payload: dict[str, Any]
+    payload_hash: str
+    doc_key: str | None = None
+    shop: str | None = None
+    run_id: str | None = None
+    result_key: str | None = None
+    reverses_entry_id: str | None = None
+    reverses_entry_number: int | None = None
+    pair_job_id: str | None = None
+    existing_status: str | None = None  # status of the same job in push_jobs, if any
+    lines: list[dict] = field(default_factory=list)  # for the effect table: period, country, vat_code, net, vat
+
+    def as_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in self.__dict__.items() if k != "lines"}
+        return d
+
+
+@dataclass
+class Plan:
+    plan_id: str
+    jobs: list[PlannedJob] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (doc_key or ref, reason)
+    lookups: int = 0
+    posts: int = 0
+    minutely_limit: int = 60
+    minutely_remaining: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def calls(self) -> int:
+        return self.lookups + self.posts
+
+    @property
+    def eta_seconds(self) -> float:
+        """Time the calls take at the current headroom (the minute budget is the bottleneck)."""
+        calls = self.calls
+        free = min(calls, self.minutely_remaining if self.minutely_remaining is not None else 0)
+        return math.ceil(max(0, calls - free) / max(1, self.minutely_limit)) * 60.0 if calls > free else 0.0
+
+    def effect(self) -> pl.DataFrame:
+        """Net and VAT the plan adds, per period, country and VAT code (sales sign)."""
+        rows = [ln for j in self.jobs if j.existing_status != "Synced" for ln in j.lines]
+        schema = {"period": pl.String, "country": pl.String, "vat_code": pl.String, "jobs": pl.Int64,
+                  "net": pl.Decimal(18, 2), "vat": pl.Decimal(18, 2)}
+        if not rows:
+            return pl.DataFrame(schema=schema)
+        acc: dict[tuple, list] = {}
+        for ln in rows:
+            key = (ln["period"], ln["country"] or "", ln["vat_code"] or "")
+            a = acc.setdefault(key, [set(), ZERO, ZERO])
+            a[0].add(ln["job_id"])
+            a[1] += ln["net"]
+            a[2] += ln["vat"]
+        data = [{"period": k[0], "country": k[1], "vat_code": k[2], "jobs": len(v[0]), "net": v[1], "vat": v[2]}
+                for k, v in sorted(acc.items())]
+        return pl.DataFrame(data, schema=schema, orient="row")
+
+    def jobs_frame(self) -> pl.DataFrame:
+        cols = ["job_id", "kind", "doc_key", "division", "your_ref", "description", "entry_date", "fin_year",
+                "fin_period", "net", "vat", "reverses_entry_number", "pair_job_id", "existing_status"]
+        rows = [{c: getattr(j, c) for c in cols} for j in self.jobs]
+        schema = {"job_id": pl.String, "kind": pl.String, "doc_key": pl.String, "division": pl.Int64,
+                  "your_ref": pl.String, "description": pl.String, "entry_date": pl.Date, "fin_year": pl.Int64,
+                  "fin_period": pl.Int64, "net": pl.Decimal(18, 2), "vat": pl.Decimal(18, 2),
+                  "reverses_entry_number": pl.Int64, "pair_job_id": pl.String, "existing_status": pl.String}
+        return pl.DataFrame(rows, schema=schema, orient="row")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "plan_id": self.plan_id, "ok": self.ok, "errors": self.errors,
+            "skipped": [{"key": k, "reason": r} for k, r in self.skipped],
+            "jobs": [j.as_dict() for j in self.jobs],
+            "effect": self.effect().to_dicts(),
+            "calls": {"lookups": self.lookups, "posts": self.posts, "total": self.calls},
+            "eta_seconds": self.eta_seconds,
+        }
+
+    def summary(self) -> str:
+        kinds = defaultdict(int)
+        for j in self.jobs:
+            kinds[j.kind if j.existing_status != "Synced" else "already synced"] += 1
+        lines = [f"Plan {self.plan_id}: {len(self.jobs)} job(s) "
+                 + (", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "")]
+        for e in self.errors:
+            lines.append(f"  ERROR {e}")
+        if self.skipped:
+            lines.append(f"  {len(self.skipped)} result(s) skipped:")
+            for key, why in self.skipped[:20]:
+                lines.append(f"    {key}: {why}")
+            if len(self.skipped) > 20:
+                lines.append(f"    … and {len(self.skipped) - 20} more")
+        eff = self.effect()
+        if eff.height:
+            lines.append("  Effect on Exact (net / VAT) per period, country, VAT code:")
+            for r in eff.iter_rows(named=True):
+                lines.append(f"    {r['period']} {r['country'] or '--':3} {r['vat_code'] or '-':8} "
+                             f"{r['net']:>14} {r['vat']:>12}  ({r['jobs']} job(s))")
+        mins = self.eta_seconds / 60
+        lines.append(f"  API calls: {self.lookups} look-up(s) + {self.posts} POST(s) = {self.calls}; "
+                     f"ETA ≈ {mins:.0f} min at {self.minutely_limit}/min")
+        for j in self.jobs[:50]:
+            state = f" [{j.existing_status}]" if j.existing_status else ""
+            lines.append(f"    {j.kind:7} {j.your_ref:20} {j.entry_date} {j.net:>12} {j.vat:>10} "
+                         f"{j.description}{state}")
+        if len(self.jobs) > 50:
+            lines.append(f"    … and {len(self.jobs) - 50} more job(s)")
+        return "\n".join(lines)
+
+
+def job_id_for(division: int, kind: str, your_ref: str, reverses_entry_id: str | None = None) -> str:
+    """Deterministic: the same intent (division, kind, reference, entry) is the same job."""
+    raw = f"{division}|{kind}|{normalize_reference(your_ref)}|{reverses_entry_id or ''}"
+    return f"{kind[:3]}-{hashlib.sha1(raw.encode('utf-8')).hexdigest()[:16]}"
+
+
+# --------------------------------------------------------------------------- targets
+
+
+def _columns(con, table: str) -> set[str]:
+    rows = con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]).fetchall()
+    return {r[0] for r in rows}
+
+
+def load_targets(
+    store: Any,
+    run_id: str | None = None,
+    *,
+    result_keys: Sequence[str] | None = None,
+    statuses: Iterable[str] | None = None,
+) -> list[Target]:
+    """Selected rows of ``recon_results`` (latest run when ``run_id`` is None)."""
+    wanted = [STATUS_ALIASES.get(s.strip(), s.strip()) for s in statuses] if statuses else list(PUSHABLE_STATUSES)
+    with store.read() as con:
+        cols = _columns(con, "recon_results")
+        if not cols:
+            return []
+        if run_id is None and "recon_runs" in {r[0] for r in con.execute(
+                "SELECT table_name FROM information_schema.tables").fetchall()}:
+            rcols = _columns(con, "recon_runs")
+            order = next((c for c in ("finished_at", "started_at", "created_at") if c in rcols), None)
+            if order:
+                row = con.execute(f"SELECT run_id FROM recon_runs ORDER BY {order} DESC LIMIT 1").fetchall()
+                run_id = row[0][0] if row else None
+        key_col = "result_key" if "result_key" in cols else ("result_id" if "result_id" in cols else None)
+        sel = ["doc_key", "status", "run_id" if "run_id" in cols else "NULL",
+               key_col if key_col else "NULL"]
+        where, params = [], []
+        if run_id is not None and "run_id" in cols:
+            where.append("run_id = ?")
+            params.append(run_id)
+        if result_keys and key_col:
+            where.append(f"CAST({key_col} AS VARCHAR) IN (SELECT unnest(?::VARCHAR[]))")
+            params.append([str(k) for k in result_keys])
+        else:
+            where.append("status IN (SELECT unnest(?::VARCHAR[]))")
+            params.append(wanted)
+        rows = con.execute(f"SELECT {', '.join(sel)} FROM recon_results WHERE {' AND '.join(where)} "
+                           f"ORDER BY doc_key", params).fetchall()
+    return [Target(doc_key=r[0], status=r[1], run_id=r[2], result_key=None if r[3] is None else str(r[3]))
+            for r in rows]
+
+
+def plan_push(
+    store: Any,
+    settings: Any,
+    run_id: str | None = None,
+    result_keys: Sequence[str] | None = None,
+    statuses: Iterable[str] | None = None,
+    *,
+    period: str | None = None,
+    shop: str | None = None,
+    headroom: Any = None,
+) -> Plan:
+    """Plan the push of reconciliation results (see the module docstring). Sends nothing."""
+    targets = load_targets(store, run_id, result_keys=result_keys, statuses=statuses)
+    return plan_targets(store, settings, targets, period=period, shop=shop, headroom=headroom)
+
+
+def _period_filter(period: str | None):
+    if not period:
+        return lambda d: True
+    p = period.strip()
+    if ".." in p:
+        lo, hi = p.split("..", 1)
+        return lambda d: lo <= d.strftime("%Y-%m")[: len(lo)] and d.strftime("%Y-%m")[: len(hi)] <= hi
+    return lambda d: d.isoformat().startswith(p)
+
+
+def _rows(con, sql: str, params: list) -> list[dict]:
+    cur = con.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
+def plan_targets(
+    store: Any,
+    settings: Any,
+    targets: Sequence[Target],
+    *,
+    period: str | None = None,
+    shop: str | None = None,
+    headroom: Any = None,
+) -> Plan:
+    plan = Plan(plan_id=uuid.uuid4().hex[:12], minutely_limit=int(settings.exact.minutely_limit or 60))
+    if headroom is not None:
+        plan.minutely_limit = int(getattr(headroom, "minutely_limit", None) or plan.minutely_limit)
+        plan.minutely_remaining = getattr(headroom, "minutely_remaining", None)
+    in_period = _period_filter(period)
+    doc_keys = sorted({t.doc_key for t in targets if t.doc_key})
+    with store.read() as con:
+        docs = {r["doc_key"]: r for r in _rows(
+            con, "SELECT * FROM shop_documents WHERE doc_key IN (SELECT unnest(?::VARCHAR[]))", [doc_keys])}
+        vat_lines: dict[str, list[dict]] = defaultdict(list)
+        for r in _rows(con, "SELECT * FROM shop_vat_lines WHERE doc_key IN (SELECT unnest(?::VARCHAR[])) "
+                            "ORDER BY doc_key, line_no", [doc_keys]):
+            vat_lines[r["doc_key"]].append(r)
+        existing_jobs = {r["job_id"]: r for r in _rows(con, "SELECT job_id, status, exact_entry_number "
+                                                            "FROM push_jobs", [])}
+    mappings: dict[int, Mappings] = {}
+    problems: list[str] = []
+    by_division: dict[int, list[tuple[Target, dict]]] = defaultdict(list)
+    for t in targets:
+        if t.status not in PUSHABLE_STATUSES:
+            plan.skipped.append((t.doc_key or t.result_key or "?", f"status {t.status} is not pushed"))
+            continue
+        doc = docs.get(t.doc_key or "")
+        if doc is None:
+            plan.skipped.append((t.doc_key or t.result_key or "?", "no shop document (nothing to push)"))
+            continue
+        if shop and doc["shop"] != shop:
+            continue
+        if not in_period(doc["doc_date"]):
+            continue
+        division = _division_for(settings, doc["shop"])
+        if division is None:
+            problems.append(f"no Exact division configured for shop {doc['shop']!r}")
+            continue
+        by_division[division].append((t, doc))
+    for division, items in sorted(by_division.items()):
+        m = mappings[division] = load_mappings(store, division, default_journal=settings.exact.sales_journal)
+        if not m.ref.pulled:
+            problems.append(f"nothing pulled from Exact for division {division} yet (run `exactsync pull exact`)")
+            continue
+        jp = m.ref.journal_problem(m.journal_code)
+        if jp:
+            problems.append(jp)
+            continue
+        refs = {_ref_of(settings, doc): (t, doc) for t, doc in items}
+        booked = _booked_entries(store, division, refs)
+        for ref, (t, doc) in refs.items():
+            problems.extend(_plan_one(plan, settings, m, t, doc, ref, vat_lines.get(doc["doc_key"], []),
+                                      booked.get(normalize_reference(ref), {}), existing_jobs))
+    # closed periods: refused up front, naming the period
+    for j in plan.jobs:
+        m = mappings[j.division]
+        if j.fin_year is not None and (j.journal_code, j.fin_year, j.fin_period) in m.ref.closed:
+            problems.append(f"{j.fin_year}-{j.fin_period:02d} is closed for journal {j.journal_code} in division "
+                            f"{j.division} ({j.kind} {j.your_ref})")
+    plan.errors = list(dict.fromkeys(problems))
+    todo = [j for j in plan.jobs if j.existing_status != "Synced"]
+    plan.posts = len(todo)
+    per_div = defaultdict(set)
+    for j in todo:
+        per_div[j.division].add(normalize_reference(j.your_ref))
+    plan.lookups = sum(math.ceil(len(v) / LOOKUP_BATCH) for v in per_div.values())
+    return plan
+
+
+def _division_for(settings: Any, shop: str) -> int | None:
+    s = settings.shops.get(shop) if getattr(settings, "shops", None) else None
+    if s is not None and s.division:
+        return int(s.division)
+    divs = list(settings.exact.divisions or [])
+    return int(divs[0]) if divs else None
+
+
+def _ref_of(settings: Any, doc: dict) -> str:
+    s = settings.shops.get(doc["shop"]) if getattr(settings, "shops", None) else None
+    return reference_for(s.reference_prefix if s else "", doc["kind"], doc["doc_number"])
+
+
+def _booked_entries(store: Any, division: int, refs: dict[str, Any]) -> dict[str, dict]:
+    """Entries (and their VAT lines) booked in Exact for these references, by normalized reference."""
+    norm = sorted({normalize_reference(r) for r in refs})
+    with store.read() as con:
+        entries = _rows(con, f"""
+            SELECT *, {_SQL_NORM} AS norm_ref FROM exact_entries
+            WHERE division = ? AND {_SQL_NORM} IN (SELECT unnest(?::VARCHAR[]))
+            ORDER BY entry_number""", [division, norm])
+        ids = [e["entry_id"] for e in entries]
+        lines: dict[str, list[dict]] = defaultdict(list)
+        for r in _rows(con, "SELECT * FROM exact_vat_lines WHERE division = ? AND entry_id IN "
+                            "(SELECT unnest(?::VARCHAR[]))", [division, ids]):
+            lines[r["entry_id"]].append(r)
+    out: dict[str, dict] = defaultdict(lambda: {"entries": [], "lines": lines})
+    for e in entries:
+        out[e["norm_ref"]]["entries"].append(e)
+    return out
+
+
+def _customer(plan: Plan, m: Mappings, doc: dict) -> tuple[str | None, str | None]:
+    """(account GUID, problem). Strategy ``lookup`` tries the VAT number, then the e-mail."""
+    ref = m.ref
+    country = (doc.get("vat_country") or doc.get("billing_country") or "").upper()
+    if m.debtor_strategy == "lookup":
+        if doc.get("vat_number"):
+            key = "".join(ch for ch in doc["vat_number"].upper() if ch.isalnum())
+            hit = ref.accounts_by_vat.get(key) or (m.known_debtors.get(f"vat:{key}") and
+                                                   {"account_id": m.known_debtors[f"vat:{key}"][0]})
+            if hit:
+                return hit["account_id"], None
+        if doc.get("customer_email"):
+            key = doc["customer_email"].strip().lower()
+            hit = ref.accounts_by_email.get(key) or (m.known_debtors.get(f"email:{key}") and
+                                                     {"account_id": m.known_debtors[f"email:{key}"][0]})
+            if hit:
+                return hit["account_id"], None
+        if m.create_debtors and (doc.get("customer_email") or doc.get("vat_number")):
+            # Not created while planning; execute creates it first (look-up by e-mail, then POST).
+            return f"{NEW_DEBTOR}{doc['doc_key']}", None
+    code = m.collective_debtor(country)
+    if code is None:
+        return None, f"no collective debtor mapped for {country or 'any country'} in division {m.division}"
+    p = ref.account_problem(code)
+    if p:
+        return None, p
+    return ref.accounts_by_code[code.strip()]["account_id"], None
+
+
+def _job(plan: Plan, draft: EntryDraft, kind: str, t: Target, doc: dict, existing: dict,
+         reverses: dict | None = None, country: str | None = None) -> PlannedJob:
+    payload = payload_of(draft)
+    jid = job_id_for(draft.division, kind, draft.your_ref, reverses["entry_id"] if reverses else None)
+    prev = existing.get(jid)
+    period = f"{draft.fin_year}-{draft.fin_period:02d}" if draft.fin_year is not None else "?"
+    job = PlannedJob(
+        job_id=jid, kind=kind, division=draft.division, journal_code=draft.journal, your_ref=draft.your_ref,
+        description=draft.description, entry_date=draft.entry_date, fin_year=draft.fin_year,
+        fin_period=draft.fin_period, net=draft.net, vat=draft.vat, payload=payload,
+        payload_hash=payload_hash(payload), doc_key=doc["doc_key"], shop=doc["shop"], run_id=t.run_id,
+        result_key=t.result_key, reverses_entry_id=reverses["entry_id"] if reverses else None,
+        reverses_entry_number=reverses["entry_number"] if reverses else None,
+        existing_status=prev["status"] if prev else None,
+        lines=[{"job_id": jid, "period": period, "country": x.country or country, "vat_code": x.vat_code,
+                "net": x.amount, "vat": x.vat_amount} for x in draft.lines],
+    )
+    plan.jobs.append(job)
+    return job
+
+
+def _plan_one(plan: Plan, settings: Any, m: Mappings, t: Target, doc: dict, ref: str, lines: list[dict],
+              booked: dict, existing: dict) -> list[str]:
+    country = (doc.get("vat_country") or "").upper() or None
+    entries = booked.get("entries", [])
+    entry_lines = booked.get("lines", {})
+    if t.status == "duplicated_in_exact":
+        live = live_entries(entries)
+        if len(live) < 2:
+            plan.skipped.append((doc["doc_key"], "no duplicate left in the pulled Exact data"))
+            return []
+        keep = _best_match(live, doc)
+        problems = []
+        for e in live:
+            if e is keep:
+                continue
+            draft, p = build_reversal(e, entry_lines.get(e["entry_id"], []), m)
+            problems.extend(p)
+            if draft:
+                for x in draft.lines:
+                    x.country = country
+                _job(plan, draft, "reverse", t, doc, existing, reverses=e, country=country)
+        return problems
+    customer, cp = _customer(plan, m, doc)
+    if cp:
+        return [cp]
+    if t.status == "missing_in_exact":
+        live = live_entries(entries)
+        if live:
+            plan.skipped.append((doc["doc_key"], f"Exact already holds entry {live[0]['entry_number']} for {ref}"))
+            return []
+        draft, p = build_document_entry(doc, lines, m, customer_id=customer, your_ref=ref)
+        if draft:
+            _job(plan, draft, "create", t, doc, existing)
+        return p
+    # a correction: reverse what is booked, book the correct entry
+    live = live_entries(entries)
+    if not live:
+        plan.skipped.append((doc["doc_key"], f"no booked entry for {ref} in the pulled Exact data"))
+        return []
+    problems: list[str] = []
+    reversals = []
+    for e in live:
+        draft, p = build_reversal(e, entry_lines.get(e["entry_id"], []), m)
+        problems.extend(p)
+        if draft:
+            for x in draft.lines:
+                x.country = country
+            reversals.append(_job(plan, draft, "reverse", t, doc, existing, reverses=e, country=country))
+    first = live[0]
+    draft, p = build_document_entry(doc, lines, m, customer_id=customer, your_ref=ref,
+                                    description=correction_description(first["entry_number"]))
+    problems.extend(p)
+    if draft and reversals:
+        rebook = _job(plan, draft, "rebook", t, doc, existing, reverses=first)
+        rebook.pair_job_id = reversals[0].job_id
+        for r in reversals:
+            r.pair_job_id = rebook.job_id
+    return problems
+
+
+def _best_match(entries: list[dict], doc: dict) -> dict:
+    """The entry that books the document right (else the lowest entry number) is kept."""
+    net, vat = to_cents(Decimal(doc["net"])), to_cents(Decimal(doc["vat"]))
+    for e in entries:
+        if e.get("net") is not None and to_cents(Decimal(e["net"])) == net and to_cents(Decimal(e["vat"])) == vat:
+            return e
+    return min(entries, key=lambda e: e["entry_number"] or 0)
