@@ -1,0 +1,223 @@
+"""Pieces every shop connector shares: paginator protocol, pull result, record errors, canonical rows.
+
+Canonical tables are described in ``docs/store.md`` (``shop_documents``, ``shop_vat_lines``).
+Sign convention: sales sign, invoices positive, credit notes negative. Money is ``Decimal``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import asdict, astuple, dataclass, field, fields
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable, Iterable
+
+from exactsync.money import MAX_MONEY
+
+__all__ = [
+    "DOCUMENT_COLUMNS",
+    "VAT_LINE_COLUMNS",
+    "Paginator",
+    "ProgressCallback",
+    "PullResult",
+    "RecordError",
+    "ShopDocument",
+    "VatLine",
+    "check_totals",
+    "doc_key",
+    "money",
+    "overall_treatment",
+    "log_record_error",
+    "write_documents",
+]
+
+#: ``on_progress(done, total, message)``; total may be ``None`` while unknown.
+ProgressCallback = Callable[[int, "int | None", str], None]
+
+_Q4 = Decimal("0.0001")
+
+
+class RecordError(ValueError):
+    """One API record could not be turned into canonical rows; the pull goes on without it."""
+
+    def __init__(self, record_key: str, message: str, detail: str | None = None) -> None:
+        super().__init__(f"{record_key}: {message}")
+        self.record_key = record_key
+        self.message = message
+        self.detail = detail
+
+
+def money(value: Any, what: str, record_key: str = "") -> Decimal:
+    """Parse a wire amount (string, int, Decimal) to Decimal at full precision; reject NaN,
+    infinity and amounts DECIMAL(18,4) cannot hold. Empty/None is 0. Floats go through ``repr``.
+    """
+    if value is None or value == "":
+        return Decimal(0)
+    if isinstance(value, bool):
+        raise RecordError(record_key, f"{what} is not an amount: {value!r}")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise RecordError(record_key, f"{what} is not a finite amount: {value!r}")
+        value = repr(value)
+    try:
+        d = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise RecordError(record_key, f"{what} is not an amount: {str(value)[:40]!r}") from None
+    if not d.is_finite():
+        raise RecordError(record_key, f"{what} is not a finite amount: {value!r}")
+    if abs(d) > MAX_MONEY:
+        raise RecordError(record_key, f"{what} is out of range: {str(value)[:40]}")
+    return d
+
+
+def doc_key(shop: str, kind: str, source_id: Any) -> str:
+    return f"{shop}:{kind}:{source_id}"
+
+
+@dataclass
+class ShopDocument:
+    """One ``shop_documents`` row. Field order = column order."""
+
+    doc_key: str
+    shop: str
+    source: str
+    kind: str  # 'invoice' | 'credit_note'
+    source_id: str
+    doc_number: str
+    order_id: str
+    order_number: str
+    doc_date: dt.date
+    created_at: dt.datetime | None
+    modified_at: dt.datetime | None
+    currency: str
+    base_currency: str | None
+    fx_rate: Decimal | None
+    customer_ref: str | None
+    customer_name: str | None
+    customer_email: str | None
+    company: str | None
+    billing_country: str | None
+    ship_country: str | None
+    vat_country: str | None
+    vat_number: str | None
+    treatment: str
+    net: Decimal
+    vat: Decimal
+    gross: Decimal
+    net_base: Decimal | None
+    vat_base: Decimal | None
+    gross_base: Decimal | None
+    shipping_net: Decimal
+    discount_net: Decimal
+    status: str
+    pulled_at: dt.datetime
+
+    def row(self) -> tuple:
+        return astuple(self)
+
+
+@dataclass
+class VatLine:
+    """One ``shop_vat_lines`` row. Field order = column order."""
+
+    doc_key: str
+    line_no: int
+    line_type: str  # 'goods' | 'shipping' | 'fee' | 'adjustment'
+    tax_class: str
+    country: str | None
+    rate: Decimal
+    treatment: str
+    base: Decimal
+    vat: Decimal
+
+    def row(self) -> tuple:
+        return astuple(self)
+
+
+DOCUMENT_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ShopDocument))
+VAT_LINE_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(VatLine))
+
+
+def overall_treatment(lines: Iterable[VatLine], default: str) -> str:
+    """The document treatment: the single treatment of its lines, 'mixed' if several."""
+    seen = {line.treatment for line in lines}
+    if not seen:
+        return default
+    return seen.pop() if len(seen) == 1 else "mixed"
+
+
+def check_totals(doc: ShopDocument, lines: list[VatLine]) -> None:
+    """Raise :class:`RecordError` unless Σ base = net and Σ vat = vat (to 4 decimals)."""
+    base = sum((line.base for line in lines), Decimal(0))
+    vat = sum((line.vat for line in lines), Decimal(0))
+    if base.quantize(_Q4) != doc.net.quantize(_Q4) or vat.quantize(_Q4) != doc.vat.quantize(_Q4):
+        raise RecordError(
+            doc.doc_key,
+            "VAT lines do not add up to the document",
+            f"lines base {base} vat {vat}; document net {doc.net} vat {doc.vat}",
+        )
+
+
+def write_documents(con: Any, docs: list[ShopDocument], lines: list[VatLine]) -> None:
+    """Upsert documents and replace all their VAT lines, inside the caller's ``store.atomic()``."""
+    from exactsync.store import Store
+
+    if not docs:
+        return
+    keys = [d.doc_key for d in docs]
+    con.execute("DELETE FROM shop_vat_lines WHERE doc_key IN (SELECT unnest(?::VARCHAR[]))", [keys])
+    Store.upsert_rows(con, "shop_documents", [asdict(d) for d in docs])
+    if lines:
+        Store.upsert_rows(con, "shop_vat_lines", [asdict(v) for v in lines])
+
+
+def log_record_error(con: Any, source: str, error: RecordError, *, run_id: str | None = None,
+                     level: str = "error") -> None:
+    """One ``sync_log`` row for a record that was skipped (or, level warning, stored with a note)."""
+    from exactsync.store import Store
+
+    Store.log_event(con, source, error.message if error.record_key in error.message else f"{error.record_key}: {error.message}",
+                    level=level, record_key=error.record_key, run_id=run_id, detail=error.detail)
+
+
+class Paginator:
+    """dlt-style paginator protocol: a request's query params go in, the next page's come out.
+
+    ``init_request(params)`` sets the first page; ``update_state(response, data)`` reads the
+    answer; ``has_next_page`` says whether to go on; ``update_request(params)`` moves to the next
+    page. Subclasses implement the API's own signal (page numbers, total counts, links).
+    """
+
+    has_next_page: bool = True
+
+    def init_request(self, params: dict[str, Any]) -> None:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+    def update_state(self, response: Any, data: Any) -> None:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+    def update_request(self, params: dict[str, Any]) -> None:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+
+@dataclass
+class PullResult:
+    """What one pull did."""
+
+    shop: str
+    source: str
+    run_id: str
+    documents: int = 0
+    vat_lines: int = 0
+    errors: int = 0
+    calls: int = 0
+    pages: int = 0
+    records_seen: int = 0
+    cursor: str | None = None
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.errors == 0

@@ -1,0 +1,247 @@
+"""pull_woocommerce against the WooCommerce sandbox over real HTTP, into a real DuckDB file."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import math
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from exactsync.clock import FakeClock
+from exactsync.sandbox.server import serve
+from exactsync.sandbox.woocommerce import create_app, generate_scenario
+from exactsync.settings import Secret, ShopSettings
+from exactsync.shops.woocommerce import WooApiError, WooAuthError, WooClient, pull_woocommerce
+from exactsync.store import Store
+
+DATA = Path(__file__).parents[1] / "sandbox" / "data" / "woocommerce_small.json"
+SCENARIO = json.loads(DATA.read_text(encoding="utf-8"))
+CK, CS = SCENARIO["keys"][0]["consumer_key"], SCENARIO["keys"][0]["consumer_secret"]
+NOW = dt.datetime(2025, 8, 1, 12, 0, tzinfo=dt.timezone.utc)
+D = Decimal
+
+
+def settings(url: str, **kw) -> ShopSettings:
+    s = ShopSettings(name="woo", kind="woocommerce", url=url, consumer_key=Secret(kw.pop("ck", CK)),
+                     consumer_secret=Secret(kw.pop("cs", CS)))
+    for k, v in kw.items():
+        setattr(s, k, v)
+    return s
+
+
+@pytest.fixture
+def store(tmp_path):
+    return Store.open(tmp_path / "woo.duckdb")
+
+
+@pytest.fixture
+def shop():
+    """(app, url, clock): the small scenario served on loopback with a shared fake clock."""
+    clock = FakeClock(NOW)
+    app = create_app(copy.deepcopy(SCENARIO), clock=clock)
+    srv = serve(app)
+    yield app, srv.url, clock
+    srv.stop()
+
+
+def docs(store) -> dict[str, tuple]:
+    rows = store.rows("SELECT doc_key, treatment, net, vat, gross FROM shop_documents ORDER BY doc_key")
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def test_full_pull_vat_treatments_and_exact_amounts(shop, store):
+    app, url, clock = shop
+    result = pull_woocommerce(store, settings(url), clock=clock)
+    assert result.errors == 0 and result.documents == 12
+    got = docs(store)
+    assert got == {
+        "woo:invoice:101": ("domestic", D("45.00"), D("7.05"), D("52.05")),
+        "woo:invoice:102": ("oss", D("55.00"), D("10.45"), D("65.45")),
+        "woo:invoice:103": ("reverse_charge", D("30.50"), D("0"), D("30.50")),
+        "woo:invoice:104": ("export", D("22.00"), D("0"), D("22.00")),
+        "woo:invoice:105": ("domestic", D("2.45"), D("0.52"), D("2.97")),
+        "woo:invoice:106": ("domestic", D("43.00"), D("9.03"), D("52.03")),
+        "woo:invoice:107": ("domestic", D("70.00"), D("13.50"), D("83.50")),
+        "woo:invoice:108": ("domestic", D("40.00"), D("8.40"), D("48.40")),
+        "woo:invoice:110": ("exempt", D("8.50"), D("0"), D("8.50")),
+        "woo:credit_note:9107": ("domestic", D("-30.00"), D("-6.30"), D("-36.30")),
+        "woo:credit_note:9108": ("domestic", D("-8.38"), D("-1.62"), D("-10.00")),
+        "woo:credit_note:9109": ("domestic", D("-40.00"), D("-8.40"), D("-48.40")),
+    }
+    lines = store.rows("SELECT doc_key, line_type, tax_class, country, rate, treatment, base, vat FROM shop_vat_lines "
+                       "ORDER BY doc_key, line_no")
+    by_doc: dict[str, list] = {}
+    for r in lines:
+        by_doc.setdefault(r[0], []).append(r[1:])
+    assert by_doc["woo:invoice:101"] == [
+        ("goods", "reduced-rate", "NL", D("9"), "domestic", D("20.00"), D("1.80")),
+        ("goods", "standard", "NL", D("21"), "domestic", D("20.00"), D("4.20")),
+        ("shipping", "standard", "NL", D("21"), "domestic", D("5.00"), D("1.05")),
+    ]
+    assert by_doc["woo:invoice:102"][0][:6] == ("goods", "standard", "DE", D("19"), "oss", D("50.00"))
+    assert by_doc["woo:invoice:105"][-1] == ("adjustment", "standard", "NL", D("0"), "exempt", D("-0.01"), D("0"))
+    assert by_doc["woo:invoice:106"] == [
+        ("goods", "standard", "NL", D("21"), "domestic", D("45.00"), D("9.45")),
+        ("fee", "standard", "NL", D("21"), "domestic", D("-2.00"), D("-0.42")),
+    ]
+    # amount-only refund: pro rata over the order's 21 % and 9 % lines by gross
+    assert by_doc["woo:credit_note:9108"] == [
+        ("goods", "reduced-rate", "NL", D("9"), "domestic", D("-1.20"), D("-0.11")),
+        ("goods", "standard", "NL", D("21"), "domestic", D("-7.18"), D("-1.51")),
+    ]
+    meta = store.rows("SELECT doc_date, currency, base_currency, fx_rate, gross_base, vat_number, discount_net "
+                      "FROM shop_documents WHERE doc_key IN ('woo:invoice:102', 'woo:invoice:104', 'woo:invoice:103', "
+                      "'woo:invoice:106') ORDER BY doc_key")
+    assert meta[0][0] == dt.date(2025, 7, 1)  # 22:30 UTC on 30 June is 1 July in Amsterdam
+    assert meta[2][1:5] == ("USD", "EUR", None, None)  # no base amounts in Woo REST for foreign currency
+    assert meta[1][5] == "BE0123456789" and meta[3][6] == D("5.00")
+    warn = store.rows("SELECT record_key, message FROM sync_log WHERE level = 'warning'")
+    assert warn == [("order 110", "order 110: no VAT charged to FR and no VAT number: check whether reverse charge applies")]
+    # sales sign: every credit note negative, Σ lines = document
+    bad = store.rows("""SELECT d.doc_key FROM shop_documents d JOIN shop_vat_lines l USING (doc_key)
+                        GROUP BY d.doc_key, d.net, d.vat HAVING sum(l.base) <> d.net OR sum(l.vat) <> d.vat""")
+    assert bad == []
+
+
+def test_pagination_cost_is_one_list_call_per_hundred_orders(store):
+    sc = generate_scenario(250, seed=5, refund_share=0.0)
+    for o in sc["orders"]:
+        o["status"] = "completed"
+    app = create_app(sc)
+    srv = serve(app)
+    try:
+        url = srv.url
+        s = settings(url, ck=sc["keys"][0]["consumer_key"], cs=sc["keys"][0]["consumer_secret"], concurrency=3)
+        seen = []
+        result = pull_woocommerce(store, s, on_progress=lambda done, total, msg: seen.append((done, total, msg)))
+    finally:
+        srv.stop()
+    assert result.documents == 250 and result.errors == 0
+    paths = [p for (p,) in store.rows("SELECT path FROM api_calls WHERE path LIKE '/wp-json/wc/v3/orders%'")]
+    assert len(paths) == math.ceil(250 / 100)
+    assert all("per_page=100" in p for p in paths)
+    assert store.scalar("SELECT count(*) FROM api_calls") == 3 + 2  # + taxes + refunds
+    assert (250, 250, "orders") in seen
+
+
+def test_auth_failures_carry_the_shop_error(shop, store):
+    app, url, clock = shop
+    # OAuth1 over http with a wrong secret: the shop's own message comes through
+    with pytest.raises(WooAuthError, match="Invalid signature - provided signature does not match"):
+        pull_woocommerce(store, settings(url, cs="cs_" + "0" * 40), clock=clock)
+    # Basic over https (in-process, TLS stand-in by scheme) with a wrong secret
+    with pytest.raises(WooAuthError, match="Consumer secret is invalid"):
+        pull_woocommerce(store, settings("https://shop.test", cs="cs_" + "0" * 40), transport=app.transport(), clock=clock)
+    logged = store.rows("SELECT level, message FROM sync_log WHERE level = 'error'")
+    assert len(logged) == 2 and "401" in logged[1][1]
+    # Basic over plain http reaches WooCommerce as an anonymous request; OAuth1 works
+    basic = WooClient(url, CK, CS, auth_mode="basic", clock=clock)
+    with pytest.raises(WooAuthError, match="woocommerce_rest_cannot_view.*over http:// the shop needs OAuth"):
+        basic.get("orders")
+    basic.close()
+    oauth = WooClient(url, CK, CS, clock=clock)
+    data, resp = oauth.get("orders", {"per_page": 1})
+    assert resp.status_code == 200 and len(data) == 1
+    oauth.close()
+    # no secret anywhere in the database
+    dump = json.dumps(store.rows("SELECT * FROM api_calls") + store.rows("SELECT * FROM sync_log"), default=str)
+    assert CS not in dump and CK not in dump and "cs_" + "0" * 40 not in dump
+    assert "oauth_signature=********" in dump
+
+
+def test_incremental_pull_finds_late_refund_without_order_change(shop, store):
+    app, url, clock = shop
+    s = settings(url, lookback_minutes=60)
+    pull_woocommerce(store, s, clock=clock)
+    first_calls = store.scalar("SELECT count(*) FROM api_calls")
+    # a gateway refund that does not bump the order (wc-paypal-payments #1125), a day later
+    clock.advance(86400)
+    app.add_refund(102, amount="5.00", reason="late", bump_modified=False)
+    assert app.orders[102].modified == dt.datetime(2025, 6, 30, 22, 30)
+    clock.advance(600)
+    result = pull_woocommerce(store, s, clock=clock)
+    assert result.errors == 0
+    late = store.rows("SELECT kind, order_id, net, vat, gross, treatment, doc_date FROM shop_documents "
+                      "WHERE kind = 'credit_note' AND order_id = '102'")
+    assert late == [("credit_note", "102", D("-4.20"), D("-0.80"), D("-5.00"), "oss", dt.date(2025, 8, 2))]
+    second = store.rows("SELECT path FROM api_calls ORDER BY call_id OFFSET ?", [first_calls])
+    orders_call = next(p for (p,) in second if p.startswith("/wp-json/wc/v3/orders?") and "modified_after" in p)
+    q = parse_qs(urlsplit(orders_call).query)
+    assert q["modified_after"] == ["2025-07-11T09:00:00"] and q["dates_are_gmt"] == ["true"]  # cursor − 60 min
+    assert any("include=102" in p for (p,) in second)  # the parent is fetched for the refund
+    assert store.scalar("SELECT count(*) FROM shop_documents") == 13
+    cursor = store.get_cursor("shop:woo:refunds")
+    assert cursor.startswith("2025-08-02")
+
+
+def test_malformed_orders_become_record_errors(shop, store):
+    app, url, clock = shop
+    base = {"status": "completed", "created": "2025-07-20T10:00:00Z",
+            "billing": {"first_name": "A", "last_name": "B", "country": "NL"}, "shipping": {"country": "NL"},
+            "items": [{"name": "X", "qty": 1, "price": "10.00", "tax_rate": 1}]}
+
+    def add(oid, **kw):
+        o = copy.deepcopy(base)
+        o.update(id=oid, **kw)
+        app.add_order(o)
+
+    add(201, billing={"first_name": "No", "last_name": "Country", "country": ""}, shipping={"country": ""})
+    add(202, raw={"total": "NaN"})
+    add(203, raw={"total": "1e20"})
+    add(204, items=[{"name": f"Bolt {i}", "qty": 1, "price": "1.00", "tax_rate": 1} for i in range(10_000)])
+    add(205, billing={"first_name": "<b>Evil</b> &amp;", "last_name": "Co", "country": "NL"})
+    add(206, items=[{"name": "Mystery", "qty": 1, "price": "10.00", "tax_rate": 999, "rate": 21}])
+    add(207, raw={"line_items": "oops"})
+    add(208, raw={"total": "99.00"})
+    result = pull_woocommerce(store, settings(url), clock=clock)
+    errors = dict(store.rows("SELECT record_key, message FROM sync_log WHERE level = 'error'"))
+    assert result.errors == 7 and len(errors) == 7
+    assert "no billing or shipping country" in errors["order 201"]
+    assert "total is not a finite amount" in errors["order 202"]
+    assert "larger than" in errors["order 203"] or "out of range" in errors["order 203"]
+    assert "10000 line items" in errors["order 204"]
+    assert "tax rate 999" in errors["order 206"]
+    assert "line_items is not a list" in errors["order 207"]
+    assert "total 99.00 differs from its lines" in errors["order 208"]
+    assert store.scalar("SELECT customer_name FROM shop_documents WHERE doc_key = 'woo:invoice:205'") == "Evil & Co"
+    assert store.scalar("SELECT count(*) FROM shop_documents") == 13  # 12 good + 205
+
+
+def test_transient_html_errors_are_retried(store):
+    clock = FakeClock(NOW)
+    sc = copy.deepcopy(SCENARIO)
+    sc["faults"] = {"fail_requests": [2, 3, 5], "error_statuses": [429, 503], "seed": 11}
+    app = create_app(sc, clock=clock)
+    srv = serve(app)
+    try:
+        result = pull_woocommerce(store, settings(srv.url, page_size=3, concurrency=2), clock=clock)
+    finally:
+        srv.stop()
+    assert result.documents == 12 and result.errors == 0
+    failed = store.rows("SELECT status, error FROM api_calls WHERE status >= 400")
+    assert failed and all(e.startswith("non-JSON answer (text/html)") for _s, e in failed)
+
+
+def test_missing_refunds_route_falls_back_to_order_refunds(shop, store):
+    app, url, clock = shop
+    original = app._route
+
+    def old_wc(method, route):  # WC < 9.0: no /refunds collection
+        if route.endswith("/wc/v3/refunds"):
+            return None, ()
+        return original(method, route)
+
+    app._route = old_wc
+    result = pull_woocommerce(store, settings(url), clock=clock)
+    assert result.documents == 12
+    assert store.scalar("SELECT count(*) FROM api_calls WHERE path LIKE '/wp-json/wc/v3/orders/%/refunds%'") == 2
+
+
+def test_unreachable_shop_raises_api_error(store):
+    with pytest.raises(WooApiError):
+        pull_woocommerce(store, settings("http://127.0.0.1:9", timeout=0.5), clock=FakeClock(NOW))
