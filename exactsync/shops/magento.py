@@ -1,0 +1,439 @@
+"""Magento 2 connector: pull invoices and credit memos into ``shop_documents`` / ``shop_vat_lines``.
+
+Usage::
+
+    result = pull_magento(store, settings.shop("magento-main"), on_progress=print)
+
+* REST with an integration token sent as ``Authorization: Bearer`` (shop-apis.md §B1);
+* lists paged with ``searchCriteria`` by :class:`TotalCountPaginator`, which stops on
+  ``total_count`` (Magento answers the last page again past the end, §B4) and drops ids it has
+  already seen;
+* incremental by ``updated_at`` (``gteq`` cursor minus a look-back window, sort ``updated_at`` ASC
+  then ``entity_id`` ASC), one cursor per document type in ``sync_state``
+  (``shop:<name>:invoices``, ``shop:<name>:creditmemos``), saved in the same transaction as the
+  rows of each page;
+* each page's orders are fetched in one ``entity_id in (...)`` search (country, VAT number,
+  customer, item tax percent);
+* a record that cannot be mapped becomes one ``sync_log`` error row; the others are stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Any, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx2
+
+from exactsync.clock import SYSTEM_CLOCK, Clock
+from exactsync.errors import EXIT_AUTH, ExactsyncError
+from exactsync.redact import register_secret
+from exactsync.shops.base import Paginator, ProgressCallback, PullResult, RecordError, ShopDocument, VatLine
+from exactsync.shops.magento_docs import build_document
+from exactsync.store import Store
+
+__all__ = [
+    "MagentoError",
+    "MagentoAuthError",
+    "MagentoClient",
+    "TotalCountPaginator",
+    "pull_magento",
+    "search_params",
+    "CURSOR_FORMAT",
+]
+
+CURSOR_FORMAT = "%Y-%m-%d %H:%M:%S"
+_RETRY_STATUS = {429, 500, 502, 503, 504}
+
+
+class MagentoError(ExactsyncError):
+    """Magento answered with an error we cannot work around (message is safe to show)."""
+
+
+class MagentoAuthError(MagentoError):
+    """401/403: the token is missing, wrong, revoked or lacks the ACL resource."""
+
+    exit_code = EXIT_AUTH
+
+
+def _render(body: Any) -> str:
+    """Magento ``{message, parameters}`` with placeholders substituted (§B2)."""
+    if not isinstance(body, dict) or "message" not in body:
+        return str(body)[:200]
+    msg = str(body["message"])
+    params = body.get("parameters")
+    if isinstance(params, dict):
+        for k, v in params.items():
+            msg = msg.replace(f"%{k}", str(v))
+    elif isinstance(params, list):
+        for i, v in enumerate(params, 1):
+            msg = msg.replace(f"%{i}", str(v))
+    return msg
+
+
+@dataclass
+class CallRecord:
+    at: dt.datetime
+    method: str
+    url: str
+    status: int | None
+    duration_ms: int
+    error: str | None
+
+
+class MagentoClient:
+    """GETs against ``<url>/rest/V1`` with a Bearer token, retries on 5xx/429/network errors."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        transport: httpx2.BaseTransport | None = None,
+        timeout: float = 60.0,
+        verify: bool = True,
+        clock: Clock | None = None,
+        max_attempts: int = 5,
+        backoff: float = 0.5,
+    ) -> None:
+        self.clock = clock or SYSTEM_CLOCK
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.calls: list[CallRecord] = []
+        root = base_url.rstrip("/")
+        if not root.endswith("/rest"):
+            root += "/rest"
+        kwargs: dict[str, Any] = {"base_url": root + "/V1", "timeout": timeout, "headers": {"Accept": "application/json"}}
+        if transport is not None:
+            kwargs["transport"] = transport
+        else:
+            kwargs["verify"] = verify
+        self._client = httpx2.Client(**kwargs)
+        register_secret(token)
+        self._auth = {"Authorization": f"Bearer {token}"}
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> "MagentoClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def take_calls(self) -> list[CallRecord]:
+        calls, self.calls = self.calls, []
+        return calls
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """GET and decode JSON (amounts as Decimal); raise :class:`MagentoError` on failure."""
+        last = ""
+        for attempt in range(1, self.max_attempts + 1):
+            started = time.monotonic()
+            at = self.clock.now().replace(tzinfo=None)
+            try:
+                resp = self._client.get(path, params=params, headers=self._auth)
+            except httpx2.TransportError as e:
+                ms = int((time.monotonic() - started) * 1000)
+                url = str(self._client.base_url).rstrip("/") + path
+                last = f"network error: {type(e).__name__}"
+                self.calls.append(CallRecord(at, "GET", url, None, ms, last))
+                if attempt < self.max_attempts:
+                    self.clock.sleep(self.backoff * 2 ** (attempt - 1))
+                    continue
+                raise MagentoError(f"Magento did not answer GET {path} after {attempt} attempts ({last})") from None
+            ms = int((time.monotonic() - started) * 1000)
+            url = str(resp.request.url)
+            status = resp.status_code
+            body: Any = None
+            try:
+                body = json.loads(resp.content, parse_float=Decimal) if resp.content else None
+            except ValueError:
+                body = None
+            error = None if status < 400 else (_render(body) if body is not None else f"HTTP {status}")
+            self.calls.append(CallRecord(at, "GET", url, status, ms, error))
+            if status < 400:
+                if body is None and resp.content:
+                    raise MagentoError(f"Magento answered GET {path} with something that is not JSON")
+                return body
+            if status in (401, 403):
+                raise MagentoAuthError(
+                    f"Magento refused the token ({status}: {error}). Check the integration's access token, its "
+                    "API permissions (Sales, Tax), and that 'Allow OAuth Access Tokens to be used as standalone "
+                    "Bearer tokens' is enabled (Stores > Configuration > Services > OAuth)."
+                )
+            last = f"HTTP {status}: {error}"
+            if status in _RETRY_STATUS and attempt < self.max_attempts:
+                wait = self.backoff * 2 ** (attempt - 1)
+                retry_after = resp.headers.get("retry-after", "")
+                if retry_after.isdigit():
+                    wait = max(wait, float(retry_after))
+                self.clock.sleep(wait)
+                continue
+            raise MagentoError(f"Magento answered GET {path} with {last}")
+        raise MagentoError(f"Magento answered GET {path} with {last}")  # pragma: no cover
+
+
+def search_params(
+    groups: list[list[tuple[str, str, str]]] = (),  # type: ignore[assignment]
+    sort: list[tuple[str, str]] = (),  # type: ignore[assignment]
+) -> dict[str, str]:
+    """``searchCriteria`` query params: filters OR'ed inside a group, groups AND'ed."""
+    p: dict[str, str] = {}
+    for gi, group in enumerate(groups):
+        for fi, (field, value, cond) in enumerate(group):
+            prefix = f"searchCriteria[filter_groups][{gi}][filters][{fi}]"
+            p[f"{prefix}[field]"] = field
+            p[f"{prefix}[value]"] = value
+            p[f"{prefix}[condition_type]"] = cond
+    for si, (field, direction) in enumerate(sort):
+        p[f"searchCriteria[sortOrders][{si}][field]"] = field
+        p[f"searchCriteria[sortOrders][{si}][direction]"] = direction
+    return p
+
+
+class TotalCountPaginator(Paginator):
+    """Page numbers with ``searchCriteria[pageSize]``/``[currentPage]``; stop on ``total_count``.
+
+    Never trusts a page past the end (Magento may repeat the last page): it stops once
+    ``current_page * page_size >= total_count`` (the first page's count; a shrinking count stops
+    sooner), on an empty page, or on a page with no id it has not seen. ``fresh`` holds the
+    page's items minus ids already seen (by ``entity_id``).
+    """
+
+    def __init__(self, page_size: int = 100, id_field: str = "entity_id") -> None:
+        self.page_size = max(1, min(int(page_size), 300))
+        self.id_field = id_field
+        self.page = 1
+        self.total: int | None = None
+        self.seen: set[Any] = set()
+        self.fresh: list[dict[str, Any]] = []
+        self.has_next_page = True
+
+    def init_request(self, params: dict[str, Any]) -> None:
+        self.page = 1
+        params["searchCriteria[pageSize]"] = str(self.page_size)
+        params["searchCriteria[currentPage]"] = "1"
+
+    def update_state(self, response: Any, data: Any) -> None:
+        if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+            raise MagentoError("Magento answered a search without an items list")
+        items = data["items"]
+        try:
+            total = int(data.get("total_count"))
+        except (TypeError, ValueError):
+            raise MagentoError("Magento answered a search without total_count") from None
+        self.total = total if self.total is None else min(self.total, total)
+        fresh = []
+        for it in items:
+            ident = it.get(self.id_field) if isinstance(it, dict) else None
+            if ident is not None and ident in self.seen:
+                continue
+            if ident is not None:
+                self.seen.add(ident)
+            fresh.append(it)
+        self.fresh = fresh
+        if not items or not fresh or self.page * self.page_size >= self.total:
+            self.has_next_page = False
+
+    def update_request(self, params: dict[str, Any]) -> None:
+        self.page += 1
+        params["searchCriteria[currentPage]"] = str(self.page)
+
+
+def _secret(value: Any) -> str:
+    return value.get() if hasattr(value, "get") else str(value or "")
+
+
+_KINDS = (
+    ("invoice", "/invoices", "invoices"),
+    ("credit_note", "/creditmemos", "creditmemos"),
+)
+
+
+def _fetch_orders(client: MagentoClient, ids: list[int], page_size: int) -> dict[int, dict[str, Any]]:
+    """Orders by entity id, one search per chunk (``entity_id in (...)``)."""
+    out: dict[int, dict[str, Any]] = {}
+    chunk = max(1, min(page_size, 300))
+    for start in range(0, len(ids), chunk):
+        part = ids[start : start + chunk]
+        params = search_params([[("entity_id", ",".join(str(i) for i in part), "in")]], [("entity_id", "ASC")])
+        pager = TotalCountPaginator(chunk)
+        pager.init_request(params)
+        while True:
+            data = client.get("/orders", params)
+            pager.update_state(None, data)
+            for o in pager.fresh:
+                if isinstance(o, dict) and o.get("entity_id") is not None:
+                    try:
+                        out[int(o["entity_id"])] = o
+                    except (TypeError, ValueError):
+                        continue
+            if not pager.has_next_page:
+                break
+            pager.update_request(params)
+    return out
+
+
+def _pages(client: MagentoClient, path: str, params: dict[str, str], pager: TotalCountPaginator) -> Iterator[list[dict[str, Any]]]:
+    pager.init_request(params)
+    while True:
+        data = client.get(path, params)
+        pager.update_state(None, data)
+        yield pager.fresh
+        if not pager.has_next_page:
+            return
+        pager.update_request(params)
+
+
+def pull_magento(
+    store: Store,
+    shop_settings: Any,
+    *,
+    transport: httpx2.BaseTransport | None = None,
+    clock: Clock | None = None,
+    on_progress: ProgressCallback | None = None,
+    full: bool = False,
+) -> PullResult:
+    """Pull new and changed invoices and credit memos of one Magento shop into the store.
+
+    ``full=True`` ignores the saved cursors (re-reads everything; rows are upserted).
+    Raises :class:`MagentoError` when the shop cannot be read; pages already stored stay stored.
+    """
+    clock = clock or SYSTEM_CLOCK
+    shop = shop_settings.name
+    source = f"shop:{shop}"
+    run_id = uuid.uuid4().hex[:12]
+    result = PullResult(shop=shop, source="magento", run_id=run_id, started_at=clock.now().replace(tzinfo=None))
+    page_size = int(getattr(shop_settings, "page_size", 100) or 100)
+    lookback = dt.timedelta(minutes=int(getattr(shop_settings, "lookback_minutes", 1440) or 0))
+    home = getattr(shop_settings, "home_country", "NL") or "NL"
+    tz = getattr(shop_settings, "timezone", "UTC") or "UTC"
+    progress: ProgressCallback = on_progress or (lambda done, total, message: None)
+    client = MagentoClient(
+        shop_settings.url, _secret(shop_settings.token), transport=transport,
+        timeout=float(getattr(shop_settings, "timeout", 60.0)), verify=bool(getattr(shop_settings, "verify_tls", True)),
+        clock=clock,
+    )
+
+    def flush_calls(con: Any) -> None:
+        for c in client.take_calls():
+            parts = urlsplit(c.url)
+            Store.record_api_call(
+                con, system="magento", method=c.method, url=urlunsplit(("", "", parts.path, parts.query, "")), status=c.status, duration_ms=c.duration_ms,
+                scope=shop, error=c.error, at=c.at,
+            )
+            result.calls += 1
+
+    try:
+        # 1. where to start, and how much there is (for progress)
+        plans = []
+        for kind, path, name in _KINDS:
+            scope_source = f"{source}:{name}"
+            cursor = None if full else store.get_cursor(scope_source, "")
+            groups: list[list[tuple[str, str, str]]] = []
+            if cursor:
+                since = dt.datetime.strptime(cursor, CURSOR_FORMAT) - lookback
+                groups.append([("updated_at", since.strftime(CURSOR_FORMAT), "gteq")])
+            params = search_params(groups, [("updated_at", "ASC"), ("entity_id", "ASC")])
+            count = client.get(path, {**params, "searchCriteria[pageSize]": "1", "searchCriteria[currentPage]": "1",
+                                      "fields": "total_count"})
+            total = int(count.get("total_count", 0)) if isinstance(count, dict) else 0
+            plans.append((kind, path, scope_source, cursor, params, total))
+        grand_total = sum(p[5] for p in plans)
+        done = 0
+        progress(0, grand_total, f"{shop}: {grand_total} documents to read")
+
+        # 2. page by page: documents + their orders → rows + cursor in one transaction
+        for kind, path, scope_source, cursor, params, total in plans:
+            if total == 0:
+                continue  # nothing changed; a document created since the count comes next run
+            pager = TotalCountPaginator(page_size)
+            new_cursor = cursor
+            label = "invoices" if kind == "invoice" else "credit memos"
+            for items in _pages(client, path, params, pager):
+                result.pages += 1
+                result.records_seen += len(items)
+                order_ids = sorted({o for o in (_safe_int(d.get("order_id")) for d in items if isinstance(d, dict)) if o is not None})
+                orders = _fetch_orders(client, order_ids, page_size) if order_ids else {}
+                docs, lines, errors, warnings = [], [], [], []
+                pulled_at = clock.now().replace(tzinfo=None)
+                for d in items:
+                    order = orders.get(_safe_int(d.get("order_id"))) if isinstance(d, dict) else None
+                    try:
+                        doc, doc_lines, warns = build_document(
+                            d, kind, order, shop=shop, home_country=home, timezone=tz, pulled_at=pulled_at)
+                    except RecordError as e:
+                        errors.append(e)
+                        continue
+                    docs.append(doc)
+                    lines.extend(doc_lines)
+                    warnings.extend((doc.doc_key, w) for w in warns)
+                for d in items:
+                    stamp = d.get("updated_at") if isinstance(d, dict) else None
+                    if isinstance(stamp, str) and (new_cursor is None or stamp > new_cursor) and _valid_stamp(stamp):
+                        new_cursor = stamp
+                with store.atomic() as con:
+                    _write(con, docs, lines)
+                    for e in errors:
+                        Store.log_event(con, source, e.message, level="error", record_key=e.record_key, run_id=run_id, detail=e.detail)
+                    for rk, w in warnings:
+                        Store.log_event(con, source, w, level="warning", record_key=rk, run_id=run_id)
+                    Store.set_cursor(con, scope_source, "", new_cursor, rows=len(docs))
+                    flush_calls(con)
+                result.documents += len(docs)
+                result.vat_lines += len(lines)
+                result.errors += len(errors)
+                result.messages.extend(f"{e.record_key}: {e.message}" for e in errors)
+                result.cursor = new_cursor
+                done += len(items)
+                progress(min(done, grand_total) if grand_total else done, grand_total,
+                         f"{shop}: {label} page {pager.page} ({done}/{grand_total})")
+        with store.atomic() as con:
+            Store.log_event(
+                con, source, f"pulled {result.documents} documents, {result.errors} errors", level="info", run_id=run_id,
+                detail=f"pages {result.pages}, calls {result.calls + len(client.calls)}",
+            )
+            flush_calls(con)
+    except MagentoError as e:
+        with store.atomic() as con:
+            Store.log_event(con, source, str(e), level="error", run_id=run_id)
+            flush_calls(con)
+        raise
+    finally:
+        client.close()
+    result.finished_at = clock.now().replace(tzinfo=None)
+    progress(done, grand_total, f"{shop}: {result.documents} documents stored, {result.errors} errors")
+    return result
+
+
+def _write(con: Any, docs: list[ShopDocument], lines: list[VatLine]) -> None:
+    """Upsert documents and replace their VAT lines (bulk, through Polars; inside the caller's tx)."""
+    if not docs:
+        return
+    keys = [d.doc_key for d in docs]
+    con.execute("DELETE FROM shop_vat_lines WHERE doc_key IN (SELECT unnest(?::VARCHAR[]))", [keys])
+    Store.upsert_rows(con, "shop_documents", [asdict(d) for d in docs], mode="replace")
+    if lines:
+        Store.upsert_rows(con, "shop_vat_lines", [asdict(v) for v in lines], mode="replace")
+
+
+def _safe_int(v: Any) -> int | None:
+    try:
+        return int(v) if v is not None and not isinstance(v, bool) else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _valid_stamp(s: str) -> bool:
+    try:
+        dt.datetime.strptime(s, CURSOR_FORMAT)
+        return True
+    except ValueError:
+        return False
+
