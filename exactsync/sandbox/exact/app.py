@@ -118,7 +118,7 @@ class ExactSandbox(SandboxApp):
             try:
                 payload, created, modified = self._scenario_entry(div, item, n)
                 E.create_entry(div, payload, created, self.settings.user_id, status=int(item.get("status", 20)),
-                               check_closed=False, created=created, modified=modified)
+                               check_closed=False, created=created, modified=modified, typed_lines=True)
             except (E.BusinessError, ODataError, ValueError, KeyError) as exc:
                 raise ValueError(f"division {div.code}: entry #{n} ({item.get('your_ref')!r}): {exc}") from exc
 
@@ -421,7 +421,7 @@ class ExactSandbox(SandboxApp):
                     rec[f] = {"__deferred": {"uri": f"{uri}/{f}"}}
             else:
                 v = row.get(f)
-                rec[f] = to_wire(v) if isinstance(v, (dt.datetime, dt.date)) else v
+                rec[f] = to_wire(v) if type(v) is dt.datetime else v
         return rec
 
     def _nav_rows(self, div: Division, entity: Entity, row: dict, nav: str, sub: list[str] | None,

@@ -72,11 +72,19 @@ def odata_error(message: str, status: int = 400, headers: dict[str, str] | None 
 _EPOCH = dt.datetime(1970, 1, 1)
 
 
+_WIRE_DATES: dict[dt.datetime, str] = {}
+
+
 def to_wire(value: Any) -> Any:
     """Python value -> JSON value as Exact sends it (dates as /Date(ms)/, money as numbers)."""
     if isinstance(value, dt.datetime):
-        ms = int((value.replace(tzinfo=None) - _EPOCH) / dt.timedelta(milliseconds=1))
-        return f"/Date({ms})/"
+        out = _WIRE_DATES.get(value)
+        if out is None:
+            ms = int((value.replace(tzinfo=None) - _EPOCH) // dt.timedelta(milliseconds=1))
+            out = f"/Date({ms})/"
+            if len(_WIRE_DATES) < 100_000:
+                _WIRE_DATES[value] = out
+        return out
     if isinstance(value, dt.date):
         return to_wire(dt.datetime(value.year, value.month, value.day))
     return value
