@@ -265,3 +265,42 @@ def test_post_account_pads_code(exact_local):
     d = r.json()["d"]
     assert d["Code"] == f"{'2002':>18}" and d["IsSales"] is True
     assert exact_local.post(f"/api/v1/{DIV}/crm/Accounts", json={"Code": "1001", "Name": "dup"}).status_code == 500
+
+
+def test_seeded_entries_produce_transaction_lines(exact_local):
+    entries = exact_local.get(SE, params={"$select": "EntryID,YourRef,AmountFC,Type,Status,Currency"}).json()["d"]
+    tls = exact_local.get(SYNC, params={"$filter": "Timestamp gt 1L"}).json()["d"]["results"]
+    by_entry: dict[str, list[dict]] = {}
+    for t in tls:
+        by_entry.setdefault(t["EntryID"], []).append(t)
+    assert set(by_entry) == {e["EntryID"] for e in entries["results"]}
+    for e in entries["results"]:
+        lines = sorted(by_entry[e["EntryID"]], key=lambda t: t["LineNumber"])
+        assert lines[0]["LineNumber"] == 0 and lines[0]["AmountFC"] == e["AmountFC"]
+        assert abs(sum(t["AmountFC"] for t in lines)) < 1e-9
+        assert {t["Status"] for t in lines} == {e["Status"]} and {t["Type"] for t in lines} == {e["Type"]}
+    icl = next(e for e in entries["results"] if e["YourRef"] == "WC-1006")
+    assert [t["VATCode"] for t in sorted(by_entry[icl["EntryID"]], key=lambda t: t["LineNumber"])] == [None, "ICL"]
+    credit = next(e for e in entries["results"] if e["YourRef"] == "WC-R-55")
+    assert credit["Type"] == 21 and credit["AmountFC"] == -100.0
+    usd = next(e for e in entries["results"] if e["YourRef"] == "WC-1007")
+    ar = next(t for t in by_entry[usd["EntryID"]] if t["LineNumber"] == 0)
+    assert usd["Currency"] == "USD" and (ar["AmountFC"], ar["AmountDC"], ar["ExchangeRate"]) == (300.0, 276.0, 0.92)
+
+
+def test_process_entry_restamps_lines(exact_app, exact_local):
+    eid = exact_local.get(SE, params={"$filter": "YourRef eq 'WC-1004'", "$select": "EntryID"}).json()["d"]["results"][0]["EntryID"]
+    stamp = _max_stamp(exact_app)
+    exact_app.process_entry(DIV, eid)
+    tls = _sync_since(exact_local, stamp)
+    assert {t["EntryID"] for t in tls} == {eid} and {t["Status"] for t in tls} == {50}
+
+
+def test_latency_fault_is_real_time(exact_app, exact_local):
+    import time
+
+    exact_app.set_faults(latency_ms=60)
+    t0 = time.perf_counter()
+    assert exact_local.get(f"/api/v1/{DIV}/financial/Journals").status_code == 200
+    assert time.perf_counter() - t0 >= 0.06
+    exact_app.set_faults(latency_ms=0)

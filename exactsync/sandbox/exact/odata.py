@@ -263,12 +263,11 @@ def _tokenize(text: str) -> list[_Tok]:
         elif kind in ("lparen", "rparen", "comma"):
             toks.append(_Tok(kind, raw, pos, raw))
         else:
-            low = raw.lower()
             if raw in ("true", "false"):
                 toks.append(_Tok("lit", ("Boolean", raw == "true"), pos, raw))
             elif raw == "null":
                 toks.append(_Tok("lit", ("Null", None), pos, raw))
-            elif low in _CMP_OPS or low in ("and", "or", "not") and raw == low:
+            elif raw in _CMP_OPS or raw in ("and", "or", "not"):
                 toks.append(_Tok("op", raw, pos, raw))
             else:
                 toks.append(_Tok("ident", raw, pos, raw))
