@@ -304,3 +304,38 @@ def test_latency_fault_is_real_time(exact_app, exact_local):
     assert exact_local.get(f"/api/v1/{DIV}/financial/Journals").status_code == 200
     assert time.perf_counter() - t0 >= 0.06
     exact_app.set_faults(latency_ms=0)
+
+
+def test_sync_timestamp_move_division_and_controls(exact_app, exact_server, exact_make_client, exact_clock):
+    c = exact_make_client(exact_app, exact_server.url)
+    r = c.get(f"/api/v1/{DIV}/read/sync/Sync/SyncTimestamp",
+              params={"modified": "datetime'2026-04-01'", "endPoint": "'TransactionLines'"})
+    (rec,) = r.json()["d"]["results"]
+    start = rec["TimeStampAsBigInt"]
+    since = c.get(SYNC, params={"$filter": f"Timestamp gt {start}L", "$select": "Modified,YourRef"}).json()["d"]
+    refs = {x["YourRef"] for x in since["results"]}
+    assert {"WC-R-55", "WC-1008", "WC-1003"} <= refs  # modified in April/May
+    assert c.get(f"/api/v1/{DIV}/read/sync/Sync/SyncTimestamp").status_code == 400
+    old_max = exact_app.divisions[DIV]._ts
+    with httpx2.Client(base_url=exact_server.url) as ctl:
+        assert ctl.post("/_sandbox/move-division", json={"division": DIV}).status_code == 204
+        assert ctl.post("/_sandbox/close-period", json={"division": DIV, "journal": "70", "year": 2026,
+                                                        "period": 6}).status_code == 204
+        assert ctl.post("/_sandbox/process-entry", json={"division": DIV}).status_code == 400
+    div = c.get(f"/api/v1/{DIV}/system/Divisions({DIV})").json()["d"]
+    assert div["DivisionMoveDate"] is not None
+    after = c.get(SYNC, params={"$filter": "Timestamp gt 1L", "$select": "Timestamp"}).json()["d"]["results"]
+    assert len(after) == len(exact_app.divisions[DIV].tl) and max(x["Timestamp"] for x in after) < old_max
+    status = c.get(f"/api/v1/{DIV}/read/financial/JournalStatusList",
+                   params={"$filter": "Period eq 6 and Journal eq '70'"}).json()["d"]["results"]
+    assert [x["Status"] for x in status] == [1]
+
+
+def test_dutch_messages(exact_scenario, exact_clock, exact_make_client, refs):
+    from exactsync.sandbox.exact import create_app
+
+    exact_scenario["user"]["language"] = "NL"
+    app = create_app(exact_scenario, clock=exact_clock)
+    c = exact_make_client(app)
+    r = c.post(SE, json=_entry(refs, EntryNumber=26700002))  # GUIDs are the same: same seed
+    assert r.status_code == 500 and _err(r) == "In gebruik: Boekstuknummer"

@@ -55,7 +55,6 @@ LINE_WRITABLE = {
     "VATPercentage", "Description", "Notes", "Quantity", "CostCenter", "CostUnit", "Project", "From", "To",
     "SerialNumber",
 }
-_SALES_ENTRY = ENTITIES["salesentry/salesentries"]
 _SALES_LINE = ENTITIES["salesentry/salesentrylines"]
 _STREAM = "Error processing request stream. "
 
