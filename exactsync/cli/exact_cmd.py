@@ -1,0 +1,206 @@
+"""``exactsync exact connect|test`` and ``exactsync pull exact`` (see docs/exact.md)."""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+import sys
+from urllib.parse import urlsplit
+
+import click
+
+from exactsync.cli.main import Ctx, emit, exact, pass_ctx, pull
+from exactsync.errors import EXIT_AUTH, EXIT_FAILURE, EXIT_PARTIAL, ExactsyncError
+from exactsync.settings import SettingsError
+
+__all__ = ["connect_cmd", "test_cmd", "pull_exact_cmd", "is_loopback"]
+
+
+def is_loopback(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _require_app(ctx: Ctx) -> None:
+    ex = ctx.settings.exact
+    missing = [n for n, v in (("exact.client_id", ex.client_id), ("exact.client_secret", ex.client_secret),
+                              ("exact.redirect_uri", ex.redirect_uri)) if not v]
+    if missing:
+        raise SettingsError(f"missing setting(s) {', '.join(missing)}: register the app in Exact's App Center "
+                            "and put them in exactsync.toml / .streamlit/secrets.toml (see docs/exact.md)")
+
+
+def _sandbox_consent(ctx: Ctx, url: str) -> str:
+    """POST the sandbox's consent form ("Allow") and return the redirect URL it answers with."""
+    import httpx2
+
+    ex = ctx.settings.exact
+    state = dict(p.split("=", 1) for p in urlsplit(url).query.split("&") if "=" in p).get("state")
+    form = {"client_id": ex.client_id, "redirect_uri": ex.redirect_uri, "response_type": "code", "allow": "1"}
+    if state:
+        form["state"] = state
+    with httpx2.Client(timeout=ex.timeout, follow_redirects=False) as http:
+        resp = http.post(f"{ex.base_url.rstrip('/')}/api/oauth2/auth", data=form)
+    location = resp.headers.get("location")
+    if resp.status_code not in (301, 302, 303) or not location:
+        raise ExactsyncError(f"the sandbox consent form answered {resp.status_code} without a redirect")
+    return location
+
+
+@exact.command("connect")
+@click.option("--code", "code", default=None,
+              help="The authorisation code or the full redirect URL (else you are asked to paste it).")
+@click.option("--force-login", is_flag=True, help="Make Exact ask for a login (to pick another user).")
+@click.option("--sandbox-approve", is_flag=True,
+              help="Sandbox only: press 'Allow' on the sandbox's consent form yourself (refused unless "
+                   "exact.base_url is a loopback address).")
+@pass_ctx
+def connect_cmd(ctx: Ctx, code: str | None, force_login: bool, sandbox_approve: bool) -> None:
+    """Authorise exactsync with Exact Online (opens the consent page, stores the token)."""
+    from exactsync.exact.oauth import TokenStore
+
+    _require_app(ctx)
+    tokens = TokenStore.from_settings(ctx.settings)
+    state = secrets.token_urlsafe(16)
+    url = tokens.authorize_url(state=state, force_login=force_login)
+    if sandbox_approve:
+        if not is_loopback(ctx.settings.exact.base_url):
+            raise ExactsyncError("--sandbox-approve only works against a sandbox on a loopback address "
+                                 f"(exact.base_url is {ctx.settings.exact.base_url})")
+        code = _sandbox_consent(ctx, url)
+    elif code is None:
+        click.echo("Open this URL in a browser, log in to Exact Online and allow access:", err=True)
+        click.echo(url)
+        click.echo("Exact then sends you to the redirect URI; paste that whole URL (or just the code).", err=True)
+        code = click.prompt("Redirect URL or code", hide_input=True, err=True)
+    status = tokens.exchange_code(code, state=state)
+    emit(ctx, {"connected": True, "token_file": str(tokens.path), **status},
+         f"Connected to Exact Online ({ctx.settings.exact.base_url}); token stored in {tokens.path} (0600).")
+
+
+@exact.command("test")
+@pass_ctx
+def test_cmd(ctx: Ctx) -> None:
+    """Check the connection: user, divisions, rights, token age and rate-limit headroom."""
+    from exactsync.exact.client import ExactApiError
+    from exactsync.exact.pull import make_client
+
+    settings = ctx.settings
+    client = make_client(settings, store=ctx.store)
+    out: dict = {"base_url": settings.exact.base_url}
+    try:
+        token = client.tokens.status()
+        out["auth"] = token.as_dict()
+        if not token.connected:
+            emit(ctx, out, token.warning)
+            ctx_exit(EXIT_AUTH)
+        me = client.me()
+        out["user"] = {k: me.get(k) for k in ("UserName", "FullName", "Email", "CurrentDivision")}
+        divisions = settings.exact.divisions or [me.get("CurrentDivision")]
+        out["divisions"] = []
+        for div in divisions:
+            entry: dict = {"division": div}
+            try:
+                rows = list(client.pages("system/Divisions", div, {"$select": "Code,Description,Currency,Country"}).rows())
+                mine = next((r for r in rows if r.get("Code") == div), None)
+                entry["description"] = mine.get("Description") if mine else None
+                entry["accessible"] = mine is not None
+                entry["accessible_divisions"] = len(rows)
+                try:
+                    data = client.get("users/UserHasRights", div,
+                                      {"endpoint": "'salesentry/SalesEntries'", "action": "'POST'"})
+                    d = data.get("d", {}) if isinstance(data, dict) else {}
+                    entry["can_post_sales_entries"] = d.get("UserHasRights")
+                except ExactApiError as e:
+                    entry["can_post_sales_entries"] = f"unknown ({e.status})"
+            except ExactApiError as e:
+                entry["accessible"] = False
+                entry["error"] = str(e)
+            entry["rate_limit"] = client.limiter.headroom(div).as_dict()
+            out["divisions"].append(entry)
+        out["auth"] = client.tokens.status().as_dict()
+    finally:
+        client.close()
+
+    def human() -> str:
+        t = out["auth"]
+        lines = [f"Exact Online: {out['base_url']}",
+                 f"User: {out['user']['FullName']} <{out['user']['UserName']}>",
+                 f"Access token: expires in {t['access_expires_in']:.0f} s; refresh token valid "
+                 f"{t['refresh_days_left']:.1f} more days"]
+        if t.get("warning"):
+            lines.append(f"WARNING: {t['warning']}")
+        for d in out["divisions"]:
+            rl = d["rate_limit"]
+            lines.append(f"Division {d['division']}: {d.get('description') or '?'} "
+                         f"({'ok' if d.get('accessible') else 'NO ACCESS'}); post sales entries: "
+                         f"{d.get('can_post_sales_entries')}; calls left today {rl['daily_remaining']}, "
+                         f"this minute {rl['minutely_remaining']}")
+        return "\n".join(lines)
+
+    emit(ctx, out, human)
+    if any(not d.get("accessible") for d in out["divisions"]):
+        ctx_exit(EXIT_FAILURE)
+
+
+def ctx_exit(code: int) -> None:
+    click.get_current_context().exit(code)
+
+
+@pull.command("exact")
+@click.option("--division", "divisions", type=int, multiple=True,
+              help="Division code to pull (repeatable; default: all of exact.divisions).")
+@click.option("--full", is_flag=True, help="Also refresh reference data and poll deletions now.")
+@click.option("--resync", is_flag=True, help="Re-read all transaction lines from the start (upserts; no doubles).")
+@pass_ctx
+def pull_exact_cmd(ctx: Ctx, divisions: tuple[int, ...], full: bool, resync: bool) -> None:
+    """Pull Exact reference data, booked transaction lines and deletions into the database."""
+    from exactsync.exact.pull import make_client, pull_exact
+    from exactsync.exact.ratelimit import DailyLimitReached
+
+    settings = ctx.settings
+    targets = list(divisions) or list(settings.exact.divisions)
+    if not targets:
+        raise SettingsError("no division to pull: set exact.divisions or pass --division")
+    client = make_client(settings, store=ctx.store)
+    results = []
+    stopped: DailyLimitReached | None = None
+    try:
+        warning = client.tokens.warning
+        if warning and not ctx.json:
+            click.echo(f"Warning: {warning}", err=True)
+        for div in targets:
+            try:
+                res = pull_exact(ctx.store, settings, div, client=client, full=full, resync=resync,
+                                 on_progress=ctx.progress(f"Exact {div}"))
+            except DailyLimitReached as e:
+                stopped = e
+                results.append({"division": div, "complete": False, "stopped": str(e)})
+                continue
+            if not ctx.json:
+                click.echo("", err=True)
+            results.append(res.as_dict())
+    finally:
+        client.close()
+
+    def human() -> str:
+        lines = []
+        for r in results:
+            if not r.get("complete"):
+                lines.append(f"Division {r['division']}: stopped. {r.get('stopped')}")
+                continue
+            lines.append(f"Division {r['division']}: {r['lines_upserted']} lines, {r['lines_deleted']} deleted, "
+                         f"{r['entries_derived']} entries re-derived, {r['record_errors']} record errors, "
+                         f"{r['calls']} API calls")
+        return "\n".join(lines)
+
+    emit(ctx, {"results": results}, human)
+    if stopped is not None or any(r.get("record_errors") for r in results):
+        if any(r.get("record_errors") for r in results) and not ctx.json:
+            click.echo("Some records could not be stored: see the sync log (exactsync status).", file=sys.stderr)
+        ctx_exit(EXIT_PARTIAL)
