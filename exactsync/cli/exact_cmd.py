@@ -95,7 +95,7 @@ def test_cmd(ctx: Ctx) -> None:
     out: dict = {"base_url": settings.exact.base_url}
     try:
         token = client.tokens.status()
-        out["token"] = token.as_dict()
+        out["auth"] = token.as_dict()
         if not token.connected:
             emit(ctx, out, token.warning)
             ctx_exit(EXIT_AUTH)
@@ -123,12 +123,12 @@ def test_cmd(ctx: Ctx) -> None:
                 entry["error"] = str(e)
             entry["rate_limit"] = client.limiter.headroom(div).as_dict()
             out["divisions"].append(entry)
-        out["token"] = client.tokens.status().as_dict()
+        out["auth"] = client.tokens.status().as_dict()
     finally:
         client.close()
 
     def human() -> str:
-        t = out["token"]
+        t = out["auth"]
         lines = [f"Exact Online: {out['base_url']}",
                  f"User: {out['user']['FullName']} <{out['user']['UserName']}>",
                  f"Access token: expires in {t['access_expires_in']:.0f} s; refresh token valid "

@@ -200,7 +200,8 @@ def _pull_lines(store: Store, client: ExactClient, division: int, cursor: int, r
             try:
                 row = transaction_line_row(record, division, pulled_at)
             except RecordError as e:
-                errors.append((e.key or f"page {page.number} row {n + 1}", f"TransactionLine: {e}"))
+                key = e.key or f"page {page.number} row {n + 1}"
+                errors.append((key, f"TransactionLine {key}: {e}"))
                 if isinstance(ts, int) and not isinstance(ts, bool) and 0 < ts < 2**63:
                     max_ts = max(max_ts, ts)
                 continue
@@ -239,7 +240,8 @@ def _pull_deleted(store: Store, client: ExactClient, division: int, cursor: int,
             try:
                 row = deleted_row(record)
             except RecordError as e:
-                errors.append((e.key or f"page {page.number} row {n + 1}", f"Deleted: {e}"))
+                key = e.key or f"page {page.number} row {n + 1}"
+                errors.append((key, f"Deleted record {key}: {e}"))
                 continue
             max_ts = max(max_ts, row["timestamp"])
             if row["entity_type"] == 1:

@@ -86,6 +86,7 @@ def _reset(headers: Mapping[str, str], name: str) -> float | None:
 
 def parse_rate_headers(headers: Mapping[str, str]) -> dict[str, float | int | None]:
     """The six X-RateLimit-* headers as numbers (resets in epoch seconds); missing ones None."""
+    headers = {str(k).lower(): v for k, v in headers.items()}
     return {
         "daily_limit": _int(headers, "x-ratelimit-limit"),
         "daily_remaining": _int(headers, "x-ratelimit-remaining"),

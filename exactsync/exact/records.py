@@ -121,7 +121,13 @@ class Fields:
 
     def money(self, name: str, required: bool = False) -> Decimal | None:
         """DECIMAL(18,4) money; parse_money refuses NaN, infinities and too large values."""
-        return self._try(name, self._get(name, required), lambda v: parse_money(v, "value"))
+        def conv(v: Any) -> Decimal:
+            try:
+                return parse_money(v, "value")
+            except InvalidOperation:  # quantize overflows before parse_money's own range check
+                raise ValueError(f"{str(v)[:40]} is larger than the largest amount this ledger can hold") from None
+
+        return self._try(name, self._get(name, required), conv)
 
     def decimal(self, name: str, *, max_abs: Decimal, places: int) -> Decimal | None:
         q = Decimal(1).scaleb(-places)

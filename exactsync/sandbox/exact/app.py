@@ -24,6 +24,8 @@ from exactsync.sandbox.exact.odata import (
     compile_filter,
     dumps,
     odata_error,
+    parse_datetime,
+    parse_decimal,
     parse_guid,
     parse_select,
     to_wire,
@@ -40,6 +42,16 @@ _REST_RE = re.compile(
 )
 _JSON = {"content-type": "application/json; charset=utf-8"}
 _STREAM = "Error processing request stream. "
+#: Dutch wording of business errors as quoted in the reference (§6.1, §6.3); others stay English.
+NL_MESSAGES = {
+    "Invalid reference: Journals": "Ongeldige referentie: Journals",
+    "Invalid reference: VAT code": "Ongeldige referentie: Btw-code",
+    "Invalid: G/L account type": "Ongeldig: Grootboekrekeningtype",
+    "In use: Entry number": "In gebruik: Boekstuknummer",
+    "Already processed": "Reeds verwerkt",
+    "Data already exists": "Gegeven bestaat reeds",
+    "Invalid: Invoice to (Type)": "Ongeldig: Factuur voor (Type)",
+}
 
 
 class ExactSandbox(SandboxApp):
@@ -109,6 +121,20 @@ class ExactSandbox(SandboxApp):
             entry["Modified"] = self._now()
             E._rebuild(div, entry, self._now())
 
+    def move_division(self, division: int) -> None:
+        """Simulate a database move: every sync Timestamp is regenerated from a LOWER base and
+        ``DivisionMoveDate`` is set, so a client that ignores it misses changes (reference §4.6)."""
+        with self.lock:
+            div = self.divisions[division]
+            div.move_date = self._now()
+            old_tl, old_del = div.tl_index, div.deleted_index
+            div.tl_index, div.deleted_index = type(old_tl)(), type(old_del)()
+            div._ts = 1_000
+            for table, old, new in ((div.tl, old_tl, div.tl_index), (div.deleted, old_del, div.deleted_index)):
+                for row in list(old.iter_after(table, 0)):
+                    row["Timestamp"] = div.next_timestamp()
+                    new.add(row["Timestamp"], row[table.key])
+
     def _now(self) -> dt.datetime:
         return self.clock.now().replace(tzinfo=None)
 
@@ -118,13 +144,11 @@ class ExactSandbox(SandboxApp):
             try:
                 payload, created, modified = self._scenario_entry(div, item, n)
                 E.create_entry(div, payload, created, self.settings.user_id, status=int(item.get("status", 20)),
-                               check_closed=False, created=created, modified=modified)
+                               check_closed=False, created=created, modified=modified, typed_lines=True)
             except (E.BusinessError, ODataError, ValueError, KeyError) as exc:
                 raise ValueError(f"division {div.code}: entry #{n} ({item.get('your_ref')!r}): {exc}") from exc
 
     def _scenario_entry(self, div: Division, item: dict, n: int) -> tuple[dict, dt.datetime, dt.datetime]:
-        from exactsync.sandbox.exact.odata import parse_datetime, parse_decimal
-
         entry_id = parse_guid(item["id"]) if item.get("id") else div.ids.make(div.code, "entry", n)
         cust = str(item["customer"])
         customer = parse_guid(cust) if GUID_RE.match(cust) else div.account_by_code.get(cust.strip())
@@ -257,7 +281,7 @@ class ExactSandbox(SandboxApp):
                 except ODataError as exc:
                     resp = odata_error(exc.message, exc.status)
                 except E.BusinessError as exc:
-                    resp = odata_error("\n".join(exc.messages), 500)
+                    resp = odata_error("\n".join(self._localise(m) for m in exc.messages), 500)
             if fault != "429":
                 resp.headers.update(verdict.headers)
             if resp.status in (400, 401, 403, 404):
@@ -269,6 +293,11 @@ class ExactSandbox(SandboxApp):
         if latency:
             time.sleep(latency)  # real wall-clock latency, outside the lock
         return resp
+
+    def _localise(self, message: str) -> str:
+        if self.settings.language.upper() == "NL":
+            return NL_MESSAGES.get(message, message)
+        return message
 
     @staticmethod
     def _endpoint_name(rest: str) -> str:
@@ -306,6 +335,8 @@ class ExactSandbox(SandboxApp):
             nav = "$count"
         if route.lower() == "users/userhasrights":
             return self._user_has_rights(req)
+        if route.lower() == "read/sync/sync/synctimestamp":
+            return self._sync_timestamp(req, div)
         entity = ENTITIES.get(route.lower())
         if entity is None:
             return odata_error(f"Resource not found for the segment '{route.split('/')[-1]}'.", 404)
@@ -348,6 +379,32 @@ class ExactSandbox(SandboxApp):
         ent = ENTITIES.get(endpoint.lower())
         ok = ent is not None and action in ent.methods
         return SandboxResponse(200, dumps({"d": {"UserHasRights": ok}}), dict(_JSON))
+
+    def _sync_timestamp(self, req: SandboxRequest, div: Division) -> SandboxResponse:
+        """``read/sync/Sync/SyncTimestamp?modified=datetime'…'&endPoint='TransactionLines'`` [infer shape].
+
+        Returns a Timestamp N such that ``Timestamp gt N`` yields every line modified on or after
+        ``modified`` (it may also yield some older ones, never fewer).
+        """
+        modified, endpoint = req.arg("modified"), req.arg("endPoint")
+        if req.method != "GET":
+            return odata_error("Method not allowed.", 405, {"allow": "GET"})
+        if not modified or not endpoint:
+            return odata_error("Mandatory: modified, endPoint", 400)
+        m = re.fullmatch(r"datetime'([^']*)'", modified.strip())
+        try:
+            when = parse_datetime(m.group(1) if m else modified)
+        except ValueError:
+            return odata_error(f"Unrecognized 'Edm.DateTime' literal '{modified}'.", 400)
+        api = endpoint.strip("'")
+        if api.lower() != "transactionlines":
+            return odata_error(f"Invalid endPoint '{api}': the sandbox supports 'TransactionLines'.", 400)
+        stamps = [r["Timestamp"] for r in div.tl.rows.values() if r["Modified"] >= when]
+        value = (min(stamps) - 1) if stamps else div._ts
+        rec = {"__metadata": {"uri": f"{req.base_url}/api/v1/{div.code}/read/sync/Sync/SyncTimestamp",
+                              "type": "Exact.Web.Api.Models.Read.Sync.SyncTimestamp"},
+               "API": "TransactionLines", "Modified": to_wire(when), "TimeStampAsBigInt": value}
+        return SandboxResponse(200, dumps({"d": {"results": [rec]}}), dict(_JSON))
 
     # --- GET ---------------------------------------------------------------------------------
     def _get(self, req: SandboxRequest, div: Division, entity: Entity, key: Any, nav: str | None) -> SandboxResponse:
@@ -421,7 +478,7 @@ class ExactSandbox(SandboxApp):
                     rec[f] = {"__deferred": {"uri": f"{uri}/{f}"}}
             else:
                 v = row.get(f)
-                rec[f] = to_wire(v) if isinstance(v, (dt.datetime, dt.date)) else v
+                rec[f] = to_wire(v) if type(v) is dt.datetime else v
         return rec
 
     def _nav_rows(self, div: Division, entity: Entity, row: dict, nav: str, sub: list[str] | None,
@@ -652,6 +709,18 @@ class ExactSandbox(SandboxApp):
                     return json_response({"error": str(exc)}, 400)
             with self.lock:
                 return json_response(self.faults.as_dict())
+        actions = {
+            "/_sandbox/close-period": lambda b: self.close_period(
+                int(b["division"]), str(b["journal"]), int(b["year"]), int(b["period"]), bool(b.get("closed", True))),
+            "/_sandbox/process-entry": lambda b: self.process_entry(int(b["division"]), parse_guid(b["entry_id"])),
+            "/_sandbox/move-division": lambda b: self.move_division(int(b["division"])),
+        }
+        if path in actions and req.method == "POST":
+            try:
+                actions[path](json.loads(req.body or b"{}"))
+            except (ValueError, KeyError, TypeError) as exc:
+                return json_response({"error": f"{type(exc).__name__}: {exc}"}, 400)
+            return SandboxResponse(204, b"", {})
         return json_response({"error": "unknown sandbox control endpoint"}, 404)
 
 

@@ -55,7 +55,6 @@ LINE_WRITABLE = {
     "VATPercentage", "Description", "Notes", "Quantity", "CostCenter", "CostUnit", "Project", "From", "To",
     "SerialNumber",
 }
-_SALES_ENTRY = ENTITIES["salesentry/salesentries"]
 _SALES_LINE = ENTITIES["salesentry/salesentrylines"]
 _STREAM = "Error processing request stream. "
 
@@ -222,10 +221,26 @@ def _line_row(div: Division, entry: dict, line: dict, gl: dict, vat: dict | None
     }
 
 
+def _use_number(div: Division, key: tuple[str, int], number: int) -> None:
+    div.numbers.setdefault(key, set()).add(number)
+    if number > div.number_max.get(key, number - 1):
+        div.number_max[key] = number
+
+
+def _free_number(div: Division, key: tuple[str, int], number: int) -> None:
+    used = div.numbers.get(key, set())
+    used.discard(number)
+    if div.number_max.get(key) == number:  # Exact hands out last-number-plus-one: the top number comes back
+        if used:
+            div.number_max[key] = max(used)
+        else:
+            div.number_max.pop(key, None)
+
+
 def _next_number(div: Division, journal: dict, year: int) -> int:
-    used = div.numbers.get((journal["Code"], year), set())
-    if used:
-        return max(used) + 1
+    top = div.number_max.get((journal["Code"], year))
+    if top is not None:
+        return top + 1
     first = journal.get("_first_number")
     if first is not None:
         return int(first)
@@ -247,14 +262,18 @@ def _check_open(div: Division, entry: dict) -> None:
 
 def create_entry(div: Division, payload: dict, now: dt.datetime, user_id: str, *, status: int = 20,
                  check_closed: bool = True, created: dt.datetime | None = None,
-                 modified: dt.datetime | None = None) -> dict:
+                 modified: dt.datetime | None = None, typed_lines: bool = False) -> dict:
     """Validate and book a sales entry (header + lines); produces its transaction lines."""
     errors: list[str] = []
     journal = _journal(div, payload.get("Journal"), errors)
     customer = _customer(div, payload.get("Customer"), errors)
     raw_lines = payload.get("SalesEntryLines")
-    lines = [convert_payload(x, SALES_ENTRY_LINE_FIELDS, _SALES_LINE.type_name) for x in _lines_of(raw_lines)] \
-        if raw_lines is not None else []
+    if raw_lines is None:
+        lines = []
+    elif typed_lines:  # scenario seeding: values are already Python-typed
+        lines = list(raw_lines)
+    else:
+        lines = [convert_payload(x, SALES_ENTRY_LINE_FIELDS, _SALES_LINE.type_name) for x in _lines_of(raw_lines)]
     for line in lines:
         extra = set(line) - LINE_WRITABLE
         for name in extra:  # read-only properties are ignored, as Exact does
@@ -272,7 +291,7 @@ def create_entry(div: Division, payload: dict, now: dt.datetime, user_id: str, *
     if check_closed and (journal["Code"], year, period) in div.closed:
         raise BusinessError("The financial year cannot be changed.")
     number = payload.get("EntryNumber")
-    used = div.numbers.setdefault((journal["Code"], year), set())
+    used = div.numbers.get((journal["Code"], year), set())
     if number is not None:
         if number in used:
             raise BusinessError("In use: Entry number")
@@ -305,7 +324,7 @@ def create_entry(div: Division, payload: dict, now: dt.datetime, user_id: str, *
             raise BusinessError("Data already exists")
         div.entry_lines.put(row)
         line_ids.append(row["ID"])
-    used.add(number)
+    _use_number(div, (journal["Code"], year), number)
     div.lines_by_entry[entry_id] = line_ids
     div.entries.put(entry)
     _rebuild(div, entry, now)
@@ -336,11 +355,11 @@ def update_entry(div: Division, entry_id: str, payload: dict, now: dt.datetime, 
     if errors:
         raise BusinessError(*dict.fromkeys(errors))
     if "EntryNumber" in payload and payload["EntryNumber"] != entry["EntryNumber"]:
-        used = div.numbers.setdefault((entry["Journal"], entry["ReportingYear"]), set())
-        if payload["EntryNumber"] in used:
+        key = (entry["Journal"], entry["ReportingYear"])
+        if payload["EntryNumber"] in div.numbers.get(key, set()):
             raise BusinessError("In use: Entry number")
-        used.discard(entry["EntryNumber"])
-        used.add(payload["EntryNumber"])
+        _free_number(div, key, entry["EntryNumber"])
+        _use_number(div, key, payload["EntryNumber"])
         changes["EntryNumber"] = payload["EntryNumber"]
     for name in ("YourRef", "Description", "DueDate", "PaymentCondition", "PaymentReference", "OrderNumber",
                  "Document", "ExternalLinkReference", "InvoiceNumber", "Currency", "Rate", "BatchNumber"):
@@ -373,7 +392,7 @@ def _remove(div: Division, entry: dict, now: dt.datetime, user_id: str) -> None:
     for tid in div.tl_by_entry.pop(eid, []):
         div.tl.delete(tid)
         _record_deleted(div, tid, now, user_id)
-    div.numbers.get((entry["Journal"], entry["ReportingYear"]), set()).discard(entry["EntryNumber"])
+    _free_number(div, (entry["Journal"], entry["ReportingYear"]), entry["EntryNumber"])
     div.receivables.delete(div.ids.make(div.code, "receivable", eid))
     div.entries.delete(eid)
 

@@ -109,7 +109,8 @@ class OAuthServer:
     def grant_code(self, client_id: str | None = None, redirect_uri: str | None = None) -> str:
         """Issue an authorization code as if the user pressed Allow (sandbox shortcut)."""
         code = "stampSB001." + secrets.token_urlsafe(24) + "!" + secrets.token_urlsafe(24)
-        self.codes[code] = _Code(client_id or self.s.client_id, redirect_uri or self.s.redirect_uri, self.s.user_id,
+        # one app per sandbox: store its canonical id (a client may send it with or without braces)
+        self.codes[code] = _Code(self.s.client_id, redirect_uri or self.s.redirect_uri, self.s.user_id,
                                  self.clock.time() + self.s.code_seconds)
         return code
 
@@ -139,7 +140,7 @@ class OAuthServer:
 
     def _exchange(self, form: dict, now: float) -> SandboxResponse:
         code = self.codes.get(form.get("code", ""))
-        if code is None or code.used or now >= code.expires_at or code.client_id != form.get("client_id"):
+        if code is None or code.used or now >= code.expires_at or not self._client_ok(form.get("client_id")):
             if code is not None:
                 code.used = True
             return _err(400, "invalid_grant", "Bad Request")
@@ -158,7 +159,7 @@ class OAuthServer:
     def _refresh(self, form: dict, now: float) -> SandboxResponse:
         token = form.get("refresh_token", "")
         chain = self.chains.get(self.refresh_index.get(token, -1))
-        if chain is None or chain.client_id != form.get("client_id") or not chain.alive:
+        if chain is None or not self._client_ok(form.get("client_id")) or not chain.alive:
             return _err(400, "invalid_grant", "Token is not allowed, because of invalid or empty chainId",
                         reason="Unknown: Token is not allowed, because of invalid or empty chainId")
         if token != chain.current_refresh:

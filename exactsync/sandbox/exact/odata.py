@@ -72,11 +72,19 @@ def odata_error(message: str, status: int = 400, headers: dict[str, str] | None 
 _EPOCH = dt.datetime(1970, 1, 1)
 
 
+_WIRE_DATES: dict[dt.datetime, str] = {}
+
+
 def to_wire(value: Any) -> Any:
     """Python value -> JSON value as Exact sends it (dates as /Date(ms)/, money as numbers)."""
     if isinstance(value, dt.datetime):
-        ms = int((value.replace(tzinfo=None) - _EPOCH) / dt.timedelta(milliseconds=1))
-        return f"/Date({ms})/"
+        out = _WIRE_DATES.get(value)
+        if out is None:
+            ms = int((value.replace(tzinfo=None) - _EPOCH) // dt.timedelta(milliseconds=1))
+            out = f"/Date({ms})/"
+            if len(_WIRE_DATES) < 100_000:
+                _WIRE_DATES[value] = out
+        return out
     if isinstance(value, dt.date):
         return to_wire(dt.datetime(value.year, value.month, value.day))
     return value
@@ -255,12 +263,11 @@ def _tokenize(text: str) -> list[_Tok]:
         elif kind in ("lparen", "rparen", "comma"):
             toks.append(_Tok(kind, raw, pos, raw))
         else:
-            low = raw.lower()
             if raw in ("true", "false"):
                 toks.append(_Tok("lit", ("Boolean", raw == "true"), pos, raw))
             elif raw == "null":
                 toks.append(_Tok("lit", ("Null", None), pos, raw))
-            elif low in _CMP_OPS or low in ("and", "or", "not") and raw == low:
+            elif raw in _CMP_OPS or raw in ("and", "or", "not"):
                 toks.append(_Tok("op", raw, pos, raw))
             else:
                 toks.append(_Tok("ident", raw, pos, raw))

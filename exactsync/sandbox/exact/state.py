@@ -9,6 +9,7 @@ same scenario always yields the same IDs.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import datetime as dt
 import re
 import uuid
@@ -28,15 +29,20 @@ _GL_TYPES = {10: "Cash", 12: "Bank", 20: "Accounts receivable", 22: "Accounts pa
              90: "General", 110: "Revenue", 111: "Cost of goods", 120: "Other costs"}
 
 
+_VARIANT = {c: "89ab"[int(c, 16) % 4] for c in "0123456789abcdef"}
+
+
 class Ids:
     """Deterministic GUIDs: uuid5 over a namespace derived from the scenario seed."""
 
     def __init__(self, seed: Any) -> None:
-        self.ns = uuid.uuid5(uuid.NAMESPACE_URL, f"exactsync-sandbox-exact:{seed}")
+        self.ns = uuid.uuid5(uuid.NAMESPACE_URL, f"exactsync-sandbox-exact:{seed}").bytes
         self.counter = 0
 
     def make(self, *parts: Any) -> str:
-        return str(uuid.uuid5(self.ns, ":".join(str(p) for p in parts)))
+        """A version-4-shaped GUID from a keyed BLAKE2b of ``parts`` (fast: scenario loads make 100k+)."""
+        h = hashlib.blake2b(":".join(map(str, parts)).encode(), key=self.ns, digest_size=16).hexdigest()
+        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
     def fresh(self, kind: str) -> str:
         """A new GUID for things created at run time (still deterministic per app instance)."""
@@ -183,6 +189,7 @@ class Division:
         self.lines_by_entry: dict[str, list[str]] = {}
         self.tl_by_entry: dict[str, list[str]] = {}
         self.numbers: dict[tuple[str, int], set[int]] = {}
+        self.number_max: dict[tuple[str, int], int] = {}
         self.ar_gl: dict | None = None
         self._ts = 100_000
 

@@ -1,0 +1,95 @@
+"""`exactsync exact connect|test` and `exactsync pull exact` against the sandbox (real clock)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from exactsync.cli.main import cli, load_commands
+from tests.exact.conftest import DIV, DIV2, small_scenario
+
+load_commands()
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def _config(tmp_path, env, base_url=None) -> str:
+    ex = env.settings.exact
+    cfg = tmp_path / "exactsync.toml"
+    cfg.write_text(
+        f'[store]\npath = "cli.duckdb"\n[exact]\nbase_url = "{base_url or env.url}"\nclient_id = "{ex.client_id}"\n'
+        f'client_secret = "{ex.client_secret.get()}"\nredirect_uri = "{ex.redirect_uri}"\n'
+        f'divisions = [{DIV}, {DIV2}]\ntoken_file = "cli_token.json"\n')
+    return str(cfg)
+
+
+@pytest.fixture
+def cli_env(make_env):
+    return make_env(clock_=None, connect=False)  # the CLI runs on the real clock
+
+
+def test_connect_test_pull_and_second_pull(cli_env, tmp_path):
+    cfg = _config(tmp_path, cli_env)
+    r = run("--config", cfg, "exact", "connect", "--sandbox-approve")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "cli_token.json").exists()
+
+    r = run("--config", cfg, "--json", "exact", "test")
+    assert r.exit_code == 0, r.output
+    info = json.loads(r.output)
+    assert info["user"]["UserName"] == "demo@example.com"
+    assert [d["division"] for d in info["divisions"]] == [DIV, DIV2]
+    assert all(d["accessible"] for d in info["divisions"])
+    assert info["divisions"][0]["can_post_sales_entries"] is True
+    assert info["divisions"][0]["rate_limit"]["daily_remaining"] < 5000
+    assert info["auth"]["refresh_days_left"] > 29 and info["auth"]["warning"] is None
+
+    r = run("--config", cfg, "pull", "exact")
+    assert r.exit_code == 0, r.output
+    assert f"Division {DIV}:" in r.output and f"Division {DIV2}:" in r.output
+
+    r = run("--config", cfg, "--json", "pull", "exact")
+    assert r.exit_code == 0, r.output
+    assert [res["calls"] for res in json.loads(r.output)["results"]] == [1, 1]
+
+    r = run("--config", cfg, "--json", "pull", "exact", "--division", str(DIV2), "--full")
+    assert r.exit_code == 0
+    (res,) = json.loads(r.output)["results"]
+    assert res["division"] == DIV2 and res["reference_refreshed"] and res["deleted_polled"]
+
+
+def test_not_connected_exits_6(cli_env, tmp_path):
+    r = run("--config", _config(tmp_path, cli_env), "pull", "exact")
+    assert r.exit_code == 6
+    assert "exactsync exact connect" in r.output
+
+
+def test_sandbox_approve_refuses_a_real_host(cli_env, tmp_path):
+    r = run("--config", _config(tmp_path, cli_env, "https://start.exactonline.nl"), "exact", "connect",
+            "--sandbox-approve")
+    assert r.exit_code == 1 and "loopback" in r.output
+
+
+def test_connect_with_pasted_redirect_url(cli_env, tmp_path):
+    with cli_env.app.lock:
+        code = cli_env.app.oauth.grant_code()
+    url = f"{cli_env.settings.exact.redirect_uri}?code={code}"
+    r = CliRunner().invoke(cli, ["--config", _config(tmp_path, cli_env), "exact", "connect"], input=url + "\n")
+    assert r.exit_code == 0, r.output
+    assert "/api/oauth2/auth?client_id=" in r.output
+    assert code not in r.output
+
+
+def test_daily_limit_exit_code_and_message(make_env, tmp_path):
+    scenario = small_scenario()
+    scenario["limits"]["daily"] = 3
+    env = make_env(scenario, clock_=None, connect=False)
+    cfg = _config(tmp_path, env)
+    assert run("--config", cfg, "exact", "connect", "--sandbox-approve").exit_code == 0
+    r = run("--config", cfg, "pull", "exact", "--division", str(DIV))
+    assert r.exit_code == 3
+    assert "daily API limit" in r.output and "UTC" in r.output
