@@ -103,10 +103,15 @@ def paged(store: Store, sql: str, params: Sequence[Any] | None = None, *, limit:
     offset = max(0, int(offset))
     params = list(params or [])
     with store.read() as con:
-        total = con.execute(f"SELECT count(*) FROM ({sql}) AS q", params).fetchone()[0]
-        rows = con.execute(f"SELECT * FROM ({sql}) AS q ORDER BY {order_by} LIMIT ? OFFSET ?",
-                           [*params, limit, offset]).pl()
+        total = con.execute(f"SELECT count(*) FROM ({sql}) AS q", params).fetchall()[0][0]
+        rows = _frame(con, f"SELECT * FROM ({sql}) AS q ORDER BY {order_by} LIMIT ? OFFSET ?",
+                      [*params, limit, offset])
     return Page(rows=rows, total=int(total), offset=offset, limit=limit)
+
+
+def _frame(con: Any, sql: str, params: Sequence[Any]) -> pl.DataFrame:
+    """A parameterised query as a Polars frame (fully drained)."""
+    return con.sql(sql, params=list(params)).pl()
 
 
 def period_bounds(period: str) -> tuple[dt.date, dt.date]:
@@ -121,25 +126,32 @@ def period_bounds(period: str) -> tuple[dt.date, dt.date]:
 
 
 def last_pulls(store: Store) -> pl.DataFrame:
-    """Last successful pull per source (shops and Exact), newest first."""
+    """Last successful pull per source: each shop, and Exact per division (oldest part counts)."""
     return store.query(
         """
-        SELECT split_part(source, ':', 1) || ':' || split_part(source, ':', 2) AS source,
-               max(last_success_at) AS last_success_at, max(last_attempt_at) AS last_attempt_at,
+        SELECT CASE WHEN source LIKE 'shop:%' THEN split_part(source, ':', 2)
+                    ELSE 'Exact ' || coalesce(scope, '') END AS source,
+               min(last_success_at) AS last_success_at, max(last_attempt_at) AS last_attempt_at,
                sum(coalesce(rows_total, 0))::BIGINT AS rows
-        FROM sync_state GROUP BY 1 ORDER BY last_success_at DESC NULLS LAST
+        FROM sync_state
+        WHERE source LIKE 'shop:%' OR source = 'exact:transaction_lines'
+        GROUP BY 1 ORDER BY 1
         """
     )
 
 
 def available_periods(store: Store) -> list[str]:
-    """Months (YYYY-MM) that have shop documents or Exact entries, newest first."""
+    """Months (YYYY-MM) with shop documents (else Exact entries); the busiest month first (the
+    default pick), then the others newest first."""
     rows = store.rows(
         """
-        SELECT DISTINCT strftime(d, '%Y-%m') AS p FROM (
-            SELECT doc_date AS d FROM shop_documents WHERE doc_date IS NOT NULL
-            UNION ALL SELECT entry_date FROM exact_entries WHERE entry_date IS NOT NULL
-        ) ORDER BY p DESC
+        WITH m AS (
+            SELECT strftime(doc_date, '%Y-%m') AS p, count(*) AS n FROM shop_documents
+            WHERE doc_date IS NOT NULL GROUP BY 1
+            UNION ALL
+            SELECT strftime(entry_date, '%Y-%m'), 0 FROM exact_entries WHERE entry_date IS NOT NULL GROUP BY 1
+        ), t AS (SELECT p, sum(n) AS n FROM m GROUP BY p)
+        SELECT p FROM t ORDER BY (n = (SELECT max(n) FROM t)) DESC, p DESC
         """
     )
     return [r[0] for r in rows]
@@ -218,7 +230,7 @@ def pull_all(store: Store, settings: Any, *, on_progress=None, shops: Sequence[s
         _step(on_progress, i, total, f"Pulling {name}…")
         results.append(_load(SHOP_PULLERS[shop.kind])(store, shop))
     if divisions:
-        from exactsync.exact import pull_exact
+        from exactsync.exact.pull import pull_exact
 
         for j, division in enumerate(divisions):
             _step(on_progress, len(names) + j, total, f"Pulling Exact division {division}…")
@@ -229,9 +241,7 @@ def pull_all(store: Store, settings: Any, *, on_progress=None, shops: Sequence[s
 
 def has_run(store: Store) -> bool:
     """True once any reconciliation run is saved."""
-    from exactsync.reconcile import latest_run
-
-    return latest_run(store) is not None
+    return _run_row(store, "", []) is not None
 
 
 def refresh(store: Store, settings: Any, period: str | None, *, on_progress=None) -> Any:
@@ -595,12 +605,14 @@ def _params(run_id: str, shop: str | None) -> list:
 
 
 def _run_row(store: Store, where: str, params: list) -> dict | None:
+    if not _has_table(store, "recon_runs"):
+        return None  # nothing reconciled yet
     with store.read() as con:
         cur = con.execute(f"SELECT run_id, period, division, created_at FROM recon_runs {where} "
                           "ORDER BY created_at DESC LIMIT 1", params)
         names = [d[0] for d in cur.description]
-        row = cur.fetchone()
-    return dict(zip(names, row)) if row else None
+        rows = cur.fetchall()
+    return dict(zip(names, rows[0])) if rows else None
 
 
 def run_info(store: Store, run_id: str) -> dict | None:
@@ -758,40 +770,40 @@ def document_detail(store: Store, run_id: str, result_key: str) -> dict | None:
         cur = con.execute("SELECT * FROM recon_results WHERE run_id = ? AND CAST(result_key AS VARCHAR) = ?",
                           [run_id, str(result_key)])
         names = [d[0] for d in cur.description]
-        row = cur.fetchone()
-        if row is None:
+        found = cur.fetchall()
+        if not found:
             return None
-        res = dict(zip(names, row))
+        res = dict(zip(names, found[0]))
         doc_key = res.get("doc_key")
         shop = shop_lines = exact = exact_lines = None
         if doc_key:
-            shop = con.execute(
-                "SELECT doc_key, shop, kind, doc_number, order_number, doc_date, currency, customer_name, company, "
+            shop = _frame(
+                con, "SELECT doc_key, shop, kind, doc_number, order_number, doc_date, currency, customer_name, company, "
                 "vat_country, vat_number, treatment, net, vat, gross, status FROM shop_documents WHERE doc_key = ?",
-                [doc_key]).pl()
-            shop_lines = con.execute(
-                "SELECT line_type, tax_class, country, rate, treatment, base, vat FROM shop_vat_lines "
-                "WHERE doc_key = ? ORDER BY line_no", [doc_key]).pl()
+                [doc_key])
+            shop_lines = _frame(
+                con, "SELECT line_type, tax_class, country, rate, treatment, base, vat FROM shop_vat_lines "
+                "WHERE doc_key = ? ORDER BY line_no", [doc_key])
         ref = res.get("your_ref")
         division = res.get("division")
         if ref:
             from exactsync.reference import normalize_reference
 
             norm = normalize_reference(ref)
-            entries = con.execute(
-                "SELECT division, entry_id, entry_number, journal_code, your_ref, description, entry_date, fin_year, "
+            entries = _frame(
+                con, "SELECT division, entry_id, entry_number, journal_code, your_ref, description, entry_date, fin_year, "
                 "fin_period, currency, customer_code, customer_name, net, vat, gross, status, type FROM exact_entries "
                 "WHERE (? IS NULL OR division = ?) AND upper(regexp_replace(coalesce(your_ref, ''), '\\s+', '', 'g')) "
-                "IN (?, upper(?)) ORDER BY entry_number", [division, division, norm, ref]).pl()
+                "IN (?, upper(?)) ORDER BY entry_number", [division, division, norm, ref])
             if entries.height:
                 exact = entries
-                exact_lines = con.execute(
-                    "SELECT v.entry_id, v.vat_code, c.description AS vat_description, v.vat_percentage, "
+                exact_lines = _frame(
+                con, "SELECT v.entry_id, v.vat_code, c.description AS vat_description, v.vat_percentage, "
                     "v.gl_account_code, g.description AS gl_description, v.base, v.vat FROM exact_vat_lines v "
                     "LEFT JOIN exact_vat_codes c ON c.division = v.division AND c.code = v.vat_code "
                     "LEFT JOIN exact_gl_accounts g ON g.division = v.division AND g.code = v.gl_account_code "
                     "WHERE v.division = ? AND v.entry_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY v.entry_id, v.vat_code",
-                    [int(entries["division"][0]), entries["entry_id"].to_list()]).pl()
+                    [int(entries["division"][0]), entries["entry_id"].to_list()])
     return {
         "status": res.get("status"), "cause": res.get("cause"), "explanation": res.get("explanation") or res.get("detail"),
         "shop": _frame_t(shop) if shop is not None and shop.height else None, "shop_lines": shop_lines,
@@ -811,6 +823,8 @@ def vat_table(store: Store, run_id: str, *, shop: str | None = None) -> pl.DataF
 
 def runs_page(store: Store, *, limit: int = PAGE_SIZE, offset: int = 0) -> Page:
     """Saved reconciliation runs, newest first."""
+    if not _has_table(store, "recon_runs"):
+        return Page(rows=pl.DataFrame(), total=0, offset=0, limit=limit)
     return paged(store, "SELECT * FROM recon_runs", [], limit=limit, offset=offset, order_by="created_at DESC")
 
 

@@ -177,7 +177,7 @@ def auth_gate() -> None:
         has_auth = False
     if not has_auth:
         return
-    if not st.user.is_logged_in:
+    if not st.user.get("is_logged_in", False):
         st.title("exactsync")
         st.write("Sign in to open the reconciliation dashboard.")
         st.button("Sign in", on_click=st.login, type="primary")
