@@ -592,8 +592,9 @@ def _results_sql(shop: str | None = None) -> tuple[str, int]:
     """The run's results in the columns these views use (the one place that knows the reconcile
     table's column names). Parameters: run_id [, shop]."""
     sql = (
-        "SELECT CAST(result_key AS VARCHAR) AS result_key, doc_key, shop, division, status, cause, "
-        "day, country, treatment, currency, your_ref, doc_number, shop_gross, exact_gross, "
+        "SELECT result_key, doc_key, shop, division, status, cause, "
+        "coalesce(doc_date, entry_date) AS day, vat_country AS country, treatment, currency, your_ref, doc_number, "
+        "shop_gross, exact_gross, "
         "coalesce(delta_gross, 0) AS delta_gross, coalesce(delta_vat, 0) AS delta_vat "
         "FROM recon_results WHERE run_id = ?" + (" AND shop = ?" if shop else "")
     )
@@ -608,7 +609,7 @@ def _run_row(store: Store, where: str, params: list) -> dict | None:
     if not _has_table(store, "recon_runs"):
         return None  # nothing reconciled yet
     with store.read() as con:
-        cur = con.execute(f"SELECT run_id, period, division, created_at FROM recon_runs {where} "
+        cur = con.execute(f"SELECT run_id, period, divisions, shops, created_at FROM recon_runs {where} "
                           "ORDER BY created_at DESC LIMIT 1", params)
         names = [d[0] for d in cur.description]
         rows = cur.fetchall()
@@ -616,18 +617,18 @@ def _run_row(store: Store, where: str, params: list) -> dict | None:
 
 
 def run_info(store: Store, run_id: str) -> dict | None:
-    """A saved run (run_id, period, division, created_at), or None."""
+    """A saved run (run_id, period, divisions, shops, created_at), or None."""
     return _run_row(store, "WHERE run_id = ?", [run_id])
 
 
 def latest_run_info(store: Store, *, period: str | None = None, division: int | None = None) -> dict | None:
-    """The newest run for the period (and division, when the run records one)."""
+    """The newest run for the period that covers the division."""
     where, params = [], []
     if period:
         where.append("period = ?")
         params.append(period)
     if division is not None:
-        where.append("(division IS NULL OR division = ?)")
+        where.append("(divisions IS NULL OR len(divisions) = 0 OR list_contains(divisions, ?))")
         params.append(division)
     return _run_row(store, ("WHERE " + " AND ".join(where)) if where else "", params)
 
@@ -825,7 +826,8 @@ def runs_page(store: Store, *, limit: int = PAGE_SIZE, offset: int = 0) -> Page:
     """Saved reconciliation runs, newest first."""
     if not _has_table(store, "recon_runs"):
         return Page(rows=pl.DataFrame(), total=0, offset=0, limit=limit)
-    return paged(store, "SELECT * FROM recon_runs", [], limit=limit, offset=offset, order_by="created_at DESC")
+    return paged(store, "SELECT run_id, created_at, period, divisions, shops, engine_version, duration_ms "
+                 "FROM recon_runs", [], limit=limit, offset=offset, order_by="created_at DESC")
 
 
 def export(store: Store, run_id: str, path: Path) -> Path:

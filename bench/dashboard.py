@@ -1,0 +1,93 @@
+"""Server time per dashboard page with 1,000,000 shop documents in the store.
+
+Builds a demo month (sandboxes on loopback, pulled and reconciled), then scales the store with SQL
+``range()`` to ``--documents`` shop documents (and as many reconciliation results in the run),
+and renders every page with Streamlit's AppTest: first view (cold caches) and a second view.
+Prints one line per page; the target is ≤ 2 s of server time per page.
+
+    .venv/bin/python bench/dashboard.py [--documents 1000000] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+PAGES = ["overview.py", "differences.py", "vat.py", "push.py", "sync_log.py", "runs.py", "status.py",
+         "connections.py", "mappings.py"]
+
+
+def scale(store, documents: int) -> tuple[int, int]:
+    """Copy shop documents, their VAT lines and the run's results until ``documents`` exist."""
+    with store.read() as con:
+        have = con.execute("SELECT count(*) FROM shop_documents").fetchall()[0][0]
+    copies = max(0, -(-documents // have) - 1)
+    with store.atomic() as con:
+        con.execute(f"""
+            INSERT INTO shop_vat_lines SELECT * REPLACE (l.doc_key || '~' || i AS doc_key)
+            FROM shop_vat_lines l, range(1, {copies + 1}) r(i)""")
+        con.execute(f"""
+            INSERT INTO shop_documents SELECT * REPLACE (d.doc_key || '~' || i AS doc_key,
+                                                         d.doc_number || '~' || i AS doc_number)
+            FROM shop_documents d, range(1, {copies + 1}) r(i)""")
+        con.execute(f"""
+            INSERT INTO recon_results SELECT * REPLACE (x.result_key || '~' || i AS result_key,
+                                                        x.doc_key || '~' || i AS doc_key)
+            FROM recon_results x, range(1, {copies + 1}) r(i) WHERE x.doc_key IS NOT NULL""")
+        docs = con.execute("SELECT count(*) FROM shop_documents").fetchall()[0][0]
+        results = con.execute("SELECT count(*) FROM recon_results").fetchall()[0][0]
+    return docs, results
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--documents", type=int, default=1_000_000)
+    ap.add_argument("--orders", type=int, default=2000, help="orders in the generated demo month")
+    ap.add_argument("--keep", type=Path, default=None, help="build the store here and keep it")
+    args = ap.parse_args()
+
+    from demo_support import prepare_demo
+    from streamlit.testing.v1 import AppTest
+
+    work = args.keep or Path(tempfile.mkdtemp(prefix="exactsync-bench-dashboard-"))
+    t0 = time.perf_counter()
+    month = prepare_demo(work, orders=args.orders)
+    try:
+        docs, results = scale(month.store(), args.documents)
+        print(f"store: {docs:,} shop documents, {results:,} results in the run "
+              f"(built in {time.perf_counter() - t0:.1f} s) at {month.settings.store.path}")
+        os.environ["EXACTSYNC_CONFIG"] = str(month.config)
+        os.chdir(ROOT)
+        print(f"{'page':<18}{'first view':>12}{'again':>10}")
+        worst = 0.0
+        for page in PAGES:
+            from streamlit import cache_data
+
+            cache_data.clear()
+            at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+            at.run()  # the chrome (sidebar pickers) once, as a user arriving on the Overview
+            times = []
+            for _ in range(2):
+                start = time.perf_counter()
+                if page == "overview.py":
+                    at.run()
+                else:
+                    at.switch_page(f"pages/{page}").run()
+                times.append(time.perf_counter() - start)
+            problem = f"  EXCEPTION {at.exception[0].value[:80]}" if at.exception else ""
+            worst = max(worst, times[0])
+            print(f"{page:<18}{times[0]:>10.2f} s{times[1]:>8.2f} s{problem}")
+        print(f"slowest first view: {worst:.2f} s (target ≤ 2 s)")
+    finally:
+        month.stop()
+
+
+if __name__ == "__main__":
+    main()
