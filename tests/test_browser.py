@@ -1,0 +1,117 @@
+"""The month-end flow in a real browser: Playwright drives Debian's Chromium against `streamlit run`.
+
+Open the app → Differences → filter *Missing in Exact* → select them → Push → confirm in the
+dialog → re-pull and re-reconcile → they are matched. Screenshots of Overview, Differences and
+VAT per country are saved to ``test-artifacts/`` (git-ignored) for humans to look at.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import CHROMIUM_ARGS, ROOT, free_port, start_streamlit, stop_process, wait_healthy
+from demo_support import prepare_demo
+
+ARTIFACTS = ROOT / "test-artifacts"
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+
+
+@pytest.fixture(scope="module")
+def served_demo(tmp_path_factory):
+    month = prepare_demo(tmp_path_factory.mktemp("demo-browser"), orders=200)
+    port = free_port()
+    proc = start_streamlit(port, env={"EXACTSYNC_CONFIG": str(month.config)})
+    try:
+        wait_healthy(port, proc, timeout=90)
+        yield month, port
+    finally:
+        out = stop_process(proc)
+        month.stop()
+        if "Traceback" in out:  # pragma: no cover - shown when the test failed for another reason
+            print(out[-4000:])
+
+
+def idle(page) -> None:
+    page.wait_for_timeout(300)
+    page.locator(IDLE).wait_for(timeout=60_000)
+
+
+def goto(page, title: str) -> None:
+    page.get_by_test_id("stSidebarNavLink").filter(has_text=title).first.click()
+    page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=60_000)
+    idle(page)
+
+
+def pick(page, key: str, option: str) -> None:
+    page.locator(f".st-key-{key}").get_by_role("combobox").first.click()
+    page.get_by_role("option", name=option, exact=True).click()
+    page.keyboard.press("Escape")
+    idle(page)
+
+
+def metric(page, label: str) -> str:
+    box = page.get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").filter(has_text=label))
+    return box.first.get_by_test_id("stMetricValue").inner_text().strip()
+
+
+@pytest.mark.browser
+def test_push_the_missing_documents_and_see_them_matched(served_demo, chromium):
+    from playwright.sync_api import sync_playwright
+
+    month, port = served_demo
+    missing = month.expected("missing_in_exact")
+    assert missing > 0
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
+            page.get_by_role("heading", name="Overview").wait_for(timeout=60_000)
+            idle(page)
+            differences_before = int(metric(page, "Differences").replace(",", ""))
+            page.get_by_text("Demo data — sandbox, not your administration").first.wait_for()
+            page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
+
+            goto(page, "Differences")
+            pick(page, "f_status", "Missing in Exact")
+            page.get_by_text(re.compile(rf"^{missing:,} difference\(s\)")).wait_for(timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "differences.png"), full_page=True)
+            page.locator(".st-key-select_all button").click()
+            idle(page)
+            page.get_by_text(re.compile(rf"{missing:,} selected for push")).wait_for(timeout=30_000)
+
+            goto(page, "Push")
+            opener = page.locator(".st-key-push_open button")
+            assert opener.inner_text().strip() == f"Push {missing:,} entries…"
+            opener.click()
+            dialog = page.get_by_role("dialog")
+            dialog.wait_for(timeout=30_000)
+            dialog.locator(".st-key-confirm_push button").click()
+            page.get_by_role("heading", name="Outcome").wait_for(timeout=120_000)
+            idle(page)
+            assert int(metric(page, "Synced")) + int(metric(page, "Already in Exact")) == missing
+            assert metric(page, "Error") == "0"
+
+            page.locator(".st-key-repull button").click()
+            page.get_by_text("Nothing selected").wait_for(timeout=120_000)
+            idle(page)
+
+            goto(page, "Overview")
+            after = int(metric(page, "Differences").replace(",", ""))
+            assert after == differences_before - missing
+            goto(page, "Differences")
+            page.locator(".st-key-f_status").get_by_role("combobox").first.click()
+            assert page.get_by_role("option", name="Missing in Exact", exact=True).count() == 0
+            page.keyboard.press("Escape")
+
+            goto(page, "VAT per country")
+            page.get_by_role("heading", name="Domestic").wait_for(timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "vat-per-country.png"), full_page=True)
+        finally:
+            browser.close()
+    for name in ("overview.png", "differences.png", "vat-per-country.png"):
+        assert (ARTIFACTS / name).stat().st_size > 10_000, name
