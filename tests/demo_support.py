@@ -70,10 +70,13 @@ def prepare_demo(out: Path, *, orders: int = 300, reconcile: bool = True) -> Dem
     try:
         _connect_exact(settings)
         store = Store.from_settings(settings)
+        views.pull_all(store, settings)
+        for division in sorted({shop.division for shop in settings.shops.values() if shop.division}):
+            assert not views.seed_demo_mappings(store, division)
         if reconcile:
-            views.refresh(store, settings, month.period)
-        else:
-            views.pull_all(store, settings)
+            from exactsync.reconcile import run_reconciliation
+
+            run_reconciliation(store, settings, month.period)
     except BaseException:
         month.stop()
         raise

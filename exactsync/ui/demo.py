@@ -47,5 +47,8 @@ def ensure_demo_data() -> None:
             return
         with progress_status("Preparing the demo month: pulling and reconciling…",
                              done_label="Demo month pulled and reconciled") as on_progress:
-            views.refresh(store, settings, None, on_progress=on_progress)
+            views.pull_all(store, settings, on_progress=on_progress)
+            for division in sorted({s.division for s in settings.shops.values() if s.division}):
+                views.seed_demo_mappings(store, division)
+            views.refresh(store, settings, None, on_progress=on_progress, pull=False)
         clear_caches()
