@@ -69,6 +69,7 @@ __all__ = [
     "document_detail",
     "vat_table",
     "runs_page",
+    "vat_chart_frame",
     "export",
     "demo_mapping_frames",
     "seed_demo_mappings",
@@ -816,13 +817,32 @@ def document_detail(store: Store, run_id: str, result_key: str) -> dict | None:
 
 
 def vat_table(store: Store, run_id: str, *, shop: str | None = None) -> pl.DataFrame:
-    """The OSS-shaped table: treatment, country, rate, base and VAT in the shop and in Exact, deltas."""
-    try:
-        from exactsync.reconcile import vat_by_country
-    except ImportError:  # pragma: no cover - reconcile always provides it
-        raise
-    df = vat_by_country(store, run_id) if shop is None else vat_by_country(store, run_id, shop=shop)
-    return df
+    """The OSS-shaped table of a run: treatment, country, rate; base and VAT in the shop and in
+    Exact; deltas (shop − Exact). From the run's saved ``recon_vat`` (all shops of the run)."""
+    return store.query(
+        """
+        SELECT treatment, coalesce(country, '') AS country, rate::DECIMAL(7,2) AS rate,
+               coalesce(sum(base) FILTER (WHERE scope = 'shop'), 0)::DECIMAL(18,2) AS base_shop,
+               coalesce(sum(vat) FILTER (WHERE scope = 'shop'), 0)::DECIMAL(18,2) AS vat_shop,
+               coalesce(sum(base) FILTER (WHERE scope = 'exact'), 0)::DECIMAL(18,2) AS base_exact,
+               coalesce(sum(vat) FILTER (WHERE scope = 'exact'), 0)::DECIMAL(18,2) AS vat_exact,
+               (coalesce(sum(base) FILTER (WHERE scope = 'shop'), 0)
+                - coalesce(sum(base) FILTER (WHERE scope = 'exact'), 0))::DECIMAL(18,2) AS delta_base,
+               (coalesce(sum(vat) FILTER (WHERE scope = 'shop'), 0)
+                - coalesce(sum(vat) FILTER (WHERE scope = 'exact'), 0))::DECIMAL(18,2) AS delta_vat,
+               coalesce(sum(documents) FILTER (WHERE scope = 'shop'), 0)::BIGINT AS documents
+        FROM recon_vat WHERE run_id = ?
+        GROUP BY ALL ORDER BY treatment, country, rate
+        """,
+        [run_id],
+    )
+
+
+def vat_chart_frame(table: pl.DataFrame) -> pl.DataFrame:
+    """VAT per country, shop vs Exact, long format with float amounts (chart axis only)."""
+    wide = table.group_by("country").agg(pl.col("vat_shop").sum().alias("Shop"), pl.col("vat_exact").sum().alias("Exact"))
+    return (wide.unpivot(index="country", variable_name="side", value_name="vat")
+            .with_columns(pl.col("vat").cast(pl.Float64)).sort("country", "side"))
 
 
 def runs_page(store: Store, *, limit: int = PAGE_SIZE, offset: int = 0) -> Page:

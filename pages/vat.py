@@ -30,8 +30,7 @@ for treatment, title in views.TREATMENT_SECTIONS:
     st.subheader(title)
     t1, t2 = st.columns([3, 2])
     t1.dataframe(part.drop("treatment"), hide_index=True, width="stretch")
-    chart = part.group_by("country").agg(part["vat_shop"].sum().alias("Shop"), part["vat_exact"].sum().alias("Exact"))
-    long = chart.unpivot(index="country", variable_name="side", value_name="vat")
+    long = views.vat_chart_frame(part)
     t2.plotly_chart(px.bar(long, x="country", y="vat", color="side", barmode="group",
                            labels={"country": "Country", "vat": "VAT", "side": ""}),
                     width="stretch", key=f"vat_chart_{treatment}")
