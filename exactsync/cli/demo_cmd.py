@@ -39,7 +39,8 @@ def generate_cmd(ctx: Ctx, out: Path, orders: int, seed: int, period: str) -> No
         f"Demo month {summary.period} (seed {summary.seed}) written to {summary.out_dir}: {summary.orders} orders, "
         f"{summary.documents} shop documents, {summary.entries} Exact entries, {summary.cases} planted cases.\n"
         f"Next: exactsync sandbox serve --scenario {summary.out_dir}\n"
-        f"      exactsync --config {summary.out_dir / 'exactsync.toml'} exact connect --sandbox-approve"))
+        f"      exactsync --config {summary.out_dir / 'exactsync.toml'} exact connect --sandbox-approve\n"
+        f"      exactsync --config {summary.out_dir / 'exactsync.toml'} pull shop  (and: pull exact)"))
 
 
 @demo.command("run")
