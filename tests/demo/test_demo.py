@@ -187,8 +187,9 @@ def test_pull_matches_manifest_and_planted_cases_hold(pipeline):
 def test_cli_generate_writes_the_files(tmp_path):
     from click.testing import CliRunner
 
-    from exactsync.cli.main import cli
+    from exactsync.cli.main import cli, load_commands
 
+    load_commands()
     out = tmp_path / "cli-demo"
     result = CliRunner().invoke(cli, ["--json", "demo", "generate", "--out", str(out), "--orders", "200",
                                       "--seed", "3", "--period", "2026-11"])
