@@ -1,0 +1,173 @@
+"""Start the demo: generate the month if needed, serve the three sandboxes, connect to Exact.
+
+``start_demo(base_dir)`` is what the dashboard (first start in demo mode) and the CLI call; it
+returns a :class:`DemoEnvironment` with the :class:`~exactsync.settings.Settings` pointing at the
+running sandboxes (default ports 8701–8703 when free, else any free port) and ``.stop()``.
+``run_demo_pipeline(env, store)`` then pulls the two shops and Exact into the store.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+import httpx2
+
+from exactsync.demo.generate import DEFAULT_PERIOD, DEFAULT_PORTS, DEFAULT_SEED, generate_demo
+from exactsync.errors import ExactsyncError
+from exactsync.sandbox.base import SandboxApp
+from exactsync.sandbox.server import ServerThread, load_scenario_apps
+from exactsync.settings import Settings, load_settings
+
+__all__ = ["DemoEnvironment", "start_demo", "scenario_complete", "connect_sandbox_exact", "run_demo_pipeline"]
+
+Progress = Callable[[int, int, str], None]
+_FILES = ("exact.json", "woocommerce.json", "magento.json", "manifest.json", "exactsync.toml")
+
+
+@dataclass
+class DemoEnvironment:
+    """The running demo: settings, sandboxes (apps and servers) and the manifest."""
+
+    base_dir: Path
+    settings: Settings
+    apps: dict[str, SandboxApp]
+    servers: dict[str, ServerThread]
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {name: s.url for name, s in self.servers.items()}
+
+    def stop(self) -> None:
+        for server in self.servers.values():
+            server.stop()
+
+    def __enter__(self) -> "DemoEnvironment":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def scenario_complete(base_dir: str | Path) -> bool:
+    base = Path(base_dir)
+    return all((base / name).exists() for name in _FILES)
+
+
+def _is_loopback(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _serve(app: SandboxApp, host: str, port: int) -> ServerThread:
+    try:
+        server = ServerThread(app, host, port)
+    except OSError:  # port taken: any free port
+        server = ServerThread(app, host, 0)
+    return server.start()
+
+
+def connect_sandbox_exact(settings: Settings) -> dict[str, Any]:
+    """Sandbox only: press 'Allow' on the sandbox's consent form and store the token.
+
+    Refused unless ``exact.base_url`` is a loopback address. Returns the token status (no secrets).
+    """
+    from exactsync.exact.oauth import TokenStore
+
+    ex = settings.exact
+    if not _is_loopback(ex.base_url):
+        raise ExactsyncError(f"the demo only connects to a sandbox on a loopback address, not {ex.base_url}")
+    tokens = TokenStore.from_settings(settings)
+    state = secrets.token_urlsafe(16)
+    form = {"client_id": ex.client_id, "redirect_uri": ex.redirect_uri, "response_type": "code", "allow": "1",
+            "state": state}
+    with httpx2.Client(timeout=ex.timeout, follow_redirects=False) as http:
+        resp = http.post(f"{ex.base_url.rstrip('/')}/api/oauth2/auth", data=form)
+    location = resp.headers.get("location")
+    if resp.status_code not in (301, 302, 303) or not location:
+        raise ExactsyncError(f"the sandbox consent form answered {resp.status_code} without a redirect")
+    return tokens.exchange_code(location, state=state)
+
+
+def start_demo(base_dir: str | Path, *, orders: int = 2000, seed: int = DEFAULT_SEED, period: str = DEFAULT_PERIOD,
+               on_progress: Progress | None = None, host: str = "127.0.0.1", ports: dict[str, int] | None = None,
+               connect: bool = True) -> DemoEnvironment:
+    """Generate (if missing) and serve the demo month in ``base_dir``; connect exactsync to it.
+
+    ``ports`` overrides the default ports (0 = any free port). The returned settings point at the
+    actual URLs; the store path and token file are inside ``base_dir/data``. Call ``.stop()``.
+    """
+    base = Path(base_dir)
+    if not scenario_complete(base):
+        generate_demo(base, orders=orders, seed=seed, period=period, on_progress=on_progress)
+    if on_progress:
+        on_progress(0, 3, "starting sandboxes")
+    apps = load_scenario_apps(base)
+    wanted = dict(DEFAULT_PORTS)
+    wanted.update(ports or {})
+    servers: dict[str, ServerThread] = {}
+    try:
+        for n, name in enumerate(("exact", "woocommerce", "magento"), start=1):
+            servers[name] = _serve(apps[name], host, wanted[name])
+            if on_progress:
+                on_progress(n, 3, f"sandbox {name} at {servers[name].url}")
+        (base / "data").mkdir(exist_ok=True)
+        settings = load_settings(
+            base / "exactsync.toml", env={}, cwd=base, secrets_file=base / ".streamlit" / "secrets.toml",
+            overrides={"exact.base_url": servers["exact"].url,
+                       "shops.woo-demo.url": servers["woocommerce"].url,
+                       "shops.magento-demo.url": servers["magento"].url},
+        )
+        if connect:
+            connect_sandbox_exact(settings)
+        manifest = json.loads((base / "manifest.json").read_text(encoding="utf-8"))
+    except BaseException:
+        for server in servers.values():
+            server.stop()
+        raise
+    return DemoEnvironment(base, settings, apps, servers, manifest)
+
+
+def run_demo_pipeline(env: DemoEnvironment, store: Any, on_progress: Progress | None = None) -> dict[str, Any]:
+    """Pull both shops and every Exact division of the demo into ``store``; returns a summary.
+
+    TODO(reconcile): reconciliation is not on this branch yet; once ``exactsync.reconcile`` lands,
+    run it here after the pulls (the caller can already run it on the filled store).
+    """
+    from exactsync.exact.pull import pull_exact
+    from exactsync.shops.magento import pull_magento
+    from exactsync.shops.woocommerce import pull_woocommerce
+
+    settings = env.settings
+    out: dict[str, Any] = {"shops": {}, "exact": {}}
+    steps = 2 + len(settings.exact.divisions)
+    step = 0
+
+    def tick(label: str) -> None:
+        nonlocal step
+        step += 1
+        if on_progress:
+            on_progress(step, steps, label)
+
+    for name, shop in settings.shops.items():
+        pull = pull_woocommerce if shop.kind == "woocommerce" else pull_magento
+        result = pull(store, shop)
+        out["shops"][name] = {"documents": result.documents, "errors": result.errors}
+        tick(f"pulled {name}")
+    for division in settings.exact.divisions:
+        result = pull_exact(store, settings, division, full=True)
+        out["exact"][division] = {"lines": result.lines_upserted, "entries": result.entries_derived,
+                                  "errors": result.record_errors, "complete": result.complete}
+        tick(f"pulled Exact {division}")
+    return out

@@ -1,0 +1,201 @@
+"""The demo month: deterministic files, planted cases, sandboxes serving it, pipeline into DuckDB."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from exactsync.demo import generate_demo
+from exactsync.demo.bootstrap import run_demo_pipeline, start_demo
+from exactsync.demo.model import CAUSES
+from exactsync.reference import normalize_reference
+from exactsync.sandbox.woocommerce.generate import DEMO_KEY
+from exactsync.settings import load_settings
+from exactsync.store import Store
+
+FILES = ("exact.json", "woocommerce.json", "magento.json", "manifest.json", "exactsync.toml")
+ORDERS = 300
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    generate_demo(out, orders=ORDERS, seed=11)
+    return out
+
+
+@pytest.fixture(scope="module")
+def manifest(demo_dir) -> dict:
+    return json.loads((demo_dir / "manifest.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    """A 300-order demo, served on free ports, connected and pulled into a DuckDB file."""
+    base = tmp_path_factory.mktemp("demo-run")
+    env = start_demo(base, orders=ORDERS, seed=11, ports={"exact": 0, "woocommerce": 0, "magento": 0})
+    try:
+        store = Store.open(env.settings.store.path, lock_timeout=30)
+        summary = run_demo_pipeline(env, store)
+        yield env, store, summary
+    finally:
+        env.stop()
+
+
+def test_same_seed_same_files_other_seed_other_files(tmp_path, demo_dir):
+    again = tmp_path / "again"
+    generate_demo(again, orders=ORDERS, seed=11)
+    for name in FILES:
+        assert (again / name).read_bytes() == (demo_dir / name).read_bytes(), name
+    other = tmp_path / "other"
+    generate_demo(other, orders=ORDERS, seed=12)
+    assert (other / "woocommerce.json").read_bytes() != (demo_dir / "woocommerce.json").read_bytes()
+    assert not list(demo_dir.glob(".*.tmp"))
+
+
+def test_countries_currencies_and_every_planted_cause(manifest):
+    countries = set()
+    for t in manifest["totals"].values():
+        countries |= set(t["countries"])
+    eu = countries & set(manifest["countries"]["eu"])
+    assert len(eu) >= 10
+    assert countries & {"US", "CH", "NO", "GB"}
+    assert set(manifest["totals"]["magento-demo"]["gross"]) >= {"EUR"} and len(
+        manifest["totals"]["magento-demo"]["gross"]) >= 2  # a second currency
+    causes = {c["expected_cause"] for c in manifest["cases"]}
+    assert set(CAUSES) | {"only_in_exact"} <= causes
+    for cause in CAUSES:
+        assert manifest["counts"]["by_cause"][cause] >= 3, cause
+    for c in manifest["cases"]:
+        assert {"doc_key", "reference", "shop", "doc_number", "expected_status", "expected_cause", "note"} <= set(c)
+    shop_cases = [c for c in manifest["cases"] if c["shop"]]
+    assert len({c["doc_key"] for c in shop_cases}) == len(shop_cases)  # one cause per planted document
+    counts = manifest["counts"]
+    assert sum(counts["expected_status"].values()) == counts["documents"] + counts["expected_status"]["only_in_exact"]
+    assert counts["documents"] == sum(t["documents"] for t in manifest["totals"].values())
+    assert manifest["period"] == "2026-10" and manifest["seed"] == 11
+
+
+def test_toml_points_at_default_ports(demo_dir):
+    s = load_settings(demo_dir / "exactsync.toml", env={}, cwd=demo_dir)
+    assert s.demo is True
+    assert s.exact.base_url == "http://127.0.0.1:8701"
+    assert s.shop("woo-demo").url == "http://127.0.0.1:8702"
+    assert s.shop("magento-demo").url == "http://127.0.0.1:8703"
+    assert s.shop("woo-demo").reference_prefix == "WC-" and s.shop("magento-demo").reference_prefix == "M2-"
+    assert s.store.path == demo_dir / "data" / "exactsync.duckdb"
+    assert s.exact.divisions == [700001, 700002]
+    assert s.shop("woo-demo").consumer_key.get() == DEMO_KEY[0]
+    assert "sandbox" in (demo_dir / "exactsync.toml").read_text(encoding="utf-8").lower()
+
+
+def test_each_sandbox_serves_the_month_over_http(pipeline, manifest):
+    env, _store, _ = pipeline
+    woo_t = env.manifest["totals"]["woo-demo"]
+    mag_t = env.manifest["totals"]["magento-demo"]
+    ck, cs = DEMO_KEY
+    with httpx2.Client(timeout=10) as http:
+        r = http.get(f"{env.urls['woocommerce']}/wp-json/wc/v3/orders", auth=(ck, cs),
+                     headers={"x-forwarded-proto": "https"}, params={"per_page": 1})
+        assert r.status_code == 200
+        assert int(r.headers["x-wp-total"]) == woo_t["orders"]
+        r = http.get(f"{env.urls['woocommerce']}/wp-json/wc/v3/orders", auth=(ck, cs),
+                     headers={"x-forwarded-proto": "https"},
+                     params={"per_page": 1, "status": "completed,processing,refunded"})
+        assert int(r.headers["x-wp-total"]) == woo_t["invoices"]
+
+        bearer = {"Authorization": f"Bearer {env.settings.shop('magento-demo').token.get()}"}
+        for path, key in (("invoices", "invoices"), ("creditmemos", "credit_notes")):
+            r = http.get(f"{env.urls['magento']}/rest/V1/{path}", headers=bearer,
+                         params={"searchCriteria[pageSize]": 1})
+            assert r.status_code == 200
+            assert r.json()["total_count"] == mag_t[key]
+
+        from exactsync.exact.oauth import TokenStore
+
+        token = TokenStore.from_settings(env.settings).access_token()
+        r = http.get(f"{env.urls['exact']}/api/v1/700001/salesentry/SalesEntries/$count",
+                     headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200
+        assert int(r.text) == env.manifest["divisions"]["700001"]["entries"]
+
+
+def test_pull_matches_manifest_and_planted_cases_hold(pipeline):
+    env, store, summary = pipeline
+    m = env.manifest
+    for shop, t in m["totals"].items():
+        assert summary["shops"][shop] == {"documents": t["documents"], "errors": 0}
+        for currency, gross in t["gross"].items():
+            got = store.scalar("SELECT sum(gross) FROM shop_documents WHERE shop = ? AND currency = ?", [shop, currency])
+            assert got == Decimal(gross), (shop, currency)
+    assert summary["exact"][700001]["entries"] == m["divisions"]["700001"]["entries"]
+    assert summary["exact"][700001]["errors"] == 0
+
+    docs = store.rows("SELECT doc_key, doc_number, kind, shop, currency, net, vat, gross, doc_date FROM shop_documents")
+    prefix = {name: s["reference_prefix"] for name, s in m["shops"].items()}
+    entries: dict[str, list[tuple]] = {}
+    for row in store.rows("SELECT your_ref, currency, net, vat, gross, status, fin_year, fin_period, customer_code, "
+                          "entry_number FROM exact_entries WHERE division = 700001"):
+        entries.setdefault(normalize_reference(row[0]) or "", []).append(row)
+    planted = {c["doc_key"]: c for c in m["cases"] if c["doc_key"]}
+    seen_causes = set()
+    for doc_key, number, kind, shop, currency, net, vat, gross, doc_date in docs:
+        ref = normalize_reference(f"{prefix[shop]}{'CN-' if kind == 'credit_note' else ''}{number}")
+        found = entries.get(ref, [])
+        case = planted.get(doc_key)
+        cause = case["expected_cause"] if case else None
+        if case is None or case["expected_status"] == "matched":
+            if case is not None:  # wrong entry, its reversal, the correct one
+                assert len(found) == 3 and sum(e[4] for e in found) == gross
+                continue
+            assert len(found) == 1, doc_key
+            e = found[0]
+            assert (e[1], e[2], e[3], e[4], e[5]) == (currency, net, vat, gross, 50), doc_key
+            assert (e[6], e[7]) == (doc_date.year, doc_date.month), doc_key
+            continue
+        seen_causes.add(cause)
+        if cause == "missing_in_exact":
+            assert found == []
+        elif cause == "duplicated_in_exact":
+            assert len(found) == 2 and found[0][4] == found[1][4] == gross
+        elif cause == "draft":
+            assert len(found) == 1 and found[0][5] == 20 and found[0][4] == gross
+        elif cause == "other_period":
+            assert len(found) == 1 and (found[0][6], found[0][7]) != (doc_date.year, doc_date.month)
+            assert found[0][4] == gross
+        elif cause == "currency_differs":
+            assert len(found) == 1 and found[0][1] == "EUR" != currency
+        elif cause == "matched_within_tolerance":
+            assert len(found) == 1 and abs(found[0][4] - gross) == Decimal("0.01")
+        elif cause == "amount_differs":
+            assert len(found) == 1 and abs(found[0][4] - gross) > Decimal("0.01")
+        elif cause in ("vat_differs", "customer_differs"):
+            assert len(found) == 1 and found[0][4] == gross and found[0][1] == currency
+    assert seen_causes >= set(CAUSES)
+    only = [c for c in m["cases"] if c["expected_status"] == "only_in_exact" and c["division"] == 700001]
+    for c in only:
+        if c["reference"]:
+            assert c["reference"].upper().startswith(("MANUAL-", "WC-"))
+            assert len(entries.get(normalize_reference(c["reference"]), [])) == 1
+    assert store.scalar("SELECT count(*) FROM exact_entries WHERE division = 700002") == 3
+
+
+def test_cli_generate_writes_the_files(tmp_path):
+    from click.testing import CliRunner
+
+    from exactsync.cli.main import cli, load_commands
+
+    load_commands()
+    out = tmp_path / "cli-demo"
+    result = CliRunner().invoke(cli, ["--json", "demo", "generate", "--out", str(out), "--orders", "200",
+                                      "--seed", "3", "--period", "2026-11"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["orders"] == 200 and data["period"] == "2026-11"
+    assert all((out / name).exists() for name in FILES)
+    bad = CliRunner().invoke(cli, ["demo", "generate", "--out", str(out), "--period", "2026-13"])
+    assert bad.exit_code != 0 and "YYYY-MM" in bad.output
