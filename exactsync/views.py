@@ -668,7 +668,7 @@ def amounts_by_status(store: Store, run_id: str, *, shop: str | None = None) -> 
     return df.with_columns(
         pl.col("status").map_elements(status_label, return_dtype=pl.String).alias("status_label"),
         pl.col("cause").map_elements(lambda c: cause_label(c) if c else "—", return_dtype=pl.String).alias("cause_label"),
-        pl.col("amount").cast(pl.Float64),  # chart axis only; the table shows the same rounded to cents
+        pl.col("amount").cast(pl.Float64).alias("amount_chart"),  # chart axis only; tables show the Decimal
     )
 
 

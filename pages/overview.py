@@ -55,13 +55,13 @@ g1, g2 = st.columns(2)
 with g1:
     st.subheader("Amounts by status and cause")
     if by_status.height:
-        fig = px.bar(by_status.to_pandas(), x="status_label", y="amount", color="cause_label",
-                     labels={"status_label": "Status", "amount": "Gross amount", "cause_label": "Cause"})
+        fig = px.bar(by_status, x="status_label", y="amount_chart", color="cause_label",
+                     labels={"status_label": "Status", "amount_chart": "Gross amount", "cause_label": "Cause"})
         st.plotly_chart(fig, width="stretch", key="chart_status")
 with g2:
     st.subheader("Differences by day")
     if by_day.height:
-        fig = px.bar(by_day.to_pandas(), x="day", y="differences", color="status_label",
+        fig = px.bar(by_day, x="day", y="differences", color="status_label",
                      labels={"day": "Date", "differences": "Differences", "status_label": "Status"})
         st.plotly_chart(fig, width="stretch", key="chart_day")
     else:

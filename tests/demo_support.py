@@ -7,7 +7,6 @@ subprocess) both reach them over real HTTP.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,35 +39,18 @@ class DemoMonth:
             server.stop()
 
 
-def _connect_exact(settings: Any) -> None:
-    """Press 'Allow' on the sandbox's consent form and exchange the code (sandbox only)."""
-    import httpx2
-
-    from exactsync.exact.oauth import TokenStore
-
-    ex = settings.exact
-    tokens = TokenStore.from_settings(settings)
-    form = {"client_id": ex.client_id, "redirect_uri": ex.redirect_uri, "response_type": "code", "allow": "1",
-            "state": "test-state"}
-    resp = httpx2.post(f"{ex.base_url}/api/oauth2/auth", data=form, timeout=30)
-    assert resp.status_code in (302, 303), resp.status_code
-    tokens.exchange_code(resp.headers["location"], state="test-state")
-
-
 def prepare_demo(out: Path, *, orders: int = 300, reconcile: bool = True) -> DemoMonth:
     from exactsync import views
-    from exactsync.demo import generate_demo, write_config
-    from exactsync.sandbox.server import load_scenario_apps, serve
-    from exactsync.settings import load_settings
+    from exactsync.demo import write_config
+    from exactsync.demo.bootstrap import start_demo
     from exactsync.store import Store
 
-    generate_demo(out, orders=orders)
-    servers = {name: serve(app) for name, app in load_scenario_apps(out).items()}
-    config = write_config(out, ports={name: s.port for name, s in servers.items()})
-    settings = load_settings(config)
-    month = DemoMonth(out, config, settings, json.loads((out / "manifest.json").read_text()), servers)
+    env = start_demo(out, orders=orders, ports={"exact": 0, "woocommerce": 0, "magento": 0})
+    # the config on disk points at the ports actually used, for `streamlit run` in a subprocess
+    config = write_config(out, ports={name: s.port for name, s in env.servers.items()})
+    month = DemoMonth(out, config, env.settings, env.manifest, env.servers)
+    settings = env.settings
     try:
-        _connect_exact(settings)
         store = Store.from_settings(settings)
         views.pull_all(store, settings)
         for division in sorted({shop.division for shop in settings.shops.values() if shop.division}):

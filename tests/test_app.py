@@ -157,6 +157,33 @@ def test_oauth_redirect_with_a_foreign_state_is_refused(app_env):
     assert "auth-code-never-shown" not in page_text(at)
 
 
+def test_first_start_without_configuration_runs_the_demo(tmp_path, monkeypatch):
+    """No exactsync.toml, no EXACTSYNC_CONFIG, no secrets: the demo starts, pulls, reconciles."""
+    import json
+
+    from exactsync.demo import generate_demo
+    from exactsync.ui import config_present
+    from exactsync.ui.demo import stop_demos
+
+    monkeypatch.chdir(ROOT)
+    assert not config_present(), "this test needs a checkout without exactsync.toml / secrets.toml"
+    demo_dir = tmp_path / "demo"
+    generate_demo(demo_dir, orders=120)  # small month; start_demo reuses a complete scenario
+    monkeypatch.setenv("EXACTSYNC_DEMO_DIR", str(demo_dir))
+    try:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert not at.error, [e.value for e in at.error]
+        assert any("Demo data — sandbox, not your administration" in w.value for w in at.sidebar.warning)
+        manifest = json.loads((demo_dir / "manifest.json").read_text())
+        total = sum(manifest["counts"]["expected_status"].values())
+        assert metrics(at)["Documents"] == f"{total:,}"
+        assert (demo_dir / "data" / "exactsync.duckdb").exists()
+    finally:
+        stop_demos()
+
+
 # --------------------------------------------------------------------------- the demo month
 
 

@@ -47,13 +47,14 @@ def page_setup() -> None:
 def config_present(cwd: Path | None = None, env: dict[str, str] | None = None) -> bool:
     """True when the user configured exactsync (toml, EXACTSYNC_* variables or secrets.toml).
 
-    ``EXACTSYNC_DEMO=1`` forces the demo even when a configuration exists.
+    ``EXACTSYNC_DEMO=1`` forces the demo even when a configuration exists; ``EXACTSYNC_DEMO_DIR``
+    only moves the demo's folder (default ``data/demo``).
     """
     env = dict(os.environ) if env is None else env
     cwd = cwd or Path.cwd()
     if env.get("EXACTSYNC_DEMO", "").lower() in ("1", "true", "yes"):
         return False
-    if any(k.startswith("EXACTSYNC_") and k != "EXACTSYNC_DEMO" for k in env):
+    if any(k.startswith("EXACTSYNC_") and k not in ("EXACTSYNC_DEMO", "EXACTSYNC_DEMO_DIR") for k in env):
         return True
     if (cwd / "exactsync.toml").exists():
         return True

@@ -8,24 +8,46 @@ variables) replaces it on the next start.
 
 from __future__ import annotations
 
+import os
 import threading
+from pathlib import Path
 
 import streamlit as st
 
 from exactsync.ui import ROOT, clear_caches, progress_status
 
-__all__ = ["DEMO_DIR", "DEMO_BANNER", "demo_environment", "ensure_demo_data"]
+__all__ = ["DEMO_DIR", "DEMO_BANNER", "demo_dir", "demo_environment", "ensure_demo_data", "stop_demos"]
 
 DEMO_DIR = ROOT / "data" / "demo"
 DEMO_BANNER = "Demo data — sandbox, not your administration"
+_running: list = []
+
+
+def demo_dir() -> Path:
+    """``data/demo`` next to app.py, or ``EXACTSYNC_DEMO_DIR``."""
+    return Path(os.environ.get("EXACTSYNC_DEMO_DIR") or DEMO_DIR)
 
 
 @st.cache_resource(show_spinner="Starting the demo sandboxes…")
-def demo_environment():
-    """Generate the demo scenario if missing and start the three sandboxes on 127.0.0.1."""
+def _environment(base_dir: str):
     from exactsync.demo.bootstrap import start_demo
 
-    return start_demo(DEMO_DIR)
+    env = start_demo(base_dir)
+    _running.append(env)
+    return env
+
+
+def demo_environment():
+    """Generate the demo scenario if missing and start the three sandboxes on 127.0.0.1 (once
+    per server process; default ports 8701–8703, else any free port)."""
+    return _environment(str(demo_dir()))
+
+
+def stop_demos() -> None:
+    """Stop every demo sandbox this process started (tests)."""
+    while _running:
+        _running.pop().stop()
+    _environment.clear()
 
 
 @st.cache_resource
