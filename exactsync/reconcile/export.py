@@ -1,0 +1,171 @@
+"""Export a saved run: an XLSX workbook, one CSV of all results, or a ZIP of CSV files.
+
+By the suffix of ``path``:
+
+* ``.xlsx`` — sheets *Summary* (parameters, per status counts and amounts, totals, tolerated),
+  *Differences* (every row that is not matched, with status, cause, amounts, deltas and the
+  sentence), *VAT per country* (shop vs Exact per treatment, country and rate) and one sheet per
+  treatment (*VAT domestic*, *VAT OSS*, *VAT reverse charge*, *VAT export*, …), and *VAT codes*
+  (how each Exact VAT code was read);
+* ``.csv`` — one file: every result row of the run (matched included);
+* ``.zip`` — the workbook's sheets as CSV files (``summary.csv``, ``differences.csv``,
+  ``results.csv``, ``vat_by_country.csv``, ``vat_codes.csv``).
+
+Lists (entry ids, flags) become ``;``-separated text; amounts keep their 4 decimals (Excel shows
+them with a 2-decimal number format).
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from exactsync.reconcile.constants import OK_STATUSES, PRECEDENCE, status_label
+from exactsync.reconcile.engine import ReconcileError
+from exactsync.reconcile.runs import load_run, results, vat_by_country, vat_code_reading
+
+__all__ = ["export_run", "EXPORT_SUFFIXES", "TREATMENT_TITLES"]
+
+EXPORT_SUFFIXES = (".xlsx", ".csv", ".zip")
+TREATMENT_TITLES = {
+    "domestic": "VAT domestic",
+    "oss": "VAT OSS",
+    "reverse_charge": "VAT reverse charge",
+    "export": "VAT export",
+    "exempt": "VAT exempt",
+    "unknown": "VAT unknown codes",
+}
+_MAX_XLSX_ROWS = 1_048_575
+
+
+def _flat(frame: pl.DataFrame) -> pl.DataFrame:
+    """Lists → text, so CSV and XLSX writers accept every column."""
+    out = []
+    for name, dtype in frame.schema.items():
+        if isinstance(dtype, pl.List):
+            out.append(pl.col(name).cast(pl.List(pl.String)).list.join(";").alias(name))
+    return frame.with_columns(out) if out else frame
+
+
+def _summary_frame(store: Any, run_id: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    run = load_run(store, run_id)
+    rows: list[dict[str, Any]] = [
+        {"item": "run", "value": run.run_id},
+        {"item": "reconciled at (UTC)", "value": run.created_at.isoformat(sep=" ", timespec="seconds")},
+        {"item": "period", "value": run.period},
+        {"item": "divisions", "value": ", ".join(str(d) for d in run.divisions)},
+        {"item": "shops", "value": ", ".join(run.shops)},
+        {"item": "tolerance (net / VAT / gross)",
+         "value": " / ".join(run.tolerance.get(k, "") for k in ("net", "vat", "gross"))},
+        {"item": "engine version", "value": run.engine_version},
+    ]
+    meta = pl.DataFrame(rows, schema={"item": pl.String, "value": pl.String})
+    lines = []
+    for status in PRECEDENCE:
+        s = run.by_status.get(status, {"count": 0})
+        lines.append({"status": status, "label": status_label(status), "count": int(s.get("count", 0)),
+                      **{k: str(s.get(k, "0")) for k in ("shop_net", "shop_vat", "shop_gross", "exact_net",
+                                                         "exact_vat", "exact_gross")}})
+    t = run.totals
+    lines.append({"status": "total", "label": "Total", "count": int(t.get("results", 0)),
+                  **{k: str(t.get(k, "0")) for k in ("shop_net", "shop_vat", "shop_gross", "exact_net",
+                                                     "exact_vat", "exact_gross")}})
+    tol = run.tolerated
+    lines.append({"status": "tolerated", "label": f"Tolerated differences ({tol.get('rows', 0)} rows)", "count": None,
+                  "shop_net": None, "shop_vat": None, "shop_gross": None, "exact_net": str(tol.get("net", "0")),
+                  "exact_vat": str(tol.get("vat", "0")), "exact_gross": str(tol.get("gross", "0"))})
+    table = pl.DataFrame(lines).with_columns(
+        [pl.col(c).cast(pl.Decimal(18, 4)) for c in ("shop_net", "shop_vat", "shop_gross", "exact_net",
+                                                      "exact_vat", "exact_gross")])
+    return meta, table
+
+
+def _sheets(store: Any, run_id: str) -> dict[str, pl.DataFrame]:
+    all_rows = _flat(results(store, run_id))
+    diffs = all_rows.filter(~pl.col("status").is_in(list(OK_STATUSES)))
+    vat = vat_by_country(store, run_id)
+    return {"results": all_rows, "differences": diffs, "vat_by_country": vat,
+            "vat_codes": vat_code_reading(store, run_id)}
+
+
+def export_run(store: Any, run_id: str, path: str | Path) -> Path:
+    """Write the run to ``path`` (format by suffix, see the module docstring); returns the path."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in EXPORT_SUFFIXES:
+        raise ReconcileError(f"cannot export to {path.name}: use one of {', '.join(EXPORT_SUFFIXES)}")
+    load_run(store, run_id)  # unknown run → clear error before any file is written
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".csv":
+        _flat(results(store, run_id)).write_csv(path)
+        return path
+    meta, table = _summary_frame(store, run_id)
+    sheets = _sheets(store, run_id)
+    if suffix == ".zip":
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+            buf = io.StringIO()
+            buf.write(meta.write_csv())
+            buf.write("\n")
+            buf.write(table.write_csv())
+            z.writestr("summary.csv", buf.getvalue())
+            for name in ("differences", "results", "vat_by_country", "vat_codes"):
+                z.writestr(f"{name}.csv", sheets[name].write_csv())
+        return path
+    _write_xlsx(path, meta, table, sheets)
+    return path
+
+
+def _write_xlsx(path: Path, meta: pl.DataFrame, table: pl.DataFrame, sheets: dict[str, pl.DataFrame]) -> None:
+    import xlsxwriter
+
+    money = {"num_format": "#,##0.00;[Red]-#,##0.00"}
+
+    def money_formats(frame: pl.DataFrame) -> dict[str, dict]:
+        return {c: money for c, t in frame.schema.items() if isinstance(t, pl.Decimal)}
+
+    def to_excel(frame: pl.DataFrame) -> pl.DataFrame:
+        # xlsxwriter writes numbers; Decimals become floats only here, in the presentation copy
+        return frame.with_columns([pl.col(c).cast(pl.Float64) for c, t in frame.schema.items()
+                                   if isinstance(t, pl.Decimal)])
+
+    with xlsxwriter.Workbook(str(path)) as wb:
+        ws = wb.add_worksheet("Summary")
+        meta.write_excel(workbook=wb, worksheet=ws, position="A1", autofit=True, table_style="Table Style Light 1")
+        start = meta.height + 3
+        to_excel(table).write_excel(workbook=wb, worksheet=ws, position=(start, 0), autofit=True,
+                                    column_formats=money_formats(table), table_style="Table Style Light 9")
+        diffs = sheets["differences"]
+        truncated = diffs.height > _MAX_XLSX_ROWS
+        diffs = diffs.head(_MAX_XLSX_ROWS)
+        ws = wb.add_worksheet("Differences")
+        if diffs.height:
+            to_excel(diffs).write_excel(workbook=wb, worksheet=ws, autofit=True, column_formats=money_formats(diffs),
+                                        table_style="Table Style Light 9", freeze_panes=(1, 0))
+        else:
+            ws.write(0, 0, "No differences in this run.")
+        if truncated:
+            ws.write(diffs.height + 2, 0, "Truncated: Excel holds about a million rows; export CSV for all.")
+        vat = sheets["vat_by_country"]
+        ws = wb.add_worksheet("VAT per country")
+        if vat.height:
+            to_excel(vat).write_excel(workbook=wb, worksheet=ws, autofit=True, column_formats=money_formats(vat),
+                                      table_style="Table Style Light 9", freeze_panes=(1, 0))
+        else:
+            ws.write(0, 0, "No VAT lines in this run.")
+        for treatment in vat["treatment"].unique(maintain_order=True).to_list() if vat.height else []:
+            part = vat.filter(pl.col("treatment") == treatment).drop("treatment")
+            title = TREATMENT_TITLES.get(treatment, f"VAT {treatment}")[:31]
+            ws = wb.add_worksheet(title)
+            to_excel(part).write_excel(workbook=wb, worksheet=ws, autofit=True, column_formats=money_formats(part),
+                                       table_style="Table Style Light 9", freeze_panes=(1, 0))
+        codes = sheets["vat_codes"]
+        ws = wb.add_worksheet("VAT codes")
+        if codes.height:
+            codes.with_columns(pl.col("rate").cast(pl.Float64)).write_excel(
+                workbook=wb, worksheet=ws, autofit=True, table_style="Table Style Light 1")
+        else:
+            ws.write(0, 0, "No VAT codes in this run.")

@@ -1,0 +1,297 @@
+"""Reading saved runs: reopen one as it was, page through its differences, drill down, VAT per country.
+
+A run's rows never change after it is saved, so every function here shows the run "as of" the
+moment it ran. Only :func:`document_detail` also reads the current shop document and Exact
+entries (the source rows, which later pulls may have changed; ``recorded`` shows what the run saw).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+
+from exactsync.reconcile.constants import OK_STATUSES, cause_label, status_label
+from exactsync.reconcile.engine import ReconcileError, RunSummary
+
+__all__ = [
+    "DiffFilters",
+    "load_run",
+    "latest_run",
+    "list_runs",
+    "delete_run",
+    "results",
+    "differences",
+    "count_differences",
+    "amounts_by_status",
+    "differences_by_day",
+    "vat_by_country",
+    "document_detail",
+    "vat_code_reading",
+]
+
+
+def _run_row_to_summary(row: tuple) -> RunSummary:
+    (run_id, created_at, period, divisions, shops, tolerance, params, summary, engine_version, duration_ms) = row
+    summary = json.loads(summary or "{}")
+
+    def dec(d: dict[str, Any]) -> dict[str, Any]:
+        return {k: (Decimal(v) if isinstance(v, str) and k not in ("status",) else v) for k, v in d.items()}
+
+    return RunSummary(
+        run_id=run_id, created_at=created_at, period=period, divisions=list(divisions or []),
+        shops=list(shops or []), tolerance=json.loads(tolerance or "{}"), params=json.loads(params or "{}"),
+        engine_version=engine_version, duration_ms=duration_ms,
+        by_status={k: dec(v) for k, v in summary.get("by_status", {}).items()},
+        totals=dec(summary.get("totals", {})), tolerated=dec(summary.get("tolerated", {})),
+    )
+
+
+_RUN_COLUMNS = "run_id, created_at, period, divisions, shops, tolerance, params, summary, engine_version, duration_ms"
+
+
+def load_run(store: Any, run_id: str) -> RunSummary:
+    """The saved summary of a run (raises :class:`ReconcileError` for an unknown id)."""
+    rows = store.rows(f"SELECT {_RUN_COLUMNS} FROM recon_runs WHERE run_id = ?", [run_id])
+    if not rows:
+        raise ReconcileError(f"no reconciliation run {run_id!r}")
+    return _run_row_to_summary(rows[0])
+
+
+def latest_run(store: Any, period: str | None = None, *, division: int | None = None,
+               shop: str | None = None) -> RunSummary | None:
+    """The newest run (optionally of a period, including a division / shop), or ``None``."""
+    where, params = ["TRUE"], []
+    if period:
+        where.append("period = ?")
+        params.append(period)
+    if division is not None:
+        where.append("list_contains(divisions, ?)")
+        params.append(int(division))
+    if shop:
+        where.append("list_contains(shops, ?)")
+        params.append(shop)
+    rows = store.rows(f"SELECT {_RUN_COLUMNS} FROM recon_runs WHERE {' AND '.join(where)} "
+                      "ORDER BY created_at DESC, run_id DESC LIMIT 1", params)
+    return _run_row_to_summary(rows[0]) if rows else None
+
+
+def list_runs(store: Any, *, period: str | None = None, limit: int = 50, offset: int = 0) -> pl.DataFrame:
+    """Saved runs, newest first: id, time, period, scope, counts."""
+    where, params = ("WHERE period = ?", [period]) if period else ("", [])
+    return store.query(
+        f"""SELECT run_id, created_at, period, divisions, shops, tolerance, engine_version, duration_ms,
+                   CAST(json_extract(summary, '$.totals.documents') AS BIGINT) AS documents,
+                   CAST(json_extract(summary, '$.totals.results') AS BIGINT) AS results
+            FROM recon_runs {where} ORDER BY created_at DESC, run_id DESC LIMIT ? OFFSET ?""",
+        [*params, int(limit), int(offset)],
+    )
+
+
+def delete_run(store: Any, run_id: str) -> None:
+    """Remove a run and all its rows."""
+    with store.atomic() as con:
+        for table in ("recon_results", "recon_result_vat", "recon_vat", "recon_vat_map", "recon_runs"):
+            con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+
+
+@dataclass(frozen=True)
+class DiffFilters:
+    """Filters for :func:`differences` (all optional; empty = everything that differs)."""
+
+    statuses: Sequence[str] = ()
+    causes: Sequence[str] = ()
+    shops: Sequence[str] = ()
+    divisions: Sequence[int] = ()
+    countries: Sequence[str] = ()
+    #: smallest |delta_gross| (or |exact_gross| for rows without a shop document)
+    min_amount: Decimal | str | None = None
+    #: free text in the reference, document number or detail
+    search: str | None = None
+    #: include matched and matched-within-tolerance rows
+    include_ok: bool = False
+    date_from: Any = None
+    date_to: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _where(run_id: str, f: DiffFilters | None) -> tuple[str, list[Any]]:
+    f = f or DiffFilters()
+    where, params = ["run_id = ?"], [run_id]
+    if f.statuses:
+        where.append("status IN (SELECT unnest(?::VARCHAR[]))")
+        params.append(list(f.statuses))
+    elif not f.include_ok:
+        where.append("status NOT IN (SELECT unnest(?::VARCHAR[]))")
+        params.append(list(OK_STATUSES))
+    if f.causes:
+        where.append("cause IN (SELECT unnest(?::VARCHAR[]))")
+        params.append(list(f.causes))
+    if f.shops:
+        where.append("shop IN (SELECT unnest(?::VARCHAR[]))")
+        params.append(list(f.shops))
+    if f.divisions:
+        where.append("division IN (SELECT unnest(?::INTEGER[]))")
+        params.append([int(d) for d in f.divisions])
+    if f.countries:
+        where.append("vat_country IN (SELECT unnest(?::VARCHAR[]))")
+        params.append([c.upper() for c in f.countries])
+    if f.min_amount not in (None, ""):
+        where.append("abs(delta_gross) >= ?")
+        params.append(Decimal(str(f.min_amount)))
+    if f.search:
+        where.append("(your_ref ILIKE ? OR doc_number ILIKE ? OR doc_key ILIKE ? OR detail ILIKE ?)")
+        params += [f"%{f.search}%"] * 4
+    if f.date_from is not None:
+        where.append("coalesce(doc_date, entry_date) >= ?")
+        params.append(f.date_from)
+    if f.date_to is not None:
+        where.append("coalesce(doc_date, entry_date) <= ?")
+        params.append(f.date_to)
+    return " AND ".join(where), params
+
+
+_DIFF_COLUMNS = """result_key, status, cause, shop, doc_key, doc_number, kind, doc_date, division, your_ref,
+    entry_numbers, entry_date, vat_country, treatment, currency, shop_net, shop_vat, shop_gross, exact_net,
+    exact_vat, exact_gross, delta_net, delta_vat, delta_gross, delta_gross_dc, tolerated_gross, flags, detail"""
+
+
+def results(store: Any, run_id: str) -> pl.DataFrame:
+    """Every result row of a run (ordered by result_key)."""
+    return store.query("SELECT * EXCLUDE (run_id) FROM recon_results WHERE run_id = ? ORDER BY result_key", [run_id])
+
+
+def differences(store: Any, run_id: str, filters: DiffFilters | None = None, limit: int = 100,
+                offset: int = 0) -> pl.DataFrame:
+    """One page of a run's differences (or, with ``include_ok``, any rows), largest first."""
+    where, params = _where(run_id, filters)
+    frame = store.query(
+        f"SELECT {_DIFF_COLUMNS} FROM recon_results WHERE {where} "
+        "ORDER BY abs(delta_gross) DESC, result_key LIMIT ? OFFSET ?", [*params, int(limit), int(offset)])
+    return frame.with_columns(
+        pl.col("status").map_elements(status_label, return_dtype=pl.String).alias("status_label"),
+        pl.col("cause").map_elements(cause_label, return_dtype=pl.String, skip_nulls=False).alias("cause_label"),
+    ) if frame.height else frame.with_columns(pl.lit(None, pl.String).alias("status_label"),
+                                              pl.lit(None, pl.String).alias("cause_label"))
+
+
+def count_differences(store: Any, run_id: str, filters: DiffFilters | None = None) -> int:
+    where, params = _where(run_id, filters)
+    return int(store.scalar(f"SELECT count(*) FROM recon_results WHERE {where}", params))
+
+
+def amounts_by_status(store: Any, run_id: str, *, shop: str | None = None) -> pl.DataFrame:
+    """Per status (and cause): rows, shop and Exact amounts, deltas, tolerated amounts."""
+    where, params = ("run_id = ? AND shop = ?", [run_id, shop]) if shop else ("run_id = ?", [run_id])
+    frame = store.query(
+        f"""SELECT status, cause, count(*) AS documents,
+                   coalesce(sum(shop_net), 0) AS shop_net, coalesce(sum(shop_vat), 0) AS shop_vat,
+                   coalesce(sum(shop_gross), 0) AS shop_gross, sum(exact_net) AS exact_net,
+                   sum(exact_vat) AS exact_vat, sum(exact_gross) AS exact_gross,
+                   sum(delta_gross) AS delta_gross, sum(tolerated_gross) AS tolerated_gross,
+                   coalesce(sum(shop_gross), sum(exact_gross)) AS amount
+            FROM recon_results WHERE {where} GROUP BY status, cause ORDER BY documents DESC, status""", params)
+    if not frame.height:
+        return frame.with_columns(pl.lit(None, pl.String).alias("status_label"), pl.lit(None, pl.String).alias("cause_label"))
+    return frame.with_columns(
+        pl.col("status").map_elements(status_label, return_dtype=pl.String).alias("status_label"),
+        pl.col("cause").map_elements(cause_label, return_dtype=pl.String, skip_nulls=False).alias("cause_label"),
+    )
+
+
+def differences_by_day(store: Any, run_id: str, *, shop: str | None = None) -> pl.DataFrame:
+    """Differences per day (document date, else entry date) and status."""
+    where, params = ("AND shop = ?", [shop]) if shop else ("", [])
+    frame = store.query(
+        f"""SELECT coalesce(doc_date, entry_date) AS day, status, count(*) AS differences,
+                   sum(delta_gross) AS delta_gross
+            FROM recon_results WHERE run_id = ? AND status NOT IN ('matched', 'matched_within_tolerance') {where}
+            GROUP BY ALL ORDER BY day, status""", [run_id, *params])
+    return frame.with_columns(
+        pl.col("status").map_elements(status_label, return_dtype=pl.String).alias("status_label")
+    ) if frame.height else frame.with_columns(pl.lit(None, pl.String).alias("status_label"))
+
+
+def vat_by_country(store: Any, run_id: str, *, division: int | None = None) -> pl.DataFrame:
+    """VAT per (treatment, country, rate, currency), shop vs Exact, in the shape of the OSS return.
+
+    ``exact`` = entries booked in the period; ``exact_other_period`` = entries of in-period
+    documents booked in other periods (shown apart, never mixed into the period's Exact total).
+    """
+    where, params = ("run_id = ? AND division = ?", [run_id, int(division)]) if division is not None \
+        else ("run_id = ?", [run_id])
+    return store.query(
+        f"""SELECT treatment, country, rate, currency,
+                   coalesce(sum(base) FILTER (WHERE scope = 'shop'), 0) AS shop_base,
+                   coalesce(sum(vat) FILTER (WHERE scope = 'shop'), 0) AS shop_vat,
+                   coalesce(sum(base) FILTER (WHERE scope = 'exact'), 0) AS exact_base,
+                   coalesce(sum(vat) FILTER (WHERE scope = 'exact'), 0) AS exact_vat,
+                   coalesce(sum(base) FILTER (WHERE scope = 'exact'), 0)
+                       - coalesce(sum(base) FILTER (WHERE scope = 'shop'), 0) AS delta_base,
+                   coalesce(sum(vat) FILTER (WHERE scope = 'exact'), 0)
+                       - coalesce(sum(vat) FILTER (WHERE scope = 'shop'), 0) AS delta_vat,
+                   coalesce(sum(base) FILTER (WHERE scope = 'exact_other_period'), 0) AS exact_other_period_base,
+                   coalesce(sum(vat) FILTER (WHERE scope = 'exact_other_period'), 0) AS exact_other_period_vat,
+                   CAST(coalesce(sum(documents) FILTER (WHERE scope = 'shop'), 0) AS BIGINT) AS shop_documents,
+                   CAST(coalesce(sum(documents) FILTER (WHERE scope = 'exact'), 0) AS BIGINT) AS exact_entries
+            FROM recon_vat WHERE {where}
+            GROUP BY treatment, country, rate, currency
+            ORDER BY CASE treatment WHEN 'domestic' THEN 0 WHEN 'oss' THEN 1 WHEN 'reverse_charge' THEN 2
+                                    WHEN 'export' THEN 3 ELSE 4 END, treatment, country NULLS LAST, rate, currency""",
+        params)
+
+
+def vat_code_reading(store: Any, run_id: str) -> pl.DataFrame:
+    """How each Exact VAT code was read in a run: (division, code) → (country, rate, treatment, source)."""
+    return store.query("SELECT division, vat_code, country, rate, treatment, source FROM recon_vat_map "
+                       "WHERE run_id = ? ORDER BY division, vat_code", [run_id])
+
+
+def document_detail(store: Any, run_id: str, result_key: str) -> dict[str, Any] | None:
+    """One result: what the run recorded, the shop document with its VAT lines, the Exact entries
+    with their VAT lines (current source rows), and the run's per-rate comparison; None if unknown."""
+    rec = store.query("SELECT * EXCLUDE (run_id) FROM recon_results WHERE run_id = ? AND result_key = ?",
+                      [run_id, result_key])
+    if not rec.height:
+        return None
+    row = rec.row(0, named=True)
+    shop = shop_lines = exact = exact_lines = None
+    if row["doc_key"]:
+        shop = store.query("SELECT * FROM shop_documents WHERE doc_key = ?", [row["doc_key"]])
+        shop_lines = store.query("SELECT * FROM shop_vat_lines WHERE doc_key = ? ORDER BY line_no", [row["doc_key"]])
+        if not shop.height:
+            shop = None
+    ids = list(row["entry_ids"] or [])
+    if ids:
+        exact = store.query(
+            "SELECT * FROM exact_entries WHERE division = ? AND entry_id IN (SELECT unnest(?::VARCHAR[])) "
+            "ORDER BY entry_date, entry_number", [row["division"], ids])
+        exact_lines = store.query(
+            """SELECT l.*, m.treatment, m.country AS mapped_country, m.rate AS mapped_rate
+               FROM exact_vat_lines l
+               LEFT JOIN recon_vat_map m ON m.run_id = ? AND m.division = l.division AND m.vat_code = trim(l.vat_code)
+               WHERE l.division = ? AND l.entry_id IN (SELECT unnest(?::VARCHAR[]))
+               ORDER BY l.entry_id, l.vat_code, l.gl_account_code""", [run_id, row["division"], ids])
+    comparison = store.query(
+        "SELECT treatment, country, rate, shop_base, shop_vat, exact_base, exact_vat, delta_base, delta_vat "
+        "FROM recon_result_vat WHERE run_id = ? AND result_key = ? ORDER BY treatment, country, rate",
+        [run_id, result_key])
+    return {
+        "result_key": result_key,
+        "status": row["status"],
+        "status_label": status_label(row["status"]),
+        "cause": row["cause"],
+        "cause_label": cause_label(row["cause"]),
+        "explanation": row["detail"],
+        "flags": list(row["flags"] or []),
+        "recorded": row,
+        "shop": shop,
+        "shop_lines": shop_lines,
+        "exact": exact,
+        "exact_lines": exact_lines,
+        "vat_comparison": comparison,
+    }

@@ -1,0 +1,65 @@
+"""The reference rule of :mod:`exactsync.reference` as a DuckDB macro, for matching in SQL.
+
+There is one definition: :func:`exactsync.reference.normalize_reference`. The macro
+``exs_norm_ref(ref)`` is generated from it:
+
+* for pure-ASCII references (all of them in practice) it runs the same steps in SQL — remove
+  whitespace (the ASCII characters Python's ``\\s`` matches, listed from Python itself), upper-case,
+  drop leading zeros of the trailing number, empty → NULL; tests check both agree on tricky and on
+  generated inputs;
+* anything else (non-ASCII, NUL) goes to the Python function itself, registered as a UDF, so
+  Unicode upper-casing and Unicode whitespace follow Python exactly.
+"""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+
+from exactsync.reference import normalize_reference
+
+__all__ = ["install_reference_macro", "remove_reference_macro", "SQL_WHITESPACE", "MACRO", "UDF"]
+
+MACRO = "exs_norm_ref"
+UDF = "exs_norm_ref_py"
+
+#: the ASCII characters (except NUL) that Python's ``\s`` matches, as an RE2 class
+SQL_WHITESPACE = "[" + "".join(f"\\x{c:02x}" for c in range(1, 128) if re.match(r"\s", chr(c))) + "]+"
+
+
+def _py(ref: str) -> str | None:
+    return normalize_reference(ref)
+
+
+def install_reference_macro(con: duckdb.DuckDBPyConnection) -> None:
+    """Define ``exs_norm_ref(VARCHAR) → VARCHAR`` on this connection (temporary)."""
+    try:
+        con.create_function(UDF, _py, ["VARCHAR"], "VARCHAR", side_effects=False)
+    except duckdb.Error as e:  # already there on a nested use of the same connection
+        if "already exists" not in str(e).lower():
+            raise
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP MACRO {MACRO}(r) AS
+            CASE
+                WHEN r IS NULL THEN NULL
+                WHEN regexp_full_match(r, '[\\x01-\\x7f]*') THEN
+                    nullif(regexp_replace(upper(regexp_replace(r, '{SQL_WHITESPACE}', '', 'g')),
+                                          '^(.*?)0*([0-9]+)$', '\\1\\2'), '')
+                ELSE {UDF}(r)
+            END
+        """
+    )
+
+
+def remove_reference_macro(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the macro and the UDF (a UDF keeps Python objects alive until removed)."""
+    try:
+        con.execute(f"DROP MACRO IF EXISTS {MACRO}")
+    except duckdb.Error:  # an aborted transaction: the temp macro goes with the connection
+        pass
+    try:
+        con.remove_function(UDF)
+    except duckdb.Error:
+        pass
