@@ -51,7 +51,6 @@ __all__ = [
     "job_counts",
     "jobs_page",
     "failed_job_ids",
-    "STATUS_LABELS",
     "MATCHED",
     "TREATMENT_SECTIONS",
     "status_label",
@@ -240,11 +239,6 @@ def pull_all(store: Store, settings: Any, *, on_progress=None, shops: Sequence[s
             results.append(pull_exact(store, settings, division))
     _step(on_progress, total, total, "Pulled")
     return results
-
-
-def has_run(store: Store) -> bool:
-    """True once any reconciliation run is saved."""
-    return _run_row(store, "", []) is not None
 
 
 def refresh(store: Store, settings: Any, period: str | None, *, on_progress=None, pull: bool = True) -> Any:
@@ -543,22 +537,9 @@ def failed_job_ids(store: Store, limit: int = 1000) -> list[str]:
 
 
 # --------------------------------------------------------------------------- reconciliation views
-# Over the reconciliation's tables ``recon_runs`` (one row per saved run) and ``recon_results``
-# (one row per shop document or Exact-only entry of a run; status + cause + both sides' amounts).
+# Thin adapters over exactsync.reconcile (saved runs in recon_runs / recon_results / recon_vat):
+# they add what a page needs (a Page with its total, display columns, hashable filters).
 
-STATUS_LABELS = {
-    "matched": "Matched",
-    "matched_within_tolerance": "Matched within tolerance",
-    "amount_differs": "Amount differs",
-    "vat_differs": "VAT differs",
-    "missing_in_exact": "Missing in Exact",
-    "only_in_exact": "Only in Exact",
-    "duplicated_in_exact": "Duplicated in Exact",
-    "other_period": "Booked in another period",
-    "currency_differs": "Currency differs",
-    "customer_differs": "Customer differs",
-    "draft": "Draft in Exact",
-}
 MATCHED = ("matched", "matched_within_tolerance")
 TREATMENT_SECTIONS = (
     ("domestic", "Domestic"),
@@ -571,85 +552,67 @@ TREATMENT_SECTIONS = (
 
 
 def status_label(status: str | None) -> str:
-    try:
-        from exactsync.reconcile import STATUSES  # the reconciliation's own labels, when it has them
+    from exactsync.reconcile import status_label as label
 
-        if isinstance(STATUSES, dict) and status in STATUSES:
-            return str(STATUSES[status])
-    except ImportError:
-        pass
-    return STATUS_LABELS.get(status or "", (status or "—").replace("_", " ").capitalize())
+    return label(status) or "—"
 
 
 def cause_label(cause: str | None) -> str:
-    try:
-        from exactsync.reconcile import CAUSES
+    from exactsync.reconcile import cause_label as label
 
-        if isinstance(CAUSES, dict) and cause in CAUSES:
-            return str(CAUSES[cause])
-    except ImportError:
-        pass
-    return (cause or "—").replace("_", " ").capitalize()
+    return label(cause)
 
 
-def _results_sql(shop: str | None = None) -> tuple[str, int]:
-    """The run's results in the columns these views use (the one place that knows the reconcile
-    table's column names). Parameters: run_id [, shop]."""
-    sql = (
-        "SELECT result_key, doc_key, shop, division, status, cause, "
-        "coalesce(doc_date, entry_date) AS day, vat_country AS country, treatment, currency, your_ref, doc_number, "
-        "shop_gross, exact_gross, "
-        "coalesce(delta_gross, 0) AS delta_gross, coalesce(delta_vat, 0) AS delta_vat "
-        "FROM recon_results WHERE run_id = ?" + (" AND shop = ?" if shop else "")
-    )
-    return sql, (2 if shop else 1)
-
-
-def _params(run_id: str, shop: str | None) -> list:
-    return [run_id, shop] if shop else [run_id]
-
-
-def _run_row(store: Store, where: str, params: list) -> dict | None:
-    if not _has_table(store, "recon_runs"):
-        return None  # nothing reconciled yet
-    with store.read() as con:
-        cur = con.execute(f"SELECT run_id, period, divisions, shops, created_at FROM recon_runs {where} "
-                          "ORDER BY created_at DESC LIMIT 1", params)
-        names = [d[0] for d in cur.description]
-        rows = cur.fetchall()
-    return dict(zip(names, rows[0])) if rows else None
+def _run_dict(run: Any) -> dict | None:
+    if run is None:
+        return None
+    return {"run_id": run.run_id, "period": run.period, "created_at": run.created_at, "divisions": run.divisions,
+            "shops": run.shops, "totals": run.totals, "by_status": run.by_status}
 
 
 def run_info(store: Store, run_id: str) -> dict | None:
-    """A saved run (run_id, period, divisions, shops, created_at), or None."""
-    return _run_row(store, "WHERE run_id = ?", [run_id])
+    """A saved run (run_id, period, created_at, divisions, shops, totals), or None."""
+    from exactsync.reconcile import ReconcileError, load_run
+
+    if not _has_table(store, "recon_runs"):
+        return None
+    try:
+        return _run_dict(load_run(store, run_id))
+    except ReconcileError:
+        return None
 
 
 def latest_run_info(store: Store, *, period: str | None = None, division: int | None = None) -> dict | None:
-    """The newest run for the period that covers the division."""
-    where, params = [], []
-    if period:
-        where.append("period = ?")
-        params.append(period)
-    if division is not None:
-        where.append("(divisions IS NULL OR len(divisions) = 0 OR list_contains(divisions, ?))")
-        params.append(division)
-    return _run_row(store, ("WHERE " + " AND ".join(where)) if where else "", params)
+    """The newest run of the period that covers the division, or None."""
+    from exactsync.reconcile import latest_run
+
+    if not _has_table(store, "recon_runs"):
+        return None  # nothing reconciled yet
+    return _run_dict(latest_run(store, period, division=division))
+
+
+def has_run(store: Store) -> bool:
+    """True once any reconciliation run is saved."""
+    return latest_run_info(store) is not None
 
 
 def overview(store: Store, run_id: str, *, shop: str | None = None) -> dict:
-    """Tiles of the Overview: documents, matched share, differences, their amount and VAT delta."""
-    base, _ = _results_sql(shop)
+    """Tiles of the Overview: results, matched share, differences, their amount and VAT delta.
+
+    Amount of differences = Σ |delta gross| (shop gross for a document missing in Exact, Exact
+    gross for an Exact-only entry); VAT difference = Σ delta VAT (Exact − shop) over differences.
+    """
     m = ", ".join(f"'{s}'" for s in MATCHED)
+    where, params = ("run_id = ? AND shop = ?", [run_id, shop]) if shop else ("run_id = ?", [run_id])
     row = store.rows(
         f"""SELECT count(*), count(*) FILTER (WHERE status IN ({m})),
                    count(*) FILTER (WHERE status NOT IN ({m})),
-                   coalesce(sum(abs(CASE WHEN status = 'missing_in_exact' THEN shop_gross
-                                         WHEN status = 'only_in_exact' THEN exact_gross ELSE delta_gross END))
+                   coalesce(sum(abs(coalesce(delta_gross, exact_gross - shop_gross, shop_gross, exact_gross)))
                             FILTER (WHERE status NOT IN ({m})), 0),
-                   coalesce(sum(delta_vat) FILTER (WHERE status NOT IN ({m})), 0)
-            FROM ({base})""",
-        _params(run_id, shop),
+                   coalesce(sum(coalesce(delta_vat, coalesce(exact_vat, 0) - coalesce(shop_vat, 0)))
+                            FILTER (WHERE status NOT IN ({m})), 0)
+            FROM recon_results WHERE {where}""",
+        params,
     )[0]
     docs = int(row[0])
     return {"documents": docs, "matched": int(row[1]), "matched_share": (row[1] / docs) if docs else 0.0,
@@ -658,97 +621,87 @@ def overview(store: Store, run_id: str, *, shop: str | None = None) -> dict:
 
 def amounts_by_status(store: Store, run_id: str, *, shop: str | None = None) -> pl.DataFrame:
     """Documents and gross amount per status and cause (for the chart and table)."""
-    base, _ = _results_sql(shop)
-    df = store.query(
-        f"""SELECT status, coalesce(cause, '') AS cause, count(*)::BIGINT AS documents,
-                   sum(coalesce(shop_gross, exact_gross, 0))::DECIMAL(18,2) AS amount
-            FROM ({base}) GROUP BY ALL ORDER BY documents DESC, status, cause""",
-        _params(run_id, shop),
-    )
+    from exactsync.reconcile import amounts_by_status as by_status
+
+    df = by_status(store, run_id, shop=shop)
+    if not df.height:
+        return pl.DataFrame(schema={"status_label": pl.String, "cause_label": pl.String, "documents": pl.Int64,
+                                    "amount": pl.Decimal(18, 2), "amount_chart": pl.Float64})
     return df.with_columns(
-        pl.col("status").map_elements(status_label, return_dtype=pl.String).alias("status_label"),
-        pl.col("cause").map_elements(lambda c: cause_label(c) if c else "—", return_dtype=pl.String).alias("cause_label"),
+        pl.col("cause_label").fill_null("—"),
+        pl.col("amount").cast(pl.Decimal(18, 2)),
         pl.col("amount").cast(pl.Float64).alias("amount_chart"),  # chart axis only; tables show the Decimal
     )
 
 
 def differences_by_day(store: Store, run_id: str, *, shop: str | None = None) -> pl.DataFrame:
-    base, _ = _results_sql(shop)
-    m = ", ".join(f"'{s}'" for s in MATCHED)
-    df = store.query(
-        f"""SELECT day, status, count(*)::BIGINT AS differences FROM ({base})
-            WHERE status NOT IN ({m}) AND day IS NOT NULL GROUP BY ALL ORDER BY day, status""",
-        _params(run_id, shop),
-    )
-    return df.with_columns(pl.col("status").map_elements(status_label, return_dtype=pl.String).alias("status_label"))
+    from exactsync.reconcile import differences_by_day as by_day
+
+    return by_day(store, run_id, shop=shop)
 
 
 @dataclass(frozen=True)
 class DiffFilters:
-    """Filters of the Differences page (hashable: part of the cache key)."""
+    """Filters of the Differences page (hashable tuples: part of the cache key)."""
 
     statuses: tuple[str, ...] = ()
     causes: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()
     min_amount: str | None = None
     shop: str | None = None
-    include_matched: bool = False
+    search: str | None = None
 
+    def library(self, **override: Any) -> Any:
+        from exactsync.reconcile import DiffFilters as LibFilters
 
-def _diff_where(run_id: str, f: DiffFilters) -> tuple[str, list]:
-    base, _ = _results_sql(f.shop)
-    where, params = [], _params(run_id, f.shop)
-    if f.statuses:
-        where.append("status IN (SELECT unnest(?::VARCHAR[]))")
-        params.append(list(f.statuses))
-    elif not f.include_matched:
-        where.append("status NOT IN (" + ", ".join(f"'{s}'" for s in MATCHED) + ")")
-    if f.causes:
-        where.append("cause IN (SELECT unnest(?::VARCHAR[]))")
-        params.append(list(f.causes))
-    if f.countries:
-        where.append("country IN (SELECT unnest(?::VARCHAR[]))")
-        params.append(list(f.countries))
-    if f.min_amount:
-        where.append("abs(CASE WHEN status = 'missing_in_exact' THEN shop_gross WHEN status = 'only_in_exact' "
-                     "THEN exact_gross ELSE delta_gross END) >= ?::DECIMAL(18,4)")
-        params.append(f.min_amount)
-    return f"SELECT * FROM ({base})" + (" WHERE " + " AND ".join(where) if where else ""), params
+        kw = dict(statuses=self.statuses, causes=self.causes, countries=self.countries,
+                  min_amount=self.min_amount or None, shops=(self.shop,) if self.shop else (), search=self.search or None)
+        kw.update(override)
+        return LibFilters(**kw)
 
 
 def difference_choices(store: Store, run_id: str) -> dict[str, list[str]]:
-    """Values the filters offer: statuses, causes and countries present in the run."""
-    base, _ = _results_sql()
+    """Values the filters offer: statuses, causes and countries among the run's differences."""
+    m = ", ".join(f"'{s}'" for s in MATCHED)
+    out: dict[str, list[str]] = {}
     with store.read() as con:
-        out = {}
-        for col in ("status", "cause", "country"):
-            rows = con.execute(f"SELECT DISTINCT {col} FROM ({base}) WHERE {col} IS NOT NULL ORDER BY 1", [run_id]).fetchall()
-            out[col + ("es" if col == "status" else "s") if col != "country" else "countries"] = [r[0] for r in rows]
-    return {"statuses": out["statuses"], "causes": out["causes"], "countries": out["countries"]}
+        for key, col in (("statuses", "status"), ("causes", "cause"), ("countries", "vat_country")):
+            rows = con.execute(f"SELECT DISTINCT {col} FROM recon_results WHERE run_id = ? AND {col} IS NOT NULL "
+                               f"AND status NOT IN ({m}) ORDER BY 1", [run_id]).fetchall()
+            out[key] = [r[0] for r in rows]
+    return out
+
+
+_SHOWN = ["result_key", "status_label", "cause_label", "shop", "your_ref", "doc_date", "vat_country", "currency",
+          "shop_gross", "exact_gross", "delta_gross", "delta_vat", "entry_numbers", "detail"]
+_SHOWN_AS = {"status_label": "status", "cause_label": "cause", "your_ref": "reference", "doc_date": "date",
+             "vat_country": "country", "delta_gross": "difference", "delta_vat": "vat_difference",
+             "entry_numbers": "exact_entries"}
 
 
 def differences_page(store: Store, run_id: str, filters: DiffFilters, *, limit: int = PAGE_SIZE, offset: int = 0) -> Page:
-    """One page of the run's differences (never more than ``limit`` rows leave the database)."""
-    sql, params = _diff_where(run_id, filters)
-    shown = (f"SELECT result_key, status, cause, shop, your_ref AS reference, day AS date, country, currency, "
-             f"shop_gross::DECIMAL(18,2) AS shop_gross, exact_gross::DECIMAL(18,2) AS exact_gross, "
-             f"delta_gross::DECIMAL(18,2) AS difference, delta_vat::DECIMAL(18,2) AS vat_difference FROM ({sql})")
-    page = paged(store, shown, params, limit=limit, offset=offset, order_by="date, reference, result_key")
-    page.rows = page.rows.with_columns(
-        pl.col("status").map_elements(status_label, return_dtype=pl.String),
-        pl.col("cause").map_elements(lambda c: cause_label(c) if c else "—", return_dtype=pl.String),
-    )
-    return page
+    """One page of the run's differences, largest first (only ``limit`` rows leave the database)."""
+    from exactsync.reconcile import count_differences, differences
+
+    lib = filters.library()
+    total = count_differences(store, run_id, lib)
+    frame = differences(store, run_id, lib, limit=limit, offset=offset)
+    money = [c for c in ("shop_gross", "exact_gross", "delta_gross", "delta_vat") if c in frame.columns]
+    rows = (frame.with_columns([pl.col(c).cast(pl.Decimal(18, 2)) for c in money])
+            .select([c for c in _SHOWN if c in frame.columns]).rename(_SHOWN_AS, strict=False))
+    return Page(rows=rows, total=total, offset=offset, limit=limit)
 
 
 def pushable_keys(store: Store, run_id: str, filters: DiffFilters, limit: int = 10000) -> list[str]:
     """Result keys in the filter whose status push can act on (create, correct, reverse)."""
     from exactsync.push.plan import PUSHABLE_STATUSES
+    from exactsync.reconcile import differences
 
-    sql, params = _diff_where(run_id, filters)
-    rows = store.rows(f"SELECT result_key FROM ({sql}) WHERE status IN (SELECT unnest(?::VARCHAR[])) "
-                      "ORDER BY result_key LIMIT ?", [*params, list(PUSHABLE_STATUSES), limit])
-    return [r[0] for r in rows]
+    statuses = tuple(s for s in (filters.statuses or PUSHABLE_STATUSES) if s in PUSHABLE_STATUSES)
+    if not statuses:
+        return []
+    frame = differences(store, run_id, filters.library(statuses=statuses), limit=limit)
+    return sorted(frame["result_key"].to_list()) if frame.height else []
 
 
 def result_title(rows: pl.DataFrame, key: str) -> str:
@@ -757,100 +710,74 @@ def result_title(rows: pl.DataFrame, key: str) -> str:
     if not hit.height:
         return key
     r = hit.row(0, named=True)
-    return f"{r.get('reference') or key} · {r.get('status')} · {r.get('shop') or 'Exact'}"
+    return f"{r.get('reference') or key} · {r.get('status')} · {r.get('shop') or 'Exact only'}"
 
 
-def _frame_t(df: pl.DataFrame) -> pl.DataFrame:
+def _frame_t(df: pl.DataFrame | None, columns: Sequence[str]) -> pl.DataFrame | None:
     """One record as (field, value) rows, for a side-by-side drill-down."""
-    if not df.height:
-        return pl.DataFrame(schema={"field": pl.String, "value": pl.String})
-    r = df.row(0, named=True)
+    if df is None or not df.height:
+        return None
+    r = df.select([c for c in columns if c in df.columns]).row(0, named=True)
     return pl.DataFrame({"field": list(r), "value": ["" if v is None else str(v) for v in r.values()]})
 
 
-def document_detail(store: Store, run_id: str, result_key: str) -> dict | None:
-    """Both sides of one result: the shop document and its VAT lines, the Exact entries (lines,
-    VAT codes, G/L) with the same reference, and the status and cause."""
-    with store.read() as con:
-        cur = con.execute("SELECT * FROM recon_results WHERE run_id = ? AND CAST(result_key AS VARCHAR) = ?",
-                          [run_id, str(result_key)])
-        names = [d[0] for d in cur.description]
-        found = cur.fetchall()
-        if not found:
-            return None
-        res = dict(zip(names, found[0]))
-        doc_key = res.get("doc_key")
-        shop = shop_lines = exact = exact_lines = None
-        if doc_key:
-            shop = _frame(
-                con, "SELECT doc_key, shop, kind, doc_number, order_number, doc_date, currency, customer_name, company, "
-                "vat_country, vat_number, treatment, net, vat, gross, status FROM shop_documents WHERE doc_key = ?",
-                [doc_key])
-            shop_lines = _frame(
-                con, "SELECT line_type, tax_class, country, rate, treatment, base, vat FROM shop_vat_lines "
-                "WHERE doc_key = ? ORDER BY line_no", [doc_key])
-        ref = res.get("your_ref")
-        division = res.get("division")
-        if ref:
-            from exactsync.reference import normalize_reference
+_SHOP_FIELDS = ("doc_key", "shop", "kind", "doc_number", "order_number", "doc_date", "currency", "customer_name",
+                "company", "vat_country", "vat_number", "treatment", "net", "vat", "gross", "status")
+_ENTRY_FIELDS = ("entry_number", "journal_code", "your_ref", "description", "entry_date", "fin_year", "fin_period",
+                 "currency", "customer_code", "customer_name", "net", "vat", "gross", "status", "type")
 
-            norm = normalize_reference(ref)
-            entries = _frame(
-                con, "SELECT division, entry_id, entry_number, journal_code, your_ref, description, entry_date, fin_year, "
-                "fin_period, currency, customer_code, customer_name, net, vat, gross, status, type FROM exact_entries "
-                "WHERE (? IS NULL OR division = ?) AND upper(regexp_replace(coalesce(your_ref, ''), '\\s+', '', 'g')) "
-                "IN (?, upper(?)) ORDER BY entry_number", [division, division, norm, ref])
-            if entries.height:
-                exact = entries
-                exact_lines = _frame(
-                con, "SELECT v.entry_id, v.vat_code, c.description AS vat_description, v.vat_percentage, "
-                    "v.gl_account_code, g.description AS gl_description, v.base, v.vat FROM exact_vat_lines v "
-                    "LEFT JOIN exact_vat_codes c ON c.division = v.division AND c.code = v.vat_code "
-                    "LEFT JOIN exact_gl_accounts g ON g.division = v.division AND g.code = v.gl_account_code "
-                    "WHERE v.division = ? AND v.entry_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY v.entry_id, v.vat_code",
-                    [int(entries["division"][0]), entries["entry_id"].to_list()])
+
+def document_detail(store: Store, run_id: str, result_key: str) -> dict | None:
+    """Both sides of one result for the drill-down: the shop document (fields + VAT lines) and the
+    Exact entries (+ VAT code and G/L lines), with the status, cause and the run's explanation."""
+    from exactsync.reconcile import document_detail as detail
+
+    d = detail(store, run_id, result_key)
+    if d is None:
+        return None
+    lines = d["shop_lines"]
+    exact = d["exact"]
+    exact_lines = d["exact_lines"]
     return {
-        "status": res.get("status"), "cause": res.get("cause"), "explanation": res.get("explanation") or res.get("detail"),
-        "shop": _frame_t(shop) if shop is not None and shop.height else None, "shop_lines": shop_lines,
-        "exact": exact, "exact_lines": exact_lines,
+        "status": d["status"], "cause": d["cause"], "status_label": d["status_label"],
+        "cause_label": d["cause_label"], "explanation": d["explanation"], "flags": d["flags"],
+        "shop": _frame_t(d["shop"], _SHOP_FIELDS),
+        "shop_lines": lines.select([c for c in ("line_type", "tax_class", "country", "rate", "treatment", "base", "vat")
+                                    if c in lines.columns]) if lines is not None else None,
+        "exact": exact.select([c for c in _ENTRY_FIELDS if c in exact.columns]) if exact is not None and exact.height else None,
+        "exact_lines": exact_lines.select([c for c in ("entry_id", "vat_code", "gl_account_code", "vat_percentage",
+                                                      "treatment", "mapped_country", "base", "vat")
+                                           if c in exact_lines.columns]) if exact_lines is not None else None,
+        "comparison": d.get("vat_comparison"),
     }
 
 
-def vat_table(store: Store, run_id: str, *, shop: str | None = None) -> pl.DataFrame:
-    """The OSS-shaped table of a run: treatment, country, rate; base and VAT in the shop and in
-    Exact; deltas (shop − Exact). From the run's saved ``recon_vat`` (all shops of the run)."""
-    return store.query(
-        """
-        SELECT treatment, coalesce(country, '') AS country, rate::DECIMAL(7,2) AS rate,
-               coalesce(sum(base) FILTER (WHERE scope = 'shop'), 0)::DECIMAL(18,2) AS base_shop,
-               coalesce(sum(vat) FILTER (WHERE scope = 'shop'), 0)::DECIMAL(18,2) AS vat_shop,
-               coalesce(sum(base) FILTER (WHERE scope = 'exact'), 0)::DECIMAL(18,2) AS base_exact,
-               coalesce(sum(vat) FILTER (WHERE scope = 'exact'), 0)::DECIMAL(18,2) AS vat_exact,
-               (coalesce(sum(base) FILTER (WHERE scope = 'shop'), 0)
-                - coalesce(sum(base) FILTER (WHERE scope = 'exact'), 0))::DECIMAL(18,2) AS delta_base,
-               (coalesce(sum(vat) FILTER (WHERE scope = 'shop'), 0)
-                - coalesce(sum(vat) FILTER (WHERE scope = 'exact'), 0))::DECIMAL(18,2) AS delta_vat,
-               coalesce(sum(documents) FILTER (WHERE scope = 'shop'), 0)::BIGINT AS documents
-        FROM recon_vat WHERE run_id = ?
-        GROUP BY ALL ORDER BY treatment, country, rate
-        """,
-        [run_id],
-    )
+def vat_table(store: Store, run_id: str, *, division: int | None = None) -> pl.DataFrame:
+    """The OSS-shaped table of a run: treatment, country, rate, currency; base and VAT in the shop and
+    in Exact; deltas (Exact − shop); entries of these documents booked in other periods apart."""
+    from exactsync.reconcile import vat_by_country
+
+    df = vat_by_country(store, run_id, division=division)
+    money = [c for c in df.columns if c.endswith(("_base", "_vat"))]
+    return df.with_columns([pl.col(c).cast(pl.Decimal(18, 2)) for c in money] +
+                           [pl.col("country").fill_null(""), pl.col("rate").cast(pl.Decimal(7, 2))])
 
 
 def vat_chart_frame(table: pl.DataFrame) -> pl.DataFrame:
     """VAT per country, shop vs Exact, long format with float amounts (chart axis only)."""
-    wide = table.group_by("country").agg(pl.col("vat_shop").sum().alias("Shop"), pl.col("vat_exact").sum().alias("Exact"))
+    wide = table.group_by("country").agg(pl.col("shop_vat").sum().alias("Shop"), pl.col("exact_vat").sum().alias("Exact"))
     return (wide.unpivot(index="country", variable_name="side", value_name="vat")
             .with_columns(pl.col("vat").cast(pl.Float64)).sort("country", "side"))
 
 
 def runs_page(store: Store, *, limit: int = PAGE_SIZE, offset: int = 0) -> Page:
     """Saved reconciliation runs, newest first."""
+    from exactsync.reconcile import list_runs
+
     if not _has_table(store, "recon_runs"):
         return Page(rows=pl.DataFrame(), total=0, offset=0, limit=limit)
-    return paged(store, "SELECT run_id, created_at, period, divisions, shops, engine_version, duration_ms "
-                 "FROM recon_runs", [], limit=limit, offset=offset, order_by="created_at DESC")
+    total = int(store.scalar("SELECT count(*) FROM recon_runs"))
+    return Page(rows=list_runs(store, limit=limit, offset=offset), total=total, offset=offset, limit=limit)
 
 
 def export(store: Store, run_id: str, path: Path) -> Path:

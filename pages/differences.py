@@ -72,8 +72,10 @@ if page.rows.height:
     if detail is None:
         st.warning("This document is no longer in the run.")
     else:
-        st.markdown(f"**{views.status_label(detail['status'])}** · cause: **{views.cause_label(detail['cause'])}**"
+        st.markdown(f"**{detail['status_label']}** · cause: **{detail['cause_label']}**"
                     + (f" · {detail['explanation']}" if detail.get("explanation") else ""))
+        if len(detail["flags"]) > 1:
+            st.caption("Also found: " + ", ".join(views.status_label(f) for f in detail["flags"] if f != detail["status"]))
         left, right = st.columns(2)
         with left:
             st.markdown("##### Shop document")
@@ -89,3 +91,6 @@ if page.rows.height:
             else:
                 st.dataframe(detail["exact"], hide_index=True, width="stretch")
                 st.dataframe(detail["exact_lines"], hide_index=True, width="stretch")
+        if detail["comparison"] is not None and detail["comparison"].height:
+            st.markdown("##### Per VAT rate (shop vs Exact)")
+            st.dataframe(detail["comparison"], hide_index=True, width="stretch")

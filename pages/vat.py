@@ -5,7 +5,8 @@ import streamlit as st
 
 from exactsync import views
 from exactsync.ui import show_error
-from exactsync.ui.data import current_run, shop_filter, view
+from exactsync.ui import picked
+from exactsync.ui.data import current_run, view
 
 st.title("VAT per country")
 
@@ -18,10 +19,13 @@ if run is None:
     st.info("No reconciliation for this period yet: press **Pull & reconcile** on the Overview.")
     st.stop()
 
-table = view("vat_table", run["run_id"], shop=shop_filter())
+table = view("vat_table", run["run_id"], division=picked()["division"])
 if not table.height:
     st.info("No VAT lines in this run.")
     st.stop()
+st.caption(f"Run {run['run_id']} · period {run['period']} · all shops of the run · base and VAT in document "
+           "currency · delta = Exact − shop · *other period* = Exact entries of these documents booked in "
+           "another period (kept apart)")
 
 for treatment, title in views.TREATMENT_SECTIONS:
     part = table.filter(table["treatment"] == treatment)

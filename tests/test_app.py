@@ -15,7 +15,7 @@ PAGES = sorted(p.name for p in (ROOT / "pages").glob("*.py"))
 
 @pytest.fixture(scope="session")
 def demo_month(tmp_path_factory):
-    month = prepare_demo(tmp_path_factory.mktemp("demo-ui"), orders=300, reconcile=False)
+    month = prepare_demo(tmp_path_factory.mktemp("demo-ui"), orders=300)
     yield month
     month.stop()
 
@@ -175,7 +175,7 @@ def test_first_start_without_configuration_runs_the_demo(tmp_path, monkeypatch):
         at.run()
         assert not at.exception, [e.value for e in at.exception]
         assert not at.error, [e.value for e in at.error]
-        assert any("Demo data — sandbox, not your administration" in w.value for w in at.sidebar.warning)
+        assert any("Demo data — sandbox, not your administration" in w.value for w in at.warning)
         manifest = json.loads((demo_dir / "manifest.json").read_text())
         total = sum(manifest["counts"]["expected_status"].values())
         assert metrics(at)["Documents"] == f"{total:,}"
@@ -196,7 +196,7 @@ def test_overview_tiles_match_the_demo_manifest(demo):
     assert m["Documents"] == f"{total:,}"
     assert m["Differences"] == f"{differences:,}"
     assert any(b.label == "Pull & reconcile" for b in at.button)
-    assert any(w.value.startswith("**Demo data — sandbox, not your administration") for w in at.sidebar.warning)
+    assert any(w.value.startswith("**Demo data — sandbox, not your administration") for w in at.warning)
     assert any(label.startswith("Last pull · woo-demo") for label in m)
     assert at.sidebar.selectbox(key="period").value == demo.period
 
