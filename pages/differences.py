@@ -45,7 +45,7 @@ event = st.dataframe(
     on_select="rerun",
     selection_mode="multi-row",
     key="diff_table",
-    column_config={"result_key": None},
+    column_config={"result_key": None, "date": st.column_config.DateColumn("date", format="YYYY-MM-DD")},
 )
 pager("diff_page", page.total, views.PAGE_SIZE)
 

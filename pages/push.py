@@ -54,6 +54,8 @@ if outcome is not None:
     c[2].metric("Error", counts.get("error", 0))
     (st.success if not counts.get("error") else st.warning)(outcome.message)
     st.dataframe(outcome.jobs, hide_index=True, width="stretch")
+    st.caption("Entries created through the API are open in Exact (Status 20) until processed there; after the "
+               "re-pull they show as *Draft / not processed in Exact* with nothing else differing.")
     if st.button("Re-pull and re-reconcile", type="primary", icon=":material/refresh:", key="repull"):
         try:
             with progress_status("Re-pulling and reconciling…") as on_progress:
