@@ -39,8 +39,8 @@ c = st.columns(5)
 c[0].metric("Documents", f"{s['documents']:,}")
 c[1].metric("Matched", f"{s['matched_share']:.1%}")
 c[2].metric("Differences", f"{s['differences']:,}")
-c[3].metric("Amount of differences", views.fmt_money(s["difference_amount"]))
-c[4].metric("VAT difference", views.fmt_money(s["vat_difference"]))
+c[3].metric("Amount of differences", views.fmt_money(s["difference_amount"], "€"))
+c[4].metric("VAT difference", views.fmt_money(s["vat_difference"], "€"), help="Exact − shop, over the differences")
 
 pulls = view("last_pulls")
 if pulls.height:
@@ -55,8 +55,11 @@ g1, g2 = st.columns(2)
 with g1:
     st.subheader("Amounts by status and cause")
     if by_status.height:
-        fig = px.bar(by_status, x="status_label", y="amount_chart", color="cause_label",
-                     labels={"status_label": "Status", "amount_chart": "Gross amount", "cause_label": "Cause"})
+        fig = px.bar(by_status, y="status_label", x="amount_chart", color="cause_label", orientation="h",
+                     hover_data=["documents"],
+                     labels={"status_label": "Status", "amount_chart": "Gross amount (EUR)", "cause_label": "Cause",
+                             "documents": "Documents"})
+        fig.update_layout(showlegend=False, yaxis={"categoryorder": "total ascending"})
         st.plotly_chart(fig, width="stretch", key="chart_status")
 with g2:
     st.subheader("Differences by day")
