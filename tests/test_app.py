@@ -293,6 +293,16 @@ def test_runs_page_reopens_a_run(demo):
     at.button(key="reopen").click().run()
     assert at.session_state["run_id"] == runs["run_id"].iloc[0]
     assert any("Showing saved run" in i.value for i in at.info)
+    at.button(key="export").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    (download,) = at.get("download_button")
+    assert download.label.endswith(".xlsx")
+    name, data = at.session_state["export_file"]
+    assert data[:2] == b"PK" and len(data) > 2000  # an xlsx (zip) file
+    at.radio(key="export_fmt").set_value("csv").run()
+    at.button(key="export").click().run()
+    name, data = at.session_state["export_file"]
+    assert name.endswith(".csv") and data.count(b"\n") >= 2
 
 
 def test_mapping_frame_round_trip_keeps_decimals():

@@ -130,3 +130,35 @@ def test_push_the_missing_documents_and_see_them_matched(served_demo, chromium):
         assert set(row["flags"] or []) <= {"draft", "matched_within_tolerance"}, row
     for name in ("overview.png", "differences.png", "vat-per-country.png"):
         assert (ARTIFACTS / name).stat().st_size > 10_000, name
+
+
+@pytest.mark.browser
+def test_first_start_without_configuration_shows_the_demo(tmp_path, chromium):
+    """`make run` on a fresh clone: no configuration → the demo month, pulled and reconciled."""
+    from playwright.sync_api import sync_playwright
+
+    from exactsync.demo import generate_demo
+
+    demo_dir = tmp_path / "demo"
+    generate_demo(demo_dir, orders=120)  # small; start_demo reuses a complete scenario
+    fresh = tmp_path / "fresh-clone"  # a working directory without exactsync.toml or secrets
+    fresh.mkdir()
+    port = free_port()
+    proc = start_streamlit(port, env={"EXACTSYNC_DEMO_DIR": str(demo_dir)}, cwd=fresh)
+    try:
+        wait_healthy(port, proc, timeout=90)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
+                page.get_by_text("Demo data — sandbox, not your administration").first.wait_for(timeout=60_000)
+                page.get_by_test_id("stMetricLabel").filter(has_text="Documents").first.wait_for(timeout=60_000)
+                idle(page)
+                assert int(metric(page, "Documents").replace(",", "")) > 100
+            finally:
+                browser.close()
+    finally:
+        out = stop_process(proc)
+    assert "Traceback" not in out, out[-3000:]
+    assert (demo_dir / "data" / "exactsync.duckdb").exists()
