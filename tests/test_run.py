@@ -40,9 +40,9 @@ def test_browser_opens_the_dashboard(dashboard, chromium, tmp_path):
         try:
             page = browser.new_page()
             page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
-            page.get_by_role("heading", name="Status").wait_for(timeout=60_000)
-            page.get_by_text("Nothing pulled yet").wait_for(timeout=30_000)
-            out = tmp_path / "status.png"
+            page.get_by_role("heading", name="Overview").wait_for(timeout=60_000)
+            page.get_by_text("No reconciliation for this period yet").wait_for(timeout=30_000)
+            out = tmp_path / "overview.png"
             page.screenshot(path=str(out))
             assert out.stat().st_size > 1000
         finally:
