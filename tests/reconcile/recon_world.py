@@ -229,7 +229,7 @@ class World:
         shops = {name: ShopSettings(name=name, kind="woocommerce" if name == "woo" else "magento",
                                     division=self.shop_divisions[name], reference_prefix=prefix)
                  for name, prefix in self.prefixes.items()}
-        return Settings(shops=shops, exact=ExactSettings(divisions=sorted(set(self.shop_divisions.values()))),
+        return Settings(shops=shops, exact=ExactSettings(divisions=sorted(set(self.shop_divisions.values()) | {OTHER_DIV})),
                         reconcile=ReconcileSettings(**reconcile))
 
 
