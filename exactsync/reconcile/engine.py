@@ -542,7 +542,8 @@ _STEPS: list[str] = [
 _INSERT_RESULTS = """
 INSERT INTO recon_results BY NAME
 SELECT $run_id AS run_id, result_key, doc_key, shop, kind, doc_number, doc_date, division,
-       coalesce(your_ref, ref) AS your_ref, entry_ids, entry_numbers, entry_date,
+       coalesce(your_ref, ref) AS your_ref, coalesce(entry_ids, []::VARCHAR[]) AS entry_ids,
+       coalesce(entry_numbers, []::INTEGER[]) AS entry_numbers, entry_date,
        status, cause, flags, detail, currency, exact_currency, division_currency,
        exs_country(vat_country) AS vat_country, treatment,
        shop_net, shop_vat, shop_gross,

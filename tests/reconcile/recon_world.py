@@ -203,11 +203,11 @@ class World:
 
     # ------------------------------------------------------------------ store
 
-    def write(self, store: Any) -> None:
+    def write(self, store: Any, *, reference: bool = True) -> None:
         from exactsync.store import Store
 
         with store.atomic() as con:
-            for division, country in ((DIV, "NL"), (OTHER_DIV, "NL")):
+            for division, country in ((DIV, "NL"), (OTHER_DIV, "NL")) if reference else ():
                 Store.upsert_rows(con, "exact_divisions", [{"division": division, "description": f"Div {division}",
                                                             "currency": "EUR", "country": country, "status": 1}])
                 Store.upsert_rows(con, "exact_vat_codes", [
@@ -219,17 +219,17 @@ class World:
                     {"division": division, "account_id": acc, "code": code, "name": f"Account {code}",
                      "country": country_, "vat_number": vat, "status": "C", "blocked": False}
                     for acc, (code, country_, vat) in ACCOUNTS.items()])
-            Store.upsert_rows(con, "shop_documents", self.docs)
-            Store.upsert_rows(con, "shop_vat_lines", self.doc_lines)
-            Store.upsert_rows(con, "exact_entries", self.entries)
-            Store.upsert_rows(con, "exact_vat_lines", self.entry_lines)
+            for table, rows in (("shop_documents", self.docs), ("shop_vat_lines", self.doc_lines),
+                                ("exact_entries", self.entries), ("exact_vat_lines", self.entry_lines)):
+                if rows:
+                    Store.upsert_rows(con, table, rows)
         self.docs, self.doc_lines, self.entries, self.entry_lines = [], [], [], []
 
     def settings(self, **reconcile: Any) -> Settings:
         shops = {name: ShopSettings(name=name, kind="woocommerce" if name == "woo" else "magento",
                                     division=self.shop_divisions[name], reference_prefix=prefix)
                  for name, prefix in self.prefixes.items()}
-        return Settings(shops=shops, exact=ExactSettings(divisions=sorted(set(self.shop_divisions.values()))),
+        return Settings(shops=shops, exact=ExactSettings(divisions=sorted(set(self.shop_divisions.values()) | {OTHER_DIV})),
                         reconcile=ReconcileSettings(**reconcile))
 
 

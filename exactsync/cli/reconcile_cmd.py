@@ -1,0 +1,65 @@
+"""``exactsync reconcile``: reconcile a month, save the run, optionally export it.
+
+Exit code 0 when the run completes (differences are findings, not failures).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from exactsync.cli.main import Ctx, cli, emit, pass_ctx
+
+__all__ = ["reconcile_cmd"]
+
+
+@cli.command("reconcile")
+@click.option("--period", required=True, help="Month to reconcile, e.g. 2026-10.")
+@click.option("--division", "divisions", type=int, multiple=True, help="Exact division (repeatable; default: all configured).")
+@click.option("--shop", "shops", multiple=True, help="Shop name (repeatable; default: all configured).")
+@click.option("--tolerance", default=None, help="Tolerance per document (default: reconcile.tolerance, 0.01).")
+@click.option("--customer-check", type=click.Choice(["strict", "vat_number", "off"]), default="strict",
+              show_default=True, help="How the Exact account is compared with the document's customer.")
+@click.option("--no-draft", "no_draft", is_flag=True, help="Do not report open (Status 20) entries as draft.")
+@click.option("--export", "export_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also export the run: .xlsx, .csv (all results) or .zip (CSV per sheet).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable summary (same as the global --json).")
+@pass_ctx
+def reconcile_cmd(ctx: Ctx, period: str, divisions: tuple[int, ...], shops: tuple[str, ...], tolerance: str | None,
+                  customer_check: str, no_draft: bool, export_path: Path | None, as_json: bool) -> None:
+    """Reconcile PERIOD: one status per shop document and per Exact-only entry, saved as a run."""
+    from exactsync.reconcile import PRECEDENCE, export_run, run_reconciliation, status_label
+
+    if as_json:
+        ctx.json = True
+    summary = run_reconciliation(
+        ctx.store, ctx.settings, period,
+        divisions=list(divisions) or None, shops=list(shops) or None, tolerance=tolerance,
+        customer_check=customer_check, flag_draft=not no_draft,
+    )
+    data = summary.as_dict()
+    if export_path is not None:
+        data["export"] = str(export_run(ctx.store, summary.run_id, export_path))
+
+    def human() -> str:
+        t = summary.totals
+        lines = [
+            f"Run {summary.run_id} · period {summary.period} · divisions {', '.join(map(str, summary.divisions)) or '-'}"
+            f" · shops {', '.join(summary.shops) or '-'}",
+            f"{t['documents']:,} shop documents, {t['exact_entries']:,} Exact entries, {t['results']:,} results",
+            "",
+            f"  {'status':<40} {'count':>9} {'shop gross':>16} {'Exact gross':>16}",
+        ]
+        for status in PRECEDENCE:
+            s = summary.by_status[status]
+            if s["count"]:
+                lines.append(f"  {status_label(status):<40} {s['count']:>9,} {s['shop_gross']:>16,.2f} {s['exact_gross']:>16,.2f}")
+        lines.append(f"  {'Total':<40} {t['results']:>9,} {t['shop_gross']:>16,.2f} {t['exact_gross']:>16,.2f}")
+        tol = summary.tolerated
+        lines.append(f"Tolerated: {tol['rows']:,} rows, gross {tol['gross']:,.2f} (net {tol['net']:,.2f}, VAT {tol['vat']:,.2f})")
+        if "export" in data:
+            lines.append(f"Exported to {data['export']}")
+        return "\n".join(lines)
+
+    emit(ctx, data, human)

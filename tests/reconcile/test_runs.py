@@ -1,0 +1,208 @@
+"""Saved runs (reopen as of), dashboard reads, VAT per country, exports and the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import zipfile
+from decimal import Decimal
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+from recon_world import DIV, D, World, icl, nl, oss
+
+from exactsync.clock import FakeClock
+from exactsync.reconcile import (
+    DiffFilters,
+    ReconcileError,
+    amounts_by_status,
+    count_differences,
+    delete_run,
+    differences,
+    differences_by_day,
+    document_detail,
+    export_run,
+    latest_run,
+    list_runs,
+    load_run,
+    results,
+    run_reconciliation,
+    vat_by_country,
+    vat_code_reading,
+)
+
+PERIOD = "2026-10"
+
+
+def month(w: World) -> None:
+    w.book(w.doc(1, "2026-10-01"))
+    w.book(w.doc(2, "2026-10-02", [oss("DE", "200", "19")], country="DE"), customer="acc-de")
+    w.book(w.doc(3, "2026-10-02", [icl("DE", "300")], country="DE", vat_number="DE123456789"))
+    w.doc(4, "2026-10-03")  # missing
+    w.entry("WC-5", "2026-10-04", [("2", D(10), D("2.10"))])  # only in Exact (no doc 5)
+    d6 = w.doc(6, "2026-10-05", [nl("50"), nl("50", 9)])
+    w.entry("WC-6", "2026-10-05", [("2", D(100), D(15))])  # vat differs
+
+
+def test_run_is_saved_and_reopens_as_it_was(store):
+    w = World()
+    month(w)
+    w.write(store)
+    clock = FakeClock(dt.datetime(2026, 11, 3, 8, 0, tzinfo=dt.timezone.utc).timestamp())
+    first = run_reconciliation(store, w.settings(), PERIOD, clock=clock)
+    before = results(store, first.run_id)
+    assert first.created_at == dt.datetime(2026, 11, 3, 8, 0)
+    assert load_run(store, first.run_id).by_status == first.by_status
+    assert load_run(store, first.run_id).params["tolerance"] == {"net": "0.01", "vat": "0.01", "gross": "0.01"}
+
+    # the missing document gets booked, and a mapping changes: a new run differs, the old one does not
+    w.book(w.doc(4, "2026-10-03"))
+    w.write(store)
+    with store.atomic() as con:
+        con.execute("INSERT INTO vat_code_map VALUES (?, 'EXP', NULL, 0, 'exempt', 'test')", [DIV])
+    clock.advance(3600)
+    second = run_reconciliation(store, w.settings(), PERIOD, clock=clock)
+    assert second.counts["missing_in_exact"] == 0 and first.counts["missing_in_exact"] == 1
+    assert results(store, first.run_id).equals(before)
+    assert latest_run(store).run_id == second.run_id
+    assert latest_run(store, PERIOD, division=DIV, shop="woo").run_id == second.run_id
+    assert latest_run(store, "2026-09") is None
+    reading = {r["vat_code"]: r for r in vat_code_reading(store, second.run_id).iter_rows(named=True)
+               if r["division"] == DIV}
+    assert reading["EXP"]["treatment"] == "exempt" and reading["EXP"]["source"] == "vat_code_map"
+    assert reading["DEH"] == {**reading["DEH"], "country": "DE", "treatment": "oss", "source": "exact_vat_codes"}
+    assert reading["ICL"]["treatment"] == "reverse_charge" and reading["2"]["country"] == "NL"
+    first_reading = {r["vat_code"]: r["treatment"] for r in vat_code_reading(store, first.run_id).iter_rows(named=True)}
+    assert first_reading["EXP"] == "export"
+    runs = list_runs(store)
+    assert runs["run_id"].to_list() == [second.run_id, first.run_id]
+    delete_run(store, first.run_id)
+    with pytest.raises(ReconcileError):
+        load_run(store, first.run_id)
+    assert results(store, first.run_id).height == 0
+
+
+def test_dashboard_reads(store):
+    w = World()
+    month(w)
+    w.write(store)
+    run = run_reconciliation(store, w.settings(), PERIOD)
+    assert count_differences(store, run.run_id) == 3
+    page = differences(store, run.run_id, limit=2)
+    assert page.height == 2 and page["status_label"].null_count() == 0
+    assert page["delta_gross"].abs().to_list() == sorted(page["delta_gross"].abs().to_list(), reverse=True)
+    rest = differences(store, run.run_id, limit=2, offset=2)
+    assert rest.height == 1 and not set(rest["result_key"]) & set(page["result_key"])
+    only = differences(store, run.run_id, DiffFilters(statuses=["vat_differs"]))
+    assert only["doc_key"].to_list() == ["woo:invoice:6"]
+    assert differences(store, run.run_id, DiffFilters(search="WC-5"))["status"].to_list() == ["only_in_exact"]
+    assert count_differences(store, run.run_id, DiffFilters(include_ok=True)) == 6
+    assert count_differences(store, run.run_id, DiffFilters(countries=["de"], include_ok=True)) == 2
+    assert count_differences(store, run.run_id, DiffFilters(min_amount="100")) == 1
+
+    by_status = amounts_by_status(store, run.run_id)
+    assert dict(by_status.select("status", "documents").iter_rows()) == {
+        "matched": 3, "missing_in_exact": 1, "only_in_exact": 1, "vat_differs": 1}
+    days = differences_by_day(store, run.run_id)
+    assert days["day"].to_list() == [dt.date(2026, 10, 3), dt.date(2026, 10, 4), dt.date(2026, 10, 5)]
+
+    detail = document_detail(store, run.run_id, "doc:woo:invoice:6")
+    assert detail["status"] == "vat_differs" and "VAT split" in detail["explanation"]
+    assert detail["shop"].height == 1 and detail["shop_lines"].height == 2
+    assert detail["exact"].height == 1 and detail["exact_lines"]["treatment"].to_list() == ["domestic"]
+    assert detail["vat_comparison"].height == 2
+    only_exact = document_detail(store, run.run_id, f"exact:{DIV}:WC-5")
+    assert only_exact["shop"] is None and only_exact["exact"].height == 1
+    assert document_detail(store, run.run_id, "doc:nope") is None
+
+
+def test_vat_by_country_is_oss_shaped_and_equals_a_per_document_sum(store):
+    w = World()
+    month(w)
+    w.book(w.doc(7, "2026-10-07", [oss("DE", "100", "19"), oss("DE", "40", "7")], country="DE"), customer="acc-de")
+    w.book(w.doc(8, "2026-10-08", [oss("BE", "80", "21")], country="BE"), customer="acc-be")
+    w.book(w.doc(9, "2026-10-09", kind="credit_note", lines=[oss("DE", "-100", "19")], country="DE"),
+           customer="acc-de")
+    w.write(store)
+    run = run_reconciliation(store, w.settings(), PERIOD)
+    vat = vat_by_country(store, run.run_id)
+    rows = {(r["treatment"], r["country"], r["rate"]): r for r in vat.iter_rows(named=True)}
+    de19 = rows[("oss", "DE", D(19))]
+    assert (de19["shop_base"], de19["shop_vat"]) == (D("200"), D("38.00"))  # 200 + 100 − 100
+    assert (de19["exact_base"], de19["exact_vat"]) == (D("200"), D("38.00")) and de19["delta_vat"] == 0
+    assert rows[("oss", "DE", D(7))]["shop_vat"] == D("2.80")
+    assert rows[("oss", "BE", D(21))]["exact_vat"] == D("16.80")
+    rc = rows[("reverse_charge", "DE", D(0))]
+    assert rc["shop_base"] == D(300) and rc["exact_base"] == D(300)  # Exact's country from the account
+    treatments = vat["treatment"].to_list()
+    assert treatments.index("domestic") < treatments.index("oss") < treatments.index("reverse_charge")
+    # independent sum straight from the canonical tables
+    expect = store.rows("""SELECT sum(l.vat) FROM shop_vat_lines l JOIN shop_documents d USING (doc_key)
+                           WHERE d.doc_date BETWEEN '2026-10-01' AND '2026-10-31' AND l.country = 'DE'
+                             AND l.treatment = 'oss'""")[0][0]
+    assert sum(vat.filter((pl.col("country") == "DE") & (pl.col("treatment") == "oss"))["shop_vat"].to_list()) == expect
+
+
+def test_exports(store, tmp_path):
+    w = World()
+    month(w)
+    w.write(store)
+    run = run_reconciliation(store, w.settings(), PERIOD)
+
+    xlsx = export_run(store, run.run_id, tmp_path / "out" / "run.xlsx")
+    with zipfile.ZipFile(xlsx) as z:
+        assert z.testzip() is None
+        book = z.read("xl/workbook.xml").decode()
+        names = z.namelist()
+    for sheet in ("Summary", "Differences", "VAT per country", "VAT domestic", "VAT OSS", "VAT reverse charge",
+                  "VAT codes"):
+        assert f'name="{sheet}"' in book
+    assert sum(1 for n in names if n.startswith("xl/worksheets/sheet")) == 7
+
+    csv = export_run(store, run.run_id, tmp_path / "run.csv")
+    back = pl.read_csv(csv, infer_schema=False)
+    assert back.height == 6 and {"status", "cause", "delta_gross", "flags", "entry_ids"} <= set(back.columns)
+    assert sum(Decimal(x) for x in back["shop_gross"].drop_nulls()) == run.totals["shop_gross"]
+
+    archive = export_run(store, run.run_id, tmp_path / "run.zip")
+    with zipfile.ZipFile(archive) as z:
+        assert sorted(z.namelist()) == ["differences.csv", "results.csv", "summary.csv", "vat_by_country.csv",
+                                        "vat_codes.csv"]
+        assert "only_in_exact" in z.read("differences.csv").decode()
+
+    with pytest.raises(ReconcileError):
+        export_run(store, run.run_id, tmp_path / "run.pdf")
+    with pytest.raises(ReconcileError):
+        export_run(store, "no-such-run", tmp_path / "x.xlsx")
+
+
+def test_cli_reconcile(tmp_path):
+    from exactsync.cli.main import cli, load_commands
+    from exactsync.store import Store
+
+    load_commands()
+    cfg = tmp_path / "exactsync.toml"
+    cfg.write_text(f'[store]\npath = "s.duckdb"\n[exact]\ndivisions = [{DIV}]\n'
+                   f'[shops.woo]\nkind = "woocommerce"\ndivision = {DIV}\nreference_prefix = "WC-"\n')
+    store = Store.open(tmp_path / "s.duckdb")
+    w = World(prefixes={"woo": "WC-"}, shop_divisions={"woo": DIV})
+    month(w)
+    w.write(store)
+    runner = CliRunner()
+    r = runner.invoke(cli, ["--config", str(cfg), "reconcile", "--period", PERIOD, "--json",
+                            "--export", str(tmp_path / "r.xlsx")], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["counts"]["missing_in_exact"] == 1 and data["differences"] == 3
+    assert data["totals"]["shop_gross"] == str(run_total(store, data["run_id"]))
+    assert (tmp_path / "r.xlsx").exists()
+    r = runner.invoke(cli, ["--config", str(cfg), "reconcile", "--period", PERIOD, "--shop", "woo",
+                            "--division", str(DIV), "--tolerance", "0.05"], catch_exceptions=False)
+    assert r.exit_code == 0 and "Missing in Exact" in r.output and "Total" in r.output
+    r = runner.invoke(cli, ["--config", str(cfg), "reconcile", "--period", "2026-13"], catch_exceptions=False)
+    assert r.exit_code == 2 and "2026-10" in r.output
+
+
+def run_total(store, run_id):
+    return store.scalar("SELECT sum(shop_gross) FROM recon_results WHERE run_id = ?", [run_id])

@@ -1,0 +1,411 @@
+"""Every status and cause, built from canonical rows, and the precedence between them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from recon_world import DIV, OTHER_DIV, D, Line, World, export, icl, nl, oss
+
+from exactsync.reconcile import (
+    CAUSES,
+    PRECEDENCE,
+    STATUSES,
+    ReconcileError,
+    results,
+    run_reconciliation,
+)
+
+PERIOD = "2026-10"
+
+
+def reconcile(store, w: World, period: str = PERIOD, **kw):
+    w.write(store)
+    run = run_reconciliation(store, kw.pop("settings", None) or w.settings(), period, **kw)
+    rows = {r["result_key"]: r for r in results(store, run.run_id).iter_rows(named=True)}
+    return run, rows
+
+
+def status_of(rows, key):
+    return rows[key]["status"], rows[key]["cause"]
+
+
+def test_constants_cover_the_fixed_list():
+    assert set(STATUSES) == set(PRECEDENCE) == {
+        "matched", "matched_within_tolerance", "amount_differs", "vat_differs", "missing_in_exact",
+        "only_in_exact", "duplicated_in_exact", "other_period", "currency_differs", "customer_differs", "draft"}
+    assert "matched" not in CAUSES and set(CAUSES) == set(STATUSES) - {"matched"}
+
+
+def test_matched_invoice_and_credit_note(store):
+    w = World()
+    w.book(w.doc(1001))
+    cn = w.doc(1002, kind="credit_note")
+    w.book(cn)
+    run, rows = reconcile(store, w)
+    assert status_of(rows, "doc:woo:invoice:1001") == ("matched", None)
+    assert status_of(rows, "doc:woo:credit_note:1002") == ("matched", None)
+    assert rows["doc:woo:credit_note:1002"]["your_ref"] == "WC-CN-1002"
+    assert rows["doc:woo:credit_note:1002"]["exact_gross"] == D("-121.00")
+    assert run.counts["matched"] == 2 and run.differences == 0
+
+
+def test_reference_normalization_matches_typing_differences(store):
+    w = World()
+    d = w.doc("000123", shop="mag")
+    w.entry(" m2-123 ", lines=[("2", D(100), D(21))])
+    _, rows = reconcile(store, w)
+    assert status_of(rows, "doc:mag:invoice:000123") == ("matched", None)
+
+
+def test_missing_in_exact(store):
+    w = World()
+    w.doc(1)
+    _, rows = reconcile(store, w)
+    r = rows["doc:woo:invoice:1"]
+    assert (r["status"], r["cause"]) == ("missing_in_exact", "missing_in_exact")
+    assert r["exact_gross"] == 0 and r["delta_gross"] == D("-121.00") and r["entry_ids"] == []
+    assert "WC-1" in r["detail"]
+
+
+def test_only_in_exact_per_reference_and_per_unreferenced_entry(store):
+    w = World()
+    w.entry("MANUAL-7")
+    w.entry("MANUAL-7")  # two entries, one reference → one row with both entries
+    w.entry(None)
+    w.entry("  ")
+    _, rows = reconcile(store, w)
+    assert status_of(rows, f"exact:{DIV}:MANUAL-7") == ("only_in_exact", "only_in_exact")
+    assert len(rows[f"exact:{DIV}:MANUAL-7"]["entry_ids"]) == 2
+    no_ref = [k for k in rows if ":entry:" in k]
+    assert len(no_ref) == 2 and all(rows[k]["status"] == "only_in_exact" for k in no_ref)
+    assert rows[f"exact:{DIV}:MANUAL-7"]["shop_gross"] is None
+
+
+def test_same_reference_in_another_division_does_not_match(store):
+    w = World()
+    d = w.doc(55)
+    w.book(d)
+    w.entry("WC-55", division=OTHER_DIV)
+    _, rows = reconcile(store, w)
+    assert status_of(rows, "doc:woo:invoice:55") == ("matched", None)
+    assert status_of(rows, f"exact:{OTHER_DIV}:WC-55") == ("only_in_exact", "only_in_exact")
+
+
+def test_duplicated_in_exact(store):
+    w = World()
+    d = w.doc(2)
+    w.book(d)
+    w.book(d)
+    _, rows = reconcile(store, w)
+    r = rows["doc:woo:invoice:2"]
+    assert (r["status"], r["cause"]) == ("duplicated_in_exact", "duplicated_in_exact")
+    assert r["live_count"] == 2 and len(r["entry_ids"]) == 2
+
+
+def test_reversal_pair_cancels_and_rebooking_matches(store):
+    w = World()
+    d = w.doc(3)
+    wrong = w.entry("WC-3", lines=[("2", D(200), D(42))])
+    w.reverse(wrong, "2026-10-12")
+    w.book(d, date="2026-10-12")
+    _, rows = reconcile(store, w)
+    r = rows["doc:woo:invoice:3"]
+    assert (r["status"], r["entry_count"], r["live_count"]) == ("matched", 3, 1)
+
+
+def test_reversed_without_rebooking_is_missing(store):
+    w = World()
+    d = w.doc(4)
+    e = w.book(d)
+    w.reverse(e)
+    _, rows = reconcile(store, w)
+    r = rows["doc:woo:invoice:4"]
+    assert r["status"] == "missing_in_exact" and "cancel out" in r["detail"]
+
+
+def test_duplicate_left_after_a_reversal_of_one_of_three(store):
+    w = World()
+    d = w.doc(5)
+    first = w.book(d)
+    w.book(d)
+    w.book(d)
+    w.reverse(first)
+    _, rows = reconcile(store, w)
+    assert rows["doc:woo:invoice:5"]["status"] == "duplicated_in_exact"
+    assert rows["doc:woo:invoice:5"]["live_count"] == 2
+
+
+def test_booked_in_another_period_both_directions(store):
+    w = World()
+    later = w.doc(6, "2026-10-30")
+    w.book(later, date="2026-11-02")  # October document, booked in November
+    earlier = w.doc(7, "2026-09-29")
+    w.book(earlier, date="2026-10-01")  # September document, booked in October
+    _, rows = reconcile(store, w)
+    r = rows["doc:woo:invoice:6"]
+    assert (r["status"], r["cause"]) == ("other_period", "other_period")
+    assert "2026-11" in r["detail"] and r["exact_gross"] == D("121.00")
+    rev = rows[f"exact:{DIV}:WC-7"]
+    assert rev["status"] == "other_period" and rev["doc_key"] == "woo:invoice:7"
+    assert rev["shop_gross"] is None and rev["exact_gross"] == D("121.00")
+    # the September run sees the same pair from the other side
+    run_sep = run_reconciliation(store, w.settings(), "2026-09")
+    sep = {r["result_key"]: r for r in results(store, run_sep.run_id).iter_rows(named=True)}
+    assert sep["doc:woo:invoice:7"]["status"] == "other_period"
+
+
+def test_exact_period_comes_from_financial_period(store):
+    from exactsync.store import Store
+
+    w = World()
+    d = w.doc(8, "2026-10-31")
+    w.book(d, date="2026-10-31")
+    w.write(store)
+    with store.atomic() as con:  # entry dated 31 Oct but booked in financial period 11
+        con.execute("UPDATE exact_entries SET fin_period = 11")
+        Store.upsert_rows(con, "exact_periods", [
+            {"division": DIV, "fin_year": 2026, "fin_period": m, "start_date": __import__("datetime").date(2026, m, 1),
+             "end_date": None} for m in (10, 11)])
+    run = run_reconciliation(store, w.settings(), PERIOD)
+    rows = {r["result_key"]: r for r in results(store, run.run_id).iter_rows(named=True)}
+    assert rows["doc:woo:invoice:8"]["status"] == "other_period"
+
+
+def test_currency_differs(store):
+    w = World()
+    d = w.doc(9, currency="USD", base_currency="EUR", fx=D("1.10"),
+              lines=[Line("export", "US", D(0), D("110.00"), D(0))], country="US")
+    w.entry("WC-9", lines=[("EXP", D(100), D(0))], currency="EUR", customer="acc-us")
+    _, rows = reconcile(store, w)
+    r = rows["doc:woo:invoice:9"]
+    assert (r["status"], r["cause"]) == ("currency_differs", "currency_differs")
+    assert "USD" in r["detail"] and "EUR" in r["detail"]
+    # division currency: the shop's base amounts (100.0000) against Exact's 100.00 → no difference there
+    assert r["shop_gross_dc"] == D("100.0000") and r["delta_gross_dc"] == 0
+
+
+def test_amount_differs(store):
+    w = World()
+    d = w.doc(10, lines=[nl("100"), nl("10")])  # shipping line not booked
+    w.entry("WC-10", lines=[("2", D(100), D(21))])
+    _, rows = reconcile(store, w)
+    r = rows["doc:woo:invoice:10"]
+    assert (r["status"], r["cause"]) == ("amount_differs", "amount_differs")
+    assert r["delta_net"] == D("-10.00") and r["delta_vat"] == D("-2.10") and r["delta_gross"] == D("-12.10")
+
+
+def test_vat_differs_total_rate_country_and_treatment(store):
+    w = World()
+    total = w.doc(11)  # net right, VAT wrong
+    w.entry("WC-11", lines=[("2", D(100), D(9))])
+    rate = w.doc(12, lines=[nl("50", 9), nl("50")])  # same totals, wrong rate code
+    w.entry("WC-12", lines=[("2", D(100), D("15.00"))])
+    country = w.doc(13, lines=[oss("BE", "100", "21")], country="BE")  # OSS BE booked domestic NL
+    w.entry("WC-13", lines=[("2", D(100), D(21))], customer="acc-be")
+    oss_country = w.doc(14, lines=[oss("DE", "100", "19")], country="DE")  # booked as OSS FR (wrong country)
+    w.entry("WC-14", lines=[("FRH", D(100), D(19))], customer="acc-de")
+    b2b = w.doc(15, lines=[icl("DE", "100")], country="DE", vat_number="DE123456789")  # ICL booked as export
+    w.entry("WC-15", lines=[("EXP", D(100), D(0))], customer="acc-b2b-de1")
+    _, rows = reconcile(store, w)
+    for n in (11, 12, 13, 14, 15):
+        r = rows[f"doc:woo:invoice:{n}"]
+        assert (r["status"], r["cause"]) == ("vat_differs", "vat_differs"), (n, r["detail"])
+    assert "VAT differs by -12" in rows["doc:woo:invoice:11"]["detail"]
+    assert "9.0%" in rows["doc:woo:invoice:12"]["detail"]
+
+
+def test_export_and_exempt_compare_as_zero_rated(store):
+    w = World()
+    d = w.doc(16, lines=[export("US", "100")], country="US")
+    w.entry("WC-16", lines=[("EXP", D(100), D(0))], customer="acc-us")
+    e = w.doc(17, lines=[Line("exempt", "NL", D(0), D(50), D(0))])
+    w.entry("WC-17", lines=[("EXP", D(50), D(0))])
+    _, rows = reconcile(store, w)
+    assert rows["doc:woo:invoice:16"]["status"] == "matched"
+    assert rows["doc:woo:invoice:17"]["status"] == "matched"
+
+
+def test_customer_differs_by_country_and_by_vat_number(store):
+    w = World()
+    b2c = w.doc(18, lines=[oss("DE", "100", "19")], country="DE")
+    w.book(b2c, customer="acc-nl")  # German consumer booked on the Dutch collective debtor
+    b2b = w.doc(19, lines=[icl("DE", "100")], country="DE", vat_number="DE 123.456.789")
+    w.book(b2b, customer="acc-b2b-de2")  # another German company
+    ok = w.doc(20, lines=[icl("DE", "100")], country="DE", vat_number="de123456789")
+    w.book(ok, customer="acc-b2b-de1")
+    _, rows = reconcile(store, w)
+    assert status_of(rows, "doc:woo:invoice:18") == ("customer_differs", "customer_differs")
+    assert status_of(rows, "doc:woo:invoice:19") == ("customer_differs", "customer_differs")
+    assert "20002" in rows["doc:woo:invoice:19"]["detail"]
+    assert status_of(rows, "doc:woo:invoice:20") == ("matched", None)
+
+
+def test_customer_check_modes(store):
+    w = World()
+    b2c = w.doc(21, lines=[oss("DE", "100", "19")], country="DE")
+    w.book(b2c, customer="acc-nl")
+    w.write(store)
+    for mode, expected in (("strict", "customer_differs"), ("vat_number", "matched"), ("off", "matched")):
+        run = run_reconciliation(store, w.settings(), PERIOD, customer_check=mode)
+        assert results(store, run.run_id)["status"].to_list() == [expected], mode
+    with pytest.raises(ReconcileError):
+        run_reconciliation(store, w.settings(), PERIOD, customer_check="email")
+
+
+def test_draft_and_its_policy(store):
+    w = World()
+    d = w.doc(22)
+    w.book(d, status=20)
+    w.write(store)
+    run = run_reconciliation(store, w.settings(), PERIOD)
+    r = results(store, run.run_id).row(0, named=True)
+    assert (r["status"], r["cause"]) == ("draft", "draft") and "Status 20" in r["detail"]
+    run = run_reconciliation(store, w.settings(), PERIOD, flag_draft=False)
+    assert results(store, run.run_id)["status"].to_list() == ["matched"]
+
+
+def test_matched_within_tolerance_is_totalled(store):
+    w = World()
+    a = w.doc(23)
+    w.entry("WC-23", lines=[("2", D("99.99"), D(21))])  # net one cent lower
+    b = w.doc(24)
+    w.entry("WC-24", lines=[("2", D(100), D("21.01"))])  # VAT one cent higher
+    c = w.doc(25)
+    w.entry("WC-25", lines=[("2", D(100), D("21.02"))])  # two cents: beyond the default
+    run, rows = reconcile(store, w)
+    assert status_of(rows, "doc:woo:invoice:23") == ("matched_within_tolerance", "matched_within_tolerance")
+    assert status_of(rows, "doc:woo:invoice:24") == ("matched_within_tolerance", "matched_within_tolerance")
+    assert rows["doc:woo:invoice:23"]["tolerated_gross"] == D("-0.01")
+    assert rows["doc:woo:invoice:24"]["tolerated_vat"] == D("0.01")
+    assert status_of(rows, "doc:woo:invoice:25") == ("vat_differs", "vat_differs")
+    assert run.tolerated == {"net": D("-0.01"), "vat": D("0.01"), "gross": D("0"), "rows": 2}
+
+
+def test_tolerance_per_difference_type(store):
+    w = World()
+    w.doc(26)
+    w.entry("WC-26", lines=[("2", D(100), D("21.05"))])
+    w.doc(27)
+    w.entry("WC-27", lines=[("2", D("100.05"), D(21))])
+    w.write(store)
+    run = run_reconciliation(store, w.settings(), PERIOD, tolerance={"vat": "0.05", "gross": "0.05"})
+    got = dict(results(store, run.run_id).select("doc_key", "status").iter_rows())
+    assert got == {"woo:invoice:26": "matched_within_tolerance", "woo:invoice:27": "amount_differs"}
+    assert run.tolerance == {"net": "0.01", "vat": "0.05", "gross": "0.05"}
+    run = run_reconciliation(store, w.settings(tolerance=D("0.10")), PERIOD)
+    assert set(results(store, run.run_id)["status"]) == {"matched_within_tolerance"}
+    run = run_reconciliation(store, w.settings(), PERIOD, tolerance=0)
+    assert set(results(store, run.run_id)["status"]) == {"vat_differs", "amount_differs"}
+    for bad in ("-1", "abc", {"vatt": 1}):
+        with pytest.raises(ReconcileError):
+            run_reconciliation(store, w.settings(), PERIOD, tolerance=bad)
+
+
+def test_shops_sharing_a_division_are_told_apart_by_prefix(store):
+    w = World()
+    woo = w.doc(500, shop="woo")
+    mag = w.doc(500, shop="mag")
+    w.book(woo)
+    w.book(mag, customer="acc-be")  # wrong account only on the Magento one
+    _, rows = reconcile(store, w)
+    assert rows["doc:woo:invoice:500"]["status"] == "matched"
+    assert rows["doc:mag:invoice:500"]["status"] == "customer_differs"
+    assert rows["doc:mag:invoice:500"]["your_ref"] == "M2-500"
+
+
+def test_two_documents_with_one_reference(store):
+    w = World(prefixes={"woo": "", "mag": ""})
+    a = w.doc(600, shop="woo")
+    w.doc(600, shop="mag")
+    w.book(a)
+    _, rows = reconcile(store, w)
+    assert rows["doc:mag:invoice:600"]["status"] == "matched"  # "mag:…" sorts first and owns the key
+    assert rows["doc:woo:invoice:600"]["status"] == "missing_in_exact"
+    assert "also used by mag:invoice:600" in rows["doc:woo:invoice:600"]["detail"]
+
+
+def test_scope_filters_by_shop_and_division(store):
+    w = World(shop_divisions={"woo": DIV, "mag": OTHER_DIV})
+    w.book(w.doc(1, shop="woo"))
+    m = w.doc(2, shop="mag")
+    w.book(m, division=OTHER_DIV)
+    w.write(store)
+    run = run_reconciliation(store, w.settings(), PERIOD, shops=["mag"])
+    assert run.shops == ["mag"] and run.divisions == [OTHER_DIV]
+    assert results(store, run.run_id)["result_key"].to_list() == ["doc:mag:invoice:2"]
+    run = run_reconciliation(store, w.settings(), PERIOD, divisions=[DIV])
+    assert run.shops == ["woo"]
+    assert results(store, run.run_id)["result_key"].to_list() == ["doc:woo:invoice:1"]
+    with pytest.raises(ReconcileError, match="unknown shop"):
+        run_reconciliation(store, w.settings(), PERIOD, shops=["nope"])
+    with pytest.raises(ReconcileError, match="2026-10"):
+        run_reconciliation(store, w.settings(), "oct 2026")
+
+
+# ----------------------------------------------------------------------------- precedence
+
+
+@pytest.mark.parametrize(
+    "faults, expected",
+    [
+        ({"duplicate", "currency", "period", "amount", "customer", "draft"}, "duplicated_in_exact"),
+        ({"currency", "period", "amount", "customer", "draft"}, "currency_differs"),
+        ({"period", "amount", "vat", "customer", "draft"}, "other_period"),
+        ({"amount", "vat", "customer", "draft"}, "amount_differs"),
+        ({"vat", "customer", "draft", "cent"}, "vat_differs"),
+        ({"customer", "draft", "cent"}, "customer_differs"),
+        ({"draft", "cent"}, "draft"),
+        ({"cent"}, "matched_within_tolerance"),
+        (set(), "matched"),
+    ],
+)
+def test_precedence(store, faults, expected):
+    w = World()
+    d = w.doc(700, lines=[nl("100"), nl("20", 9)], country="NL")
+    net, vat21, vat9 = D(100), D(21), D("1.80")
+    lines = [("2", net, vat21), ("1", D(20), vat9)]
+    if "amount" in faults:
+        lines = [("2", D(150), vat21), ("1", D(20), vat9)]
+    if "vat" in faults:
+        lines = [("2", lines[0][1] + D(20), vat21 + vat9)]  # everything at the high-rate code
+    if "cent" in faults:
+        lines = [(c, b, v) for c, b, v in lines]
+        lines[0] = (lines[0][0], lines[0][1] - D("0.01"), lines[0][2])
+    kw = {"customer": "acc-de" if "customer" in faults else "acc-nl",
+          "status": 20 if "draft" in faults else 50,
+          "currency": "USD" if "currency" in faults else "EUR",
+          "date": "2026-11-03" if "period" in faults else "2026-10-10"}
+    w.entry("WC-700", lines=lines, **kw)
+    if "duplicate" in faults:
+        w.entry("WC-700", lines=lines, **kw)
+    _, rows = reconcile(store, w)
+    r = rows["doc:woo:invoice:700"]
+    assert r["status"] == expected, r["detail"]
+    assert r["cause"] == (None if expected == "matched" else expected)
+    # the winner is the first flag; the others stay visible in flags
+    if expected not in ("matched",):
+        assert r["flags"][0] == expected
+
+
+def test_missing_wins_over_everything_and_flags_show_the_rest(store):
+    w = World()
+    d = w.doc(701)
+    e = w.entry("WC-701", lines=[("2", D(500), D(21))], status=20, customer="acc-de")
+    w.reverse(e)
+    _, rows = reconcile(store, w)
+    assert rows["doc:woo:invoice:701"]["status"] == "missing_in_exact"
+    assert rows["doc:woo:invoice:701"]["flags"] == ["missing_in_exact"]
+
+
+def test_deltas_in_document_and_division_currency(store):
+    w = World()
+    d = w.doc(800, currency="USD", base_currency="EUR", fx=D("1.25"),
+              lines=[Line("export", "US", D(0), D("125.00"), D(0))], country="US")
+    w.entry("WC-800", lines=[("EXP", D("125.00"), D(0))], currency="USD", fx=D("0.792"), customer="acc-us")
+    _, rows = reconcile(store, w)
+    r = rows["doc:woo:invoice:800"]
+    assert r["status"] == "matched"
+    assert (r["currency"], r["division_currency"]) == ("USD", "EUR")
+    assert r["shop_gross_dc"] == D("100.0000") and r["exact_gross_dc"] == D("99.00")
+    assert r["delta_gross_dc"] == D("-1.00") and r["delta_gross"] == 0
