@@ -22,7 +22,7 @@ import pytest
 from exactsync.push import Target, execute_plan, list_jobs, plan_targets
 from exactsync.push.plan import missing_targets
 
-from .conftest import DIV, make_doc
+from .conftest import DIV, make_doc, small_scenario
 
 pytestmark = pytest.mark.slow
 
@@ -78,7 +78,9 @@ def _write_config(env, tmp_path) -> tuple[str, dict]:
 
 
 def test_kill_minus_9_mid_push_then_resume(make_env, tmp_path):
-    env = make_env(clock_=None)  # the real clock: the pushing process is another process
+    scenario = small_scenario()
+    scenario["limits"] = {"minutely": 100000, "daily": 100000}  # a raised limit on the real clock
+    env = make_env(scenario, clock_=None)  # the real clock: the pushing process is another process
     docs = [make_doc(30000 + i, day=f"2026-04-{1 + i % 28:02d}") for i in range(100)]
     env.add_docs(docs)
     cfg, environ = _write_config(env, tmp_path)
