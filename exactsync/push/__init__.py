@@ -15,7 +15,7 @@ from exactsync.push.execute import (
     save_plan,
 )
 from exactsync.push.payload import build_document_entry, build_reversal, find_existing, payload_of
-from exactsync.push.plan import Plan, PlannedJob, Target, load_targets, plan_push, plan_targets
+from exactsync.push.plan import Plan, PlannedJob, Target, load_targets, missing_targets, plan_push, plan_targets
 
 __all__ = [
     "JOB_STATUSES",
@@ -31,6 +31,7 @@ __all__ = [
     "find_existing",
     "list_jobs",
     "load_targets",
+    "missing_targets",
     "lookup_references",
     "payload_of",
     "plan_push",

@@ -46,6 +46,7 @@ __all__ = [
     "plan_push",
     "plan_targets",
     "load_targets",
+    "missing_targets",
     "job_id_for",
     "STATUS_ALIASES",
     "PUSHABLE_STATUSES",
@@ -258,6 +259,31 @@ def load_targets(
                            f"ORDER BY doc_key", params).fetchall()
     return [Target(doc_key=r[0], status=r[1], run_id=r[2], result_key=None if r[3] is None else str(r[3]))
             for r in rows]
+
+
+def missing_targets(store: Any, settings: Any, *, period: str | None = None, shop: str | None = None) -> list[Target]:
+    """Shop documents whose reference has no live entry in the pulled Exact data.
+
+    The fallback selection when no reconciliation run exists (status ``missing_in_exact`` only);
+    the reconciliation's own results are preferred (:func:`load_targets`).
+    """
+    in_period = _period_filter(period)
+    with store.read() as con:
+        docs = _rows(con, "SELECT doc_key, shop, kind, doc_number, doc_date FROM shop_documents "
+                          "ORDER BY doc_date, doc_key", [])
+    docs = [d for d in docs if (not shop or d["shop"] == shop) and in_period(d["doc_date"])]
+    by_div: dict[int, dict[str, dict]] = defaultdict(dict)
+    for d in docs:
+        div = _division_for(settings, d["shop"])
+        if div is not None:
+            by_div[div][_ref_of(settings, d)] = d
+    out: list[Target] = []
+    for div, refs in by_div.items():
+        booked = _booked_entries(store, div, refs)
+        for ref, d in refs.items():
+            if not live_entries(booked.get(normalize_reference(ref), {}).get("entries", [])):
+                out.append(Target(d["doc_key"], "missing_in_exact"))
+    return out
 
 
 def plan_push(

@@ -1,0 +1,109 @@
+"""``exactsync push``: plan (``--dry-run``) or execute (``--yes``) a push to Exact; ``push retry``
+and ``push jobs`` for the job ledger.
+
+Exit codes: 0 every job Synced, 3 partial (some jobs in Error or not done), 1 failure (the plan
+has errors, or no job synced), 6 Exact needs re-authorisation.
+"""
+
+from __future__ import annotations
+
+import click
+
+from exactsync.cli.main import Ctx, cli, emit, pass_ctx
+from exactsync.errors import EXIT_FAILURE, EXIT_OK
+
+__all__ = ["push", "push_retry", "push_jobs"]
+
+
+def _finish(ctx: Ctx, outcome) -> None:
+    data = outcome.as_dict()
+
+    def human() -> str:
+        text = (f"push run {outcome.run_id}: {outcome.synced}/{outcome.total} synced "
+                f"({outcome.posted} posted, {outcome.found_existing} already in Exact), "
+                f"{outcome.errors} error(s), {outcome.not_done} not done, {outcome.calls} API call(s)")
+        for job_id, message in list(outcome.error_messages.items())[:20]:
+            text += f"\n  {job_id}: {message}"
+        if outcome.stopped:
+            text += f"\n  stopped: {outcome.stopped}"
+        return text
+
+    emit(ctx, data, human)
+    if outcome.exit_code != EXIT_OK:
+        click.get_current_context().exit(outcome.exit_code)
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--period", help="Documents of this period: YYYY-MM, YYYY, or YYYY-MM..YYYY-MM.")
+@click.option("--status", "statuses", default="missing",
+              help="Reconciliation statuses to fix, comma-separated: missing, amount, vat, duplicated, "
+                   "customer, currency (default: missing).")
+@click.option("--run", "run_id", help="Reconciliation run to take results from (default: the latest).")
+@click.option("--shop", help="Only this shop.")
+@click.option("--dry-run", is_flag=True, help="Print the plan; send nothing (the default without --yes).")
+@click.option("--yes", is_flag=True, help="Execute the plan.")
+@click.pass_context
+def push(click_ctx: click.Context, period: str | None, statuses: str, run_id: str | None, shop: str | None,
+         dry_run: bool, yes: bool) -> None:
+    """Push what the reconciliation found missing or wrong to Exact (never twice)."""
+    if click_ctx.invoked_subcommand is not None:
+        return
+    from exactsync.push import execute_plan, load_targets, missing_targets, plan_targets
+
+    ctx: Ctx = click_ctx.find_object(Ctx)
+    settings, store = ctx.settings, ctx.store
+    wanted = [s.strip() for s in statuses.split(",") if s.strip()]
+    targets = load_targets(store, run_id, statuses=wanted)
+    source = "reconciliation results"
+    if not targets and run_id is None and set(wanted) <= {"missing", "missing_in_exact"}:
+        targets = missing_targets(store, settings, period=period, shop=shop)
+        source = "documents without an entry for their reference in the pulled Exact data"
+    plan = plan_targets(store, settings, targets, period=period, shop=shop)
+    if not yes or dry_run:
+        emit(ctx, plan.as_dict(), lambda: f"Selected from {source}.\n" + plan.summary()
+             + ("" if plan.ok else "\nThe plan has errors: fix the mappings or the selection; nothing was sent.")
+             + ("\n(dry run: nothing sent; add --yes to execute)" if plan.ok else ""))
+        if not plan.ok:
+            click_ctx.exit(EXIT_FAILURE)
+        return
+    if not plan.ok:
+        emit(ctx, plan.as_dict(), lambda: plan.summary() + "\nThe plan has errors; nothing was sent.")
+        click_ctx.exit(EXIT_FAILURE)
+    if not ctx.json:
+        click.echo(f"Pushing {len(plan.jobs)} job(s), {plan.calls} API call(s), "
+                   f"ETA ≈ {plan.eta_seconds / 60:.0f} min", err=True)
+    outcome = execute_plan(store, settings, plan, on_progress=ctx.progress("push"))
+    _finish(ctx, outcome)
+
+
+@push.command("retry")
+@click.argument("job_ids", nargs=-1)
+@pass_ctx
+def push_retry(ctx: Ctx, job_ids: tuple[str, ...]) -> None:
+    """Retry failed jobs (all of them without JOB_IDS), and resume jobs a crash left Queued."""
+    from exactsync.push import retry_jobs
+
+    outcome = retry_jobs(ctx.store, ctx.settings, list(job_ids) or None, on_progress=ctx.progress("retry"))
+    _finish(ctx, outcome)
+
+
+@push.command("jobs")
+@click.option("--status", "status", help="Pending, Queued, Synced or Error (comma-separated).")
+@click.option("--limit", default=50, show_default=True)
+@pass_ctx
+def push_jobs(ctx: Ctx, status: str | None, limit: int) -> None:
+    """List push jobs with status, attempts, last error and the Exact entry."""
+    from exactsync.push import list_jobs
+
+    frame = list_jobs(ctx.store, [s.strip() for s in status.split(",")] if status else None)
+    counts = frame.group_by("status").len().sort("status").to_dicts() if frame.height else []
+    shown = frame.head(limit)
+
+    def human() -> str:
+        lines = ["jobs: " + (", ".join(f"{c['len']} {c['status']}" for c in counts) or "none")]
+        for r in shown.iter_rows(named=True):
+            lines.append(f"{r['job_id']} {r['status']:7} {r['kind']:7} {r['your_ref']:20} "
+                         f"attempts={r['attempts']} entry={r['exact_entry_number'] or '-'} {r['last_error'] or ''}")
+        return "\n".join(lines)
+
+    emit(ctx, {"counts": counts, "jobs": shown.to_dicts()}, human)

@@ -1,0 +1,143 @@
+"""Executing pushes against the Exact sandbox over real HTTP: never twice, corrections, resume."""
+
+from __future__ import annotations
+
+import json
+import socket
+from decimal import Decimal
+
+from exactsync.push import Target, execute_plan, list_jobs, plan_targets, retry_jobs
+
+from .conftest import DIV, make_doc
+
+D = Decimal
+
+
+def _plan(env, docs, status="missing_in_exact"):
+    return plan_targets(env.store, env.settings, [Target(d["doc_key"], status) for d, _ in docs])
+
+
+def test_push_posts_once_per_document_and_records_exact_ids(make_env):
+    env = make_env()
+    docs = [make_doc(6001), make_doc(6002, kind="credit_note", lines=[("goods", "21", "10.00", "2.10")])]
+    env.add_docs(docs)
+    with env.client() as client:
+        out = execute_plan(env.store, env.settings, _plan(env, docs), client=client)
+    assert (out.total, out.synced, out.posted, out.exit_code) == (2, 2, 2, 0)
+    [inv] = env.entries("WC-6001")
+    [cn] = env.entries("WC-CN-6002")
+    assert (inv["AmountFC"], inv["VATAmountFC"], inv["Type"]) == (D("121.00"), D("21.00"), 20)
+    assert (cn["AmountFC"], cn["Type"]) == (D("-12.10"), 21)
+    jobs = {r["your_ref"]: r for r in list_jobs(env.store).to_dicts()}
+    assert jobs["WC-6001"]["exact_entry_id"] == inv["EntryID"]
+    assert jobs["WC-6001"]["exact_entry_number"] == inv["EntryNumber"]
+    assert jobs["WC-6001"]["status"] == "Synced" and jobs["WC-6001"]["attempts"] == 1
+    # every call logged, no secrets
+    calls = env.store.query("SELECT method, path FROM api_calls WHERE system = 'exact'")
+    assert calls.filter(calls["method"] == "POST").height >= 2
+    secret = env.settings.exact.client_secret.get()
+    token = json.loads(env.settings.exact.token_file.read_text())["access_token"]
+    dump = env.store.query("SELECT * FROM api_calls").write_csv() + env.store.query("SELECT * FROM sync_log").write_csv()
+    assert secret not in dump and token not in dump
+    # planning and executing again: nothing new (job Synced), nothing posted
+    env.app.clear_calls()
+    with env.client() as client:
+        again = execute_plan(env.store, env.settings, _plan(env, docs), client=client)
+    assert again.total == 0 and len(env.entries("WC-6001")) == 1
+    assert not [c for c in env.app.calls() if c["method"] == "POST"]
+
+
+def test_dropped_answer_and_5xx_are_looked_up_not_posted_twice(make_env):
+    env = make_env()
+    docs = [make_doc(6100 + i) for i in range(4)]
+    env.add_docs(docs)
+    env.app.drop_next(2)  # the first two POSTs land, their answers never arrive
+    with env.client() as client:
+        out = execute_plan(env.store, env.settings, _plan(env, docs), client=client)
+    assert out.synced == 4 and out.found_existing == 2 and out.posted == 2
+    assert all(len(env.entries(f"WC-{6100 + i}")) == 1 for i in range(4))
+    docs2 = [make_doc(6200 + i) for i in range(3)]
+    env.add_docs(docs2)
+    env.app.set_faults(status_5xx=500)
+    env.app.fail_next(2)  # the look-up and the first POST fail with 500 (nothing done)
+    with env.client() as client:
+        out = execute_plan(env.store, env.settings, _plan(env, docs2), client=client)
+    assert out.synced == 3 and all(len(env.entries(f"WC-{6200 + i}")) == 1 for i in range(3))
+
+
+def test_functional_error_is_recorded_with_exacts_message_then_retried(make_env):
+    env = make_env()
+    docs = [make_doc(6300)]
+    env.add_docs(docs)
+    plan = _plan(env, docs)
+    with env.app.lock:  # the debtor gets blocked in Exact after the pull
+        acc = next(a for a in env.app.divisions[DIV].accounts.rows.values() if a["Code"].strip() == "1001")
+        acc["Status"] = "A"
+    with env.client() as client:
+        out = execute_plan(env.store, env.settings, plan, client=client)
+    assert (out.synced, out.errors, out.exit_code) == (0, 1, 1)
+    job = list_jobs(env.store, "Error").to_dicts()[0]
+    assert job["last_error"] == "Invalid: Invoice to (Type)" and job["attempts"] == 2
+    with env.app.lock:
+        acc["Status"] = "C"
+    with env.client() as client:
+        out = retry_jobs(env.store, env.settings, client=client)
+    assert (out.synced, out.exit_code) == (1, 0) and len(env.entries("WC-6300")) == 1
+
+
+def test_resume_after_crash_finds_the_entry_instead_of_posting(make_env):
+    env = make_env()
+    docs = [make_doc(6400), make_doc(6401)]
+    env.add_docs(docs)
+    plan = _plan(env, docs)
+    from exactsync.push import save_plan
+
+    ids = save_plan(env.store, plan)
+    # a run that died after its POST of 6400 landed: job Queued, claimant gone
+    with env.client() as client:
+        client.post("salesentry/SalesEntries", DIV, plan.jobs[0].payload)
+    env.store.execute("UPDATE push_jobs SET status = 'Queued', claimed_by = ? WHERE job_id = ?",
+                      [f"{socket.gethostname()}:999999999:dead", plan.jobs[0].job_id])
+    with env.client() as client:
+        out = retry_jobs(env.store, env.settings, client=client)
+    assert out.synced == 2 and out.found_existing == 1 and out.posted == 1
+    assert len(env.entries("WC-6400")) == 1 and len(env.entries("WC-6401")) == 1
+    assert sorted(ids) == sorted(out.job_ids)
+
+
+def test_correction_reverses_and_rebooks_and_duplicate_gets_a_reversal(make_env):
+    env = make_env()
+    # WC-1002 is booked as 82.64 + 17.36; the shop says 90.00 + 18.90
+    # WC-1003 is booked twice (50 @ 21 % + 20 @ 9 %)
+    d1002 = make_doc(1002, day="2026-02-03", lines=[("goods", "21", "90.00", "18.90")])
+    d1003 = make_doc(1003, day="2026-02-10", lines=[("goods", "21", "50.00", "10.50"), ("goods", "9", "20.00", "1.80")])
+    env.add_docs([d1002, d1003])
+    plan = plan_targets(env.store, env.settings, [Target("woo:invoice:1002", "amount_differs"),
+                                                   Target("woo:invoice:1003", "duplicated_in_exact")])
+    assert plan.ok, plan.errors
+    kinds = sorted((j.your_ref, j.kind) for j in plan.jobs)
+    assert kinds == [("WC-1002", "rebook"), ("WC-1002", "reverse"), ("WC-1003", "reverse")]
+    original = env.entries("WC-1002")[0]
+    with env.client() as client:
+        out = execute_plan(env.store, env.settings, plan, client=client)
+    assert out.synced == 3 and out.exit_code == 0
+    booked = sorted(env.entries("WC-1002"), key=lambda e: e["EntryNumber"])
+    assert [e["Description"] for e in booked] == ["Order 1002", f"Reversal of entry {original['EntryNumber']}",
+                                                  f"Correction of entry {original['EntryNumber']}"]
+    assert sum(e["AmountFC"] for e in booked) == D("108.90")
+    assert booked[0]["EntryID"] == original["EntryID"]  # the original is never edited
+    jobs = {r["kind"]: r for r in list_jobs(env.store, doc_key="woo:invoice:1002").to_dicts()}
+    assert jobs["reverse"]["pair_job_id"] == jobs["rebook"]["job_id"]
+    assert jobs["rebook"]["pair_job_id"] == jobs["reverse"]["job_id"]
+    assert jobs["reverse"]["reverses_entry_id"] == original["EntryID"]
+    dup = sorted(env.entries("WC-1003"), key=lambda e: e["EntryNumber"])
+    assert len(dup) == 3 and dup[2]["Description"] == f"Reversal of entry {dup[1]['EntryNumber']}"
+    assert dup[2]["AmountFC"] == -dup[1]["AmountFC"]
+    # re-pull: the correction pair cancels, the live entry books what the shop says
+    env.pull()
+    from exactsync.push.plan import missing_targets
+
+    assert missing_targets(env.store, env.settings, period="2026-02") == []
+    e = env.store.query("SELECT net, vat, description FROM exact_entries WHERE your_ref = 'WC-1002' "
+                        "ORDER BY entry_number")
+    assert e["net"].to_list() == [D("82.64"), D("-82.64"), D("90.00")]

@@ -1,0 +1,103 @@
+"""Mappings validated against pulled Exact data; plans that stop before any call."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import polars as pl
+import pytest
+
+from exactsync.mapping import read_mapping, save_mapping, validate_mapping
+from exactsync.push import PlanError, Target, execute_plan, plan_targets
+
+from .conftest import DIV, make_doc
+
+D = Decimal
+
+
+def test_mappings_round_trip_and_row_errors(make_env):
+    env = make_env()
+    vat = read_mapping(env.store, "vat", DIV)
+    assert vat.height == 5 and vat["error"].null_count() == 5
+    bad = pl.DataFrame([
+        {"division": DIV, "country": "", "rate": D("21"), "treatment": "domestic", "vat_code": "XX"},
+        {"division": DIV, "country": "", "rate": D("6"), "treatment": "domestic", "vat_code": "OLD"},
+        {"division": DIV, "country": "", "rate": D("21"), "treatment": "oss", "vat_code": "5"},
+        {"division": DIV, "country": "", "rate": D("21"), "treatment": "exempt", "vat_code": "1"},
+        {"division": DIV, "country": "BE", "rate": D("19"), "treatment": "oss", "vat_code": "DE19"},
+    ], schema_overrides={"rate": pl.Decimal(7, 4)})
+    errors = validate_mapping(env.store, "vat", bad)["error"].to_list()
+    assert "VAT code 'XX' does not exist in division 123456" in errors[0]
+    assert "VAT code 'OLD' is blocked" in errors[1]
+    assert "not a sales VAT code" in errors[2] and "needs a country" in errors[2]
+    assert "is 9% in division 123456, not 21%" in errors[3]
+    assert "OSS code for DE, not BE" in errors[4]
+    res = save_mapping(env.store, "vat", bad, DIV)
+    assert not res.saved and len(res.errors) == 5
+    assert read_mapping(env.store, "vat", DIV).height == 5  # nothing replaced
+
+    gl = pl.DataFrame([{"division": DIV, "line_type": "goods", "tax_class": "", "country": "", "gl_code": "1300"},
+                       {"division": DIV, "line_type": "gift", "tax_class": "", "country": "", "gl_code": "9999"}])
+    e = validate_mapping(env.store, "gl", gl)["error"].to_list()
+    assert "G/L account '1300' is not a revenue account" in e[0]
+    assert "line type 'gift'" in e[1] and "'9999' does not exist" in e[1]
+    deb = pl.DataFrame([{"division": DIV, "country": "", "account_code": "2001"}])
+    assert "not a customer" in validate_mapping(env.store, "debtor", deb)["error"][0]
+    st = pl.DataFrame([{"division": DIV, "journal_code": "20", "debtor_strategy": "collective",
+                        "create_debtors": False}])
+    assert "journal '20' is not a sales journal" in validate_mapping(env.store, "settings", st)["error"][0]
+
+
+def _no_entry_calls(env) -> bool:
+    return not [c for c in env.app.calls(DIV) if "salesentry" in c["path"].lower()]
+
+
+def test_unmapped_rate_stops_the_plan_before_any_call(make_env):
+    env = make_env()
+    env.add_docs([make_doc(7001), make_doc(7002, lines=[("goods", "6", "10.00", "0.60")])])
+    env.app.clear_calls()
+    plan = plan_targets(env.store, env.settings, [Target("woo:invoice:7001", "missing_in_exact"),
+                                                   Target("woo:invoice:7002", "missing_in_exact")])
+    assert not plan.ok
+    assert plan.errors == ["no VAT code mapped for NL 6% domestic in division 123456"]
+    with pytest.raises(PlanError, match="6% domestic"):
+        execute_plan(env.store, env.settings, plan, client=env.client())
+    assert env.app.calls() == [] and env.store.scalar("SELECT count(*) FROM push_jobs") == 0
+
+
+def test_closed_period_is_refused_naming_the_period(make_env):
+    env = make_env()
+    env.add_docs([make_doc(7003, day="2026-01-15")])
+    env.app.clear_calls()
+    plan = plan_targets(env.store, env.settings, [Target("woo:invoice:7003", "missing_in_exact")])
+    assert not plan.ok
+    assert plan.errors[0].startswith("2026-01 is closed for journal 70 in division 123456")
+    with pytest.raises(PlanError, match="2026-01 is closed"):
+        execute_plan(env.store, env.settings, plan, client=env.client())
+    assert env.app.calls() == []
+
+
+def test_plan_effect_calls_and_eta(make_env):
+    env = make_env()
+    docs = [make_doc(8000 + i) for i in range(45)]
+    docs.append(make_doc(8100, kind="credit_note", lines=[("goods", "21", "10.00", "2.10")]))
+    docs.append(make_doc(8101, country="DE", treatment="oss",
+                         lines=[("goods", "19", "50.00", "9.50"), ("shipping", "19", "5.00", "0.95")]))
+    env.add_docs(docs)
+    plan = plan_targets(env.store, env.settings, [Target(d["doc_key"], "missing_in_exact") for d, _ in docs])
+    assert plan.ok and len(plan.jobs) == 47
+    assert (plan.lookups, plan.posts) == (2, 47)
+    assert plan.eta_seconds == 60.0
+    eff = {(r["period"], r["country"], r["vat_code"]): (r["net"], r["vat"]) for r in plan.effect().to_dicts()}
+    assert eff[("2026-03", "NL", "2")] == (D("4490.00"), D("942.90"))
+    assert eff[("2026-03", "DE", "DE19")] == (D("55.00"), D("10.45"))
+    cn = next(j for j in plan.jobs if j.your_ref == "WC-CN-8100")
+    assert cn.payload["SalesEntryLines"][0]["AmountFC"] == "-10.00"
+    de = next(j for j in plan.jobs if j.your_ref == "WC-8101").payload
+    gl = env.store.query("SELECT code, gl_id FROM exact_gl_accounts WHERE division = ?", [DIV])
+    ids = dict(zip(gl["code"], gl["gl_id"]))
+    assert [x["GLAccount"] for x in de["SalesEntryLines"]] == [ids["8010"], ids["8100"]]
+    assert [x["VATCode"] for x in de["SalesEntryLines"]] == ["DE19", "DE19"]
+    assert de["Journal"] == "70" and len(de["Customer"]) == 36
+    # nothing sent while planning
+    assert not [c for c in env.app.calls() if c["method"] == "POST" and "salesentry" in c["path"].lower()]

@@ -1,0 +1,72 @@
+"""Pure payload pieces: cents, signs, VAT as the shop has it, and recognising our own entries."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from exactsync.mapping import ExactRefData, Mappings
+from exactsync.push.payload import build_document_entry, find_existing, live_entries, payload_of
+
+D = Decimal
+
+
+def _mappings() -> Mappings:
+    ref = ExactRefData(1)
+    ref.vat_codes["2"] = {"code": "2", "percentage": D(21), "is_blocked": False, "vat_transaction_type": "B",
+                          "oss_country": None}
+    ref.gl_by_code["8000"] = {"code": "8000", "gl_id": "g-8000", "type": 110, "balance_type": "W", "is_blocked": False}
+    ref.periods = [(2026, 3, dt.date(2026, 3, 1), dt.date(2026, 3, 31))]
+    m = Mappings(1, ref, journal_code="70")
+    m.vat[("", D("21.0000"), "domestic")] = "2"
+    m.gl[("goods", "", "")] = "8000"
+    return m
+
+
+def _doc(net, vat, kind="invoice"):
+    return {"doc_key": "s:invoice:1", "kind": kind, "doc_number": "1", "doc_date": dt.date(2026, 3, 5),
+            "currency": "EUR", "net": D(net), "vat": D(vat), "vat_country": "NL", "treatment": "domestic"}
+
+
+def _line(no, base, vat):
+    return {"line_no": no, "line_type": "goods", "tax_class": None, "country": "NL", "rate": D(21),
+            "treatment": "domestic", "base": D(base), "vat": D(vat)}
+
+
+def test_lines_are_rounded_to_cents_and_add_up_to_the_document():
+    doc = _doc("10.01", "2.10")
+    lines = [_line(1, "3.3350", "0.7004"), _line(2, "6.6750", "1.3996")]
+    draft, problems = build_document_entry(doc, lines, _mappings(), customer_id="c", your_ref="X-1")
+    assert problems == []
+    body = payload_of(draft)
+    amounts = [D(x["AmountFC"]) for x in body["SalesEntryLines"]]
+    vats = [D(x["VATAmountFC"]) for x in body["SalesEntryLines"]]
+    assert sum(amounts) == D("10.01") and sum(vats) == D("2.10")
+    assert body["VATAmountFC"] == "2.10" and body["ReportingPeriod"] == 3
+    assert body["EntryDate"] == "2026-03-05T00:00:00"
+
+
+def test_credit_note_is_negative_and_zero_lines_are_left_out():
+    doc = _doc("-10.00", "-2.10", kind="credit_note")
+    draft, problems = build_document_entry(doc, [_line(1, "-10", "-2.10"), _line(2, "0", "0")], _mappings(),
+                                           customer_id="c", your_ref="X-CN-1")
+    body = payload_of(draft)
+    assert problems == [] and len(body["SalesEntryLines"]) == 1
+    assert body["SalesEntryLines"][0]["AmountFC"] == "-10.00" and body["Description"].startswith("Credit note")
+
+
+def test_find_existing_tells_our_entries_apart():
+    entries = [
+        {"YourRef": "WC-1", "EntryNumber": 10, "Description": "Invoice 1"},
+        {"YourRef": "wc-01", "EntryNumber": 11, "Description": "Reversal of entry 10"},
+        {"YourRef": "WC-1", "EntryNumber": 12, "Description": "Correction of entry 10"},
+        {"YourRef": "WC-2", "EntryNumber": 13, "Description": "Invoice 2"},
+    ]
+    assert [e["EntryNumber"] for e in live_entries(entries)] == [12, 13]
+    assert find_existing("reverse", "WC-1", 10, entries)["EntryNumber"] == 11
+    assert find_existing("rebook", "WC-1", 10, entries)["EntryNumber"] == 12
+    assert find_existing("reverse", "WC-1", 12, entries) is None
+    assert find_existing("create", "WC-1", None, entries)["EntryNumber"] == 12
+    assert find_existing("create", "WC-3", None, entries) is None
+    # a fully cancelled reference counts as absent for a new create
+    assert find_existing("create", "WC-1", None, entries[:2]) is None
