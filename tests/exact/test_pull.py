@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from exactsync.exact.pull import pull_exact
-from tests.exact.conftest import DIV, scenario_with_lines
+from exact.conftest import DIV, scenario_with_lines
 
 
 def _ids(env) -> list[str]:
