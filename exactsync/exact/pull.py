@@ -149,7 +149,7 @@ def pull_exact(
 
         cursor_text, _ = _state(store, SOURCE_LINES, scope)
         cursor = 1 if resync or cursor_text is None else int(cursor_text)
-        first_run = cursor_text is None
+        first_run = cursor_text is None or resync
         _pull_lines(store, client, division, cursor, result, clock, progress)
 
         del_cursor, del_info = _state(store, SOURCE_DELETED, scope)
@@ -159,7 +159,7 @@ def pull_exact(
             _pull_deleted(store, client, division, int(del_cursor or 1), result, clock)
             result.deleted_polled = True
 
-        if result.reference_refreshed:
+        if result.reference_refreshed and not first_run:  # a first run derived every page as it came
             with store.atomic() as con:
                 result.entries_derived = derive.derive_all(con, division)
         result.complete = True
