@@ -142,12 +142,14 @@ def pull_exact(
         _, ref_info = _state(store, SOURCE_REFERENCE, scope)
         if full or resync or now - float(ref_info.get("refreshed_at", 0)) >= reference_every:
             progress(0, None, "reference data")
-            _pull_reference(store, client, division, result, clock)
+            moved = _pull_reference(store, client, division, result, clock, ref_info.get("move_date"))
             result.reference_refreshed = True
+            if moved:
+                resync = True
 
         cursor_text, _ = _state(store, SOURCE_LINES, scope)
         cursor = 1 if resync or cursor_text is None else int(cursor_text)
-        first_run = cursor_text is None
+        first_run = cursor_text is None or resync
         _pull_lines(store, client, division, cursor, result, clock, progress)
 
         del_cursor, del_info = _state(store, SOURCE_DELETED, scope)
@@ -157,7 +159,7 @@ def pull_exact(
             _pull_deleted(store, client, division, int(del_cursor or 1), result, clock)
             result.deleted_polled = True
 
-        if result.reference_refreshed:
+        if result.reference_refreshed and not first_run:  # a first run derived every page as it came
             with store.atomic() as con:
                 result.entries_derived = derive.derive_all(con, division)
         result.complete = True
@@ -288,20 +290,30 @@ _REFERENCE = [
 ]
 
 
-def _pull_reference(store: Store, client: ExactClient, division: int, result: PullResult, clock: Clock) -> None:
-    """Fetch every reference endpoint, then replace the division's rows in ONE transaction."""
+def _pull_reference(store: Store, client: ExactClient, division: int, result: PullResult, clock: Clock,
+                    known_move: str | None) -> bool:
+    """Fetch every reference endpoint, then replace the division's rows in ONE transaction.
+
+    Returns True when ``DivisionMoveDate`` changed: Exact regenerated every sync Timestamp, so the
+    cursors must restart (§4.6).
+    """
     scope = str(division)
     pulled_at = _now(clock)
     errors: list[tuple[str | None, str]] = []
 
     # divisions the user may access (needs a division in the URL: our own)
     divisions = []
+    move_date = known_move
     for rec in client.pages("system/Divisions", division,
-                            {"$select": "Code,Description,Currency,Country,VATNumber,Status"}).rows():
+                            {"$select": "Code,Description,Currency,Country,VATNumber,Status,DivisionMoveDate"}).rows():
         try:
             divisions.append(division_row(rec, pulled_at))
         except RecordError as e:
             errors.append((e.key, f"Division: {e}"))
+            continue
+        if divisions[-1]["division"] == division and isinstance(rec.get("DivisionMoveDate"), str):
+            move_date = rec["DivisionMoveDate"]
+    moved = move_date != known_move and move_date is not None
 
     tables: list[tuple[str, list[dict]]] = []
     for path, select, table, fn in _REFERENCE:
@@ -340,8 +352,14 @@ def _pull_reference(store: Store, client: ExactClient, division: int, result: Pu
         for key, message in errors:
             Store.log_event(con, LOG_SOURCE, message, record_key=key, run_id=result.run_id)
         Store.set_cursor(con, SOURCE_ACCOUNTS, scope, newest, rows=len(accounts))
-        Store.set_cursor(con, SOURCE_REFERENCE, scope, None, detail=json.dumps({"refreshed_at": clock.time()}))
+        Store.set_cursor(con, SOURCE_REFERENCE, scope, None,
+                         detail=json.dumps({"refreshed_at": clock.time(), "move_date": move_date}))
+        if moved:
+            Store.log_event(con, LOG_SOURCE, f"division {division} was moved by Exact (DivisionMoveDate changed): "
+                            "all sync timestamps were regenerated, re-reading every transaction line",
+                            level="warning", record_key=scope, run_id=result.run_id)
     result.record_errors += len(errors)
+    return moved
 
 
 _KEYS = {"exact_vat_codes": ("code",), "exact_gl_accounts": ("gl_id",), "exact_journals": ("code",),

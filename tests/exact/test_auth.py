@@ -17,7 +17,7 @@ import pytest
 from exactsync.clock import Clock
 from exactsync.exact.oauth import ReauthorizationNeeded, TokenStore
 from exactsync.exact.pull import pull_exact
-from tests.exact.conftest import DIV, scenario_with_lines
+from exact.conftest import DIV, scenario_with_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 

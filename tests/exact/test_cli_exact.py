@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from exactsync.cli.main import cli, load_commands
-from tests.exact.conftest import DIV, DIV2, small_scenario
+from exact.conftest import DIV, DIV2, small_scenario
 
 load_commands()
 

@@ -12,7 +12,7 @@ from exactsync.clock import FakeClock
 from exactsync.exact.client import ExactApiError, ExactClient, ExactParams, parse_exact_date
 from exactsync.exact.oauth import ReauthorizationNeeded, TokenError
 from exactsync.exact.pull import make_client
-from tests.exact.conftest import DIV, START
+from exact.conftest import DIV, START
 
 
 class FixedTokens:

@@ -8,7 +8,7 @@ import pytest
 
 from exactsync.exact.ratelimit import DailyLimitReached, RateLimiter, parse_rate_headers
 from exactsync.exact.pull import pull_exact
-from tests.exact.conftest import DIV, scenario_with_lines
+from exact.conftest import DIV, scenario_with_lines
 
 
 def _minute(t: float) -> int:

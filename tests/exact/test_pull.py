@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from exactsync.exact.pull import pull_exact
-from tests.exact.conftest import DIV, scenario_with_lines
+from exact.conftest import DIV, scenario_with_lines
 
 
 def _ids(env) -> list[str]:
@@ -83,3 +83,17 @@ def test_deleted_is_polled_again_after_the_interval(make_env, clock):
     res = pull_exact(env.store, env.settings, DIV, client=client)
     assert res.deleted_polled and res.calls == 2
     assert [c["endpoint"] for c in env.api_calls()] == ["sync/Financial/TransactionLines", "sync/Deleted"]
+
+
+def test_division_move_triggers_a_resync(make_env, clock):
+    env = make_env()
+    client = env.client()
+    pull_exact(env.store, env.settings, DIV, client=client)
+    env.app.move_division(DIV)
+    # a change after the move has a LOWER timestamp than our cursor
+    entry_id = env.store.scalar("SELECT entry_id FROM exact_entries WHERE your_ref = 'WC-1004'")
+    client.delete(f"salesentry/SalesEntries(guid'{entry_id}')", DIV)
+    res = pull_exact(env.store, env.settings, DIV, client=client, full=True)
+    assert res.reference_refreshed and res.cursor < 100_000
+    assert env.store.scalar("SELECT count(*) FROM exact_entries WHERE entry_id = ?", [entry_id]) == 0
+    assert env.store.scalar("SELECT count(*) FROM sync_log WHERE message LIKE '%was moved%'") == 1

@@ -12,7 +12,7 @@ from decimal import Decimal
 import httpx2
 
 from exactsync.exact.pull import pull_exact
-from tests.exact.conftest import DIV, scenario_with_lines
+from exact.conftest import DIV, scenario_with_lines
 
 ODD = "Zoë 🧾 \u202eRTL\u202c e\u0301 \x00 end"
 

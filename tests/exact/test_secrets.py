@@ -6,7 +6,7 @@ import json
 import logging
 
 from exactsync.exact.pull import pull_exact
-from tests.exact.conftest import DIV
+from exact.conftest import DIV
 
 
 def _dump(store) -> str:
