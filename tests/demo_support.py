@@ -63,3 +63,18 @@ def prepare_demo(out: Path, *, orders: int = 300, reconcile: bool = True) -> Dem
         month.stop()
         raise
     return month
+
+
+def root_conftest():
+    """tests/conftest.py as a module of its own name: ``import conftest`` may find a sub-folder's
+    conftest (tests/sandbox/, tests/exact/, …) once the whole suite is collected."""
+    import importlib.util
+    import sys
+
+    name = "exactsync_tests_root_conftest"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("conftest.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]

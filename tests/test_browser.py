@@ -15,8 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CHROMIUM_ARGS, ROOT, free_port, start_streamlit, stop_process, wait_healthy
-from demo_support import prepare_demo
+from demo_support import prepare_demo, root_conftest
+
+_c = root_conftest()
+CHROMIUM_ARGS = _c.CHROMIUM_ARGS
+ROOT = _c.ROOT
+free_port = _c.free_port
+start_streamlit = _c.start_streamlit
+stop_process = _c.stop_process
+wait_healthy = _c.wait_healthy
 
 ARTIFACTS = ROOT / "test-artifacts"
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"

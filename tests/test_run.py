@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import CHROMIUM_ARGS, free_port, start_streamlit, stop_process, wait_healthy
+from demo_support import root_conftest
+
+_c = root_conftest()
+CHROMIUM_ARGS = _c.CHROMIUM_ARGS
+free_port = _c.free_port
+start_streamlit = _c.start_streamlit
+stop_process = _c.stop_process
+wait_healthy = _c.wait_healthy
 
 
 @pytest.fixture(scope="module")
