@@ -320,3 +320,37 @@ def test_mapping_frame_round_trip_keeps_decimals():
     from decimal import Decimal
 
     assert row["division"] == 700001 and row["rate"] == Decimal("19") and row["vat_code"] == "OSS19"
+
+
+def test_connect_exact_through_the_apps_own_redirect(demo):
+    """Connect Exact → the sandbox's consent page → Exact's redirect back to the app with
+    ?code=…&state=… → the app checks the state, exchanges the code and cleans the URL."""
+    from urllib.parse import parse_qs, urlsplit
+
+    import httpx2
+
+    at = run_page("connections.py")
+    at.button(key="connect_exact").click().run()
+    url = at.session_state["authorize_url"]
+    query = parse_qs(urlsplit(url).query)
+    ex = demo.settings.exact
+    assert url.startswith(ex.base_url) and query["redirect_uri"] == [ex.redirect_uri]
+    form = {"client_id": ex.client_id, "redirect_uri": ex.redirect_uri, "response_type": "code", "allow": "1",
+            "state": query["state"][0]}
+    consent = httpx2.post(f"{ex.base_url}/api/oauth2/auth", data=form, timeout=30)  # the user presses "Allow"
+    back = parse_qs(urlsplit(consent.headers["location"]).query)
+
+    arrival = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)  # a new browser session
+    arrival.query_params["code"] = back["code"][0]
+    arrival.query_params["state"] = back["state"][0]
+    arrival.run()
+    assert not arrival.exception, [e.value for e in arrival.exception]
+    assert any(s.value.startswith("Connected to Exact Online") for s in arrival.success)
+    assert "code" not in arrival.query_params
+    assert back["code"][0] not in page_text(arrival)
+    # the same answer a second time is refused: a state is single-use
+    again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    again.query_params["code"] = back["code"][0]
+    again.query_params["state"] = back["state"][0]
+    again.run()
+    assert any("does not belong to a connection started here" in e.value for e in again.error)
