@@ -231,6 +231,18 @@ def test_vat_per_country_sections(demo):
     assert "NL" in set(domestic["country"])
     countries = set().union(*(set(d.value["country"]) for d in at.dataframe))
     assert {"DE", "FR", "BE"} <= countries
+    # the shop side adds up to the manifest's VAT per currency (both shops, every treatment)
+    from decimal import Decimal
+
+    expected: dict[str, Decimal] = {}
+    for totals in demo.manifest["totals"].values():
+        for currency, vat in totals["vat"].items():
+            expected[currency] = expected.get(currency, Decimal(0)) + Decimal(vat)
+    got: dict[str, Decimal] = {}
+    for d in at.dataframe:
+        for currency, vat in zip(d.value["currency"], d.value["shop_vat"]):
+            got[currency] = got.get(currency, Decimal(0)) + Decimal(str(vat))
+    assert got == expected
 
 
 def test_push_flow_up_to_the_confirmation(demo):
@@ -281,9 +293,20 @@ def test_connections_never_render_secrets(demo):
 
 
 def test_mappings_page_lists_every_kind(demo):
+    from exactsync.views import demo_mapping_frames
+
     at = run_page("mappings.py")
-    assert [t.label for t in at.tabs][:2] == ["VAT codes", "G/L accounts"]
-    assert len(at.dataframe) >= 1  # the editors read back as frames
+    assert [t.label for t in at.tabs] == ["VAT codes", "G/L accounts", "Cost centres", "Debtors", "Journal & debtors"]
+    seeded = demo_mapping_frames(700001)
+    vat_editor = at.dataframe[0].value  # editors read back as frames (AppTest cannot edit them)
+    assert len(vat_editor) == seeded["vat"].height
+    assert vat_editor["error"].isna().all()
+    assert not at.error
+
+
+def test_status_page_counts_the_demo(demo):
+    at = run_page("status.py")
+    assert metrics(at)["Shop documents"] == f"{demo.manifest['counts']['documents']:,}"
 
 
 def test_runs_page_reopens_a_run(demo):
