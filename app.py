@@ -8,23 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from exactsync.ui import auth_gate, is_demo, page_setup, show_error
-from exactsync.ui.chrome import sidebar
-from exactsync.ui.connect import handle_oauth_redirect
-
-page_setup()
-auth_gate()  # optional st.login (OIDC) when [auth] is in secrets.toml; see docs/dashboard.md
-handle_oauth_redirect()  # Exact sends the user back here with ?code=…&state=…
-
-if is_demo():
-    try:
-        from exactsync.ui.demo import ensure_demo_data
-
-        ensure_demo_data()
-    except Exception as e:  # noqa: BLE001 - a message, never a traceback
-        show_error(e)
-
-sidebar()
+from exactsync.ui import show_error
+from exactsync.ui.chrome import router
 
 pages = {
     "Month-end": [
@@ -44,4 +29,9 @@ pages = {
     ],
 }
 
-st.navigation(pages).run()
+with router():  # login gate, OAuth redirect, demo, banner, sidebar pickers (exactsync.ui.chrome)
+    page = st.navigation(pages)
+    try:
+        page.run()
+    except Exception as e:  # noqa: BLE001 - the last net: a message, never a traceback (st.stop/rerun pass)
+        show_error(e)

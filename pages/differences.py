@@ -5,92 +5,100 @@ import streamlit as st
 from exactsync import views
 from exactsync.ui import pager, show_error
 from exactsync.ui.data import current_run, shop_filter, view
+from exactsync.ui.chrome import guarded, page_chrome
 
-st.title("Differences")
-
-try:
-    run = current_run()
-except Exception as e:  # noqa: BLE001
-    show_error(e)
-    st.stop()
-if run is None:
-    st.info("No reconciliation for this period yet: press **Pull & reconcile** on the Overview.")
-    st.stop()
-
-run_id = run["run_id"]
-choices = view("difference_choices", run_id)
+page_chrome()  # no-op under app.py; the chrome when Streamlit runs this file directly
 
 
-def _first_page() -> None:
-    st.session_state.pop("diff_page", None)
+def page() -> None:
+    st.title("Differences")
+
+    try:
+        run = current_run()
+    except Exception as e:  # noqa: BLE001
+        show_error(e)
+        st.stop()
+    if run is None:
+        st.info("No reconciliation for this period yet: press **Pull & reconcile** on the Overview.")
+        st.stop()
+
+    run_id = run["run_id"]
+    choices = view("difference_choices", run_id)
 
 
-f1, f2, f3, f4 = st.columns([2, 2, 1, 1])
-statuses = f1.multiselect("Status", choices["statuses"], format_func=views.status_label, key="f_status", on_change=_first_page)
-causes = f2.multiselect("Cause", choices["causes"], format_func=views.cause_label, key="f_cause", on_change=_first_page)
-countries = f3.multiselect("Country", choices["countries"], key="f_country", on_change=_first_page)
-min_amount = f4.number_input("Min. |amount|", min_value=0.0, value=0.0, step=10.0, key="f_amount", on_change=_first_page)
-filters = views.DiffFilters(statuses=tuple(statuses), causes=tuple(causes), countries=tuple(countries),
-                            min_amount=str(min_amount) if min_amount else None, shop=shop_filter())
+    def _first_page() -> None:
+        st.session_state.pop("diff_page", None)
 
-offset = (int(st.session_state.get("diff_page", 1)) - 1) * views.PAGE_SIZE
-page = view("differences_page", run_id, filters, limit=views.PAGE_SIZE, offset=offset)
-selection: set = st.session_state.setdefault("push_selection", set())
 
-st.caption(f"{page.total:,} difference(s) · page {page.number} of {page.pages} · {len(selection):,} selected for push")
-event = st.dataframe(
-    page.rows,
-    hide_index=True,
-    width="stretch",
-    on_select="rerun",
-    selection_mode="multi-row",
-    key="diff_table",
-    column_config={"result_key": None, "date": st.column_config.DateColumn("date", format="YYYY-MM-DD")},
-)
-pager("diff_page", page.total, views.PAGE_SIZE)
+    f1, f2, f3, f4 = st.columns([2, 2, 1, 1])
+    statuses = f1.multiselect("Status", choices["statuses"], format_func=views.status_label, key="f_status", on_change=_first_page)
+    causes = f2.multiselect("Cause", choices["causes"], format_func=views.cause_label, key="f_cause", on_change=_first_page)
+    countries = f3.multiselect("Country", choices["countries"], key="f_country", on_change=_first_page)
+    min_amount = f4.number_input("Min. |amount|", min_value=0.0, value=0.0, step=10.0, key="f_amount", on_change=_first_page)
+    filters = views.DiffFilters(statuses=tuple(statuses), causes=tuple(causes), countries=tuple(countries),
+                                min_amount=str(min_amount) if min_amount else None, shop=shop_filter())
 
-picked_rows = [page.rows["result_key"][i] for i in (event.selection.rows if event else [])]
-b1, b2, b3 = st.columns(3)
-if b1.button(f"Add {len(picked_rows)} ticked row(s) to the push selection", disabled=not picked_rows, key="add_ticked"):
-    selection.update(picked_rows)
-    st.rerun()
-pushable = view("pushable_keys", run_id, filters)
-if b2.button(f"Select all {len(pushable):,} pushable in this filter", disabled=not pushable, key="select_all"):
-    selection.update(pushable)
-    st.rerun()
-if b3.button("Clear selection", disabled=not selection, key="clear_selection"):
-    selection.clear()
-    st.rerun()
-if selection:
-    st.page_link("pages/push.py", label=f"Review the push of {len(selection):,} selected →", icon=":material/upload:")
+    offset = (int(st.session_state.get("diff_page", 1)) - 1) * views.PAGE_SIZE
+    page = view("differences_page", run_id, filters, limit=views.PAGE_SIZE, offset=offset)
+    selection: set = st.session_state.setdefault("push_selection", set())
 
-st.subheader("Drill-down")
-if page.rows.height:
-    key = st.selectbox("Document", page.rows["result_key"].to_list(), key="drill_key",
-                       format_func=lambda k: views.result_title(page.rows, k))
-    detail = view("document_detail", run_id, key)
-    if detail is None:
-        st.warning("This document is no longer in the run.")
-    else:
-        st.markdown(f"**{detail['status_label']}** · cause: **{detail['cause_label']}**"
-                    + (f" · {detail['explanation']}" if detail.get("explanation") else ""))
-        if len(detail["flags"]) > 1:
-            st.caption("Also found: " + ", ".join(views.status_label(f) for f in detail["flags"] if f != detail["status"]))
-        left, right = st.columns(2)
-        with left:
-            st.markdown("##### Shop document")
-            if detail["shop"] is None:
-                st.caption("No shop document (only in Exact).")
-            else:
-                st.dataframe(detail["shop"], hide_index=True, width="stretch")
-                st.dataframe(detail["shop_lines"], hide_index=True, width="stretch")
-        with right:
-            st.markdown("##### Exact entry")
-            if detail["exact"] is None:
-                st.caption("No entry in Exact.")
-            else:
-                st.dataframe(detail["exact"], hide_index=True, width="stretch")
-                st.dataframe(detail["exact_lines"], hide_index=True, width="stretch")
-        if detail["comparison"] is not None and detail["comparison"].height:
-            st.markdown("##### Per VAT rate (shop vs Exact)")
-            st.dataframe(detail["comparison"], hide_index=True, width="stretch")
+    st.caption(f"{page.total:,} difference(s) · page {page.number} of {page.pages} · {len(selection):,} selected for push")
+    event = st.dataframe(
+        page.rows,
+        hide_index=True,
+        width="stretch",
+        on_select="rerun",
+        selection_mode="multi-row",
+        key="diff_table",
+        column_config={"result_key": None, "date": st.column_config.DateColumn("date", format="YYYY-MM-DD")},
+    )
+    pager("diff_page", page.total, views.PAGE_SIZE)
+
+    picked_rows = [page.rows["result_key"][i] for i in (event.selection.rows if event else [])]
+    b1, b2, b3 = st.columns(3)
+    if b1.button(f"Add {len(picked_rows)} ticked row(s) to the push selection", disabled=not picked_rows, key="add_ticked"):
+        selection.update(picked_rows)
+        st.rerun()
+    pushable = view("pushable_keys", run_id, filters)
+    if b2.button(f"Select all {len(pushable):,} pushable in this filter", disabled=not pushable, key="select_all"):
+        selection.update(pushable)
+        st.rerun()
+    if b3.button("Clear selection", disabled=not selection, key="clear_selection"):
+        selection.clear()
+        st.rerun()
+    if selection:
+        st.page_link("pages/push.py", label=f"Review the push of {len(selection):,} selected →", icon=":material/upload:")
+
+    st.subheader("Drill-down")
+    if page.rows.height:
+        key = st.selectbox("Document", page.rows["result_key"].to_list(), key="drill_key",
+                           format_func=lambda k: views.result_title(page.rows, k))
+        detail = view("document_detail", run_id, key)
+        if detail is None:
+            st.warning("This document is no longer in the run.")
+        else:
+            st.markdown(f"**{detail['status_label']}** · cause: **{detail['cause_label']}**"
+                        + (f" · {detail['explanation']}" if detail.get("explanation") else ""))
+            if len(detail["flags"]) > 1:
+                st.caption("Also found: " + ", ".join(views.status_label(f) for f in detail["flags"] if f != detail["status"]))
+            left, right = st.columns(2)
+            with left:
+                st.markdown("##### Shop document")
+                if detail["shop"] is None:
+                    st.caption("No shop document (only in Exact).")
+                else:
+                    st.dataframe(detail["shop"], hide_index=True, width="stretch")
+                    st.dataframe(detail["shop_lines"], hide_index=True, width="stretch")
+            with right:
+                st.markdown("##### Exact entry")
+                if detail["exact"] is None:
+                    st.caption("No entry in Exact.")
+                else:
+                    st.dataframe(detail["exact"], hide_index=True, width="stretch")
+                    st.dataframe(detail["exact_lines"], hide_index=True, width="stretch")
+            if detail["comparison"] is not None and detail["comparison"].height:
+                st.markdown("##### Per VAT rate (shop vs Exact)")
+                st.dataframe(detail["comparison"], hide_index=True, width="stretch")
+
+
+guarded(page)

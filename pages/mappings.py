@@ -4,40 +4,48 @@ import streamlit as st
 
 from exactsync import mapping, views
 from exactsync.ui import clear_caches, get_store, picked, show_error
+from exactsync.ui.chrome import guarded, page_chrome
 
-st.title("Mappings")
-st.caption("Edit a table, then *Validate and save*: every row is checked against the codes pulled from "
-           "Exact for the division; a row that does not check out says why in its *error* column.")
+page_chrome()  # no-op under app.py; the chrome when Streamlit runs this file directly
 
-division = picked()["division"]
-if division is None:
-    st.info("No Exact division yet: pull Exact first (Overview → Pull & reconcile).")
-    st.stop()
 
-TITLES = {"vat": "VAT codes", "gl": "G/L accounts", "debtor": "Debtors", "cost_center": "Cost centres",
-          "settings": "Journal & debtors"}
-tabs = st.tabs([TITLES.get(k, k) for k in mapping.MAPPING_KINDS])
-for kind, tab in zip(mapping.MAPPING_KINDS, tabs):
-    with tab:
-        try:
-            result = st.session_state.get(f"map_result_{kind}")
-            frame = result if result is not None else mapping.read_mapping(get_store(), kind, division)
-            bad = int(frame["error"].is_not_null().sum())
-            if bad:
-                st.error(f"{bad} row(s) need a fix (see the *error* column); nothing was saved.")
-            edited = st.data_editor(
-                frame, num_rows="dynamic", hide_index=True, width="stretch", key=f"map_edit_{kind}",
-                disabled=["error"], column_config=views.mapping_columns(kind, division),
-            )
-            if st.button("Validate and save", type="primary", key=f"map_save_{kind}"):
-                clean = views.mapping_frame(kind, edited, division)
-                saved = mapping.save_mapping(get_store(), kind, clean, division)
-                if saved.saved:
-                    st.session_state.pop(f"map_result_{kind}", None)
-                    clear_caches()
-                    st.success(f"Saved {saved.frame.height} row(s).")
-                else:
-                    st.session_state[f"map_result_{kind}"] = saved.frame
-                    st.rerun()
-        except Exception as e:  # noqa: BLE001
-            show_error(e)
+def page() -> None:
+    st.title("Mappings")
+    st.caption("Edit a table, then *Validate and save*: every row is checked against the codes pulled from "
+               "Exact for the division; a row that does not check out says why in its *error* column.")
+
+    division = picked()["division"]
+    if division is None:
+        st.info("No Exact division yet: pull Exact first (Overview → Pull & reconcile).")
+        st.stop()
+
+    TITLES = {"vat": "VAT codes", "gl": "G/L accounts", "debtor": "Debtors", "cost_center": "Cost centres",
+              "settings": "Journal & debtors"}
+    tabs = st.tabs([TITLES.get(k, k) for k in mapping.MAPPING_KINDS])
+    for kind, tab in zip(mapping.MAPPING_KINDS, tabs):
+        with tab:
+            try:
+                result = st.session_state.get(f"map_result_{kind}")
+                frame = result if result is not None else mapping.read_mapping(get_store(), kind, division)
+                bad = int(frame["error"].is_not_null().sum())
+                if bad:
+                    st.error(f"{bad} row(s) need a fix (see the *error* column); nothing was saved.")
+                edited = st.data_editor(
+                    frame, num_rows="dynamic", hide_index=True, width="stretch", key=f"map_edit_{kind}",
+                    disabled=["error"], column_config=views.mapping_columns(kind, division),
+                )
+                if st.button("Validate and save", type="primary", key=f"map_save_{kind}"):
+                    clean = views.mapping_frame(kind, edited, division)
+                    saved = mapping.save_mapping(get_store(), kind, clean, division)
+                    if saved.saved:
+                        st.session_state.pop(f"map_result_{kind}", None)
+                        clear_caches()
+                        st.success(f"Saved {saved.frame.height} row(s).")
+                    else:
+                        st.session_state[f"map_result_{kind}"] = saved.frame
+                        st.rerun()
+            except Exception as e:  # noqa: BLE001
+                show_error(e)
+
+
+guarded(page)

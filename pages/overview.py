@@ -6,71 +6,79 @@ import streamlit as st
 from exactsync import views
 from exactsync.ui import clear_caches, get_settings, get_store, picked, progress_status, show_error
 from exactsync.ui.data import current_run, shop_filter, view
+from exactsync.ui.chrome import guarded, page_chrome
 
-st.title("Overview")
+page_chrome()  # no-op under app.py; the chrome when Streamlit runs this file directly
 
-try:
-    run = current_run()
-except Exception as e:  # noqa: BLE001 - every error becomes a message
-    show_error(e)
-    st.stop()
 
-left, right = st.columns([3, 1])
-with right:
-    if st.button("Pull & reconcile", type="primary", icon=":material/refresh:", key="refresh"):
-        try:
-            with progress_status("Pulling and reconciling…") as on_progress:
-                views.refresh(get_store(), get_settings(), picked()["period"], on_progress=on_progress)
-            clear_caches()
-            st.rerun()
-        except Exception as e:  # noqa: BLE001
-            show_error(e)
+def page() -> None:
+    st.title("Overview")
 
-if run is None:
-    st.info("No reconciliation for this period yet: press **Pull & reconcile**.")
-    st.stop()
+    try:
+        run = current_run()
+    except Exception as e:  # noqa: BLE001 - every error becomes a message
+        show_error(e)
+        st.stop()
 
-with left:
-    st.caption(f"Run {run['run_id']} · period {run['period']} · reconciled {run['created_at']:%Y-%m-%d %H:%M} UTC")
+    left, right = st.columns([3, 1])
+    with right:
+        if st.button("Pull & reconcile", type="primary", icon=":material/refresh:", key="refresh"):
+            try:
+                with progress_status("Pulling and reconciling…") as on_progress:
+                    views.refresh(get_store(), get_settings(), picked()["period"], on_progress=on_progress)
+                clear_caches()
+                st.rerun()
+            except Exception as e:  # noqa: BLE001
+                show_error(e)
 
-shop = shop_filter()
-s = view("overview", run["run_id"], shop=shop)
-c = st.columns(5)
-c[0].metric("Documents", f"{s['documents']:,}")
-c[1].metric("Matched", f"{s['matched_share']:.1%}")
-c[2].metric("Differences", f"{s['differences']:,}")
-c[3].metric("Amount of differences", views.fmt_money(s["difference_amount"], "€"))
-c[4].metric("VAT difference", views.fmt_money(s["vat_difference"], "€"), help="Exact − shop, over the differences")
+    if run is None:
+        st.info("No reconciliation for this period yet: press **Pull & reconcile**.")
+        st.stop()
 
-pulls = view("last_pulls")
-if pulls.height:
-    cols = st.columns(min(4, pulls.height))
-    for i, row in enumerate(pulls.iter_rows(named=True)):
-        when = row["last_success_at"]
-        cols[i % len(cols)].metric(f"Last pull · {row['source']}", f"{when:%d %b %H:%M}" if when else "never")
+    with left:
+        st.caption(f"Run {run['run_id']} · period {run['period']} · reconciled {run['created_at']:%Y-%m-%d %H:%M} UTC")
 
-by_status = view("amounts_by_status", run["run_id"], shop=shop)
-by_day = view("differences_by_day", run["run_id"], shop=shop)
-g1, g2 = st.columns(2)
-with g1:
-    st.subheader("Amounts by status and cause")
-    if by_status.height:
-        fig = px.bar(by_status, y="status_label", x="amount_chart", color="cause_label", orientation="h",
-                     hover_data=["documents"],
-                     labels={"status_label": "Status", "amount_chart": "Gross amount (EUR)", "cause_label": "Cause",
-                             "documents": "Documents"})
-        fig.update_layout(showlegend=False, yaxis={"categoryorder": "total ascending"})
-        st.plotly_chart(fig, width="stretch", key="chart_status")
-with g2:
-    st.subheader("Differences by day")
-    if by_day.height:
-        fig = px.bar(by_day, x="day", y="differences", color="status_label",
-                     labels={"day": "Date", "differences": "Differences", "status_label": "Status"})
-        st.plotly_chart(fig, width="stretch", key="chart_day")
-    else:
-        st.success("No differences in this period.")
+    shop = shop_filter()
+    s = view("overview", run["run_id"], shop=shop)
+    c = st.columns(5)
+    c[0].metric("Documents", f"{s['documents']:,}")
+    c[1].metric("Matched", f"{s['matched_share']:.1%}")
+    c[2].metric("Differences", f"{s['differences']:,}")
+    c[3].metric("Amount of differences", views.fmt_money(s["difference_amount"], "€"))
+    c[4].metric("VAT difference", views.fmt_money(s["vat_difference"], "€"), help="Exact − shop, over the differences")
 
-st.subheader("Per status")
-st.dataframe(by_status.select("status_label", "cause_label", "documents", "amount")
-             .rename({"status_label": "Status", "cause_label": "Cause", "documents": "Documents", "amount": "Amount"}),
-             hide_index=True, width="stretch")
+    pulls = view("last_pulls")
+    if pulls.height:
+        cols = st.columns(min(4, pulls.height))
+        for i, row in enumerate(pulls.iter_rows(named=True)):
+            when = row["last_success_at"]
+            cols[i % len(cols)].metric(f"Last pull · {row['source']}", f"{when:%d %b %H:%M}" if when else "never")
+
+    by_status = view("amounts_by_status", run["run_id"], shop=shop)
+    by_day = view("differences_by_day", run["run_id"], shop=shop)
+    g1, g2 = st.columns(2)
+    with g1:
+        st.subheader("Amounts by status and cause")
+        if by_status.height:
+            fig = px.bar(by_status, y="status_label", x="amount_chart", color="cause_label", orientation="h",
+                         hover_data=["documents"],
+                         labels={"status_label": "Status", "amount_chart": "Gross amount (EUR)", "cause_label": "Cause",
+                                 "documents": "Documents"})
+            fig.update_layout(showlegend=False, yaxis={"categoryorder": "total ascending"})
+            st.plotly_chart(fig, width="stretch", key="chart_status")
+    with g2:
+        st.subheader("Differences by day")
+        if by_day.height:
+            fig = px.bar(by_day, x="day", y="differences", color="status_label",
+                         labels={"day": "Date", "differences": "Differences", "status_label": "Status"})
+            st.plotly_chart(fig, width="stretch", key="chart_day")
+        else:
+            st.success("No differences in this period.")
+
+    st.subheader("Per status")
+    st.dataframe(by_status.select("status_label", "cause_label", "documents", "amount")
+                 .rename({"status_label": "Status", "cause_label": "Cause", "documents": "Documents", "amount": "Amount"}),
+                 hide_index=True, width="stretch")
+
+
+guarded(page)

@@ -7,104 +7,112 @@ import streamlit as st
 from exactsync import views
 from exactsync.ui import clear_caches, get_settings, get_store, progress_status, show_error
 from exactsync.ui.data import current_run
+from exactsync.ui.chrome import guarded, page_chrome
 
-st.title("Push")
-
-try:
-    run = current_run()
-except Exception as e:  # noqa: BLE001
-    show_error(e)
-    st.stop()
+page_chrome()  # no-op under app.py; the chrome when Streamlit runs this file directly
 
 
-@st.dialog("Push to Exact Online?", width="medium")
-def confirm(count: int, eta: str, division: int | None) -> None:
-    st.write(f"This creates **{count:,}** sales entr{'y' if count == 1 else 'ies'} in Exact division "
-             f"**{division}**. Exact never deletes a processed entry: a mistake needs a reversal.")
-    st.caption(f"Estimated time: {eta}. Entries already in Exact (same YourRef) are skipped, never doubled.")
-    a, b = st.columns(2)
-    if a.button(f"Push {count:,} now", type="primary", key="confirm_push"):
-        st.session_state["push_confirmed"] = True
-        st.rerun()
-    if b.button("Cancel", key="cancel_push"):
-        st.rerun()
+def page() -> None:
+    st.title("Push")
+
+    try:
+        run = current_run()
+    except Exception as e:  # noqa: BLE001
+        show_error(e)
+        st.stop()
 
 
-outcome = st.session_state.get("push_outcome")
-if st.session_state.pop("push_confirmed", False):
-    plan = st.session_state.get("push_plan")
-    if plan is not None:
-        try:
-            with progress_status(f"Pushing {plan.count:,} entries to Exact…",
-                                 done_label="Push finished") as on_progress:
-                outcome = views.execute_push(get_store(), get_settings(), plan, on_progress=on_progress)
-            st.session_state["push_outcome"] = outcome
-            st.session_state["push_selection"] = set()
-            st.session_state.pop("push_plan", None)
-            clear_caches()
-        except Exception as e:  # noqa: BLE001
-            show_error(e)
-
-if outcome is not None:
-    st.subheader("Outcome")
-    counts = outcome.counts
-    c = st.columns(3)
-    c[0].metric("Synced", counts.get("synced", 0))
-    c[1].metric("Already in Exact", counts.get("skipped", 0))
-    c[2].metric("Error", counts.get("error", 0))
-    (st.success if not counts.get("error") else st.warning)(outcome.message)
-    st.dataframe(outcome.jobs, hide_index=True, width="stretch")
-    st.caption("Entries created through the API are open in Exact (Status 20) until processed there; after the "
-               "re-pull they show as *Draft / not processed in Exact* with nothing else differing.")
-    if st.button("Re-pull and re-reconcile", type="primary", icon=":material/refresh:", key="repull"):
-        try:
-            with progress_status("Re-pulling and reconciling…") as on_progress:
-                views.refresh(get_store(), get_settings(), run["period"] if run else None, on_progress=on_progress)
-            st.session_state.pop("push_outcome", None)
-            st.session_state.pop("run_id", None)
-            clear_caches()
+    @st.dialog("Push to Exact Online?", width="medium")
+    def confirm(count: int, eta: str, division: int | None) -> None:
+        st.write(f"This creates **{count:,}** sales entr{'y' if count == 1 else 'ies'} in Exact division "
+                 f"**{division}**. Exact never deletes a processed entry: a mistake needs a reversal.")
+        st.caption(f"Estimated time: {eta}. Entries already in Exact (same YourRef) are skipped, never doubled.")
+        a, b = st.columns(2)
+        if a.button(f"Push {count:,} now", type="primary", key="confirm_push"):
+            st.session_state["push_confirmed"] = True
             st.rerun()
-        except Exception as e:  # noqa: BLE001
-            show_error(e)
-    if st.button("Done", key="outcome_done"):
-        st.session_state.pop("push_outcome", None)
-        st.rerun()
-    st.stop()
+        if b.button("Cancel", key="cancel_push"):
+            st.rerun()
 
-selection = sorted(st.session_state.get("push_selection", set()))
-if run is None or not selection:
-    st.info("Nothing selected. Pick documents on the **Differences** page (e.g. filter *Missing in Exact* "
-            "and *Select all*), then come back here.")
-    st.page_link("pages/differences.py", label="Go to Differences", icon=":material/difference:")
-    st.stop()
 
-try:
-    plan = views.plan(get_store(), get_settings(), run["run_id"], selection)
-except Exception as e:  # noqa: BLE001
-    show_error(e)
-    st.stop()
-st.session_state["push_plan"] = plan
+    outcome = st.session_state.get("push_outcome")
+    if st.session_state.pop("push_confirmed", False):
+        plan = st.session_state.get("push_plan")
+        if plan is not None:
+            try:
+                with progress_status(f"Pushing {plan.count:,} entries to Exact…",
+                                     done_label="Push finished") as on_progress:
+                    outcome = views.execute_push(get_store(), get_settings(), plan, on_progress=on_progress)
+                st.session_state["push_outcome"] = outcome
+                st.session_state["push_selection"] = set()
+                st.session_state.pop("push_plan", None)
+                clear_caches()
+            except Exception as e:  # noqa: BLE001
+                show_error(e)
 
-c = st.columns(4)
-c[0].metric("Entries to create", f"{plan.count:,}")
-c[1].metric("API calls", f"{plan.calls:,}")
-c[2].metric("Estimated time", plan.eta)
-c[3].metric("Left out", f"{plan.refused.height:,}")
-if plan.errors:
-    st.error("The plan cannot be pushed until these are fixed (see *Mappings*):\n\n"
-             + "\n".join(f"- {e}" for e in plan.errors[:20]))
-if plan.refused.height:
-    st.warning("Some selected documents cannot be pushed; they are left out:")
-    st.dataframe(plan.refused, hide_index=True, width="stretch")
+    if outcome is not None:
+        st.subheader("Outcome")
+        counts = outcome.counts
+        c = st.columns(3)
+        c[0].metric("Synced", counts.get("synced", 0))
+        c[1].metric("Already in Exact", counts.get("skipped", 0))
+        c[2].metric("Error", counts.get("error", 0))
+        (st.success if not counts.get("error") else st.warning)(outcome.message)
+        st.dataframe(outcome.jobs, hide_index=True, width="stretch")
+        st.caption("Entries created through the API are open in Exact (Status 20) until processed there; after the "
+                   "re-pull they show as *Draft / not processed in Exact* with nothing else differing.")
+        if st.button("Re-pull and re-reconcile", type="primary", icon=":material/refresh:", key="repull"):
+            try:
+                with progress_status("Re-pulling and reconciling…") as on_progress:
+                    views.refresh(get_store(), get_settings(), run["period"] if run else None, on_progress=on_progress)
+                st.session_state.pop("push_outcome", None)
+                st.session_state.pop("run_id", None)
+                clear_caches()
+                st.rerun()
+            except Exception as e:  # noqa: BLE001
+                show_error(e)
+        if st.button("Done", key="outcome_done"):
+            st.session_state.pop("push_outcome", None)
+            st.rerun()
+        st.stop()
 
-st.subheader("Effect on totals")
-st.dataframe(plan.effect, hide_index=True, width="stretch")
-st.subheader("Entries")
-st.dataframe(plan.entries, hide_index=True, width="stretch")
-with st.expander("Payload preview (first entries, as sent to Exact)"):
-    for payload in plan.payloads[:5]:
-        st.code(json.dumps(payload, indent=2, default=str), language="json")
+    selection = sorted(st.session_state.get("push_selection", set()))
+    if run is None or not selection:
+        st.info("Nothing selected. Pick documents on the **Differences** page (e.g. filter *Missing in Exact* "
+                "and *Select all*), then come back here.")
+        st.page_link("pages/differences.py", label="Go to Differences", icon=":material/difference:")
+        st.stop()
 
-if st.button(f"Push {plan.count:,} entries…", type="primary", disabled=plan.count == 0 or not plan.ok,
-             key="push_open"):
-    confirm(plan.count, plan.eta, plan.division)
+    try:
+        plan = views.plan(get_store(), get_settings(), run["run_id"], selection)
+    except Exception as e:  # noqa: BLE001
+        show_error(e)
+        st.stop()
+    st.session_state["push_plan"] = plan
+
+    c = st.columns(4)
+    c[0].metric("Entries to create", f"{plan.count:,}")
+    c[1].metric("API calls", f"{plan.calls:,}")
+    c[2].metric("Estimated time", plan.eta)
+    c[3].metric("Left out", f"{plan.refused.height:,}")
+    if plan.errors:
+        st.error("The plan cannot be pushed until these are fixed (see *Mappings*):\n\n"
+                 + "\n".join(f"- {e}" for e in plan.errors[:20]))
+    if plan.refused.height:
+        st.warning("Some selected documents cannot be pushed; they are left out:")
+        st.dataframe(plan.refused, hide_index=True, width="stretch")
+
+    st.subheader("Effect on totals")
+    st.dataframe(plan.effect, hide_index=True, width="stretch")
+    st.subheader("Entries")
+    st.dataframe(plan.entries, hide_index=True, width="stretch")
+    with st.expander("Payload preview (first entries, as sent to Exact)"):
+        for payload in plan.payloads[:5]:
+            st.code(json.dumps(payload, indent=2, default=str), language="json")
+
+    if st.button(f"Push {plan.count:,} entries…", type="primary", disabled=plan.count == 0 or not plan.ok,
+                 key="push_open"):
+        confirm(plan.count, plan.eta, plan.division)
+
+
+guarded(page)

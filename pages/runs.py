@@ -8,45 +8,53 @@ import streamlit as st
 from exactsync import views
 from exactsync.ui import get_store, pager, show_error
 from exactsync.ui.data import view
+from exactsync.ui.chrome import guarded, page_chrome
 
-st.title("Runs & export")
+page_chrome()  # no-op under app.py; the chrome when Streamlit runs this file directly
 
-try:
-    offset = (int(st.session_state.get("runs_page", 1)) - 1) * views.PAGE_SIZE
-    page = view("runs_page", limit=views.PAGE_SIZE, offset=offset)
-except Exception as e:  # noqa: BLE001
-    show_error(e)
-    st.stop()
-if not page.total:
-    st.info("No reconciliation runs saved yet.")
-    st.stop()
 
-st.dataframe(page.rows, hide_index=True, width="stretch")
-pager("runs_page", page.total, views.PAGE_SIZE)
+def page() -> None:
+    st.title("Runs & export")
 
-ids = page.rows["run_id"].to_list()
-open_id = st.session_state.get("run_id")
-chosen = st.selectbox("Run", ids, index=ids.index(open_id) if open_id in ids else 0, key="runs_pick")
-a, b = st.columns(2)
-if a.button("Reopen this run", key="reopen", help="Every page then shows this run as it was saved."):
-    st.session_state["run_id"] = chosen
-    st.rerun()
-if open_id and b.button("Back to the newest run", key="newest"):
-    st.session_state.pop("run_id", None)
-    st.rerun()
-if open_id:
-    st.info(f"Showing saved run {open_id} on every page.")
-
-st.subheader("Export")
-fmt = st.radio("Format", ["xlsx", "csv"], horizontal=True, key="export_fmt")
-if st.button("Prepare the download", key="export"):
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = views.export(get_store(), chosen, Path(tmp) / f"exactsync-run-{chosen}.{fmt}")
-            st.session_state["export_file"] = (path.name, path.read_bytes())
+        offset = (int(st.session_state.get("runs_page", 1)) - 1) * views.PAGE_SIZE
+        page = view("runs_page", limit=views.PAGE_SIZE, offset=offset)
     except Exception as e:  # noqa: BLE001
         show_error(e)
-if "export_file" in st.session_state:
-    name, data = st.session_state["export_file"]
-    mime = "text/csv" if name.endswith(".csv") else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    st.download_button(f"Download {name}", data, file_name=name, mime=mime, key="download")
+        st.stop()
+    if not page.total:
+        st.info("No reconciliation runs saved yet.")
+        st.stop()
+
+    st.dataframe(page.rows, hide_index=True, width="stretch")
+    pager("runs_page", page.total, views.PAGE_SIZE)
+
+    ids = page.rows["run_id"].to_list()
+    open_id = st.session_state.get("run_id")
+    chosen = st.selectbox("Run", ids, index=ids.index(open_id) if open_id in ids else 0, key="runs_pick")
+    a, b = st.columns(2)
+    if a.button("Reopen this run", key="reopen", help="Every page then shows this run as it was saved."):
+        st.session_state["run_id"] = chosen
+        st.rerun()
+    if open_id and b.button("Back to the newest run", key="newest"):
+        st.session_state.pop("run_id", None)
+        st.rerun()
+    if open_id:
+        st.info(f"Showing saved run {open_id} on every page.")
+
+    st.subheader("Export")
+    fmt = st.radio("Format", ["xlsx", "csv"], horizontal=True, key="export_fmt")
+    if st.button("Prepare the download", key="export"):
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = views.export(get_store(), chosen, Path(tmp) / f"exactsync-run-{chosen}.{fmt}")
+                st.session_state["export_file"] = (path.name, path.read_bytes())
+        except Exception as e:  # noqa: BLE001
+            show_error(e)
+    if "export_file" in st.session_state:
+        name, data = st.session_state["export_file"]
+        mime = "text/csv" if name.endswith(".csv") else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        st.download_button(f"Download {name}", data, file_name=name, mime=mime, key="download")
+
+
+guarded(page)

@@ -5,53 +5,67 @@ import streamlit as st
 from exactsync import views
 from exactsync.ui import clear_caches, get_settings, get_store, pager, progress_status, show_error
 from exactsync.ui.data import view
+from exactsync.ui.chrome import guarded, page_chrome
 
-st.title("Sync log")
+page_chrome()  # no-op under app.py; the chrome when Streamlit runs this file directly
 
-jobs_tab, events_tab, calls_tab = st.tabs(["Push jobs", "Events", "API calls"])
 
-with jobs_tab:
-    try:
-        counts = view("job_counts")
-        c = st.columns(4)
-        for i, status in enumerate(views.JOB_STATUSES):
-            c[i].metric(status, f"{counts.get(status, 0):,}")
-        status = st.selectbox("Status", ["All", *views.JOB_STATUSES], key="job_status")
-        offset = (int(st.session_state.get("jobs_page", 1)) - 1) * views.PAGE_SIZE
-        page = view("jobs_page", status=None if status == "All" else status, limit=views.PAGE_SIZE, offset=offset)
-        st.dataframe(page.rows, hide_index=True, width="stretch")
-        pager("jobs_page", page.total, views.PAGE_SIZE)
-        failed = view("failed_job_ids")
-        chosen = st.multiselect("Failed jobs to retry", failed, key="retry_pick")
-        a, b = st.columns(2)
-        retry = None
-        if a.button(f"Retry {len(chosen)} selected", disabled=not chosen, key="retry_selected"):
-            retry = chosen
-        if b.button(f"Retry all {len(failed)} failed", disabled=not failed, key="retry_all"):
-            retry = failed
-        if retry:
-            with progress_status(f"Retrying {len(retry)} job(s)…") as on_progress:
-                result = views.retry(get_store(), get_settings(), retry, on_progress=on_progress)
-            clear_caches()
-            (st.success if not result.counts.get("error") else st.warning)(f"Retried {len(retry)} job(s): {result.message}")
-            st.dataframe(result.jobs, hide_index=True, width="stretch")
-    except Exception as e:  # noqa: BLE001
-        show_error(e)
+def page() -> None:
+    st.title("Sync log")
 
-with events_tab:
-    level = st.selectbox("Level", ["All", "error", "warning", "info"], key="log_level")
-    offset = (int(st.session_state.get("log_page", 1)) - 1) * views.PAGE_SIZE
-    page = view("sync_log_page", level=None if level == "All" else level, limit=views.PAGE_SIZE, offset=offset)
-    st.caption(f"{page.total:,} event(s)")
-    st.dataframe(page.rows, hide_index=True, width="stretch")
-    pager("log_page", page.total, views.PAGE_SIZE)
+    jobs_tab, events_tab, calls_tab = st.tabs(["Push jobs", "Events", "API calls"])
 
-with calls_tab:
-    system = st.selectbox("System", ["All", "exact", "woocommerce", "magento"], key="call_system")
-    errors_only = st.checkbox("Only failed calls", key="call_errors")
-    offset = (int(st.session_state.get("calls_page", 1)) - 1) * views.PAGE_SIZE
-    page = view("api_calls_page", system=None if system == "All" else system, errors_only=errors_only,
-                limit=views.PAGE_SIZE, offset=offset)
-    st.caption(f"{page.total:,} call(s); paths are stored with secrets removed")
-    st.dataframe(page.rows, hide_index=True, width="stretch")
-    pager("calls_page", page.total, views.PAGE_SIZE)
+    with jobs_tab:
+        try:
+            counts = view("job_counts")
+            c = st.columns(4)
+            for i, status in enumerate(views.JOB_STATUSES):
+                c[i].metric(status, f"{counts.get(status, 0):,}")
+            status = st.selectbox("Status", ["All", *views.JOB_STATUSES], key="job_status")
+            offset = (int(st.session_state.get("jobs_page", 1)) - 1) * views.PAGE_SIZE
+            page = view("jobs_page", status=None if status == "All" else status, limit=views.PAGE_SIZE, offset=offset)
+            st.dataframe(page.rows, hide_index=True, width="stretch")
+            pager("jobs_page", page.total, views.PAGE_SIZE)
+            failed = view("failed_job_ids")
+            chosen = st.multiselect("Failed jobs to retry", failed, key="retry_pick")
+            a, b = st.columns(2)
+            retry = None
+            if a.button(f"Retry {len(chosen)} selected", disabled=not chosen, key="retry_selected"):
+                retry = chosen
+            if b.button(f"Retry all {len(failed)} failed", disabled=not failed, key="retry_all"):
+                retry = failed
+            if retry:
+                with progress_status(f"Retrying {len(retry)} job(s)…") as on_progress:
+                    result = views.retry(get_store(), get_settings(), retry, on_progress=on_progress)
+                clear_caches()
+                (st.success if not result.counts.get("error") else st.warning)(f"Retried {len(retry)} job(s): {result.message}")
+                st.dataframe(result.jobs, hide_index=True, width="stretch")
+        except Exception as e:  # noqa: BLE001
+            show_error(e)
+
+    with events_tab:
+        level = st.selectbox("Level", ["All", "error", "warning", "info"], key="log_level")
+        try:
+            offset = (int(st.session_state.get("log_page", 1)) - 1) * views.PAGE_SIZE
+            page = view("sync_log_page", level=None if level == "All" else level, limit=views.PAGE_SIZE, offset=offset)
+            st.caption(f"{page.total:,} event(s)")
+            st.dataframe(page.rows, hide_index=True, width="stretch")
+            pager("log_page", page.total, views.PAGE_SIZE)
+        except Exception as e:  # noqa: BLE001
+            show_error(e)
+
+    with calls_tab:
+        system = st.selectbox("System", ["All", "exact", "woocommerce", "magento"], key="call_system")
+        errors_only = st.checkbox("Only failed calls", key="call_errors")
+        try:
+            offset = (int(st.session_state.get("calls_page", 1)) - 1) * views.PAGE_SIZE
+            page = view("api_calls_page", system=None if system == "All" else system, errors_only=errors_only,
+                        limit=views.PAGE_SIZE, offset=offset)
+            st.caption(f"{page.total:,} call(s); paths are stored with secrets removed")
+            st.dataframe(page.rows, hide_index=True, width="stretch")
+            pager("calls_page", page.total, views.PAGE_SIZE)
+        except Exception as e:  # noqa: BLE001
+            show_error(e)
+
+
+guarded(page)

@@ -377,3 +377,18 @@ def test_connect_exact_through_the_apps_own_redirect(demo):
     again.query_params["state"] = back["state"][0]
     again.run()
     assert any("does not belong to a connection started here" in e.value for e in again.error)
+
+
+@pytest.mark.parametrize("config", ['[store]\npath = "/proc/no-such-dir/x.duckdb"\n', "[store\npath = 1\n"],
+                         ids=["store-cannot-open", "broken-toml"])
+def test_a_failing_page_shows_a_message_not_a_traceback(app_env, config):
+    """A store that cannot be opened, or a broken config: every page says so in words."""
+    (app_env / "exactsync.toml").write_text(config)
+    for page in PAGES:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        at.run()
+        if page != "overview.py":
+            at.switch_page(f"pages/{page}").run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        assert at.error, page
+        assert all("Traceback" not in e.value for e in at.error)

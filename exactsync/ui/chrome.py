@@ -1,13 +1,26 @@
-"""Shared chrome drawn by app.py before the page: demo banner, pickers, last-pull status."""
+"""Shared chrome drawn before every page: login gate, Exact's OAuth redirect, demo start and
+banner, sidebar pickers (period, division, shop) and last-pull status.
+
+app.py draws it once per run, then runs the page through ``st.navigation``. Each page also calls
+:func:`page_chrome` first: a no-op inside app.py, but when Streamlit runs a file of ``pages/``
+directly (its legacy ``pages/`` folder mode: the very first request of a new server process, and
+every AppTest ``switch_page``) the page still gets the same chrome.
+"""
 
 from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
 
 import streamlit as st
 
 from exactsync import views
-from exactsync.ui import get_settings, get_store, is_demo, show_error
+from exactsync.ui import auth_gate, get_settings, get_store, is_demo, page_setup, show_error
 
-__all__ = ["sidebar", "ALL_SHOPS"]
+__all__ = ["sidebar", "ALL_SHOPS", "draw_chrome", "router", "page_chrome", "guarded"]
+
+_local = threading.local()  # script runs of a session happen on the script thread
 
 ALL_SHOPS = "All shops"
 
@@ -63,3 +76,45 @@ def sidebar() -> None:
                 st.caption(f"{row['source']}: {when:%Y-%m-%d %H:%M} UTC" if when else f"{row['source']}: never")
         else:
             st.caption("Nothing pulled yet.")
+
+
+def draw_chrome() -> None:
+    """Everything every page shows before its own content (see the module docstring)."""
+    from exactsync.ui.connect import handle_oauth_redirect
+
+    page_setup()
+    auth_gate()  # optional st.login (OIDC) when [auth] is in secrets.toml; see docs/dashboard.md
+    handle_oauth_redirect()  # Exact sends the user back here with ?code=…&state=…
+    if is_demo():
+        try:
+            from exactsync.ui.demo import ensure_demo_data
+
+            ensure_demo_data()
+        except Exception as e:  # noqa: BLE001 - a message, never a traceback
+            show_error(e)
+    sidebar()
+
+
+@contextlib.contextmanager
+def router() -> Iterator[None]:
+    """app.py's run: the chrome is drawn here, so :func:`page_chrome` does nothing inside."""
+    _local.routed = True
+    try:
+        draw_chrome()
+        yield
+    finally:
+        _local.routed = False
+
+
+def page_chrome() -> None:
+    """First line of every page: draws the chrome unless app.py already did in this run."""
+    if not getattr(_local, "routed", False):
+        draw_chrome()
+
+
+def guarded(page: Callable[[], None]) -> None:
+    """Run a page's body; any error becomes a message a user can act on (st.stop/rerun pass)."""
+    try:
+        page()
+    except Exception as e:  # noqa: BLE001 - a message, never a traceback
+        show_error(e)
