@@ -226,7 +226,7 @@ _STEPS: list[str] = [
     # shop documents of the shops in scope, with their key; in_period = dated in the month
     f"""
     CREATE OR REPLACE TEMP TABLE _rc_doc AS
-    SELECT d.doc_key, d.shop, d.kind, d.doc_number, d.doc_date, d.currency, d.base_currency,
+    SELECT row_number() OVER () AS doc_id, d.doc_key, d.shop, d.kind, d.doc_number, d.doc_date, d.currency, d.base_currency,
            d.vat_country, d.billing_country, d.ship_country, d.vat_number, d.treatment, d.customer_name,
            d.net, d.vat, d.gross, d.net_base, d.vat_base, d.gross_base,
            s.division,
@@ -237,7 +237,7 @@ _STEPS: list[str] = [
     # the owner of each key among the in-period documents, and among documents of other months
     """
     CREATE OR REPLACE TEMP TABLE _rc_key AS
-    SELECT division, ref, min(doc_key) AS owner, count(*) AS docs
+    SELECT division, ref, min(doc_key) AS owner, arg_min(doc_id, doc_key) AS owner_id, count(*) AS docs
     FROM _rc_doc WHERE in_period AND ref IS NOT NULL AND division IS NOT NULL GROUP BY division, ref
     """,
     """
@@ -260,29 +260,41 @@ _STEPS: list[str] = [
         WHERE e.division IN (SELECT division FROM _rc_divs)
     ), s AS (
         SELECT e.*, coalesce(e.book_date >= $start AND e.book_date < $end, false) AS in_period,
-               k.owner AS doc_owner,
+               k.owner AS doc_owner, k.owner_id,
                CASE WHEN k.owner IS NULL THEN o.owner END AS other_owner
         FROM e
         LEFT JOIN _rc_key k ON k.division = e.division AND k.ref = e.ref
         LEFT JOIN _rc_okey o ON o.division = e.division AND o.ref = e.ref
     ), r AS (
         SELECT s.*,
-               CASE WHEN doc_owner IS NOT NULL THEN 'doc:' || doc_owner
+               CASE WHEN doc_owner IS NOT NULL THEN NULL
                     WHEN ref IS NULL THEN 'exact:' || division || ':entry:' || entry_id
-                    ELSE 'exact:' || division || ':' || ref END AS result_key,
+                    ELSE 'exact:' || division || ':' || ref END AS ekey,
                CASE WHEN gross > 0 OR (gross = 0 AND net > 0) THEN 1
                     WHEN gross < 0 OR (gross = 0 AND net < 0) THEN -1 ELSE 0 END AS sgn
         FROM s WHERE doc_owner IS NOT NULL OR in_period
+    ), ek AS (
+        SELECT ekey, -row_number() OVER (ORDER BY ekey) AS ekey_id
+        FROM (SELECT DISTINCT ekey FROM r WHERE ekey IS NOT NULL)
+    ), r2 AS (
+        SELECT r.*, coalesce(r.owner_id, ek.ekey_id) AS rid FROM r LEFT JOIN ek ON ek.ekey = r.ekey
+    ), cnt AS (
+        SELECT rid, count(*) AS n_entries FROM r2 GROUP BY rid
+    ), r3 AS (
+        SELECT r2.*, cnt.n_entries FROM r2 JOIN cnt USING (rid)
     ), w AS (
-        SELECT r.*,
-               row_number() OVER (PARTITION BY result_key, currency, sgn * net, sgn * vat, sgn * gross, sgn
+        -- a reference with one entry cannot hold a cancelled pair: only the others are ranked
+        SELECT r3.*,
+               row_number() OVER (PARTITION BY rid, currency, sgn * net, sgn * vat, sgn * gross, sgn
                                   ORDER BY book_date, entry_date, entry_number, entry_id) AS pair_rn,
                count(*) FILTER (WHERE sgn = 1)
-                   OVER (PARTITION BY result_key, currency, sgn * net, sgn * vat, sgn * gross) AS n_pos,
+                   OVER (PARTITION BY rid, currency, sgn * net, sgn * vat, sgn * gross) AS n_pos,
                count(*) FILTER (WHERE sgn = -1)
-                   OVER (PARTITION BY result_key, currency, sgn * net, sgn * vat, sgn * gross) AS n_neg
-        FROM r
+                   OVER (PARTITION BY rid, currency, sgn * net, sgn * vat, sgn * gross) AS n_neg
+        FROM r3 WHERE n_entries > 1
     )
+    SELECT r3.*, false AS cancelled FROM r3 WHERE n_entries = 1
+    UNION ALL BY NAME
     SELECT w.* EXCLUDE (pair_rn, n_pos, n_neg),
            (sgn <> 0 AND pair_rn <= least(n_pos, n_neg)) AS cancelled
     FROM w
@@ -311,7 +323,7 @@ _STEPS: list[str] = [
     # for domestic, else the customer account's country
     """
     CREATE OR REPLACE TEMP TABLE _rc_evat AS
-    SELECT e.result_key, e.division, e.entry_id, e.in_period, e.currency,
+    SELECT e.rid, e.division, e.entry_id, e.in_period, e.currency,
            coalesce(m.treatment, 'unknown') AS treatment,
            coalesce(m.country, CASE WHEN m.treatment = 'domestic' THEN d.country ELSE exs_country(a.country) END)
                AS country,
@@ -328,7 +340,7 @@ _STEPS: list[str] = [
     # shop VAT per in-period document and (treatment, country, rate)
     """
     CREATE OR REPLACE TEMP TABLE _rc_svat AS
-    SELECT 'doc:' || l.doc_key AS result_key, d.division, d.currency, l.treatment, exs_country(l.country) AS country,
+    SELECT d.doc_id AS rid, d.division, d.currency, l.treatment, exs_country(l.country) AS country,
            CAST(l.rate AS DECIMAL(7,4)) AS rate, sum(l.base) AS base, sum(l.vat) AS vat
     FROM shop_vat_lines l JOIN _rc_doc d ON d.doc_key = l.doc_key AND d.in_period
     GROUP BY ALL
@@ -337,19 +349,19 @@ _STEPS: list[str] = [
     """
     CREATE OR REPLACE TEMP TABLE _rc_cmp AS
     WITH s AS (
-        SELECT result_key, exs_cmp_treatment(treatment) AS treatment,
+        SELECT rid, exs_cmp_treatment(treatment) AS treatment,
                CASE WHEN treatment = 'oss' THEN coalesce(country, '?') ELSE '' END AS country, rate,
                sum(base) AS base, sum(vat) AS vat
         FROM _rc_svat GROUP BY ALL
     ), x AS (
-        SELECT result_key, exs_cmp_treatment(treatment) AS treatment,
+        SELECT rid, exs_cmp_treatment(treatment) AS treatment,
                CASE WHEN treatment = 'oss' THEN coalesce(country, '?') ELSE '' END AS country, rate,
                sum(base) AS base, sum(vat) AS vat
-        FROM _rc_evat WHERE result_key LIKE 'doc:%' GROUP BY ALL
+        FROM _rc_evat WHERE rid > 0 GROUP BY ALL
     ), both_sides AS (
-        SELECT result_key FROM s INTERSECT SELECT result_key FROM x
+        SELECT rid FROM s INTERSECT SELECT rid FROM x
     )
-    SELECT coalesce(s.result_key, x.result_key) AS result_key,
+    SELECT coalesce(s.rid, x.rid) AS rid,
            coalesce(s.treatment, x.treatment) AS treatment,
            nullif(coalesce(s.country, x.country), '') AS country,
            coalesce(s.rate, x.rate) AS rate,
@@ -357,12 +369,12 @@ _STEPS: list[str] = [
            coalesce(x.base, 0) - coalesce(s.base, 0) AS delta_base,
            coalesce(x.vat, 0) - coalesce(s.vat, 0) AS delta_vat
     FROM s FULL OUTER JOIN x
-         ON x.result_key = s.result_key AND x.treatment = s.treatment AND x.country = s.country AND x.rate = s.rate
-    WHERE coalesce(s.result_key, x.result_key) IN (SELECT result_key FROM both_sides)
+         ON x.rid = s.rid AND x.treatment = s.treatment AND x.country = s.country AND x.rate = s.rate
+    WHERE coalesce(s.rid, x.rid) IN (SELECT rid FROM both_sides)
     """,
     """
     CREATE OR REPLACE TEMP TABLE _rc_split AS
-    SELECT result_key,
+    SELECT rid,
            bool_or(abs(delta_base) > $tol_net OR abs(delta_vat) > $tol_vat) AS split_bad,
            bool_or(delta_base <> 0 OR delta_vat <> 0) AS split_nonzero,
            string_agg(treatment || coalesce(' ' || country, '') || ' ' || CAST(CAST(rate AS DOUBLE) AS VARCHAR)
@@ -370,7 +382,7 @@ _STEPS: list[str] = [
                       || ', Exact ' || coalesce(CAST(exact_base AS VARCHAR), '-') || ' / ' || coalesce(CAST(exact_vat AS VARCHAR), '-'),
                       '; ' ORDER BY treatment, country, rate)
                FILTER (WHERE abs(delta_base) > $tol_net OR abs(delta_vat) > $tol_vat) AS split_text
-    FROM _rc_cmp GROUP BY result_key
+    FROM _rc_cmp GROUP BY rid
     """,
     # per row: the Exact side summed (cancelled pairs sum to zero), live entries, checks
     """
@@ -388,14 +400,24 @@ _STEPS: list[str] = [
                    ELSE false
                END AS customer_bad
         FROM _rc_ent e
-        LEFT JOIN _rc_doc d ON d.doc_key = e.doc_owner
+        LEFT JOIN _rc_doc d ON d.doc_id = e.owner_id
         LEFT JOIN exact_accounts a ON a.division = e.division AND a.account_id = e.customer_id
     )
-    SELECT result_key,
+    SELECT rid, ekey, division, other_owner, [entry_id] AS entry_ids, [entry_number] AS entry_numbers, entry_date,
+           strftime(book_date, '%Y-%m') AS book_month, your_ref, ref, 1 AS entry_count, 1 AS live_count,
+           CAST(in_period AS INTEGER) AS live_in_period, net AS exact_net, vat AS exact_vat, gross AS exact_gross,
+           net_dc AS exact_net_dc, vat_dc AS exact_vat_dc, gross_dc AS exact_gross_dc, currency AS exact_currency,
+           currency IS DISTINCT FROM doc_currency AS currency_bad, coalesce(status, 50) < 50 AS has_draft,
+           customer_bad, CASE WHEN coalesce(status, 50) < 50 THEN entry_number END AS draft_entry,
+           acc_code, acc_country, acc_vat
+    FROM x WHERE n_entries = 1
+    UNION ALL BY NAME
+    SELECT rid,
+           any_value(ekey) AS ekey,
            any_value(division) AS division,
            any_value(other_owner) AS other_owner,
-           list(entry_id ORDER BY book_date, entry_date, entry_number, entry_id) AS entry_ids,
-           list(entry_number ORDER BY book_date, entry_date, entry_number, entry_id) AS entry_numbers,
+           list_sort(list(entry_id)) AS entry_ids,
+           list_sort(list(entry_number)) AS entry_numbers,
            coalesce(min(entry_date) FILTER (WHERE NOT cancelled), min(entry_date)) AS entry_date,
            strftime(coalesce(min(book_date) FILTER (WHERE NOT cancelled), min(book_date)), '%Y-%m') AS book_month,
            arg_min(your_ref, entry_id) AS your_ref,
@@ -413,29 +435,29 @@ _STEPS: list[str] = [
            any_value(acc_code) FILTER (WHERE NOT cancelled) AS acc_code,
            any_value(acc_country) FILTER (WHERE NOT cancelled) AS acc_country,
            any_value(acc_vat) FILTER (WHERE NOT cancelled) AS acc_vat
-    FROM x GROUP BY result_key
+    FROM x WHERE n_entries > 1 GROUP BY rid
     """,
     # one row per in-period document and per Exact-only (or other-period) reference
     """
     CREATE OR REPLACE TEMP TABLE _rc_rows AS
-    SELECT 'doc:' || d.doc_key AS result_key, 'doc' AS row_kind, d.doc_key, d.shop, d.kind, d.doc_number, d.doc_date,
+    SELECT d.doc_id AS rid, 'doc:' || d.doc_key AS result_key, 'doc' AS row_kind, d.doc_key, d.shop, d.kind, d.doc_number, d.doc_date,
            d.division, d.ref, d.currency, d.base_currency, d.vat_country, d.vat_number, d.treatment,
            d.net AS shop_net, d.vat AS shop_vat, d.gross AS shop_gross,
            d.net_base, d.vat_base, d.gross_base, k.owner AS key_owner
     FROM _rc_doc d LEFT JOIN _rc_key k ON k.division = d.division AND k.ref = d.ref
     WHERE d.in_period
     UNION ALL
-    SELECT g.result_key, 'exact', o.doc_key, o.shop, o.kind, o.doc_number, o.doc_date,
+    SELECT g.rid, g.ekey, 'exact', o.doc_key, o.shop, o.kind, o.doc_number, o.doc_date,
            g.division, g.ref, NULL, NULL, o.vat_country, o.vat_number, o.treatment,
            NULL, NULL, NULL, NULL, NULL, NULL, NULL
     FROM _rc_grp g LEFT JOIN _rc_doc o ON o.doc_key = g.other_owner
-    WHERE g.result_key LIKE 'exact:%'
+    WHERE g.rid < 0
     """,
     # checks, status, cause, flags, deltas and a sentence for each row
     """
-    CREATE OR REPLACE TEMP TABLE _rc_final AS
+    CREATE OR REPLACE TEMP VIEW _rc_final AS
     WITH j AS (
-        SELECT r.*, g.* EXCLUDE (result_key, division, ref),
+        SELECT r.*, g.* EXCLUDE (rid, ekey, division, ref),
                coalesce(g.live_count, 0) AS live_n,
                v.currency AS division_currency,
                coalesce(sp.split_bad, false) AS split_bad, coalesce(sp.split_nonzero, false) AS split_nonzero,
@@ -453,9 +475,9 @@ _STEPS: list[str] = [
                     WHEN r.currency = v.currency OR v.currency IS NULL THEN r.shop_gross
                     WHEN r.base_currency = v.currency THEN r.gross_base END AS shop_gross_dc
         FROM _rc_rows r
-        LEFT JOIN _rc_grp g ON g.result_key = r.result_key
+        LEFT JOIN _rc_grp g ON g.rid = r.rid
         LEFT JOIN _rc_divs v ON v.division = r.division
-        LEFT JOIN _rc_split sp ON sp.result_key = r.result_key
+        LEFT JOIN _rc_split sp ON sp.rid = r.rid
     ), c AS (
         SELECT j.*,
                (row_kind = 'doc' AND live_n = 0) AS f_missing,
@@ -564,16 +586,18 @@ FROM _rc_final
 
 _INSERT_RESULT_VAT = """
 INSERT INTO recon_result_vat BY NAME
-SELECT $run_id AS run_id, c.result_key, c.treatment, c.country, c.rate, c.shop_base, c.shop_vat,
+SELECT $run_id AS run_id, f.result_key, c.treatment, c.country, c.rate, c.shop_base, c.shop_vat,
        c.exact_base, c.exact_vat, c.delta_base, c.delta_vat
-FROM _rc_cmp c JOIN _rc_final f ON f.result_key = c.result_key
+FROM _rc_cmp c
+JOIN _rc_doc d ON d.doc_id = c.rid
+JOIN recon_results f ON f.run_id = $run_id AND f.result_key = 'doc:' || d.doc_key
 WHERE f.status <> 'matched'
 """
 
 _INSERT_VAT = """
 INSERT INTO recon_vat BY NAME
 SELECT $run_id AS run_id, 'shop' AS scope, division, currency, treatment, country, rate,
-       sum(base) AS base, sum(vat) AS vat, count(DISTINCT result_key) AS documents
+       sum(base) AS base, sum(vat) AS vat, count(DISTINCT rid) AS documents
 FROM _rc_svat GROUP BY ALL
 UNION ALL
 SELECT $run_id, CASE WHEN in_period THEN 'exact' ELSE 'exact_other_period' END, division, currency, treatment,
@@ -678,6 +702,10 @@ def run_reconciliation(
                 "customer_check": customer_check, "flag_draft": bool(flag_draft), "run_id": run_id,
             }
             for step in _STEPS:
+                if "TEMP VIEW" in step:  # a view cannot take parameters: validated values inlined
+                    for k in ("tol_net", "tol_vat", "tol_gross"):
+                        step = step.replace(f"${k}", f"CAST('{Decimal(params[k])}' AS DECIMAL(18,4))")
+                    step = step.replace("$flag_draft", "true" if params["flag_draft"] else "false")
                 con.execute(step, {k: v for k, v in params.items() if f"${k}" in step})
             for step in (_INSERT_RESULTS, _INSERT_RESULT_VAT, _INSERT_VAT, _INSERT_VMAP):
                 con.execute(step, {"run_id": run_id})
@@ -695,7 +723,8 @@ def run_reconciliation(
                 [run_id, created_at, period, divs, [r[0] for r in shop_rows], json.dumps(tol.as_dict()),
                  json.dumps(_jsonable(run_params)), json.dumps(_jsonable(summary)), ENGINE_VERSION, duration_ms],
             )
-            for name in ("_rc_final", "_rc_rows", "_rc_grp", "_rc_split", "_rc_cmp", "_rc_svat", "_rc_evat",
+            con.execute("DROP VIEW IF EXISTS _rc_final")
+            for name in ("_rc_rows", "_rc_grp", "_rc_split", "_rc_cmp", "_rc_svat", "_rc_evat",
                          "_rc_vmap", "_rc_ent", "_rc_okey", "_rc_key", "_rc_doc", "_rc_divs", "_rc_shops"):
                 con.execute(f"DROP TABLE IF EXISTS {name}")
         finally:

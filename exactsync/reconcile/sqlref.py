@@ -3,7 +3,9 @@
 There is one definition: :func:`exactsync.reference.normalize_reference`. The macro
 ``exs_norm_ref(ref)`` is generated from it:
 
-* for pure-ASCII references (all of them in practice) it runs the same steps in SQL — remove
+* a reference that is already normal (printable ASCII, no spaces, no lower case, no leading zero
+  in its trailing number: almost all of them) is returned as it is;
+* other pure-ASCII references run the same steps in SQL — remove
   whitespace (the ASCII characters Python's ``\\s`` matches, listed from Python itself), upper-case,
   drop leading zeros of the trailing number, empty → NULL; tests check both agree on tricky and on
   generated inputs;
@@ -44,6 +46,8 @@ def install_reference_macro(con: duckdb.DuckDBPyConnection) -> None:
         CREATE OR REPLACE TEMP MACRO {MACRO}(r) AS
             CASE
                 WHEN r IS NULL THEN NULL
+                -- fast path: printable ASCII without spaces or lower case, no leading zero in the number
+                WHEN regexp_full_match(r, '[!-`{{-~]*') AND NOT regexp_matches(r, '(^|[^0-9])0[0-9]+$') THEN nullif(r, '')
                 WHEN regexp_full_match(r, '[\\x01-\\x7f]*') THEN
                     nullif(regexp_replace(upper(regexp_replace(r, '{SQL_WHITESPACE}', '', 'g')),
                                           '^(.*?)0*([0-9]+)$', '\\1\\2'), '')
