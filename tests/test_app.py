@@ -392,3 +392,17 @@ def test_a_failing_page_shows_a_message_not_a_traceback(app_env, config):
         assert not at.exception, (page, [e.value for e in at.exception])
         assert at.error, page
         assert all("Traceback" not in e.value for e in at.error)
+
+
+def test_overview_pull_and_reconcile_makes_a_new_run(demo):
+    """The button pulls every source and reconciles under st.status; the page then shows the new run."""
+    store = demo.store()
+    before = store.scalar("SELECT count(*) FROM recon_runs")
+    at = run_page("overview.py")
+    old_caption = next(c.value for c in at.caption if c.value.startswith("Run "))
+    at.button(key="refresh").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert store.scalar("SELECT count(*) FROM recon_runs") == before + 1
+    new_caption = next(c.value for c in at.caption if c.value.startswith("Run "))
+    assert new_caption != old_caption
+    assert metrics(at)["Documents"] == f"{sum(demo.manifest['counts']['expected_status'].values()):,}"
