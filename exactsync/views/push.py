@@ -1,0 +1,218 @@
+"""Push views: the plan for a selection, running it, the job ledger, the mapping editor's glue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import polars as pl
+
+from exactsync.store import Store
+from exactsync.views.base import PAGE_SIZE, Page, _has_table, fmt_eta, paged
+
+__all__ = [
+    "mapping_columns",
+    "mapping_frame",
+    "JOB_STATUSES",
+    "PushPreview",
+    "plan",
+    "PushResult",
+    "execute_push",
+    "retry",
+    "job_counts",
+    "jobs_page",
+    "failed_job_ids",
+    "demo_mapping_frames",
+    "seed_demo_mappings",
+]
+
+
+def mapping_columns(kind: str, division: int) -> dict[str, dict]:
+    """Column settings for the mapping editor (plain dicts, understood by ``st.data_editor``)."""
+    cols: dict[str, dict] = {
+        "division": {"label": "Division", "disabled": True},
+        "error": {"label": "error", "disabled": True, "width": "large"},
+        "rate": {"label": "Rate %"},
+        "vat_code": {"label": "VAT code"},
+        "gl_code": {"label": "G/L account"},
+    }
+    return cols
+
+
+def mapping_frame(kind: str, edited: Any, division: int) -> pl.DataFrame:
+    """The editor's frame back in the mapping's own types (pandas round-trips turn Decimals into
+    floats or objects); rows without a division get the picked one. Pure, so it is testable."""
+    from decimal import Decimal, InvalidOperation
+
+    from exactsync.mapping import _SPECS  # the mapping's schema is the contract
+
+    schema = _SPECS[kind][3]
+    frame = edited if isinstance(edited, pl.DataFrame) else pl.from_pandas(edited)
+    rows = []
+    for r in frame.to_dicts():
+        if all(v is None or v == "" for k, v in r.items() if k not in ("division", "error")):
+            continue  # an empty row the user added and left
+        out: dict[str, Any] = {}
+        for col, dtype in schema.items():
+            v = r.get(col)
+            if col == "division":
+                v = division if v is None or v != v else int(v)
+            elif isinstance(dtype, pl.Decimal):
+                try:
+                    v = None if v is None or v == "" or v != v else Decimal(str(v))
+                except InvalidOperation:
+                    v = None
+            elif dtype == pl.Boolean:
+                v = bool(v) if v is not None and v == v else False
+            elif dtype == pl.String:
+                v = None if v is None or v != v else str(v)
+            out[col] = v
+        rows.append(out)
+    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+
+
+JOB_STATUSES = ("Pending", "Queued", "Synced", "Error")
+
+
+@dataclass
+class PushPreview:
+    """What the Push page shows for a selection: the library's plan plus display frames."""
+
+    plan: Any
+    count: int
+    calls: int
+    eta: str
+    division: int | None
+    entries: pl.DataFrame
+    effect: pl.DataFrame
+    refused: pl.DataFrame
+    errors: list[str]
+    payloads: list[dict]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def plan(store: Store, settings: Any, run_id: str, result_keys: Sequence[str]) -> PushPreview:
+    """Plan the push of the selected results (nothing is sent): entries, effect, calls, ETA."""
+    from exactsync.push import plan_push
+
+    p = plan_push(store, settings, run_id, result_keys=list(result_keys))
+    todo = [j for j in p.jobs if j.existing_status != "Synced"]
+    refused = pl.DataFrame([{"document": k, "reason": r} for k, r in p.skipped],
+                           schema={"document": pl.String, "reason": pl.String}, orient="row")
+    divisions = sorted({j.division for j in p.jobs})
+    return PushPreview(
+        plan=p, count=len(todo), calls=p.calls, eta=fmt_eta(p.eta_seconds),
+        division=divisions[0] if len(divisions) == 1 else None,
+        entries=p.jobs_frame(), effect=p.effect(), refused=refused, errors=list(p.errors),
+        payloads=[j.payload for j in todo[:20]],
+    )
+
+
+@dataclass
+class PushResult:
+    counts: dict[str, int]
+    jobs: pl.DataFrame
+    message: str
+
+
+def _jobs_frame(store: Store, job_ids: Sequence[str]) -> pl.DataFrame:
+    return store.query(
+        "SELECT job_id, status, kind, doc_key, your_ref, net, vat, exact_entry_number, found_existing, attempts, "
+        "last_error, synced_at FROM push_jobs WHERE job_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY your_ref, kind",
+        [list(job_ids)],
+    )
+
+
+def _result(store: Store, outcome: Any) -> PushResult:
+    counts = {"synced": outcome.synced - outcome.found_existing, "skipped": outcome.found_existing,
+              "error": outcome.errors, "not_done": outcome.not_done}
+    message = f"{outcome.synced} synced ({outcome.posted} posted, {outcome.found_existing} already in Exact), " \
+              f"{outcome.errors} error(s)" + (f"; stopped: {outcome.stopped}" if outcome.stopped else "")
+    return PushResult(counts=counts, jobs=_jobs_frame(store, outcome.job_ids), message=message)
+
+
+def execute_push(store: Store, settings: Any, preview: PushPreview, *, on_progress=None) -> PushResult:
+    """Run a confirmed plan (claim → look up → POST only if absent → record)."""
+    from exactsync.push import execute_plan
+
+    return _result(store, execute_plan(store, settings, preview.plan, on_progress=on_progress))
+
+
+def retry(store: Store, settings: Any, job_ids: Sequence[str] | None, *, on_progress=None) -> PushResult:
+    """Retry the given failed jobs (all failed ones when ``job_ids`` is None)."""
+    from exactsync.push import retry_jobs
+
+    return _result(store, retry_jobs(store, settings, list(job_ids) if job_ids else None, on_progress=on_progress))
+
+
+def job_counts(store: Store) -> dict[str, int]:
+    if not _has_table(store, "push_jobs"):
+        return {}
+    return dict(store.rows("SELECT status, count(*) FROM push_jobs GROUP BY status"))
+
+
+def jobs_page(store: Store, *, status: str | None = None, limit: int = PAGE_SIZE, offset: int = 0) -> Page:
+    """Push jobs with their status, timestamps and details, newest first."""
+    if not _has_table(store, "push_jobs"):
+        return Page(rows=pl.DataFrame(), total=0, offset=0, limit=limit)
+    where, params = ("WHERE status = ?", [status]) if status else ("", [])
+    sql = ("SELECT job_id, status, kind, doc_key, your_ref, division, entry_date, net, vat, attempts, last_error, "
+           "exact_entry_number, created_at, queued_at, synced_at, updated_at FROM push_jobs " + where)
+    return paged(store, sql, params, limit=limit, offset=offset, order_by="updated_at DESC NULLS LAST, job_id")
+
+
+def failed_job_ids(store: Store, limit: int = 1000) -> list[str]:
+    if not _has_table(store, "push_jobs"):
+        return []
+    return [r[0] for r in store.rows("SELECT job_id FROM push_jobs WHERE status = 'Error' ORDER BY job_id LIMIT ?", [limit])]
+
+
+def demo_mapping_frames(division: int) -> dict[str, pl.DataFrame]:
+    """Push mappings that book the demo month the way its Exact side does (exactsync.demo's
+    ``vat_code`` / ``gl_for`` / ``debtor_code`` rules), so *Push* works on first start."""
+    from decimal import Decimal
+
+    from exactsync.demo.model import DEBTOR_COUNTRIES, debtor_code
+    from exactsync.demo.rates import EU_RATES, HOME
+
+    zero = Decimal("0")
+    vat = []
+    std_home, red_home = EU_RATES[HOME]
+    vat += [(division, HOME, red_home, "domestic", "1"), (division, HOME, std_home, "domestic", "2")]
+    for country, (std, red) in EU_RATES.items():
+        if country == HOME:
+            continue
+        vat.append((division, country, std, "oss", f"{country}H"))
+        if red != std:
+            vat.append((division, country, red, "oss", f"{country}L"))
+    vat += [(division, "", zero, "reverse_charge", "ICL"), (division, "", zero, "export", "EXP"),
+            (division, "", zero, "exempt", "EXP")]
+    gl = [(division, "goods", "", "", "8020"), (division, "goods", "", HOME, "8000"),
+          (division, "shipping", "", "", "8100"), (division, "fee", "", "", "8020"),
+          (division, "adjustment", "", "", "8020")]
+    gl += [(division, "goods", "", c, "8010") for c in EU_RATES if c != HOME]
+    debtors = [(division, c, debtor_code(c)) for c in DEBTOR_COUNTRIES] + [(division, "", debtor_code(HOME))]
+    from exactsync.mapping import _SPECS
+
+    def frame(kind: str, rows: list[tuple]) -> pl.DataFrame:
+        schema = _SPECS[kind][3]
+        return pl.DataFrame([dict(zip(schema, r)) for r in rows], schema=schema, orient="row")
+
+    return {"vat": frame("vat", vat), "gl": frame("gl", gl), "debtor": frame("debtor", debtors),
+            "settings": frame("settings", [(division, "70", "collective", False)])}
+
+
+def seed_demo_mappings(store: Store, division: int) -> list[str]:
+    """Save the demo mappings when the division has none yet; returns problems (empty = ok)."""
+    from exactsync.mapping import read_mapping, save_mapping
+
+    if read_mapping(store, "vat", division).height:
+        return []
+    problems: list[str] = []
+    for kind, frame in demo_mapping_frames(division).items():
+        saved = save_mapping(store, kind, frame, division)
+        problems += [f"{kind}: {e}" for e in saved.errors]
+    return problems

@@ -1,0 +1,289 @@
+"""Reconciliation views: thin adapters over exactsync.reconcile (runs, differences, detail, VAT)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import polars as pl
+
+from exactsync.store import Store
+from exactsync.views.base import Page, PAGE_SIZE, _has_table
+
+__all__ = [
+    "MATCHED",
+    "TREATMENT_SECTIONS",
+    "status_label",
+    "cause_label",
+    "run_info",
+    "latest_run_info",
+    "has_run",
+    "overview",
+    "amounts_by_status",
+    "differences_by_day",
+    "DiffFilters",
+    "difference_choices",
+    "differences_page",
+    "pushable_keys",
+    "result_title",
+    "document_detail",
+    "vat_table",
+    "vat_chart_frame",
+    "runs_page",
+    "export",
+]
+
+
+MATCHED = ("matched", "matched_within_tolerance")
+
+
+TREATMENT_SECTIONS = (
+    ("domestic", "Domestic"),
+    ("oss", "EU distance sales (OSS)"),
+    ("reverse_charge", "Intra-EU B2B (reverse charge)"),
+    ("export", "Export outside the EU"),
+    ("exempt", "Exempt"),
+    ("mixed", "Mixed"),
+)
+
+
+def status_label(status: str | None) -> str:
+    from exactsync.reconcile import status_label as label
+
+    return label(status) or "—"
+
+
+def cause_label(cause: str | None) -> str:
+    from exactsync.reconcile import cause_label as label
+
+    return label(cause)
+
+
+def _run_dict(run: Any) -> dict | None:
+    if run is None:
+        return None
+    return {"run_id": run.run_id, "period": run.period, "created_at": run.created_at, "divisions": run.divisions,
+            "shops": run.shops, "totals": run.totals, "by_status": run.by_status}
+
+
+def run_info(store: Store, run_id: str) -> dict | None:
+    """A saved run (run_id, period, created_at, divisions, shops, totals), or None."""
+    from exactsync.reconcile import ReconcileError, load_run
+
+    if not _has_table(store, "recon_runs"):
+        return None
+    try:
+        return _run_dict(load_run(store, run_id))
+    except ReconcileError:
+        return None
+
+
+def latest_run_info(store: Store, *, period: str | None = None, division: int | None = None) -> dict | None:
+    """The newest run of the period that covers the division, or None."""
+    from exactsync.reconcile import latest_run
+
+    if not _has_table(store, "recon_runs"):
+        return None  # nothing reconciled yet
+    return _run_dict(latest_run(store, period, division=division))
+
+
+def has_run(store: Store) -> bool:
+    """True once any reconciliation run is saved."""
+    return latest_run_info(store) is not None
+
+
+def overview(store: Store, run_id: str, *, shop: str | None = None) -> dict:
+    """Tiles of the Overview: results, matched share, differences, their amount and VAT delta.
+
+    Amount of differences = Σ |delta gross| (shop gross for a document missing in Exact, Exact
+    gross for an Exact-only entry); VAT difference = Σ delta VAT (Exact − shop) over differences.
+    """
+    m = ", ".join(f"'{s}'" for s in MATCHED)
+    where, params = ("run_id = ? AND shop = ?", [run_id, shop]) if shop else ("run_id = ?", [run_id])
+    row = store.rows(
+        f"""SELECT count(*), count(*) FILTER (WHERE status IN ({m})),
+                   count(*) FILTER (WHERE status NOT IN ({m})),
+                   coalesce(sum(abs(coalesce(delta_gross, exact_gross - shop_gross, shop_gross, exact_gross)))
+                            FILTER (WHERE status NOT IN ({m})), 0),
+                   coalesce(sum(coalesce(delta_vat, coalesce(exact_vat, 0) - coalesce(shop_vat, 0)))
+                            FILTER (WHERE status NOT IN ({m})), 0)
+            FROM recon_results WHERE {where}""",
+        params,
+    )[0]
+    docs = int(row[0])
+    return {"documents": docs, "matched": int(row[1]), "matched_share": (row[1] / docs) if docs else 0.0,
+            "differences": int(row[2]), "difference_amount": row[3], "vat_difference": row[4]}
+
+
+def amounts_by_status(store: Store, run_id: str, *, shop: str | None = None) -> pl.DataFrame:
+    """Documents and gross amount per status and cause (for the chart and table)."""
+    from exactsync.reconcile import amounts_by_status as by_status
+
+    df = by_status(store, run_id, shop=shop)
+    if not df.height:
+        return pl.DataFrame(schema={"status_label": pl.String, "cause_label": pl.String, "documents": pl.Int64,
+                                    "amount": pl.Decimal(18, 2), "amount_chart": pl.Float64})
+    return df.with_columns(
+        pl.col("cause_label").fill_null("—"),
+        pl.col("amount").cast(pl.Decimal(18, 2)),
+        pl.col("amount").cast(pl.Float64).alias("amount_chart"),  # chart axis only; tables show the Decimal
+    )
+
+
+def differences_by_day(store: Store, run_id: str, *, shop: str | None = None) -> pl.DataFrame:
+    from exactsync.reconcile import differences_by_day as by_day
+
+    return by_day(store, run_id, shop=shop)
+
+
+@dataclass(frozen=True)
+class DiffFilters:
+    """Filters of the Differences page (hashable tuples: part of the cache key)."""
+
+    statuses: tuple[str, ...] = ()
+    causes: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    min_amount: str | None = None
+    shop: str | None = None
+    search: str | None = None
+
+    def library(self, **override: Any) -> Any:
+        from exactsync.reconcile import DiffFilters as LibFilters
+
+        kw = dict(statuses=self.statuses, causes=self.causes, countries=self.countries,
+                  min_amount=self.min_amount or None, shops=(self.shop,) if self.shop else (), search=self.search or None)
+        kw.update(override)
+        return LibFilters(**kw)
+
+
+def difference_choices(store: Store, run_id: str) -> dict[str, list[str]]:
+    """Values the filters offer: statuses, causes and countries among the run's differences."""
+    m = ", ".join(f"'{s}'" for s in MATCHED)
+    out: dict[str, list[str]] = {}
+    with store.read() as con:
+        for key, col in (("statuses", "status"), ("causes", "cause"), ("countries", "vat_country")):
+            rows = con.execute(f"SELECT DISTINCT {col} FROM recon_results WHERE run_id = ? AND {col} IS NOT NULL "
+                               f"AND status NOT IN ({m}) ORDER BY 1", [run_id]).fetchall()
+            out[key] = [r[0] for r in rows]
+    return out
+
+
+_SHOWN = ["result_key", "status_label", "cause_label", "shop", "your_ref", "doc_date", "vat_country", "currency",
+          "shop_gross", "exact_gross", "delta_gross", "delta_vat", "entry_numbers", "detail"]
+
+
+_SHOWN_AS = {"status_label": "status", "cause_label": "cause", "your_ref": "reference", "doc_date": "date",
+             "vat_country": "country", "delta_gross": "difference", "delta_vat": "vat_difference",
+             "entry_numbers": "exact_entries"}
+
+
+def differences_page(store: Store, run_id: str, filters: DiffFilters, *, limit: int = PAGE_SIZE, offset: int = 0) -> Page:
+    """One page of the run's differences, largest first (only ``limit`` rows leave the database)."""
+    from exactsync.reconcile import count_differences, differences
+
+    lib = filters.library()
+    total = count_differences(store, run_id, lib)
+    frame = differences(store, run_id, lib, limit=limit, offset=offset)
+    money = [c for c in ("shop_gross", "exact_gross", "delta_gross", "delta_vat") if c in frame.columns]
+    rows = (frame.with_columns([pl.col(c).cast(pl.Decimal(18, 2)) for c in money])
+            .select([c for c in _SHOWN if c in frame.columns]).rename(_SHOWN_AS, strict=False))
+    return Page(rows=rows, total=total, offset=offset, limit=limit)
+
+
+def pushable_keys(store: Store, run_id: str, filters: DiffFilters, limit: int = 10000) -> list[str]:
+    """Result keys in the filter whose status push can act on (create, correct, reverse)."""
+    from exactsync.push.plan import PUSHABLE_STATUSES
+    from exactsync.reconcile import differences
+
+    statuses = tuple(s for s in (filters.statuses or PUSHABLE_STATUSES) if s in PUSHABLE_STATUSES)
+    if not statuses:
+        return []
+    frame = differences(store, run_id, filters.library(statuses=statuses), limit=limit)
+    return sorted(frame["result_key"].to_list()) if frame.height else []
+
+
+def result_title(rows: pl.DataFrame, key: str) -> str:
+    """How a result is named in the drill-down picker."""
+    hit = rows.filter(pl.col("result_key") == key)
+    if not hit.height:
+        return key
+    r = hit.row(0, named=True)
+    return f"{r.get('reference') or key} · {r.get('status')} · {r.get('shop') or 'Exact only'}"
+
+
+def _frame_t(df: pl.DataFrame | None, columns: Sequence[str]) -> pl.DataFrame | None:
+    """One record as (field, value) rows, for a side-by-side drill-down."""
+    if df is None or not df.height:
+        return None
+    r = df.select([c for c in columns if c in df.columns]).row(0, named=True)
+    return pl.DataFrame({"field": list(r), "value": ["" if v is None else str(v) for v in r.values()]})
+
+
+_SHOP_FIELDS = ("doc_key", "shop", "kind", "doc_number", "order_number", "doc_date", "currency", "customer_name",
+                "company", "vat_country", "vat_number", "treatment", "net", "vat", "gross", "status")
+
+
+_ENTRY_FIELDS = ("entry_number", "journal_code", "your_ref", "description", "entry_date", "fin_year", "fin_period",
+                 "currency", "customer_code", "customer_name", "net", "vat", "gross", "status", "type")
+
+
+def document_detail(store: Store, run_id: str, result_key: str) -> dict | None:
+    """Both sides of one result for the drill-down: the shop document (fields + VAT lines) and the
+    Exact entries (+ VAT code and G/L lines), with the status, cause and the run's explanation."""
+    from exactsync.reconcile import document_detail as detail
+
+    d = detail(store, run_id, result_key)
+    if d is None:
+        return None
+    lines = d["shop_lines"]
+    exact = d["exact"]
+    exact_lines = d["exact_lines"]
+    return {
+        "status": d["status"], "cause": d["cause"], "status_label": d["status_label"],
+        "cause_label": d["cause_label"], "explanation": d["explanation"], "flags": d["flags"],
+        "shop": _frame_t(d["shop"], _SHOP_FIELDS),
+        "shop_lines": lines.select([c for c in ("line_type", "tax_class", "country", "rate", "treatment", "base", "vat")
+                                    if c in lines.columns]) if lines is not None else None,
+        "exact": exact.select([c for c in _ENTRY_FIELDS if c in exact.columns]) if exact is not None and exact.height else None,
+        "exact_lines": exact_lines.select([c for c in ("entry_id", "vat_code", "gl_account_code", "vat_percentage",
+                                                      "treatment", "mapped_country", "base", "vat")
+                                           if c in exact_lines.columns]) if exact_lines is not None else None,
+        "comparison": d.get("vat_comparison"),
+    }
+
+
+def vat_table(store: Store, run_id: str, *, division: int | None = None) -> pl.DataFrame:
+    """The OSS-shaped table of a run: treatment, country, rate, currency; base and VAT in the shop and
+    in Exact; deltas (Exact − shop); entries of these documents booked in other periods apart."""
+    from exactsync.reconcile import vat_by_country
+
+    df = vat_by_country(store, run_id, division=division)
+    money = [c for c in df.columns if c.endswith(("_base", "_vat"))]
+    return df.with_columns([pl.col(c).cast(pl.Decimal(18, 2)) for c in money] +
+                           [pl.col("country").fill_null(""), pl.col("rate").cast(pl.Decimal(7, 2))])
+
+
+def vat_chart_frame(table: pl.DataFrame) -> pl.DataFrame:
+    """VAT per country, shop vs Exact, long format with float amounts (chart axis only)."""
+    wide = table.group_by("country").agg(pl.col("shop_vat").sum().alias("Shop"), pl.col("exact_vat").sum().alias("Exact"))
+    return (wide.unpivot(index="country", variable_name="side", value_name="vat")
+            .with_columns(pl.col("vat").cast(pl.Float64)).sort("country", "side"))
+
+
+def runs_page(store: Store, *, limit: int = PAGE_SIZE, offset: int = 0) -> Page:
+    """Saved reconciliation runs, newest first."""
+    from exactsync.reconcile import list_runs
+
+    if not _has_table(store, "recon_runs"):
+        return Page(rows=pl.DataFrame(), total=0, offset=0, limit=limit)
+    total = int(store.scalar("SELECT count(*) FROM recon_runs"))
+    return Page(rows=list_runs(store, limit=limit, offset=offset), total=total, offset=offset, limit=limit)
+
+
+def export(store: Store, run_id: str, path: Path) -> Path:
+    """Write the run to ``path`` (.xlsx or .csv) with the reconciliation's own exporter."""
+    from exactsync.reconcile import export_run
+
+    export_run(store, run_id, path)
+    return Path(path)
