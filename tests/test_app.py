@@ -406,3 +406,33 @@ def test_overview_pull_and_reconcile_makes_a_new_run(demo):
     new_caption = next(c.value for c in at.caption if c.value.startswith("Run "))
     assert new_caption != old_caption
     assert metrics(at)["Documents"] == f"{sum(demo.manifest['counts']['expected_status'].values()):,}"
+
+
+def test_sync_log_retries_the_failed_jobs(demo):
+    """Exact refuses a push (the journal is blocked in Exact, a business validation error): the jobs
+    are Error on the Sync log; once unblocked, *Retry all failed* syncs them."""
+    from exactsync import views
+
+    store, settings = demo.store(), demo.settings
+    run = views.latest_run_info(store)
+    keys = views.pushable_keys(store, run["run_id"], views.DiffFilters(statuses=("missing_in_exact",)))
+    preview = views.plan(store, settings, run["run_id"], keys)
+    exact = demo.servers["exact"].app
+    journal = exact.divisions[700001].journal_by_code[settings.exact.sales_journal]
+    with exact.lock:
+        journal["IsBlocked"] = True  # blocked in Exact after we pulled it
+    try:
+        result = views.execute_push(store, settings, preview)
+    finally:
+        with exact.lock:
+            journal["IsBlocked"] = False
+    assert result.counts["error"] == len(keys) > 0
+
+    at = run_page("sync_log.py")
+    assert metrics(at)["Error"] == str(len(keys))
+    assert at.button(key="retry_all").label == f"Retry all {len(keys)} failed"
+    at.button(key="retry_all").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(s.value.startswith(f"Retried {len(keys)} job(s)") for s in at.success)
+    at.run()
+    assert metrics(at)["Error"] == "0" and metrics(at)["Synced"] == str(len(keys))
