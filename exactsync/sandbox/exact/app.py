@@ -33,6 +33,7 @@ from exactsync.sandbox.exact.odata import (
 from exactsync.sandbox.exact.ratelimit import RateLimiter
 from exactsync.sandbox.exact.schema import ENTITIES, ME_FIELDS, Entity
 from exactsync.sandbox.exact.state import GUID_RE, Division, Settings, load_scenario
+from exactsync.sandbox.exact.webhooks import WebhookDispatcher
 
 __all__ = ["ExactSandbox"]
 
@@ -69,6 +70,10 @@ class ExactSandbox(SandboxApp):
         self.limits = RateLimiter(settings)
         self.faults = Faults(settings.faults)
         self.log = CallLog()
+        wh = settings.webhooks
+        self.webhooks = WebhookDispatcher(settings.webhook_secret, float(wh.get("retry_base_seconds", 1.0)),
+                                          bool(wh.get("auto_deliver", True)))
+        self._client: str = settings.client_id
         for item in pending:
             self._seed_entries(self.divisions[item["division"]], item["entries"])
 
@@ -261,6 +266,7 @@ class ExactSandbox(SandboxApp):
                     "API rate limit exceeded", status)
                 self._log(req, resp, division, endpoint=endpoint, fault="error_budget_block")
                 return resp
+            self._client = client
             verdict = self.limits.take(client, division, now)
             if not verdict.allowed:
                 resp = SandboxResponse(429, b"", dict(verdict.headers))
@@ -626,12 +632,18 @@ class ExactSandbox(SandboxApp):
                 payload.pop(name)
             row = E.create_entry(div, payload, now, user)
             expand = {"SalesEntryLines"}
+            self._event(div, "SalesEntries", row["EntryID"], "Update")
         elif entity.route == "salesentry/SalesEntryLines":
             payload = E.convert_payload(body, entity.fields, entity.type_name)
             row = E.add_line(div, payload, now, user)
             expand = set()
+            self._event(div, "SalesEntries", row["EntryID"], "Update")
         elif entity.route == "crm/Accounts":
             row = self._post_account(div, E.convert_payload(body, entity.fields, entity.type_name), now)
+            expand = set()
+            self._event(div, "Accounts", row["ID"], "Update")
+        elif entity.route == "webhooks/WebhookSubscriptions":
+            row = self._post_webhook(div, E.convert_payload(body, entity.fields, entity.type_name), now)
             expand = set()
         else:  # pragma: no cover - methods table prevents this
             return odata_error("Method not allowed.", 405)
@@ -665,6 +677,41 @@ class ExactSandbox(SandboxApp):
         div.account_by_code[code] = aid
         return row
 
+    _TOPICS = {"Accounts", "BankEntries", "CashEntries", "FinancialTransactions", "GeneralJournalEntries",
+               "GLAccounts", "JournalStatusList", "PurchaseEntries", "SalesEntries", "SalesInvoices"}
+    _ROUTES = {"SalesEntries": "salesentry/SalesEntries", "Accounts": "crm/Accounts"}
+
+    def _post_webhook(self, div: Division, payload: dict, now: dt.datetime) -> dict:
+        errors = [f"Mandatory: {f}" for f in ("CallbackURL", "Topic") if not payload.get(f)]
+        if errors:
+            raise E.BusinessError(*errors)
+        if payload["Topic"] not in self._TOPICS:
+            raise E.BusinessError("Invalid: Topic")  # [infer] wording
+        if any(r["Topic"] == payload["Topic"] for r in div.webhook_subs.rows.values()):
+            raise E.BusinessError("Data already exists")
+        row = {"ID": payload.get("ID") or div.ids.fresh("webhook"), "CallbackURL": payload["CallbackURL"],
+               "ClientID": parse_guid(self._client) if GUID_RE.match(self._client) else None, "Created": now,
+               "Creator": self.settings.user_id, "CreatorFullName": self.settings.full_name,
+               "Description": f"{payload['Topic']} webhook", "Division": div.code,
+               "IsInstant": bool(payload.get("IsInstant")), "Topic": payload["Topic"], "UserID": self.settings.user_id}
+        div.webhook_subs.put(row)
+        if self.settings.webhooks.get("ping", True):
+            self.webhooks.ping(row["CallbackURL"])
+        return row
+
+    def _event(self, div: Division, topic: str, key: str, action: str) -> None:
+        """Queue a notification for every subscription of ``topic`` in the division."""
+        subs = [r for r in div.webhook_subs.rows.values() if r["Topic"] == topic]
+        if not subs:
+            return
+        endpoint = f"{self.base_url}/api/v1/{div.code}/{self._ROUTES[topic]}(guid'{key}')"
+        created_on = self._now().isoformat(timespec="milliseconds")
+        dup = float(self.settings.webhooks.get("duplicate_rate", 0.0))
+        for sub in subs:
+            copies = 2 if dup and self.faults.rng.random() < dup else 1
+            self.webhooks.notify(sub["CallbackURL"], topic, self._client.strip("{}").lower(), div.code, action, key,
+                                 endpoint, created_on, copies)
+
     def _put(self, req: SandboxRequest, div: Division, entity: Entity, key: Any) -> SandboxResponse:
         body = self._body(req)
         now, user = self._now(), self.settings.user_id
@@ -673,9 +720,11 @@ class ExactSandbox(SandboxApp):
                 payload = E.convert_payload(body, entity.fields, entity.type_name, {"SalesEntryLines"})
                 payload.pop("SalesEntryLines", None)
                 E.update_entry(div, key, payload, now, user)
+                self._event(div, "SalesEntries", key, "Update")
             else:
                 payload = E.convert_payload(body, entity.fields, entity.type_name)
-                E.update_line(div, key, payload, now, user)
+                row = E.update_line(div, key, payload, now, user)
+                self._event(div, "SalesEntries", row["EntryID"], "Update")
         except LookupError:
             return odata_error("Resource not found for the segment.", 404)
         return SandboxResponse(204, b"", {})
@@ -685,8 +734,15 @@ class ExactSandbox(SandboxApp):
         try:
             if entity.route == "salesentry/SalesEntries":
                 E.delete_entry(div, key, now, user)
+                self._event(div, "SalesEntries", key, "Delete")
+            elif entity.route == "webhooks/WebhookSubscriptions":
+                if div.webhook_subs.delete(key) is None:
+                    raise LookupError(key)
             else:
+                line = div.entry_lines.get(key)
                 E.delete_line(div, key, now, user)
+                eid = line["EntryID"]
+                self._event(div, "SalesEntries", eid, "Update" if eid in div.entries.rows else "Delete")
         except LookupError:
             return odata_error("Resource not found for the segment.", 404)
         return SandboxResponse(204, b"", {})
