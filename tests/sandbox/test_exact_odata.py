@@ -229,3 +229,15 @@ def test_vat_codes_and_reference_endpoints(exact_local):
     recv = exact_local.get(f"/api/v1/{DIV}/cashflow/Receivables", params={"$filter": "YourRef eq 'WC-1002'"})
     (rec,) = recv.json()["d"]["results"]
     assert rec["AmountDC"] == 100.0 and rec["IsFullyPaid"] is False
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30))
+def test_string_literal_roundtrip(text):
+    literal = "'" + text.replace("'", "''") + "'"
+    pred = compile_filter(f"YourRef eq {literal}", TL.fields, TL.type_name).predicate
+    assert pred({"YourRef": text}) is True
+    assert pred({"YourRef": text + "x"}) is False

@@ -10,9 +10,7 @@ import datetime as dt
 import json
 import re
 import time
-from decimal import Decimal
-from typing import Any, Iterator
-from urllib.parse import quote
+from typing import Any
 
 from exactsync.clock import Clock
 from exactsync.sandbox.base import SandboxApp, SandboxRequest, SandboxResponse, json_response
@@ -21,7 +19,6 @@ from exactsync.sandbox.exact.faults import CallLog, Faults
 from exactsync.sandbox.exact.oauth import OAuthServer
 from exactsync.sandbox.exact.odata import (
     ODataError,
-    compile_filter,
     dumps,
     odata_error,
     parse_datetime,
@@ -33,6 +30,9 @@ from exactsync.sandbox.exact.odata import (
 from exactsync.sandbox.exact.ratelimit import RateLimiter
 from exactsync.sandbox.exact.schema import ENTITIES, ME_FIELDS, Entity
 from exactsync.sandbox.exact.state import GUID_RE, Division, Settings, load_scenario
+from exactsync.sandbox.exact.reads import ReadsMixin
+from exactsync.sandbox.exact.webhooks import WebhookDispatcher
+from exactsync.sandbox.exact.writes import WritesMixin
 
 __all__ = ["ExactSandbox"]
 
@@ -41,7 +41,6 @@ _REST_RE = re.compile(
     r"^(?P<route>[A-Za-z]+(?:/[A-Za-z]+)*)(?:\((?P<key>[^)]*)\)(?:/(?P<nav>[A-Za-z]+))?)?(?:/(?P<count>\$count))?$"
 )
 _JSON = {"content-type": "application/json; charset=utf-8"}
-_STREAM = "Error processing request stream. "
 #: Dutch wording of business errors as quoted in the reference (§6.1, §6.3); others stay English.
 NL_MESSAGES = {
     "Invalid reference: Journals": "Ongeldige referentie: Journals",
@@ -54,7 +53,7 @@ NL_MESSAGES = {
 }
 
 
-class ExactSandbox(SandboxApp):
+class ExactSandbox(ReadsMixin, WritesMixin, SandboxApp):
     """Exact Online on the wire, from a scenario dict (see ``create_app``)."""
 
     name = "exact"
@@ -69,6 +68,10 @@ class ExactSandbox(SandboxApp):
         self.limits = RateLimiter(settings)
         self.faults = Faults(settings.faults)
         self.log = CallLog()
+        wh = settings.webhooks
+        self.webhooks = WebhookDispatcher(settings.webhook_secret, float(wh.get("retry_base_seconds", 1.0)),
+                                          bool(wh.get("auto_deliver", True)))
+        self._client: str = settings.client_id
         for item in pending:
             self._seed_entries(self.divisions[item["division"]], item["entries"])
 
@@ -261,6 +264,7 @@ class ExactSandbox(SandboxApp):
                     "API rate limit exceeded", status)
                 self._log(req, resp, division, endpoint=endpoint, fault="error_budget_block")
                 return resp
+            self._client = client
             verdict = self.limits.take(client, division, now)
             if not verdict.allowed:
                 resp = SandboxResponse(429, b"", dict(verdict.headers))
@@ -406,291 +410,6 @@ class ExactSandbox(SandboxApp):
                "API": "TransactionLines", "Modified": to_wire(when), "TimeStampAsBigInt": value}
         return SandboxResponse(200, dumps({"d": {"results": [rec]}}), dict(_JSON))
 
-    # --- GET ---------------------------------------------------------------------------------
-    def _get(self, req: SandboxRequest, div: Division, entity: Entity, key: Any, nav: str | None) -> SandboxResponse:
-        base = f"{req.base_url}/api/v1/{div.code}/{entity.route}"
-        if key is not None:
-            row = self._rows_by_key(div, entity, key)
-            if row is None:
-                return odata_error("Resource not found for the segment.", 404)
-            if nav is None:
-                fields, nested = parse_select(req.arg("$select"), entity.fields, entity.type_name, entity.navs)
-                expand = self._expand(req, entity)
-                rec = self._render(div, entity, row, fields, nested, expand, req.base_url)
-                return SandboxResponse(200, dumps({"d": rec}), dict(_JSON))
-            if entity.route == "salesentry/SalesEntries" and nav == "SalesEntryLines":
-                line_entity = ENTITIES["salesentry/salesentrylines"]
-                ids = div.lines_by_entry.get(key, [])
-                rows = [div.entry_lines.rows[i] for i in ids]
-                return self._collection(req, div, line_entity, rows_override=rows,
-                                        next_base=f"{base}(guid'{key}')/SalesEntryLines")
-            if entity.route == "vat/VATCodes" and nav == "VATPercentages":
-                pct_entity = ENTITIES["vat/vatpercentages"]
-                rows = list(row.get("_ranges", []))
-                return self._collection(req, div, pct_entity, rows_override=rows,
-                                        next_base=f"{base}(guid'{key}')/VATPercentages")
-            return odata_error("Resource not found for the segment.", 404)
-        if nav == "$count":
-            return self._collection(req, div, entity, count_only=True)
-        if nav is not None:
-            return odata_error("Resource not found for the segment.", 404)
-        return self._collection(req, div, entity)
-
-    def _rows_by_key(self, div: Division, entity: Entity, key: Any) -> dict | None:
-        if entity.table == "divisions":
-            d = self.divisions.get(key)
-            return self._division_row(d, div) if d else None
-        return div.table(entity.table).get(key)
-
-    def _division_row(self, d: Division, current: Division) -> dict:
-        return {
-            "Code": d.code, "Hid": d.hid, "Description": d.description, "Country": d.country, "Currency": d.currency,
-            "Current": d.code == self.settings.current_division, "Status": d.status, "Legislation": d.legislation,
-            "VATNumber": d.vat_number, "StartDate": d.start_date, "DivisionMoveDate": d.move_date,
-            "Customer": None, "CustomerCode": None, "CustomerName": None, "Created": d.created, "Modified": d.created,
-        }
-
-    def _expand(self, req: SandboxRequest, entity: Entity) -> set[str]:
-        raw = req.arg("$expand")
-        if not raw:
-            return set()
-        out = set()
-        for name in raw.split(","):
-            name = name.strip()
-            if name not in entity.navs:
-                raise ODataError(f"No property '{name}' exists in type '{entity.type_name}'.")
-            out.add(name)
-        return out
-
-    def _render(self, div: Division, entity: Entity, row: dict, fields: list[str] | None,
-                nested: dict, expand: set[str], base_url: str) -> dict:
-        uri = f"{base_url}/api/v1/{div.code}/{entity.route}"
-        if entity.key:
-            k = row[entity.key]
-            uri += f"(guid'{k}')" if entity.fields[entity.key] == "Guid" else f"({k})"
-        rec: dict[str, Any] = {"__metadata": {"uri": uri, "type": entity.type_name}}
-        names = fields if fields is not None else list(entity.fields) + list(entity.navs)
-        for f in names:
-            if f in entity.navs:
-                if f in expand:
-                    rec[f] = {"results": self._nav_rows(div, entity, row, f, nested.get(f), base_url)}
-                else:
-                    rec[f] = {"__deferred": {"uri": f"{uri}/{f}"}}
-            else:
-                v = row.get(f)
-                rec[f] = to_wire(v) if type(v) is dt.datetime else v
-        return rec
-
-    def _nav_rows(self, div: Division, entity: Entity, row: dict, nav: str, sub: list[str] | None,
-                  base_url: str) -> list[dict]:
-        if nav == "SalesEntryLines":
-            child = ENTITIES["salesentry/salesentrylines"]
-            rows = [div.entry_lines.rows[i] for i in div.lines_by_entry.get(row["EntryID"], [])]
-        else:
-            child = ENTITIES["vat/vatpercentages"]
-            rows = list(row.get("_ranges", []))
-        return [self._render(div, child, r, sub, {}, set(), base_url) for r in rows]
-
-    def _collection(self, req: SandboxRequest, div: Division, entity: Entity, *, rows_override: list | None = None,
-                    next_base: str | None = None, count_only: bool = False) -> SandboxResponse:
-        opts = {k: v for k, v in req.query if k.startswith("$")}
-        for bad in ("$skip", "$orderby"):
-            if bad in opts:
-                raise ODataError(f"The query parameter '{bad}' is not supported for this endpoint.")
-        top = None
-        if "$top" in opts:
-            if not self.settings.allow_top:
-                raise ODataError("The query parameter '$top' is not supported for this endpoint.")
-            try:
-                top = int(opts["$top"])
-            except ValueError:
-                raise ODataError("Invalid value for $top.") from None
-        if entity.mode == "bulk" and "$select" not in opts:
-            raise ODataError("Please add a $select or a $top=1 statement to the query string.")
-        filt = compile_filter(opts["$filter"], entity.fields, entity.type_name) if opts.get("$filter") else None
-        if entity.mode == "sync" and filt is not None and filt.fields - {"Timestamp"}:
-            raise ODataError("Only the Timestamp property can be used in the $filter of a sync endpoint.")
-        if entity.mandatory_filter and rows_override is None and (
-            filt is None or not (filt.fields & set(entity.mandatory_filter))
-        ):
-            raise ODataError(
-                "This endpoint has mandatory filtering applied. A GET request for this endpoint must have a $filter "
-                "parameter with one of the following fields in the url: " + ",".join(entity.mandatory_filter) + "."
-            )
-        fields, nested = parse_select(opts.get("$select"), entity.fields, entity.type_name, entity.navs)
-        expand = self._expand(req, entity)
-        page_size = self.settings.page_size if entity.mode in ("standard", "read") else self.settings.bulk_page_size
-        if top is not None:
-            page_size = min(page_size, top)
-        pred = filt.predicate if filt else None
-        skiptoken = opts.get("$skiptoken")
-
-        if count_only or opts.get("$inlinecount") == "allpages":
-            total = sum(1 for r in self._matching(div, entity, filt, None, rows_override) if pred is None or pred(r))
-            if count_only:
-                return SandboxResponse(200, str(total).encode(), {"content-type": "text/plain; charset=utf-8"})
-        page: list[dict] = []
-        more = False
-        for row in self._matching(div, entity, filt, skiptoken, rows_override):
-            if pred is not None and not pred(row):
-                continue
-            if len(page) == page_size:
-                more = True
-                break
-            page.append(row)
-        if top is not None:
-            more = False
-        results = [self._render(div, entity, r, fields, nested, expand, req.base_url) for r in page]
-        d: dict[str, Any] = {"results": results}
-        if opts.get("$inlinecount") == "allpages":
-            d["__count"] = str(total)
-        if more:
-            d["__next"] = self._next_url(req, next_base, entity, page[-1], skiptoken)
-        return SandboxResponse(200, dumps({"d": d}), dict(_JSON))
-
-    def _matching(self, div: Division, entity: Entity, filt: Any, skiptoken: str | None,
-                  rows_override: list | None) -> Iterator[dict]:
-        """Candidate rows in paging order, starting after ``skiptoken``; callers apply the filter."""
-        if rows_override is not None:
-            rows = sorted(rows_override, key=lambda r: r[entity.key]) if entity.key else list(rows_override)
-            if skiptoken:
-                after = _guid_token(skiptoken)
-                rows = [r for r in rows if r[entity.key] > after]
-            return iter(rows)
-        if entity.table == "divisions":
-            rows = [self._division_row(d, div) for code, d in sorted(self.divisions.items()) if d.granted]
-            if skiptoken:
-                rows = [r for r in rows if r["Code"] > int(skiptoken.rstrip("L"))]
-            return iter(rows)
-        if entity.mode == "read":
-            start = int(skiptoken.rstrip("L")) if skiptoken else 0
-            return iter(div.journal_status[start:])
-        if entity.mode == "sync":
-            table = div.table(entity.table)
-            index = div.tl_index if entity.table == "tl" else div.deleted_index
-            lower, inclusive = 0, False
-            if filt and "Timestamp" in filt.lower_bounds:
-                op, val = filt.lower_bounds["Timestamp"]
-                lower, inclusive = int(val), op == "ge"
-            if skiptoken:
-                tok = int(skiptoken.rstrip("L"))
-                if tok >= lower:
-                    lower, inclusive = tok, False
-            it = index.iter_after(table, lower, inclusive)
-            if entity.table == "deleted":
-                cutoff = self._now() - dt.timedelta(days=self.settings.deleted_retention_days)
-                it = (r for r in it if r["DeletedDate"] >= cutoff)
-            return it
-        table = div.table(entity.table)
-        after = _guid_token(skiptoken) if skiptoken else None
-        # index shortcuts for the common "EntryID eq …" / key lookups
-        if filt and entity.key in filt.eq_values:
-            keys = sorted(k for k in filt.eq_values[entity.key] if isinstance(k, str))
-            return (table.rows[k] for k in keys if k in table.rows and (after is None or k > after))
-        if filt and "EntryID" in filt.eq_values and entity.table in ("tl", "entry_lines"):
-            source = div.tl_by_entry if entity.table == "tl" else div.lines_by_entry
-            keys = sorted(k for e in filt.eq_values["EntryID"] if isinstance(e, str) for k in source.get(e, []))
-            return (table.rows[k] for k in keys if after is None or k > after)
-        it = table.iter_after(after)
-        return it
-
-    def _next_url(self, req: SandboxRequest, next_base: str | None, entity: Entity, last: dict,
-                  skiptoken: str | None) -> str:
-        if entity.mode == "sync":
-            token = f"{last['Timestamp']}L"
-        elif entity.mode == "read":
-            token = f"{(int(skiptoken.rstrip('L')) if skiptoken else 0) + self.settings.page_size}L"
-        elif entity.table == "divisions":
-            token = f"{last['Code']}"
-        else:
-            token = f"guid'{last[entity.key]}'"
-        parts = [(k, v) for k, v in req.query if k != "$skiptoken"] + [("$skiptoken", token)]
-        base = next_base or f"{req.base_url}{req.path}"
-        return base + "?" + "&".join(f"{quote(k, safe='$')}={quote(v, safe=chr(36) + chr(39) + '(),:')}"
-                                     for k, v in parts)
-
-    # --- writes --------------------------------------------------------------------------------
-    def _body(self, req: SandboxRequest) -> Any:
-        try:
-            return json.loads(req.body.decode("utf-8"), parse_float=Decimal)
-        except (ValueError, UnicodeDecodeError):
-            raise ODataError(_STREAM + "The request should be a valid top-level resource object.") from None
-
-    def _post(self, req: SandboxRequest, div: Division, entity: Entity) -> SandboxResponse:
-        body = self._body(req)
-        now = self._now()
-        user = self.settings.user_id
-        if entity.route == "salesentry/SalesEntries":
-            payload = E.convert_payload(body, entity.fields, entity.type_name, {"SalesEntryLines"})
-            for name in set(payload) - E.ENTRY_WRITABLE:
-                payload.pop(name)
-            row = E.create_entry(div, payload, now, user)
-            expand = {"SalesEntryLines"}
-        elif entity.route == "salesentry/SalesEntryLines":
-            payload = E.convert_payload(body, entity.fields, entity.type_name)
-            row = E.add_line(div, payload, now, user)
-            expand = set()
-        elif entity.route == "crm/Accounts":
-            row = self._post_account(div, E.convert_payload(body, entity.fields, entity.type_name), now)
-            expand = set()
-        else:  # pragma: no cover - methods table prevents this
-            return odata_error("Method not allowed.", 405)
-        rec = self._render(div, entity, row, None, {}, expand, req.base_url)
-        if "return=representation" not in req.headers.get("prefer", ""):
-            # without the Prefer header Exact fills little more than the key
-            rec = {k: (v if k in ("__metadata", entity.key) else None) for k, v in rec.items()
-                   if k not in entity.navs}
-        return SandboxResponse(201, dumps({"d": rec}), {**_JSON, "location": rec["__metadata"]["uri"]})
-
-    def _post_account(self, div: Division, payload: dict, now: dt.datetime) -> dict:
-        if not payload.get("Name"):
-            raise E.BusinessError("Mandatory: Name")
-        code = (payload.get("Code") or "").strip()
-        if not code:
-            numeric = [int(c) for c in div.account_by_code if c.isdigit()]
-            code = str(max(numeric, default=0) + 1)
-        if code in div.account_by_code:
-            raise E.BusinessError("Data already exists")
-        aid = payload.get("ID") or div.ids.fresh("account")
-        if aid in div.accounts.rows:
-            raise E.BusinessError("Data already exists")
-        fields = ENTITIES["crm/accounts"].fields
-        row = {f: None for f in fields}
-        row.update({k: v for k, v in payload.items() if k in fields})
-        status = payload.get("Status") or "A"
-        row.update(ID=aid, Code=code.rjust(18), Division=div.code, Created=now, Modified=now, Type="A",
-                   Status=status, IsSales=status == "C", Blocked=bool(payload.get("Blocked")),
-                   IsSupplier=bool(payload.get("IsSupplier")), GLAR=div.ar_gl["ID"] if div.ar_gl else None)
-        div.accounts.put(row)
-        div.account_by_code[code] = aid
-        return row
-
-    def _put(self, req: SandboxRequest, div: Division, entity: Entity, key: Any) -> SandboxResponse:
-        body = self._body(req)
-        now, user = self._now(), self.settings.user_id
-        try:
-            if entity.route == "salesentry/SalesEntries":
-                payload = E.convert_payload(body, entity.fields, entity.type_name, {"SalesEntryLines"})
-                payload.pop("SalesEntryLines", None)
-                E.update_entry(div, key, payload, now, user)
-            else:
-                payload = E.convert_payload(body, entity.fields, entity.type_name)
-                E.update_line(div, key, payload, now, user)
-        except LookupError:
-            return odata_error("Resource not found for the segment.", 404)
-        return SandboxResponse(204, b"", {})
-
-    def _delete(self, div: Division, entity: Entity, key: Any) -> SandboxResponse:
-        now, user = self._now(), self.settings.user_id
-        try:
-            if entity.route == "salesentry/SalesEntries":
-                E.delete_entry(div, key, now, user)
-            else:
-                E.delete_line(div, key, now, user)
-        except LookupError:
-            return odata_error("Resource not found for the segment.", 404)
-        return SandboxResponse(204, b"", {})
-
     # --- sandbox control ---------------------------------------------------------------------
     def _control(self, req: SandboxRequest) -> SandboxResponse:
         path = req.path.rstrip("/")
@@ -724,14 +443,6 @@ class ExactSandbox(SandboxApp):
         return json_response({"error": "unknown sandbox control endpoint"}, 404)
 
 
-def _guid_token(token: str) -> str:
-    m = re.fullmatch(r"guid'([^']*)'", token.strip())
-    try:
-        if not m:
-            raise ValueError
-        return parse_guid(m.group(1))
-    except ValueError:
-        raise ODataError(f"Invalid $skiptoken '{token}'.") from None
 
 
 def _int(value: str | None) -> int | None:

@@ -119,6 +119,9 @@ _RECEIVABLE = {
     "TransactionAmountDC": DBL, "TransactionAmountFC": DBL, "Created": D, "Modified": D,
 }
 
+_WEBHOOK = {"ID": G, "CallbackURL": S, "ClientID": G, "Created": D, "Creator": G, "CreatorFullName": S,
+            "Description": S, "Division": I32, "IsInstant": B, "Topic": S, "UserID": G}
+
 _ACCOUNT_FILTER = (
     "Accountant", "AccountManager", "ChamberOfCommerce", "Code", "Country", "Created", "Email", "ID",
     "IsSales", "IsSupplier", "Modified", "Name", "SearchCode", "Status", "Type", "VATNumber",
@@ -159,5 +162,7 @@ ENTITIES: dict[str, Entity] = {
                page_size=1000, mode="sync", table="tl"),
         Entity("sync/Deleted", _M + "Sync.Deleted", _DELETED, page_size=1000, mode="sync", table="deleted"),
         Entity("cashflow/Receivables", _M + "Cashflow.Receivable", _RECEIVABLE, table="receivables"),
+        Entity("webhooks/WebhookSubscriptions", _M + "Webhooks.WebhookSubscription", _WEBHOOK,
+               methods=frozenset({"GET", "POST", "DELETE"}), table="webhook_subs"),
     ]
 }

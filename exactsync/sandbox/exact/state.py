@@ -146,6 +146,7 @@ class Settings:
     allow_top: bool = False
     deleted_retention_days: int = 61
     faults: dict = field(default_factory=dict)
+    webhooks: dict = field(default_factory=dict)
 
 
 class Division:
@@ -179,6 +180,7 @@ class Division:
         self.deleted = Table("ID")
         self.deleted_index = TimestampIndex()
         self.receivables = Table("ID")
+        self.webhook_subs = Table("ID")
         # lookups
         self.account_by_code: dict[str, str] = {}
         self.vat_by_code: dict[str, dict] = {}
@@ -270,6 +272,7 @@ def load_scenario(scenario: dict) -> tuple[Settings, Ids, dict[int, Division], l
             setattr(s, k, int(odata[k]))
     s.allow_top = bool(odata.get("allow_top", False))
     s.faults = dict(scenario.get("faults", {}))
+    s.webhooks = dict(scenario.get("webhooks", {}))
 
     divisions: dict[int, Division] = {}
     pending: list[dict] = []
