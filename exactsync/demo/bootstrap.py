@@ -167,7 +167,9 @@ def run_demo_pipeline(env: DemoEnvironment, store: Any, on_progress: Progress | 
         tick(f"pulled {name}")
     for division in settings.exact.divisions:
         result = pull_exact(store, settings, division, full=True)
-        out["exact"][division] = {"lines": result.lines_upserted, "entries": result.entries_derived,
+        # Count what is in the store: a pull may derive entries page by page, not in one final pass.
+        entries = store.scalar("SELECT count(*) FROM exact_entries WHERE division = ?", [division])
+        out["exact"][division] = {"lines": result.lines_upserted, "entries": entries,
                                   "errors": result.record_errors, "complete": result.complete}
         tick(f"pulled Exact {division}")
     return out

@@ -13,7 +13,7 @@ def _dump(store) -> str:
     parts = []
     for table in store.table_counts():
         df = store.query(f'SELECT * FROM "{table.name}"')
-        parts.append(df.write_csv())
+        parts.append(repr(df.rows()))  # every value as text, nested columns included
     return "\n".join(parts)
 
 
