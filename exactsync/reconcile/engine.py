@@ -250,7 +250,13 @@ _STEPS: list[str] = [
     CREATE OR REPLACE TEMP TABLE _rc_ent AS
     WITH e AS (
         SELECT e.division, e.entry_id, e.entry_number, e.journal_code, e.your_ref, e.entry_date, e.fin_year,
-               e.fin_period, e.currency, e.customer_id, e.customer_code, e.status,
+               e.fin_period, e.currency, e.customer_id, e.customer_code,
+               -- an open entry that exactsync itself posted (a Synced push job) is booked as intended:
+               -- it is not a draft; only open entries made elsewhere are (docs/reconcile.md)
+               CASE WHEN coalesce(e.status, 50) < 50 AND e.entry_id IN (
+                        SELECT lower(exact_entry_id) FROM push_jobs
+                        WHERE status = 'Synced' AND exact_entry_id IS NOT NULL)
+                    THEN 50 ELSE e.status END AS status,
                e.net, e.vat, e.gross, e.net_dc, e.vat_dc, e.gross_dc,
                {MACRO}(e.your_ref) AS ref,
                coalesce(p.start_date, e.entry_date) AS book_date

@@ -265,6 +265,29 @@ def test_draft_and_its_policy(store):
     assert results(store, run.run_id)["status"].to_list() == ["matched"]
 
 
+def test_open_entry_posted_by_exactsync_is_matched_not_draft(store):
+    """An entry exactsync pushed (a Synced push job names it) is open in Exact but booked as intended."""
+    import datetime as dt
+
+    w = World()
+    mine, theirs = w.doc(24), w.doc(25)
+    mine_id = w.book(mine, status=20)
+    w.book(theirs, status=20)
+    w.write(store)
+    now = dt.datetime(2026, 11, 1)
+    with store.atomic() as con:
+        con.execute(
+            "INSERT INTO push_jobs (job_id, run_id, doc_key, kind, division, journal_code, your_ref, payload, payload_hash, "
+            "status, exact_entry_id, created_at, updated_at) VALUES "
+            "('j1', 'r', 'x', 'create', ?, '70', 'ref', '{}', 'h', 'Synced', ?, ?, ?), "
+            "('j2', 'r', 'y', 'create', ?, '70', 'ref', '{}', 'h', 'Error', ?, ?, ?)",
+            [DIV, mine_id.upper(), now, now, DIV, "00000000-0000-0000-0000-000000000000", now, now])
+    run = run_reconciliation(store, w.settings(), PERIOD)
+    rows = {r["doc_number"]: r for r in results(store, run.run_id).iter_rows(named=True)}
+    assert rows[mine.number]["status"] == "matched" and rows[mine.number]["flags"] == []
+    assert rows[theirs.number]["status"] == "draft"
+
+
 def test_matched_within_tolerance_is_totalled(store):
     w = World()
     a = w.doc(23)
