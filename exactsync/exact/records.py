@@ -124,8 +124,8 @@ class Fields:
         def conv(v: Any) -> Decimal:
             try:
                 return parse_money(v, "value")
-            except InvalidOperation:  # quantize overflows before parse_money's own range check
-                raise ValueError(f"{str(v)[:40]} is larger than the largest amount this ledger can hold") from None
+            except MoneyError as e:  # "value is not an amount ('x')" → "AmountFC: not an amount ('x')"
+                raise ValueError(str(e).removeprefix("value is ").removeprefix("value ")) from None
 
         return self._try(name, self._get(name, required), conv)
 

@@ -7,12 +7,11 @@ Sign convention: sales sign, invoices positive, credit notes negative. Money is 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass, field, fields
-from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Iterable
+from decimal import Decimal
+from typing import Any, Callable
 
-from exactsync.money import MAX_MONEY
+from exactsync.money import MoneyError, parse_amount
 
 __all__ = [
     "DOCUMENT_COLUMNS",
@@ -26,7 +25,6 @@ __all__ = [
     "check_totals",
     "doc_key",
     "money",
-    "overall_treatment",
     "log_record_error",
     "write_documents",
 ]
@@ -48,26 +46,14 @@ class RecordError(ValueError):
 
 
 def money(value: Any, what: str, record_key: str = "") -> Decimal:
-    """Parse a wire amount (string, int, Decimal) to Decimal at full precision; reject NaN,
-    infinity and amounts DECIMAL(18,4) cannot hold. Empty/None is 0. Floats go through ``repr``.
-    """
+    """A wire amount at full precision for a connector (empty/None is 0); a bad one is a
+    :class:`RecordError` for ``record_key``. The rules are :func:`exactsync.money.parse_amount`'s."""
     if value is None or value == "":
         return Decimal(0)
-    if isinstance(value, bool):
-        raise RecordError(record_key, f"{what} is not an amount: {value!r}")
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise RecordError(record_key, f"{what} is not a finite amount: {value!r}")
-        value = repr(value)
     try:
-        d = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise RecordError(record_key, f"{what} is not an amount: {str(value)[:40]!r}") from None
-    if not d.is_finite():
-        raise RecordError(record_key, f"{what} is not a finite amount: {value!r}")
-    if abs(d) > MAX_MONEY:
-        raise RecordError(record_key, f"{what} is out of range: {str(value)[:40]}")
-    return d
+        return parse_amount(value, what)
+    except MoneyError as exc:
+        raise RecordError(record_key, str(exc)) from None
 
 
 def doc_key(shop: str, kind: str, source_id: Any) -> str:
@@ -142,14 +128,6 @@ class VatLine:
 
 DOCUMENT_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ShopDocument))
 VAT_LINE_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(VatLine))
-
-
-def overall_treatment(lines: Iterable[VatLine], default: str) -> str:
-    """The document treatment: the single treatment of its lines, 'mixed' if several."""
-    seen = {line.treatment for line in lines}
-    if not seen:
-        return default
-    return seen.pop() if len(seen) == 1 else "mixed"
 
 
 def check_totals(doc: ShopDocument, lines: list[VatLine]) -> None:

@@ -65,7 +65,7 @@ def test_malformed_records_are_logged_one_by_one(make_env):
         "SELECT message FROM sync_log WHERE level = 'error' ORDER BY log_id")]
     assert len(errors) == 8
     joined = "\n".join(errors)
-    for expected in ("EntryID: missing", "AmountFC: not a number", "larger than the largest amount",
+    for expected in ("EntryID: missing", "AmountFC: not an amount", "larger than the largest amount",
                      "invalid unicode", "EntryNumber: 100000000000000000000 is out of range", "Date: not a date",
                      "record is a str", "VATPercentage: not a number (boolean)"):
         assert expected in joined
