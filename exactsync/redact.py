@@ -39,8 +39,18 @@ _MIN_LEN = 4  # never register trivially short values (they would mangle ordinar
 _lock = threading.Lock()
 _secrets: set[str] = set()
 _pattern: re.Pattern[str] | None = None
+#: Names that are credentials only as URL/form parameters (``?code=…`` is an OAuth authorization
+#: code), while as JSON keys they are ordinary data (``"Code": "8000"`` is a GL account code).
+_FORM_ONLY = frozenset({"code"})
+
+
+def _names(names: frozenset[str]) -> str:
+    return "|".join(sorted(names, key=len, reverse=True))
+
+
 _param_re = re.compile(
-    r"(?i)\b(" + "|".join(sorted(SENSITIVE_PARAMS, key=len, reverse=True)) + r")(=|\"?\s*:\s*\"?)([^&\s\"',;]+)"
+    r"(?i)\b(" + _names(SENSITIVE_PARAMS) + r")(=)([^&\s\"',;]+)"
+    r"|\b(" + _names(SENSITIVE_PARAMS - _FORM_ONLY) + r")(\"?\s*:\s*\"?)([^&\s\"',;]+)"
 )
 _bearer_re = re.compile(r"(?i)\b(bearer|basic|oauth)\s+[A-Za-z0-9._~+/=!%\-,\"]+")
 
@@ -63,8 +73,10 @@ def redact(text: object) -> str:
     pattern = _pattern
     if pattern is not None:
         s = pattern.sub(MASK, s)
-    s = _param_re.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", s)
+    # "Authorization: Bearer <token>": the scheme word first, or the parameter rule below would
+    # mask only "Bearer" and leave the token.
     s = _bearer_re.sub(lambda m: f"{m.group(1)} {MASK}", s)
+    s = _param_re.sub(lambda m: f"{m.group(1) or m.group(4)}{m.group(2) or m.group(5)}{MASK}", s)
     return s
 
 
