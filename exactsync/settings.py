@@ -144,6 +144,12 @@ class ShopSettings:
     concurrency: int = 4
     timeout: float = 60.0
     verify_tls: bool = True
+    #: Woo: the shop's base (accounting) currency; Woo's REST orders do not carry it (Magento's do)
+    base_currency: str = "EUR"
+    #: Woo: an order with more lines than this is a per-record error, not a pull-stopping one
+    max_order_lines: int = 5000
+    #: Woo: list every status so an order that left the booked statuses is noticed (and dropped)
+    track_status_changes: bool = True
 
 
 @dataclass

@@ -700,7 +700,7 @@ def pull_woocommerce(store: Any, shop_settings: Any, *, transport: httpx2.BaseTr
     lookback = dt.timedelta(minutes=int(_setting(shop_settings, "lookback_minutes", 1440)))
     per_page = max(1, min(100, int(_setting(shop_settings, "page_size", 100))))
     concurrency = max(1, int(_setting(shop_settings, "concurrency", 4)))
-    # ShopSettings has no base currency yet; Woo's REST orders carry none either (C3.6).
+    # Woo's REST orders carry no base currency (C3.6): it comes from the shop's settings.
     base_currency = str(_setting(shop_settings, "base_currency", "EUR") or "") or None
     max_lines = int(_setting(shop_settings, "max_order_lines", MAX_ORDER_LINES))
     log_source = f"shop:{shop}"

@@ -260,3 +260,23 @@ def test_missing_refunds_route_falls_back_to_order_refunds(shop, store):
 def test_unreachable_shop_raises_api_error(store):
     with pytest.raises(WooApiError):
         pull_woocommerce(store, settings("http://127.0.0.1:9", timeout=0.5), clock=FakeClock(NOW))
+
+
+def test_shop_settings_from_toml_drive_the_pull(shop, store, tmp_path):
+    """base_currency, max_order_lines and track_status_changes are real settings, read by the pull."""
+    from exactsync.settings import load_settings
+
+    app, url, clock = shop
+    (tmp_path / "exactsync.toml").write_text(
+        f'[shops.woo]\nkind = "woocommerce"\nurl = "{url}"\nbase_currency = "GBP"\nmax_order_lines = 2\n'
+        'track_status_changes = false\n', encoding="utf-8")
+    s = load_settings(env={}, cwd=tmp_path).shops["woo"]
+    assert (s.base_currency, s.max_order_lines, s.track_status_changes) == ("GBP", 2, False)
+    s.consumer_key, s.consumer_secret = Secret(CK), Secret(CS)
+    app.add_order({"id": 301, "status": "completed", "created": "2025-07-21T10:00:00Z",
+                   "billing": {"first_name": "A", "last_name": "B", "country": "NL"}, "shipping": {"country": "NL"},
+                   "items": [{"name": f"Bolt {i}", "qty": 1, "price": "1.00", "tax_rate": 1} for i in range(3)]})
+    result = pull_woocommerce(store, s, clock=clock)
+    errors = dict(store.rows("SELECT record_key, message FROM sync_log WHERE level = 'error'"))
+    assert "3 line items" in errors["order 301"] and result.errors == len(errors)
+    assert store.rows("SELECT DISTINCT base_currency FROM shop_documents") == [("GBP",)]
