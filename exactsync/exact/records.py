@@ -206,171 +206,163 @@ def _key(record: Any, name: str) -> str | None:
     return None
 
 
+def _col(column: str, kind: str, wire: str, *args: Any, **kw: Any) -> tuple[str, str, str, tuple, dict]:
+    """One column of a spec: ``row[column] = Fields.<kind>(wire, *args, **kw)``."""
+    return column, kind, wire, args, kw
+
+
+def _convert(record: Any, spec: tuple, key: str | None, *, head: dict | None = None,
+             tail: dict | None = None) -> dict:
+    """``head`` + the spec's columns + ``tail``; every bad field named in one :class:`RecordError`."""
+    f = Fields(record)
+    row = dict(head or {})
+    for column, kind, wire, args, kw in spec:
+        row[column] = getattr(f, kind)(wire, *args, **kw)
+    row.update(tail or {})
+    f.done(key)
+    return row
+
+
+_TRANSACTION_LINE = (
+    _col("line_id", "guid", "ID", True),
+    _col("entry_id", "guid", "EntryID", True),
+    _col("entry_number", "integer", "EntryNumber"),
+    _col("line_number", "integer", "LineNumber"),
+    _col("type", "integer", "Type"),
+    _col("journal_code", "text", "JournalCode", strip=True, max_len=40),
+    _col("entry_date", "date", "Date"),
+    _col("fin_year", "integer", "FinancialYear"),
+    _col("fin_period", "integer", "FinancialPeriod"),
+    _col("account_id", "guid", "Account"),
+    _col("account_code", "text", "AccountCode", strip=True, max_len=40),
+    _col("gl_account_id", "guid", "GLAccount"),
+    _col("gl_account_code", "text", "GLAccountCode", strip=True, max_len=40),
+    _col("amount_fc", "money", "AmountFC"),
+    _col("amount_dc", "money", "AmountDC"),
+    _col("vat_amount_fc", "money", "AmountVATFC"),
+    _col("vat_base_fc", "money", "AmountVATBaseFC"),
+    _col("vat_code", "text", "VATCode", strip=True, max_len=40),
+    _col("vat_percentage", "percent", "VATPercentage"),
+    _col("currency", "text", "Currency", strip=True, max_len=8),
+    _col("exchange_rate", "decimal", "ExchangeRate", max_abs=Decimal("9999999999"), places=8),
+    _col("description", "text", "Description"),
+    _col("your_ref", "text", "YourRef", strip=True, max_len=1000),
+    _col("invoice_number", "integer", "InvoiceNumber"),
+    _col("status", "integer", "Status"),
+    _col("timestamp", "integer", "Timestamp", True, bits=64),
+    _col("modified_at", "datetime", "Modified"),
+)
+_DELETED = (
+    _col("entity_key", "guid", "EntityKey", True),
+    _col("entity_type", "integer", "EntityType", True),
+    _col("timestamp", "integer", "Timestamp", True, bits=64),
+)
+_DIVISION = (
+    _col("division", "integer", "Code", True),
+    _col("description", "text", "Description"),
+    _col("currency", "text", "Currency", strip=True),
+    _col("country", "text", "Country", strip=True),
+    _col("vat_number", "text", "VATNumber", strip=True),
+    _col("status", "integer", "Status"),
+)
+_ACCOUNT = (
+    _col("account_id", "guid", "ID", True),
+    _col("code", "text", "Code", strip=True),  # Exact right-aligns codes to 18 characters
+    _col("name", "text", "Name"),
+    _col("email", "text", "Email", strip=True),
+    _col("country", "text", "Country", strip=True),
+    _col("vat_number", "text", "VATNumber", strip=True),
+    _col("status", "text", "Status", strip=True),
+    _col("blocked", "boolean", "Blocked"),
+    _col("sales_vat_code", "text", "SalesVATCode", strip=True),
+    _col("modified_at", "datetime", "Modified"),
+)
+_VAT_CODE = (
+    _col("code", "text", "Code", True, strip=True),  # may come back space-padded (§5.6)
+    _col("vat_code_id", "guid", "ID"),
+    _col("description", "text", "Description"),
+    _col("percentage", "percent", "Percentage"),
+    _col("type", "text", "Type", strip=True),
+    _col("vat_transaction_type", "text", "VATTransactionType", strip=True),
+    _col("oss_country", "text", "OssCountry", strip=True),
+    _col("eu_sales_listing", "text", "EUSalesListing", strip=True),
+    _col("is_blocked", "boolean", "IsBlocked"),
+    _col("gl_to_pay", "guid", "GLToPay"),
+)
+_GL_ACCOUNT = (
+    _col("gl_id", "guid", "ID", True),
+    _col("code", "text", "Code", strip=True),
+    _col("description", "text", "Description"),
+    _col("type", "integer", "Type"),
+    _col("balance_type", "text", "BalanceType", strip=True),
+    _col("vat_code", "text", "VATCode", strip=True),
+    _col("is_blocked", "boolean", "IsBlocked"),
+)
+_JOURNAL = (
+    _col("code", "text", "Code", True, strip=True),
+    _col("journal_id", "guid", "ID"),
+    _col("description", "text", "Description"),
+    _col("type", "integer", "Type"),
+    _col("currency", "text", "Currency", strip=True),
+    _col("allow_variable_currency", "boolean", "AllowVariableCurrency"),
+    _col("is_blocked", "boolean", "IsBlocked"),
+)
+_PERIOD = (
+    _col("fin_year", "integer", "FinYear", True),
+    _col("fin_period", "integer", "FinPeriod", True),
+    _col("start_date", "date", "StartDate"),
+    _col("end_date", "date", "EndDate"),
+)
+_JOURNAL_STATUS = (
+    _col("journal_code", "text", "Journal", True, strip=True),
+    _col("fin_year", "integer", "Year", True),
+    _col("fin_period", "integer", "Period", True),
+    _col("status", "integer", "Status", True),
+)
+
+
 def transaction_line_row(record: Any, division: int, pulled_at: dt.datetime) -> dict:
     """One ``exact_transaction_lines`` row (Exact's signs: debit positive)."""
-    key = _key(record, "ID")
-    f = Fields(record)
-    row = {
-        "division": division,
-        "line_id": f.guid("ID", True),
-        "entry_id": f.guid("EntryID", True),
-        "entry_number": f.integer("EntryNumber"),
-        "line_number": f.integer("LineNumber"),
-        "type": f.integer("Type"),
-        "journal_code": f.text("JournalCode", strip=True, max_len=40),
-        "entry_date": f.date("Date"),
-        "fin_year": f.integer("FinancialYear"),
-        "fin_period": f.integer("FinancialPeriod"),
-        "account_id": f.guid("Account"),
-        "account_code": f.text("AccountCode", strip=True, max_len=40),
-        "gl_account_id": f.guid("GLAccount"),
-        "gl_account_code": f.text("GLAccountCode", strip=True, max_len=40),
-        "amount_fc": f.money("AmountFC"),
-        "amount_dc": f.money("AmountDC"),
-        "vat_amount_fc": f.money("AmountVATFC"),
-        "vat_base_fc": f.money("AmountVATBaseFC"),
-        "vat_code": f.text("VATCode", strip=True, max_len=40),
-        "vat_percentage": f.percent("VATPercentage"),
-        "currency": f.text("Currency", strip=True, max_len=8),
-        "exchange_rate": f.decimal("ExchangeRate", max_abs=Decimal("9999999999"), places=8),
-        "description": f.text("Description"),
-        "your_ref": f.text("YourRef", strip=True, max_len=1000),
-        "invoice_number": f.integer("InvoiceNumber"),
-        "status": f.integer("Status"),
-        "timestamp": f.integer("Timestamp", True, bits=64),
-        "modified_at": f.datetime("Modified"),
-        "pulled_at": pulled_at,
-    }
-    f.done(key)
+    row = _convert(record, _TRANSACTION_LINE, _key(record, "ID"), head={"division": division},
+                   tail={"pulled_at": pulled_at})
     if row["vat_code"] == "":
         row["vat_code"] = None
     return row
 
 
 def deleted_row(record: Any) -> dict:
-    key = _key(record, "ID") or _key(record, "EntityKey")
-    f = Fields(record)
-    row = {
-        "entity_key": f.guid("EntityKey", True),
-        "entity_type": f.integer("EntityType", True),
-        "timestamp": f.integer("Timestamp", True, bits=64),
-    }
-    f.done(key)
-    return row
+    return _convert(record, _DELETED, _key(record, "ID") or _key(record, "EntityKey"))
 
 
 def division_row(record: Any, pulled_at: dt.datetime) -> dict:
-    f = Fields(record)
-    row = {
-        "division": f.integer("Code", True),
-        "description": f.text("Description"),
-        "currency": f.text("Currency", strip=True),
-        "country": f.text("Country", strip=True),
-        "vat_number": f.text("VATNumber", strip=True),
-        "status": f.integer("Status"),
-        "pulled_at": pulled_at,
-    }
-    f.done(_key(record, "Code"))
-    return row
+    return _convert(record, _DIVISION, _key(record, "Code"), tail={"pulled_at": pulled_at})
 
 
 def account_row(record: Any, division: int, pulled_at: dt.datetime) -> dict:
-    f = Fields(record)
-    row = {
-        "division": division,
-        "account_id": f.guid("ID", True),
-        "code": f.text("Code", strip=True),  # Exact right-aligns codes to 18 characters
-        "name": f.text("Name"),
-        "email": f.text("Email", strip=True),
-        "country": f.text("Country", strip=True),
-        "vat_number": f.text("VATNumber", strip=True),
-        "status": f.text("Status", strip=True),
-        "blocked": f.boolean("Blocked"),
-        "sales_vat_code": f.text("SalesVATCode", strip=True),
-        "modified_at": f.datetime("Modified"),
-        "pulled_at": pulled_at,
-    }
-    f.done(_key(record, "ID"))
-    return row
+    return _convert(record, _ACCOUNT, _key(record, "ID"), head={"division": division}, tail={"pulled_at": pulled_at})
 
 
 def vat_code_row(record: Any, division: int, pulled_at: dt.datetime) -> dict:
-    f = Fields(record)
-    row = {
-        "division": division,
-        "code": f.text("Code", True, strip=True),  # may come back space-padded (§5.6)
-        "vat_code_id": f.guid("ID"),
-        "description": f.text("Description"),
-        "percentage": f.percent("Percentage"),
-        "type": f.text("Type", strip=True),
-        "vat_transaction_type": f.text("VATTransactionType", strip=True),
-        "oss_country": f.text("OssCountry", strip=True),
-        "eu_sales_listing": f.text("EUSalesListing", strip=True),
-        "is_blocked": f.boolean("IsBlocked"),
-        "gl_to_pay": f.guid("GLToPay"),
-        "pulled_at": pulled_at,
-    }
-    f.done(_key(record, "Code"))
+    row = _convert(record, _VAT_CODE, _key(record, "Code"), head={"division": division},
+                   tail={"pulled_at": pulled_at})
     if not row["code"]:
         raise RecordError(_key(record, "ID"), ["Code: empty"])
     return row
 
 
 def gl_account_row(record: Any, division: int, pulled_at: dt.datetime) -> dict:
-    f = Fields(record)
-    row = {
-        "division": division,
-        "gl_id": f.guid("ID", True),
-        "code": f.text("Code", strip=True),
-        "description": f.text("Description"),
-        "type": f.integer("Type"),
-        "balance_type": f.text("BalanceType", strip=True),
-        "vat_code": f.text("VATCode", strip=True),
-        "is_blocked": f.boolean("IsBlocked"),
-        "pulled_at": pulled_at,
-    }
-    f.done(_key(record, "ID"))
-    return row
+    return _convert(record, _GL_ACCOUNT, _key(record, "ID"), head={"division": division},
+                    tail={"pulled_at": pulled_at})
 
 
 def journal_row(record: Any, division: int, pulled_at: dt.datetime) -> dict:
-    f = Fields(record)
-    row = {
-        "division": division,
-        "code": f.text("Code", True, strip=True),
-        "journal_id": f.guid("ID"),
-        "description": f.text("Description"),
-        "type": f.integer("Type"),
-        "currency": f.text("Currency", strip=True),
-        "allow_variable_currency": f.boolean("AllowVariableCurrency"),
-        "is_blocked": f.boolean("IsBlocked"),
-        "pulled_at": pulled_at,
-    }
-    f.done(_key(record, "Code"))
-    return row
+    return _convert(record, _JOURNAL, _key(record, "Code"), head={"division": division},
+                    tail={"pulled_at": pulled_at})
 
 
 def period_row(record: Any, division: int) -> dict:
-    f = Fields(record)
-    row = {
-        "division": division,
-        "fin_year": f.integer("FinYear", True),
-        "fin_period": f.integer("FinPeriod", True),
-        "start_date": f.date("StartDate"),
-        "end_date": f.date("EndDate"),
-    }
-    f.done(_key(record, "ID"))
-    return row
+    return _convert(record, _PERIOD, _key(record, "ID"), head={"division": division})
 
 
 def journal_status_row(record: Any, division: int) -> dict:
-    f = Fields(record)
-    row = {
-        "division": division,
-        "journal_code": f.text("Journal", True, strip=True),
-        "fin_year": f.integer("Year", True),
-        "fin_period": f.integer("Period", True),
-        "status": f.integer("Status", True),
-    }
-    f.done(_key(record, "Journal"))
-    return row
+    return _convert(record, _JOURNAL_STATUS, _key(record, "Journal"), head={"division": division})
