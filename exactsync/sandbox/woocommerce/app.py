@@ -392,6 +392,15 @@ class WooCommerceApp(SandboxApp):
             headers["link"] = ", ".join(links)
         return json_response(body, 200, headers)
 
+    def _write_body(self, ctx: "_Ctx", kind: str) -> dict | SandboxResponse:
+        """The JSON body of a write, or the error response (no permission, malformed JSON)."""
+        if (denied := self._cannot(ctx, kind)) is not None:
+            return denied
+        try:
+            return ctx.req.json() if ctx.req.body else {}
+        except (ValueError, UnicodeDecodeError):
+            return _error("rest_invalid_json", "Invalid JSON body passed.", 400)
+
     def _order_or_404(self, order_id: int, status: int = 404) -> Order | SandboxResponse:
         o = self.orders.get(order_id)
         if o is None or o.status == "trash":
@@ -413,12 +422,9 @@ class WooCommerceApp(SandboxApp):
 
     def update_order(self, ctx: "_Ctx", order_id: int) -> SandboxResponse:
         """Meta upsert by key (or id) and status change; bumps date_modified."""
-        if (denied := self._cannot(ctx, "edit")) is not None:
-            return denied
-        try:
-            data = ctx.req.json() if ctx.req.body else {}
-        except (ValueError, UnicodeDecodeError):
-            return _error("rest_invalid_json", "Invalid JSON body passed.", 400)
+        data = self._write_body(ctx, "edit")
+        if isinstance(data, SandboxResponse):
+            return data
         with self.lock:
             o = self._order_or_404(order_id, status=400)
             if isinstance(o, SandboxResponse):
@@ -444,12 +450,9 @@ class WooCommerceApp(SandboxApp):
         self._reindex(o)
 
     def batch_orders(self, ctx: "_Ctx") -> SandboxResponse:
-        if (denied := self._cannot(ctx, "batch")) is not None:
-            return denied
-        try:
-            data = ctx.req.json() if ctx.req.body else {}
-        except (ValueError, UnicodeDecodeError):
-            return _error("rest_invalid_json", "Invalid JSON body passed.", 400)
+        data = self._write_body(ctx, "batch")
+        if isinstance(data, SandboxResponse):
+            return data
         n = sum(len(data.get(k, []) or []) for k in ("create", "update", "delete"))
         if n > 100:
             return _error("woocommerce_rest_request_entity_too_large",
@@ -567,12 +570,9 @@ class WooCommerceApp(SandboxApp):
 
     def create_refund(self, ctx: "_Ctx", order_id: int) -> SandboxResponse:
         """Records the refund; ``api_refund`` (default true) is accepted but no money ever moves."""
-        if (denied := self._cannot(ctx, "create")) is not None:
-            return denied
-        try:
-            data = ctx.req.json() if ctx.req.body else {}
-        except (ValueError, UnicodeDecodeError):
-            return _error("rest_invalid_json", "Invalid JSON body passed.", 400)
+        data = self._write_body(ctx, "create")
+        if isinstance(data, SandboxResponse):
+            return data
         with self.lock:
             o = self.orders.get(order_id)
             if o is None:
