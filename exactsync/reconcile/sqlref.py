@@ -37,7 +37,8 @@ def _py(ref: str) -> str | None:
 def install_reference_macro(con: duckdb.DuckDBPyConnection) -> None:
     """Define ``exs_norm_ref(VARCHAR) → VARCHAR`` on this connection (temporary)."""
     try:
-        con.create_function(UDF, _py, ["VARCHAR"], "VARCHAR", side_effects=False)
+        # "special": the function itself may answer NULL (a reference of only Unicode spaces)
+        con.create_function(UDF, _py, ["VARCHAR"], "VARCHAR", side_effects=False, null_handling="special")
     except duckdb.Error as e:  # already there on a nested use of the same connection
         if "already exists" not in str(e).lower():
             raise

@@ -15,6 +15,7 @@ TRICKY = [
     "m2-123", "M2-CN-0007", "WC-CN-0", "WC-12340", "abc", "ABC-", "12a", "a0b00", "x\x1cy 01", "wc-1\x0b2",
     "WC\x1f-09", "Straße 007", "ﬁ-01", "ｗｃ-１２", "١٢٣", "x\u00a0y 01", "WC-\u2003001", "é-0001", "ß",
     "MANUAL-202610-001", "CN-", "--0--0", "9" * 30, "0" * 30 + "1", "a\u0000b",
+    "\x85", "\u2003", " \u00a0 ",  # only (Unicode) spaces: no reference, not an error
 ]
 
 
