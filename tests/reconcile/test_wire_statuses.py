@@ -112,6 +112,7 @@ WOO_ORDERS = [
     # November sale that the integration booked on its UTC date, in October
     woo(1023, "2026-10-31T23:30:00Z", "NL", [("13.00", 1, NL21)]),
     woo(1024, "2026-10-23T09:00:00Z", "NL", [("14.00", 1, NL21)]),  # YourRef typed " wc-01024": matched
+    woo(1025, "2026-10-26T09:00:00Z", "NL", [("16.00", 1, NL21)]),  # dated in October, reported in November
 ]
 
 WOO_SCENARIO = {
@@ -191,6 +192,9 @@ MAG_ORDERS = [
     mag(20, "2026-10-31 22:20:00", "NL", [("21.00", 1, "21")], invoice=20),
     # increment id with leading zeros, booked as "M2-21": the same reference
     mag(21, "2026-10-22 09:00:00", "NL", [("26.00", 1, "21")], invoice=21, invoice_number="000000021"),
+    # GBP invoice and a GBP credit memo for one item, both booked in GBP: matched
+    mag(22, "2026-10-23 09:00:00", "GB", [("30.00", 2, "0")], invoice=22, currency="GBP", fx="0.8650",
+        memo={"id": 22, "created_at": "2026-10-27 09:00:00", "items": {"M-22-0": 1}}),
 ]
 
 MAG_SCENARIO = {
@@ -280,6 +284,7 @@ ENTRIES = [
     entry("WC-1022", "2026-10-01", NL_DEBTOR, ("8000", "11.00", "2", "2.31")),
     entry("WC-1023", "2026-10-31", NL_DEBTOR, ("8000", "13.00", "2", "2.73")),
     entry(" wc-01024", "2026-10-23", NL_DEBTOR, ("8000", "14.00", "2", "2.94")),
+    entry("WC-1025", "2026-10-26", NL_DEBTOR, ("8000", "16.00", "2", "3.36"), year=2026, period=11),
     # --- Magento
     entry(minv(1), "2026-10-02", NL_DEBTOR, ("8000", "50.00", "2", "10.50"), ("8000", "20.00", "1", "1.80"),
           ("8100", "5.00", "2", "1.05")),
@@ -310,6 +315,8 @@ ENTRIES = [
     entry(mcn(19), "2026-10-22", NL_DEBTOR, ("8000", "-16.00", "2", "-3.36")),
     entry(minv(20), "2026-10-31", NL_DEBTOR, ("8000", "21.00", "2", "4.41")),
     entry("M2-21", "2026-10-22", NL_DEBTOR, ("8000", "26.00", "2", "5.46")),
+    entry(minv(22), "2026-10-23", GB_DEBTOR, ("8020", "51.90", "EXP", "0"), currency="GBP", rate="1.156069"),
+    entry(mcn(22), "2026-10-27", GB_DEBTOR, ("8020", "-25.95", "EXP", "0"), currency="GBP", rate="1.156069"),
     # --- Exact only: a manual correction, an entry without YourRef
     entry("MANUAL-2026-10-001", "2026-10-20", NL_DEBTOR, ("8000", "50.00", "2", "10.50"),
           description="Handmatige correctie"),
@@ -414,6 +421,7 @@ EXPECTED: list[tuple[str, str, str]] = [
     ("woo-first-minutes-of-month-matched", "doc:woo:invoice:1022", "matched"),
     ("woo-november-sale-booked-in-october", f"exact:{DIV}:WC-1023", "other_period"),
     ("woo-reference-typed-differently-matched", "doc:woo:invoice:1024", "matched"),
+    ("woo-other-period-reporting-period", "doc:woo:invoice:1025", "other_period"),
     # Magento
     ("mag-invoice-matched", "doc:mag:invoice:1", "matched"),
     ("mag-invoice-matched-with-memo", "doc:mag:invoice:2", "matched"),
@@ -440,6 +448,8 @@ EXPECTED: list[tuple[str, str, str]] = [
     ("mag-credit-memo-reversal-pair-rebooked", "doc:mag:credit_note:19", "matched"),
     ("mag-last-hour-of-month-matched", "doc:mag:invoice:20", "matched"),
     ("mag-increment-id-leading-zeros-matched", "doc:mag:invoice:21", "matched"),
+    ("mag-gbp-invoice-with-memo-matched", "doc:mag:invoice:22", "matched"),
+    ("mag-gbp-credit-memo-matched", "doc:mag:credit_note:22", "matched"),
     # Exact only
     ("exact-only-manual-reference", f"exact:{DIV}:{normalize_reference('MANUAL-2026-10-001')}", "only_in_exact"),
     ("exact-only-without-reference", f"exact:{DIV}:entry:{NO_REF_ENTRY}", "only_in_exact"),
@@ -489,8 +499,8 @@ def reconciled(tmp_path_factory):
 
 def test_pulls_are_clean(reconciled):
     store, _run, _rows, pulls = reconciled
-    assert (pulls["woo"].errors, pulls["woo"].documents) == (0, 26)  # 24 orders - 1 cancelled + 3 refunds
-    assert (pulls["mag"].errors, pulls["mag"].documents) == (0, 25)  # 20 invoices + 5 credit memos
+    assert (pulls["woo"].errors, pulls["woo"].documents) == (0, 27)  # 25 orders - 1 cancelled + 3 refunds
+    assert (pulls["mag"].errors, pulls["mag"].documents) == (0, 27)  # 21 invoices + 6 credit memos
     for division in (DIV, DIV2):
         assert pulls[division].complete and pulls[division].record_errors == 0, division
     assert store.scalar("SELECT count(*) FROM exact_entries WHERE division = ?", [DIV]) == len(ENTRIES)
@@ -547,6 +557,10 @@ def test_amounts_as_read_from_the_wire(reconciled):
     assert (r["delta_net"], r["delta_vat"]) == (D("-5.00"), D("-1.05"))
     r = rows["doc:woo:invoice:1011"]
     assert "2026-11" in r["detail"]
+    r = rows["doc:woo:invoice:1025"]
+    assert "2026-11" in r["detail"] and r["entry_date"] == dt.date(2026, 10, 26)
+    r = rows["doc:mag:credit_note:22"]
+    assert (r["currency"], r["shop_gross"], r["exact_gross"]) == ("GBP", D("-25.95"), D("-25.95"))
     r = rows[f"exact:{DIV}:WC-1012"]
     assert r["shop_gross"] is None and r["exact_gross"] == D("84.70") and "woo:invoice:1012" in r["detail"]
     r = rows["doc:woo:invoice:1015"]
