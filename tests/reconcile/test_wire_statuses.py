@@ -23,7 +23,6 @@ import pytest
 from exactsync.demo.bootstrap import connect_sandbox_exact
 from exactsync.exact.pull import pull_exact
 from exactsync.reconcile import STATUSES, results, run_reconciliation
-from exactsync.reference import normalize_reference
 from exactsync.sandbox.exact import create_app as exact_app
 from exactsync.sandbox.magento import create_app as magento_app
 from exactsync.sandbox.server import serve
@@ -132,8 +131,9 @@ def mag(oid: int, created: str, country: str, items: list[tuple], *, shipping: t
         currency: str | None = None, fx: str | None = None, invoice_number: str | None = None) -> dict:
     """A Magento author order; ``items`` = [(price, qty, tax percent)] in base currency (EUR).
 
-    ``invoice`` = the invoice's entity id (its increment id is ``1000000<id>``); ``memo`` = a credit
-    memo spec with an ``id`` (increment id ``2000000<id>``). Amounts round per row, as Magento does.
+    ``invoice`` = the invoice's entity id (increment id 100000000 + id unless ``invoice_number``);
+    ``memo`` = a credit memo spec with an ``id`` (increment id 200000000 + id). The sandbox computes
+    the amounts (row rounding, order currency = base × ``fx``), as Magento does.
     """
     billing: dict = {"country": country, "city": "Stad", "firstname": "Sam", "lastname": f"Koper {oid}"}
     if vat_number:
@@ -195,6 +195,8 @@ MAG_ORDERS = [
     # GBP invoice and a GBP credit memo for one item, both booked in GBP: matched
     mag(22, "2026-10-23 09:00:00", "GB", [("30.00", 2, "0")], invoice=22, currency="GBP", fx="0.8650",
         memo={"id": 22, "created_at": "2026-10-27 09:00:00", "items": {"M-22-0": 1}}),
+    mag(23, "2026-10-24 09:00:00", "NL", [("30.00", 1, "9")], invoice=23),  # 9 % goods on the 21 % code
+    mag(24, "2026-10-24 10:00:00", "FR", [("40.00", 1, "20")], invoice=24),  # FR OSS booked on the AT OSS code
 ]
 
 MAG_SCENARIO = {
@@ -317,6 +319,8 @@ ENTRIES = [
     entry("M2-21", "2026-10-22", NL_DEBTOR, ("8000", "26.00", "2", "5.46")),
     entry(minv(22), "2026-10-23", GB_DEBTOR, ("8020", "51.90", "EXP", "0"), currency="GBP", rate="1.156069"),
     entry(mcn(22), "2026-10-27", GB_DEBTOR, ("8020", "-25.95", "EXP", "0"), currency="GBP", rate="1.156069"),
+    entry(minv(23), "2026-10-24", NL_DEBTOR, ("8000", "30.00", "2", "2.70")),
+    entry(minv(24), "2026-10-24", FR_DEBTOR, ("8010", "40.00", "ATH", "8.00")),
     # --- Exact only: a manual correction, an entry without YourRef
     entry("MANUAL-2026-10-001", "2026-10-20", NL_DEBTOR, ("8000", "50.00", "2", "10.50"),
           description="Handmatige correctie"),
@@ -450,8 +454,10 @@ EXPECTED: list[tuple[str, str, str]] = [
     ("mag-increment-id-leading-zeros-matched", "doc:mag:invoice:21", "matched"),
     ("mag-gbp-invoice-with-memo-matched", "doc:mag:invoice:22", "matched"),
     ("mag-gbp-credit-memo-matched", "doc:mag:credit_note:22", "matched"),
+    ("mag-vat-differs-wrong-rate", "doc:mag:invoice:23", "vat_differs"),
+    ("mag-vat-differs-wrong-oss-country", "doc:mag:invoice:24", "vat_differs"),
     # Exact only
-    ("exact-only-manual-reference", f"exact:{DIV}:{normalize_reference('MANUAL-2026-10-001')}", "only_in_exact"),
+    ("exact-only-manual-reference", f"exact:{DIV}:MANUAL-2026-10-1", "only_in_exact"),
     ("exact-only-without-reference", f"exact:{DIV}:entry:{NO_REF_ENTRY}", "only_in_exact"),
     ("exact-only-other-division", f"exact:{DIV2}:WC-1001", "only_in_exact"),
 ]
@@ -500,7 +506,7 @@ def reconciled(tmp_path_factory):
 def test_pulls_are_clean(reconciled):
     store, _run, _rows, pulls = reconciled
     assert (pulls["woo"].errors, pulls["woo"].documents) == (0, 27)  # 25 orders - 1 cancelled + 3 refunds
-    assert (pulls["mag"].errors, pulls["mag"].documents) == (0, 27)  # 21 invoices + 6 credit memos
+    assert (pulls["mag"].errors, pulls["mag"].documents) == (0, 29)  # 23 invoices + 6 credit memos
     for division in (DIV, DIV2):
         assert pulls[division].complete and pulls[division].record_errors == 0, division
     assert store.scalar("SELECT count(*) FROM exact_entries WHERE division = ?", [DIV]) == len(ENTRIES)
@@ -578,7 +584,10 @@ def test_amounts_as_read_from_the_wire(reconciled):
     ("doc:woo:invoice:1006", {("oss", "FR", D(20)), ("oss", "AT", D(20))}),
     ("doc:woo:invoice:1007", {("reverse_charge", None, D(0)), ("zero_rated", None, D(0))}),
     ("doc:mag:invoice:6", {("oss", "BE", D(21)), ("domestic", None, D(21))}),
-], ids=["wrong-rate", "wrong-oss-country", "reverse-charge-as-export", "oss-as-domestic"])
+    ("doc:mag:invoice:23", {("domestic", None, D(9)), ("domestic", None, D(21))}),
+    ("doc:mag:invoice:24", {("oss", "FR", D(20)), ("oss", "AT", D(20))}),
+], ids=["woo-wrong-rate", "woo-wrong-oss-country", "woo-reverse-charge-as-export", "mag-oss-as-domestic",
+        "mag-wrong-rate", "mag-wrong-oss-country"])
 def test_vat_differs_names_the_buckets(reconciled, result_key, bucket):
     """The per-bucket comparison saved with the run shows the shop's bucket and Exact's, each one-sided."""
     store, run, rows, _pulls = reconciled
