@@ -12,6 +12,7 @@ import pytest
 from exactsync.demo import generate_demo
 from exactsync.demo.bootstrap import run_demo_pipeline, start_demo
 from exactsync.demo.model import CAUSES
+from exactsync.reconcile import results, run_reconciliation
 from exactsync.reference import normalize_reference
 from exactsync.sandbox.woocommerce.generate import DEMO_KEY
 from exactsync.settings import load_settings
@@ -182,6 +183,74 @@ def test_pull_matches_manifest_and_planted_cases_hold(pipeline):
             assert c["reference"].upper().startswith(("MANUAL-", "WC-"))
             assert len(entries.get(normalize_reference(c["reference"]), [])) == 1
     assert store.scalar("SELECT count(*) FROM exact_entries WHERE division = 700002") == 3
+
+
+@pytest.fixture(scope="module")
+def reconciled(pipeline):
+    """The pulled demo month reconciled for its period: (env, store, run, rows by result key)."""
+    env, store, _summary = pipeline
+    run = run_reconciliation(store, env.settings, env.manifest["period"])
+    rows = {r["result_key"]: r for r in results(store, run.run_id).iter_rows(named=True)}
+    return env, store, run, rows
+
+
+def _case_key(store, case: dict) -> str:
+    """The result key of a planted case (docs/reconcile.md, "Result keys")."""
+    if case["doc_key"]:
+        return f"doc:{case['doc_key']}"
+    if case["reference"]:
+        return f"exact:{case['division']}:{normalize_reference(case['reference'])}"
+    entry_id = store.scalar("SELECT entry_id FROM exact_entries WHERE division = ? AND entry_number = ?",
+                            [case["division"], case["entry_number"]])
+    assert entry_id, case
+    return f"exact:{case['division']}:entry:{entry_id}"
+
+
+def test_reconciliation_finds_every_planted_case_and_nothing_else(reconciled):
+    env, store, run, rows = reconciled
+    m = env.manifest
+    planted = {_case_key(store, c): c for c in m["cases"]}
+    assert len(planted) == len(m["cases"])  # one row per case
+    wrong = {key: (c["expected_status"], c["expected_cause"], c["variant"], rows.get(key, {}).get("status"),
+                   rows.get(key, {}).get("cause"), rows.get(key, {}).get("detail"))
+             for key, c in planted.items()
+             if key not in rows or (rows[key]["status"], rows[key]["cause"]) != (c["expected_status"], c["expected_cause"])}
+    assert wrong == {}
+    # every document that is not planted is matched; no row exists that is neither a document nor a case
+    flagged = {key: (r["status"], r["detail"]) for key, r in rows.items()
+               if key not in planted and (r["status"], r["cause"]) != ("matched", None)}
+    assert flagged == {}
+    assert all(key.startswith("doc:") for key in rows.keys() - planted.keys())
+    docs = store.scalar("SELECT count(*) FROM shop_documents WHERE strftime(doc_date, '%Y-%m') = ?", [m["period"]])
+    assert docs == m["counts"]["documents"] == sum(1 for key in rows if key.startswith("doc:"))
+    assert {k: v for k, v in run.counts.items() if v} == m["counts"]["expected_status"]
+
+
+def test_reconciliation_conserves_the_demo_month(reconciled):
+    env, store, run, rows = reconciled
+    m = env.manifest
+    # shop side, per currency: the rows, the documents of the period and the generator's totals agree
+    by_rows: dict[str, Decimal] = {}
+    for r in rows.values():
+        if r["shop_gross"] is not None:
+            by_rows[r["currency"]] = by_rows.get(r["currency"], Decimal(0)) + r["shop_gross"]
+    in_store = dict(store.rows("SELECT currency, sum(gross) FROM shop_documents "
+                               "WHERE strftime(doc_date, '%Y-%m') = ? GROUP BY currency", [m["period"]]))
+    generated: dict[str, Decimal] = {}
+    for t in m["totals"].values():
+        for currency, gross in t["gross"].items():
+            generated[currency] = generated.get(currency, Decimal(0)) + Decimal(gross)
+    assert by_rows == in_store == generated
+    assert set(by_rows) >= {"EUR", "GBP"}
+    # Exact side: every pulled entry is in exactly one row, and the rows carry their gross to the cent
+    listed = [e for r in rows.values() for e in r["entry_ids"]]
+    assert len(listed) == len(set(listed))
+    entries = dict(store.rows("SELECT entry_id, gross FROM exact_entries"))
+    assert set(listed) == set(entries)
+    assert len(entries) == sum(d["entries"] for d in m["divisions"].values())
+    exact_total = sum(entries.values(), Decimal(0))
+    assert sum((r["exact_gross"] for r in rows.values()), Decimal(0)) == exact_total == run.totals["exact_gross"]
+    assert run.totals["shop_gross"] == sum(by_rows.values(), Decimal(0))
 
 
 def test_cli_generate_writes_the_files(tmp_path):
