@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import duckdb
 
+from exactsync.store.summaries import refresh_entry_summaries
+
 __all__ = ["derive_entries", "derive_all"]
 
 _AFFECTED = "_exact_affected_entries"
@@ -114,6 +116,7 @@ def _run(con: duckdb.DuckDBPyConnection, division: int, scope: str, scope_e: str
     con.execute(_LINES.format(scope=scope) + _ENTRIES, params)
     con.execute(_LINES.format(scope=scope) + _VAT_LINES, params)
     con.execute(_NAMES.format(scope_e=scope_e), params)
+    refresh_entry_summaries(con, where=f"e.division = $div AND ({scope_e})", params=params)
     return con.execute(f"SELECT count(*) FROM exact_entries e WHERE e.division = $div AND ({scope_e})",
                        params).fetchall()[0][0]
 

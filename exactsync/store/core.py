@@ -252,6 +252,7 @@ class Store:
             con.execute(f"{verb} {table} BY NAME SELECT * FROM {name}")
         finally:
             con.unregister(name)
+        _refresh_summaries(con, table, frame)
         return frame.height
 
     # ------------------------------------------------------------------ operations tables
@@ -370,6 +371,17 @@ _DUCK_TO_POLARS: dict[str, pl.DataType] = {
     "DOUBLE": pl.Float64(),
     "JSON": pl.String(),
 }
+
+
+def _refresh_summaries(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    """Keep the line summaries of the rows just written current (exactsync/store/summaries.py)."""
+    from exactsync.store.summaries import refresh_entry_summaries, refresh_shop_summaries
+
+    if table in ("shop_documents", "shop_vat_lines") and "doc_key" in frame.columns:
+        refresh_shop_summaries(con, frame["doc_key"].unique().to_list())
+    elif table in ("exact_entries", "exact_vat_lines") and {"division", "entry_id"} <= set(frame.columns):
+        pairs = frame.select("division", "entry_id").unique()
+        refresh_entry_summaries(con, list(zip(pairs["division"].to_list(), pairs["entry_id"].to_list())))
 
 
 def polars_schema(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, pl.DataType]:
