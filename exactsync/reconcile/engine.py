@@ -196,20 +196,103 @@ def _scope(con: duckdb.DuckDBPyConnection, settings: Any, divisions: Iterable[in
 
 
 # ----------------------------------------------------------------------------- SQL
+#
+# Speed (bench/reconcile.py: 1,000,000 documents in one month): the steps carry integer row ids
+# and only the columns they need; sentences, flags and descriptive columns are built only for rows
+# that are not a plain match; a matched document with one entry is saved slim
+# (recon_result_matched, rebuilt by the recon_results view). The VAT split is compared through a
+# linear fingerprint first (see "vfp"), bucket by bucket only where the fingerprints differ.
 
 _HELPERS = r"""
 CREATE OR REPLACE TEMP MACRO exs_country(c) AS
     CASE upper(trim(c)) WHEN 'EL' THEN 'GR' WHEN 'UK' THEN 'GB' ELSE nullif(upper(trim(c)), '') END;
 CREATE OR REPLACE TEMP MACRO exs_vatno(v) AS
-    nullif(regexp_replace(regexp_replace(upper(coalesce(v, '')), '[^A-Z0-9]', '', 'g'), '^[A-Z]{2}', ''), '');
+    CASE WHEN v IS NULL THEN NULL
+         ELSE nullif(regexp_replace(regexp_replace(upper(v), '[^A-Z0-9]', '', 'g'), '^[A-Z]{2}', ''), '') END;
 CREATE OR REPLACE TEMP MACRO exs_cmp_treatment(t) AS
     CASE WHEN t IN ('export', 'exempt') THEN 'zero_rated' ELSE t END;
-CREATE OR REPLACE TEMP MACRO exs_money(x) AS CAST(x AS DECIMAL(18,4));
+CREATE OR REPLACE TEMP MACRO exs_cmp_country(t, c) AS
+    CASE WHEN t = 'oss' THEN coalesce(c, '?') ELSE '' END;
 """
 
-_STEPS: list[str] = [
+#: condition bits of a row (``fl``), in the order ``flags`` lists them (PRECEDENCE order)
+_FLAG_BITS: tuple[tuple[int, str], ...] = (
+    (1, "only_in_exact"), (2, "other_period"), (4, "duplicated_in_exact"),  # rows of Exact entries
+    (8, "missing_in_exact"), (16, "duplicated_in_exact"), (32, "currency_differs"), (64, "other_period"),
+    (128, "amount_differs"), (256, "vat_differs"), (512, "customer_differs"), (1024, "draft"),
+    (2048, "matched_within_tolerance"),
+)
+_FLAGS_SQL = ("list_filter([" + ", ".join(f"CASE WHEN f.fl & {bit} <> 0 THEN '{name}' END"
+                                          for bit, name in _FLAG_BITS) + "], lambda x: x IS NOT NULL)")
+
+#: shop VAT lines of some documents ({rids}: a query returning ``rid`` = doc_id)
+_SHOP_LINES = """
+    SELECT d.doc_id AS rid, d.division, d.currency, l.treatment, exs_country(l.country) AS country,
+           CAST(l.rate AS DECIMAL(7,4)) AS rate, l.base, l.vat
+    FROM shop_vat_lines l
+    JOIN (SELECT d.doc_id, d.doc_key, d.division, d.currency FROM _rc_doc d SEMI JOIN ({rids}) q ON q.rid = d.doc_id) d
+      ON d.doc_key = l.doc_key
+"""
+
+#: Exact VAT lines of some entries ({eids}: a query returning ``eid``), read through the VAT codes;
+#: the country of a non-OSS code is the division's for domestic, else the customer account's
+_EXACT_LINES = """
+    SELECT coalesce(e.owner_id, o.rid) AS rid, e.eid, e.division, e.in_period, e.currency,
+           coalesce(m.treatment, 'unknown') AS treatment,
+           coalesce(m.country, CASE WHEN m.treatment = 'domestic' THEN d.country ELSE a.acc_country END) AS country,
+           CAST(CASE WHEN m.source = 'vat_code_map' AND m.rate IS NOT NULL THEN m.rate
+                     ELSE coalesce(l.vat_percentage, m.rate, 0) END AS DECIMAL(7,4)) AS rate,
+           l.base, l.vat
+    FROM exact_vat_lines l
+    JOIN (SELECT e.* FROM _rc_e0 e SEMI JOIN ({eids}) q ON q.eid = e.eid) e
+      ON e.division = l.division AND e.entry_id = l.entry_id
+    LEFT JOIN _rc_orph o ON o.eid = e.eid
+    LEFT JOIN _rc_vmap m ON m.division = l.division AND m.vat_code = trim(l.vat_code)
+    LEFT JOIN _rc_divs d ON d.division = l.division
+    LEFT JOIN _rc_acc a ON a.acc_id = e.acc_id
+"""
+
+#: the per-bucket comparison of some document rows ({rids}: a query returning ``rid``): shop lines
+#: against the lines of every entry of the row (cancelled pairs included: they sum to zero);
+#: only rows with VAT lines on both sides are compared
+_CMP_SQL = """
+WITH q AS MATERIALIZED ({rids}), s AS (
+    SELECT rid, exs_cmp_treatment(treatment) AS treatment, exs_cmp_country(treatment, country) AS country, rate,
+           sum(base) AS base, sum(vat) AS vat
+    FROM (""" + _SHOP_LINES.format(rids="SELECT rid FROM q") + """) GROUP BY ALL
+), x AS (
+    SELECT rid, exs_cmp_treatment(treatment) AS treatment, exs_cmp_country(treatment, country) AS country, rate,
+           sum(base) AS base, sum(vat) AS vat
+    FROM (""" + _EXACT_LINES.format(eids="SELECT e.eid FROM _rc_e0 e SEMI JOIN q ON q.rid = e.owner_id") + """)
+    GROUP BY ALL
+), both_sides AS (
+    SELECT rid FROM s INTERSECT SELECT rid FROM x
+)
+SELECT coalesce(s.rid, x.rid) AS rid,
+       coalesce(s.treatment, x.treatment) AS treatment,
+       nullif(coalesce(s.country, x.country), '') AS country,
+       coalesce(s.rate, x.rate) AS rate,
+       s.base AS shop_base, s.vat AS shop_vat, x.base AS exact_base, x.vat AS exact_vat,
+       coalesce(x.base, 0) - coalesce(s.base, 0) AS delta_base,
+       coalesce(x.vat, 0) - coalesce(s.vat, 0) AS delta_vat
+FROM s FULL OUTER JOIN x
+     ON x.rid = s.rid AND x.treatment = s.treatment AND x.country = s.country AND x.rate = s.rate
+WHERE coalesce(s.rid, x.rid) IN (SELECT rid FROM both_sides)
+"""
+
+#: what a row's sentence and columns need of its entries, for a few entries ({eids}: a query returning eid)
+_ENTRY_DETAIL = """
+    SELECT e.eid, x.entry_number, x.entry_date, x.your_ref, x.net_dc, x.vat_dc, x.gross_dc,
+           coalesce(p.start_date, x.entry_date) AS book_date
+    FROM (SELECT * FROM _rc_e0 SEMI JOIN ({eids}) q USING (eid)) e
+    JOIN exact_entries x ON x.division = e.division AND x.entry_id = e.entry_id
+    LEFT JOIN exact_periods p ON p.division = x.division AND p.fin_year = x.fin_year AND p.fin_period = x.fin_period
+"""
+
+#: (name, SQL) in order; each builds the temporary table ``_rc_<name>``
+_STEPS: list[tuple[str, str]] = [
     # divisions of the run, with the currency and home country used for their domestic VAT
-    """
+    ("divs", """
     CREATE OR REPLACE TEMP TABLE _rc_divs AS
     SELECT d.division,
            coalesce(nullif(x.currency, ''), s.base_currency) AS currency,
@@ -222,91 +305,16 @@ _STEPS: list[str] = [
                                     FROM shop_documents GROUP BY shop) sd ON sd.shop = r.shop
         GROUP BY r.division
     ) s ON s.division = d.division
-    """,
-    # shop documents of the shops in scope, with their key; in_period = dated in the month
-    f"""
-    CREATE OR REPLACE TEMP TABLE _rc_doc AS
-    SELECT row_number() OVER () AS doc_id, d.doc_key, d.shop, d.kind, d.doc_number, d.doc_date, d.currency, d.base_currency,
-           d.vat_country, d.billing_country, d.ship_country, d.vat_number, d.treatment, d.customer_name,
-           d.net, d.vat, d.gross, d.net_base, d.vat_base, d.gross_base,
-           s.division,
-           {MACRO}(s.prefix || CASE WHEN d.kind = 'credit_note' THEN $marker ELSE '' END || d.doc_number) AS ref,
-           (d.doc_date >= $start AND d.doc_date < $end) AS in_period
-    FROM shop_documents d JOIN _rc_shops s ON s.shop = d.shop
-    """,
-    # the owner of each key among the in-period documents, and among documents of other months
-    """
-    CREATE OR REPLACE TEMP TABLE _rc_key AS
-    SELECT division, ref, min(doc_key) AS owner, arg_min(doc_id, doc_key) AS owner_id, count(*) AS docs
-    FROM _rc_doc WHERE in_period AND ref IS NOT NULL AND division IS NOT NULL GROUP BY division, ref
-    """,
-    """
-    CREATE OR REPLACE TEMP TABLE _rc_okey AS
-    SELECT division, ref, min(doc_key) AS owner
-    FROM _rc_doc WHERE NOT in_period AND ref IS NOT NULL AND division IS NOT NULL GROUP BY division, ref
-    """,
-    # Exact entries in scope, their row (result_key) and whether a reversal cancels them
-    f"""
-    CREATE OR REPLACE TEMP TABLE _rc_ent AS
-    WITH e AS (
-        SELECT e.division, e.entry_id, e.entry_number, e.journal_code, e.your_ref, e.entry_date, e.fin_year,
-               e.fin_period, e.currency, e.customer_id, e.customer_code,
-               -- an open entry that exactsync itself posted (a Synced push job) is booked as intended:
-               -- it is not a draft; only open entries made elsewhere are (docs/reconcile.md)
-               CASE WHEN coalesce(e.status, 50) < 50 AND e.entry_id IN (
-                        SELECT lower(exact_entry_id) FROM push_jobs
-                        WHERE status = 'Synced' AND exact_entry_id IS NOT NULL)
-                    THEN 50 ELSE e.status END AS status,
-               e.net, e.vat, e.gross, e.net_dc, e.vat_dc, e.gross_dc,
-               {MACRO}(e.your_ref) AS ref,
-               coalesce(p.start_date, e.entry_date) AS book_date
-        FROM exact_entries e
-        LEFT JOIN exact_periods p
-               ON p.division = e.division AND p.fin_year = e.fin_year AND p.fin_period = e.fin_period
-        WHERE e.division IN (SELECT division FROM _rc_divs)
-    ), s AS (
-        SELECT e.*, coalesce(e.book_date >= $start AND e.book_date < $end, false) AS in_period,
-               k.owner AS doc_owner, k.owner_id,
-               CASE WHEN k.owner IS NULL THEN o.owner END AS other_owner
-        FROM e
-        LEFT JOIN _rc_key k ON k.division = e.division AND k.ref = e.ref
-        LEFT JOIN _rc_okey o ON o.division = e.division AND o.ref = e.ref
-    ), r AS (
-        SELECT s.*,
-               CASE WHEN doc_owner IS NOT NULL THEN NULL
-                    WHEN ref IS NULL THEN 'exact:' || division || ':entry:' || entry_id
-                    ELSE 'exact:' || division || ':' || ref END AS ekey,
-               CASE WHEN gross > 0 OR (gross = 0 AND net > 0) THEN 1
-                    WHEN gross < 0 OR (gross = 0 AND net < 0) THEN -1 ELSE 0 END AS sgn
-        FROM s WHERE doc_owner IS NOT NULL OR in_period
-    ), ek AS (
-        SELECT ekey, -row_number() OVER (ORDER BY ekey) AS ekey_id
-        FROM (SELECT DISTINCT ekey FROM r WHERE ekey IS NOT NULL)
-    ), r2 AS (
-        SELECT r.*, coalesce(r.owner_id, ek.ekey_id) AS rid FROM r LEFT JOIN ek ON ek.ekey = r.ekey
-    ), cnt AS (
-        SELECT rid, count(*) AS n_entries FROM r2 GROUP BY rid
-    ), r3 AS (
-        SELECT r2.*, cnt.n_entries FROM r2 JOIN cnt USING (rid)
-    ), w AS (
-        -- a reference with one entry cannot hold a cancelled pair: only the others are ranked
-        SELECT r3.*,
-               row_number() OVER (PARTITION BY rid, currency, sgn * net, sgn * vat, sgn * gross, sgn
-                                  ORDER BY book_date, entry_date, entry_number, entry_id) AS pair_rn,
-               count(*) FILTER (WHERE sgn = 1)
-                   OVER (PARTITION BY rid, currency, sgn * net, sgn * vat, sgn * gross) AS n_pos,
-               count(*) FILTER (WHERE sgn = -1)
-                   OVER (PARTITION BY rid, currency, sgn * net, sgn * vat, sgn * gross) AS n_neg
-        FROM r3 WHERE n_entries > 1
-    )
-    SELECT r3.*, false AS cancelled FROM r3 WHERE n_entries = 1
-    UNION ALL BY NAME
-    SELECT w.* EXCLUDE (pair_rn, n_pos, n_neg),
-           (sgn <> 0 AND pair_rn <= least(n_pos, n_neg)) AS cancelled
-    FROM w
-    """,
+    """),
+    # the customer accounts of those divisions, read once
+    ("acc", """
+    CREATE OR REPLACE TEMP TABLE _rc_acc AS
+    SELECT a.rowid + 1 AS acc_id, a.division, a.account_id, a.code AS acc_code, exs_country(a.country) AS acc_country,
+           a.vat_number AS acc_vat, exs_vatno(a.vat_number) AS acc_vatno
+    FROM exact_accounts a WHERE a.division IN (SELECT division FROM _rc_divs)
+    """),
     # the reading of every VAT code of the run's divisions: vat_code_map first, then exact_vat_codes
-    """
+    ("vmap", """
     CREATE OR REPLACE TEMP TABLE _rc_vmap AS
     SELECT m.division, trim(m.vat_code) AS vat_code, exs_country(m.country) AS country, m.rate,
            m.treatment, 'vat_code_map' AS source
@@ -324,112 +332,152 @@ _STEPS: list[str] = [
            'exact_vat_codes' AS source
     FROM exact_vat_codes c JOIN _rc_divs d ON d.division = c.division
     WHERE NOT EXISTS (SELECT 1 FROM vat_code_map m WHERE m.division = c.division AND trim(m.vat_code) = trim(c.code))
-    """,
-    # Exact VAT per entry and (treatment, country, rate); country of a non-OSS code: the division's
-    # for domestic, else the customer account's country
-    """
-    CREATE OR REPLACE TEMP TABLE _rc_evat AS
-    SELECT e.rid, e.division, e.entry_id, e.in_period, e.currency,
-           coalesce(m.treatment, 'unknown') AS treatment,
-           coalesce(m.country, CASE WHEN m.treatment = 'domestic' THEN d.country ELSE exs_country(a.country) END)
-               AS country,
-           CAST(CASE WHEN m.source = 'vat_code_map' AND m.rate IS NOT NULL THEN m.rate
-                     ELSE coalesce(l.vat_percentage, m.rate, 0) END AS DECIMAL(7,4)) AS rate,
-           sum(l.base) AS base, sum(l.vat) AS vat
-    FROM exact_vat_lines l
-    JOIN _rc_ent e ON e.division = l.division AND e.entry_id = l.entry_id
-    LEFT JOIN _rc_vmap m ON m.division = l.division AND m.vat_code = trim(l.vat_code)
-    LEFT JOIN _rc_divs d ON d.division = l.division
-    LEFT JOIN exact_accounts a ON a.division = e.division AND a.account_id = e.customer_id
-    GROUP BY ALL
-    """,
-    # shop VAT per in-period document and (treatment, country, rate)
-    """
-    CREATE OR REPLACE TEMP TABLE _rc_svat AS
-    SELECT d.doc_id AS rid, d.division, d.currency, l.treatment, exs_country(l.country) AS country,
-           CAST(l.rate AS DECIMAL(7,4)) AS rate, sum(l.base) AS base, sum(l.vat) AS vat
-    FROM shop_vat_lines l JOIN _rc_doc d ON d.doc_key = l.doc_key AND d.in_period
-    GROUP BY ALL
-    """,
-    # the VAT split compared per document: (treatment class, OSS country, rate)
-    """
-    CREATE OR REPLACE TEMP TABLE _rc_cmp AS
-    WITH s AS (
-        SELECT rid, exs_cmp_treatment(treatment) AS treatment,
-               CASE WHEN treatment = 'oss' THEN coalesce(country, '?') ELSE '' END AS country, rate,
-               sum(base) AS base, sum(vat) AS vat
-        FROM _rc_svat GROUP BY ALL
-    ), x AS (
-        SELECT rid, exs_cmp_treatment(treatment) AS treatment,
-               CASE WHEN treatment = 'oss' THEN coalesce(country, '?') ELSE '' END AS country, rate,
-               sum(base) AS base, sum(vat) AS vat
-        FROM _rc_evat WHERE rid > 0 GROUP BY ALL
-    ), both_sides AS (
-        SELECT rid FROM s INTERSECT SELECT rid FROM x
+    """),
+    # the shop documents of the period (one result row each); doc_id > 0 is the row id
+    ("doc", f"""
+    CREATE OR REPLACE TEMP TABLE _rc_doc AS
+    SELECT d.rowid + 1 AS doc_id, d.doc_key, d.shop, s.division, d.currency, d.treatment,
+           exs_country(d.vat_country) AS vat_country,
+           exs_vatno(d.vat_number) AS cust_vatno,
+           exs_country(coalesce(d.vat_country, d.ship_country, d.billing_country)) AS cust_country,
+           d.net, d.vat, d.gross,
+           {MACRO}(s.prefix || CASE WHEN d.kind = 'credit_note' THEN $marker ELSE '' END || d.doc_number) AS ref,
+           -- the summary of its VAT lines (exactsync/store/summaries.py); NULL: read the lines
+           d.lines_n AS s_n, d.lines_single AS s_single, d.lines_treatment AS s_treatment,
+           exs_country(d.lines_country) AS s_country, d.lines_rate AS s_rate, d.lines_base AS s_base,
+           d.lines_vat AS s_vat
+    FROM shop_documents d JOIN _rc_shops s ON s.shop = d.shop
+    WHERE d.doc_date >= $start AND d.doc_date < $end
+    """),
+    # the owner of each key among them (two documents with one key: the lowest doc_key)
+    ("key", """
+    CREATE OR REPLACE TEMP TABLE _rc_key AS
+    WITH g AS (
+        SELECT division, ref, count(*) AS docs, min(doc_id) AS any_id
+        FROM _rc_doc WHERE ref IS NOT NULL AND division IS NOT NULL GROUP BY division, ref
+    ), shared AS (
+        SELECT d.division, d.ref, arg_min(d.doc_id, d.doc_key) AS owner_id
+        FROM _rc_doc d SEMI JOIN (SELECT division, ref FROM g WHERE docs > 1) s
+             ON s.division = d.division AND s.ref = d.ref
+        GROUP BY d.division, d.ref
     )
-    SELECT coalesce(s.rid, x.rid) AS rid,
-           coalesce(s.treatment, x.treatment) AS treatment,
-           nullif(coalesce(s.country, x.country), '') AS country,
-           coalesce(s.rate, x.rate) AS rate,
-           s.base AS shop_base, s.vat AS shop_vat, x.base AS exact_base, x.vat AS exact_vat,
-           coalesce(x.base, 0) - coalesce(s.base, 0) AS delta_base,
-           coalesce(x.vat, 0) - coalesce(s.vat, 0) AS delta_vat
-    FROM s FULL OUTER JOIN x
-         ON x.rid = s.rid AND x.treatment = s.treatment AND x.country = s.country AND x.rate = s.rate
-    WHERE coalesce(s.rid, x.rid) IN (SELECT rid FROM both_sides)
-    """,
-    """
-    CREATE OR REPLACE TEMP TABLE _rc_split AS
-    SELECT rid,
-           bool_or(abs(delta_base) > $tol_net OR abs(delta_vat) > $tol_vat) AS split_bad,
-           bool_or(delta_base <> 0 OR delta_vat <> 0) AS split_nonzero,
-           string_agg(treatment || coalesce(' ' || country, '') || ' ' || CAST(CAST(rate AS DOUBLE) AS VARCHAR)
-                      || '%: shop ' || coalesce(CAST(shop_base AS VARCHAR), '-') || ' / ' || coalesce(CAST(shop_vat AS VARCHAR), '-')
-                      || ', Exact ' || coalesce(CAST(exact_base AS VARCHAR), '-') || ' / ' || coalesce(CAST(exact_vat AS VARCHAR), '-'),
-                      '; ' ORDER BY treatment, country, rate)
-               FILTER (WHERE abs(delta_base) > $tol_net OR abs(delta_vat) > $tol_vat) AS split_text
-    FROM _rc_cmp GROUP BY rid
-    """,
-    # per row: the Exact side summed (cancelled pairs sum to zero), live entries, checks
-    """
-    CREATE OR REPLACE TEMP TABLE _rc_grp AS
-    WITH x AS (
-        SELECT e.*, d.currency AS doc_currency,
-               a.code AS acc_code, a.name AS acc_name, exs_country(a.country) AS acc_country, a.vat_number AS acc_vat,
+    SELECT g.division, g.ref, g.docs, coalesce(shared.owner_id, g.any_id) AS owner_id
+    FROM g LEFT JOIN shared ON shared.division = g.division AND shared.ref = g.ref
+    """),
+    # documents that share their key with a lower one, which takes the entries
+    ("dup", """
+    CREATE OR REPLACE TEMP TABLE _rc_dup AS
+    SELECT d.doc_id, k.owner_id
+    FROM _rc_doc d JOIN (SELECT * FROM _rc_key WHERE docs > 1) k ON k.division = d.division AND k.ref = d.ref
+    WHERE d.doc_id <> k.owner_id
+    """),
+    # Exact entries of the run's divisions that join a document of the period or are booked in it
+    ("e0", f"""
+    CREATE OR REPLACE TEMP TABLE _rc_e0 AS
+    WITH e AS (
+        SELECT e.rowid + 1 AS eid, e.division, e.entry_id, e.currency, a.acc_id,
+               -- an open entry that exactsync itself posted (a Synced push job) is booked as intended:
+               -- it is not a draft; only open entries made elsewhere are (docs/reconcile.md)
+               CASE WHEN coalesce(e.status, 50) < 50 AND e.entry_id IN (
+                        SELECT lower(exact_entry_id) FROM push_jobs
+                        WHERE status = 'Synced' AND exact_entry_id IS NOT NULL)
+                    THEN 50 ELSE e.status END AS status,
+               e.net, e.vat, e.gross,
+               coalesce(e.net_dc = e.net AND e.vat_dc = e.vat AND e.gross_dc = e.gross, false) AS dc_same,
+               {MACRO}(e.your_ref) AS ref,
+               coalesce(p.start_date, e.entry_date) AS book_date,
+               -- the summary of its VAT lines, its one code read like a line's (see _EXACT_LINES)
+               e.lines_n AS x_n, e.lines_single AS x_single, coalesce(m.treatment, 'unknown') AS x_treatment,
+               m.country AS x_mcountry,
+               CAST(CASE WHEN m.source = 'vat_code_map' AND m.rate IS NOT NULL THEN m.rate
+                         ELSE coalesce(e.lines_rate, m.rate, 0) END AS DECIMAL(7,4)) AS x_rate,
+               e.lines_base AS x_base, e.lines_vat AS x_vat
+        FROM exact_entries e
+        LEFT JOIN exact_periods p
+               ON p.division = e.division AND p.fin_year = e.fin_year AND p.fin_period = e.fin_period
+        LEFT JOIN _rc_acc a ON a.division = e.division AND a.account_id = e.customer_id
+        LEFT JOIN _rc_vmap m ON m.division = e.division AND m.vat_code = e.lines_code
+        WHERE e.division IN (SELECT division FROM _rc_divs)
+    ), s AS (
+        SELECT e.* EXCLUDE (ref, book_date), CASE WHEN k.owner_id IS NULL THEN e.ref END AS oref,
+               coalesce(e.book_date >= $start AND e.book_date < $end, false) AS in_period, k.owner_id
+        FROM e LEFT JOIN _rc_key k ON k.division = e.division AND k.ref = e.ref
+    )
+    SELECT * FROM s WHERE owner_id IS NOT NULL OR in_period
+    """),
+    # entries booked in the period without a document of the period: one row per reference (or
+    # per entry without one), rid < 0, linked to a document of another month with the key, if any
+    ("orph", f"""
+    CREATE OR REPLACE TEMP TABLE _rc_orph AS
+    WITH o AS (
+        SELECT eid, division, entry_id, oref AS ref,
+               CASE WHEN oref IS NULL THEN 'exact:' || division || ':entry:' || entry_id
+                    ELSE 'exact:' || division || ':' || oref END AS ekey
+        FROM _rc_e0 WHERE owner_id IS NULL
+    ), od AS (
+        SELECT s.division, {MACRO}(s.prefix || CASE WHEN d.kind = 'credit_note' THEN $marker ELSE '' END
+                                   || d.doc_number) AS ref, d.doc_key
+        FROM shop_documents d JOIN _rc_shops s ON s.shop = d.shop
+        WHERE NOT (d.doc_date >= $start AND d.doc_date < $end) AND s.division IS NOT NULL
+    ), okey AS (
+        SELECT od.division, od.ref, min(od.doc_key) AS owner
+        FROM od SEMI JOIN o ON o.division = od.division AND o.ref = od.ref
+        GROUP BY od.division, od.ref
+    ), ek AS (
+        SELECT ekey, -row_number() OVER (ORDER BY ekey) AS ekey_id FROM (SELECT DISTINCT ekey FROM o)
+    )
+    SELECT o.eid, ek.ekey_id AS rid, o.ekey, o.division, o.ref, okey.owner AS other_owner
+    FROM o JOIN ek USING (ekey)
+    LEFT JOIN okey ON okey.division = o.division AND okey.ref = o.ref
+    """),
+    # rows with more than one entry (the only ones that can hold a cancelled pair)
+    ("multi", """
+    CREATE OR REPLACE TEMP TABLE _rc_multi AS
+    SELECT rid, count(*) AS n_entries FROM (
+        SELECT owner_id AS rid FROM _rc_e0 WHERE owner_id IS NOT NULL
+        UNION ALL SELECT rid FROM _rc_orph
+    ) GROUP BY rid HAVING count(*) > 1
+    """),
+    # the Exact side of those rows: an entry and its exact negation (a reversal) cancel, first with
+    # first by booking date; amounts always include every entry (pairs sum to zero)
+    ("grpm", f"""
+    CREATE OR REPLACE TEMP TABLE _rc_grpm AS
+    WITH e AS (
+        SELECT e.*, m.rid,
+               CASE WHEN gross > 0 OR (gross = 0 AND net > 0) THEN 1
+                    WHEN gross < 0 OR (gross = 0 AND net < 0) THEN -1 ELSE 0 END AS sgn
+        FROM (SELECT e.*, coalesce(e.owner_id, o.rid) AS row_id FROM _rc_e0 e LEFT JOIN _rc_orph o ON o.eid = e.eid) e
+        JOIN _rc_multi m ON m.rid = e.row_id
+    ), e1 AS (
+        SELECT e.*, x.* EXCLUDE (eid) FROM e JOIN ({_ENTRY_DETAIL.format(eids="SELECT eid FROM e")}) x ON x.eid = e.eid
+    ), w AS (
+        SELECT e1.*,
+               row_number() OVER (PARTITION BY rid, currency, sgn * net, sgn * vat, sgn * gross, sgn
+                                  ORDER BY book_date, entry_date, entry_number, entry_id) AS pair_rn,
+               count(*) FILTER (WHERE sgn = 1)
+                   OVER (PARTITION BY rid, currency, sgn * net, sgn * vat, sgn * gross) AS n_pos,
+               count(*) FILTER (WHERE sgn = -1)
+                   OVER (PARTITION BY rid, currency, sgn * net, sgn * vat, sgn * gross) AS n_neg
+        FROM e1
+    ), c AS (
+        SELECT w.*, (sgn <> 0 AND pair_rn <= least(n_pos, n_neg)) AS cancelled, d.currency AS doc_currency,
                CASE
-                   WHEN $customer_check = 'off' OR d.doc_key IS NULL OR a.account_id IS NULL THEN false
-                   WHEN exs_vatno(d.vat_number) IS NOT NULL THEN exs_vatno(a.vat_number) IS DISTINCT FROM exs_vatno(d.vat_number)
+                   WHEN $customer_check = 'off' OR d.doc_id IS NULL OR a.acc_id IS NULL THEN false
+                   WHEN d.cust_vatno IS NOT NULL THEN a.acc_vatno IS DISTINCT FROM d.cust_vatno
                    WHEN $customer_check = 'vat_number' THEN false
-                   WHEN exs_country(a.country) IS NOT NULL
-                        AND exs_country(coalesce(d.vat_country, d.ship_country, d.billing_country)) IS NOT NULL
-                       THEN exs_country(a.country) <> exs_country(coalesce(d.vat_country, d.ship_country, d.billing_country))
+                   WHEN a.acc_country IS NOT NULL AND d.cust_country IS NOT NULL THEN a.acc_country <> d.cust_country
                    ELSE false
                END AS customer_bad
-        FROM _rc_ent e
-        LEFT JOIN _rc_doc d ON d.doc_id = e.owner_id
-        LEFT JOIN exact_accounts a ON a.division = e.division AND a.account_id = e.customer_id
+        FROM w LEFT JOIN _rc_doc d ON d.doc_id = w.rid LEFT JOIN _rc_acc a ON a.acc_id = w.acc_id
     )
-    SELECT rid, ekey, division, other_owner, [entry_id] AS entry_ids, [entry_number] AS entry_numbers, entry_date,
-           strftime(book_date, '%Y-%m') AS book_month, your_ref, ref, 1 AS entry_count, 1 AS live_count,
-           CAST(in_period AS INTEGER) AS live_in_period, net AS exact_net, vat AS exact_vat, gross AS exact_gross,
-           net_dc AS exact_net_dc, vat_dc AS exact_vat_dc, gross_dc AS exact_gross_dc, currency AS exact_currency,
-           currency IS DISTINCT FROM doc_currency AS currency_bad, coalesce(status, 50) < 50 AS has_draft,
-           customer_bad, CASE WHEN coalesce(status, 50) < 50 THEN entry_number END AS draft_entry,
-           acc_code, acc_country, acc_vat
-    FROM x WHERE n_entries = 1
-    UNION ALL BY NAME
     SELECT rid,
-           any_value(ekey) AS ekey,
-           any_value(division) AS division,
-           any_value(other_owner) AS other_owner,
            list_sort(list(entry_id)) AS entry_ids,
            list_sort(list(entry_number)) AS entry_numbers,
            coalesce(min(entry_date) FILTER (WHERE NOT cancelled), min(entry_date)) AS entry_date,
-           strftime(coalesce(min(book_date) FILTER (WHERE NOT cancelled), min(book_date)), '%Y-%m') AS book_month,
+           coalesce(min(book_date) FILTER (WHERE NOT cancelled), min(book_date)) AS book_date,
            arg_min(your_ref, entry_id) AS your_ref,
-           min(ref) AS ref,
            count(*) AS entry_count,
-           count(*) FILTER (WHERE NOT cancelled) AS live_count,
+           count(*) FILTER (WHERE NOT cancelled) AS live_n,
            count(*) FILTER (WHERE NOT cancelled AND in_period) AS live_in_period,
            sum(net) AS exact_net, sum(vat) AS exact_vat, sum(gross) AS exact_gross,
            sum(net_dc) AS exact_net_dc, sum(vat_dc) AS exact_vat_dc, sum(gross_dc) AS exact_gross_dc,
@@ -438,72 +486,119 @@ _STEPS: list[str] = [
            coalesce(bool_or(NOT cancelled AND coalesce(status, 50) < 50), false) AS has_draft,
            coalesce(bool_or(NOT cancelled AND customer_bad), false) AS customer_bad,
            min(entry_number) FILTER (WHERE NOT cancelled AND coalesce(status, 50) < 50) AS draft_entry,
-           any_value(acc_code) FILTER (WHERE NOT cancelled) AS acc_code,
-           any_value(acc_country) FILTER (WHERE NOT cancelled) AS acc_country,
-           any_value(acc_vat) FILTER (WHERE NOT cancelled) AS acc_vat
-    FROM x WHERE n_entries > 1 GROUP BY rid
-    """,
-    # one row per in-period document and per Exact-only (or other-period) reference
-    """
-    CREATE OR REPLACE TEMP TABLE _rc_rows AS
-    SELECT d.doc_id AS rid, 'doc:' || d.doc_key AS result_key, 'doc' AS row_kind, d.doc_key, d.shop, d.kind, d.doc_number, d.doc_date,
-           d.division, d.ref, d.currency, d.base_currency, d.vat_country, d.vat_number, d.treatment,
-           d.net AS shop_net, d.vat AS shop_vat, d.gross AS shop_gross,
-           d.net_base, d.vat_base, d.gross_base, k.owner AS key_owner
-    FROM _rc_doc d LEFT JOIN _rc_key k ON k.division = d.division AND k.ref = d.ref
-    WHERE d.in_period
-    UNION ALL
-    SELECT g.rid, g.ekey, 'exact', o.doc_key, o.shop, o.kind, o.doc_number, o.doc_date,
-           g.division, g.ref, NULL, NULL, o.vat_country, o.vat_number, o.treatment,
-           NULL, NULL, NULL, NULL, NULL, NULL, NULL
-    FROM _rc_grp g LEFT JOIN _rc_doc o ON o.doc_key = g.other_owner
-    WHERE g.rid < 0
-    """,
-    # checks, status, cause, flags, deltas and a sentence for each row
-    """
-    CREATE OR REPLACE TEMP VIEW _rc_final AS
-    WITH j AS (
-        SELECT r.*, g.* EXCLUDE (rid, ekey, division, ref),
-               coalesce(g.live_count, 0) AS live_n,
+           any_value(acc_id) FILTER (WHERE NOT cancelled) AS acc_id
+    FROM c GROUP BY rid
+    """),
+    # The VAT split. Every document and entry carries a summary of its VAT lines (their sums and,
+    # when they all fall in one bucket, that bucket). A document and its one entry with a single
+    # bucket each are compared in "fin"; every other row with VAT lines on both sides (several
+    # buckets, several entries, no summary) is compared bucket by bucket from its lines here.
+    ("cx", """
+    CREATE OR REPLACE TEMP TABLE _rc_cx AS
+    SELECT doc_id AS rid FROM _rc_doc WHERE s_n IS NULL OR (s_n > 0 AND NOT s_single)
+    UNION
+    SELECT owner_id FROM _rc_e0 WHERE owner_id IS NOT NULL AND (x_n IS NULL OR (x_n > 0 AND NOT x_single))
+    UNION
+    SELECT rid FROM _rc_multi WHERE rid > 0
+    """),
+    ("cmp", "CREATE OR REPLACE TEMP TABLE _rc_cmp AS " + _CMP_SQL.format(rids="SELECT rid FROM _rc_cx")),
+    ("split", """
+    CREATE OR REPLACE TEMP TABLE _rc_split AS
+    SELECT rid,
+           bool_or(abs(delta_base) > $tol_net OR abs(delta_vat) > $tol_vat) AS split_bad,
+           bool_or(delta_base <> 0 OR delta_vat <> 0) AS split_nonzero
+    FROM _rc_cmp GROUP BY rid
+    """),
+    # every row: the checks (bits ``fl``), the status, and what a slim matched row saves
+    ("fin", """
+    CREATE OR REPLACE TEMP TABLE _rc_fin AS
+    WITH g AS (
+        SELECT e.row_id AS rid, e.eid AS single_eid, e.entry_id AS single_entry_id, 1 AS entry_count, 1 AS live_n,
+               CAST(e.in_period AS INTEGER) AS live_in_period,
+               e.net AS exact_net, e.vat AS exact_vat, e.gross AS exact_gross,
+               e.dc_same, e.currency AS exact_currency, coalesce(e.status, 50) < 50 AS has_draft, e.acc_id,
+               CAST(NULL AS BOOLEAN) AS customer_bad_m,
+               e.x_n, e.x_treatment, e.x_mcountry, e.x_rate, e.x_base, e.x_vat
+        FROM (SELECT e.*, coalesce(e.owner_id, o.rid) AS row_id FROM _rc_e0 e LEFT JOIN _rc_orph o ON o.eid = e.eid) e
+        ANTI JOIN _rc_multi m ON m.rid = e.row_id
+        UNION ALL BY NAME
+        SELECT rid, NULL AS single_eid, NULL AS single_entry_id, entry_count, live_n, live_in_period,
+               exact_net, exact_vat, exact_gross, false AS dc_same,
+               exact_currency, has_draft, NULL AS acc_id, customer_bad AS customer_bad_m,
+               NULL AS x_n, NULL AS x_treatment, NULL AS x_mcountry, NULL AS x_rate, NULL AS x_base, NULL AS x_vat
+        FROM _rc_grpm
+    ), r AS (
+        SELECT d.doc_id AS rid, true AS is_doc, d.doc_key, d.shop, d.division, d.currency, d.vat_country, d.treatment,
+               d.cust_vatno, d.cust_country, d.net AS shop_net, d.vat AS shop_vat, d.gross AS shop_gross,
+               d.s_n, d.s_treatment, d.s_country, d.s_rate, d.s_base, d.s_vat
+        FROM _rc_doc d
+        UNION ALL
+        SELECT rid, false, any_value(other_owner), NULL, any_value(division), NULL, NULL, NULL, NULL, NULL,
+               NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+        FROM _rc_orph GROUP BY rid
+    ), j AS (
+        SELECT r.*, g.* EXCLUDE (rid, customer_bad_m), coalesce(g.live_n, 0) AS live,
                v.currency AS division_currency,
                coalesce(sp.split_bad, false) AS split_bad, coalesce(sp.split_nonzero, false) AS split_nonzero,
-               sp.split_text,
                coalesce(g.exact_net, 0) - coalesce(r.shop_net, 0) AS d_net,
                coalesce(g.exact_vat, 0) - coalesce(r.shop_vat, 0) AS d_vat,
                coalesce(g.exact_gross, 0) - coalesce(r.shop_gross, 0) AS d_gross,
-               CASE WHEN r.row_kind = 'exact' THEN NULL
-                    WHEN r.currency = v.currency OR v.currency IS NULL THEN r.shop_net
-                    WHEN r.base_currency = v.currency THEN r.net_base END AS shop_net_dc,
-               CASE WHEN r.row_kind = 'exact' THEN NULL
-                    WHEN r.currency = v.currency OR v.currency IS NULL THEN r.shop_vat
-                    WHEN r.base_currency = v.currency THEN r.vat_base END AS shop_vat_dc,
-               CASE WHEN r.row_kind = 'exact' THEN NULL
-                    WHEN r.currency = v.currency OR v.currency IS NULL THEN r.shop_gross
-                    WHEN r.base_currency = v.currency THEN r.gross_base END AS shop_gross_dc
-        FROM _rc_rows r
-        LEFT JOIN _rc_grp g ON g.rid = r.rid
+               coalesce(g.customer_bad_m, CASE
+                   WHEN $customer_check = 'off' OR NOT r.is_doc OR a.acc_id IS NULL THEN false
+                   WHEN r.cust_vatno IS NOT NULL THEN a.acc_vatno IS DISTINCT FROM r.cust_vatno
+                   WHEN $customer_check = 'vat_number' THEN false
+                   WHEN a.acc_country IS NOT NULL AND r.cust_country IS NOT NULL THEN a.acc_country <> r.cust_country
+                   ELSE false
+               END) AS customer_bad,
+               coalesce(g.exact_currency IS DISTINCT FROM r.currency AND g.single_eid IS NOT NULL, false)
+                   AS currency_bad_1
+        FROM r
+        LEFT JOIN g ON g.rid = r.rid
+        LEFT JOIN _rc_acc a ON a.acc_id = g.acc_id
         LEFT JOIN _rc_divs v ON v.division = r.division
         LEFT JOIN _rc_split sp ON sp.rid = r.rid
+    ), jv AS (
+        -- a document and its one entry, one VAT bucket each: compared here (rows of _rc_cx were
+        -- compared bucket by bucket: split_bad / split_nonzero from _rc_split)
+        SELECT j.* REPLACE (
+                   CASE WHEN cx.rid IS NOT NULL OR NOT (coalesce(s_n, 0) > 0 AND coalesce(x_n, 0) > 0) THEN coalesce(j.split_bad, false)
+                        WHEN same_bucket THEN abs(x_base - s_base) > $tol_net OR abs(x_vat - s_vat) > $tol_vat
+                        ELSE abs(s_base) > $tol_net OR abs(s_vat) > $tol_vat
+                             OR abs(x_base) > $tol_net OR abs(x_vat) > $tol_vat END AS split_bad,
+                   CASE WHEN cx.rid IS NOT NULL OR NOT (coalesce(s_n, 0) > 0 AND coalesce(x_n, 0) > 0) THEN coalesce(j.split_nonzero, false)
+                        WHEN same_bucket THEN x_base <> s_base OR x_vat <> s_vat
+                        ELSE s_base <> 0 OR s_vat <> 0 OR x_base <> 0 OR x_vat <> 0 END AS split_nonzero)
+        FROM (
+            SELECT j.*,
+                   exs_cmp_treatment(s_treatment) = exs_cmp_treatment(x_treatment)
+                   AND exs_cmp_country(s_treatment, s_country) = exs_cmp_country(x_treatment, x_mcountry)
+                   AND s_rate = x_rate AS same_bucket
+            FROM j
+        ) j
+        LEFT JOIN _rc_cx cx ON cx.rid = j.rid
     ), c AS (
         SELECT j.*,
-               (row_kind = 'doc' AND live_n = 0) AS f_missing,
-               (row_kind = 'doc' AND live_n > 1) AS f_duplicated,
-               (row_kind = 'doc' AND live_n > 0 AND currency_bad) AS f_currency,
-               (row_kind = 'doc' AND live_n > 0 AND live_in_period = 0) AS f_other_period,
-               (row_kind = 'doc' AND live_n > 0 AND NOT currency_bad
-                    AND (abs(d_net) > $tol_net OR (abs(d_gross) > $tol_gross AND abs(d_vat) <= $tol_vat))) AS f_amount,
-               (row_kind = 'doc' AND live_n > 0 AND NOT currency_bad
-                    AND (abs(d_vat) > $tol_vat OR split_bad)) AS f_vat,
-               (row_kind = 'doc' AND live_n > 0 AND customer_bad) AS f_customer,
-               (row_kind = 'doc' AND live_n > 0 AND $flag_draft AND has_draft) AS f_draft,
-               (row_kind = 'doc' AND live_n > 0 AND NOT currency_bad
-                    AND (d_net <> 0 OR d_vat <> 0 OR d_gross <> 0 OR split_nonzero)) AS f_nonzero
-        FROM j
-    ), s AS (
+               coalesce(currency_bad_1 OR (single_eid IS NULL AND m.currency_bad), false) AS currency_bad
+        FROM jv j LEFT JOIN (SELECT rid, currency_bad FROM _rc_grpm) m ON m.rid = j.rid
+    ), f AS (
         SELECT c.*,
+               (is_doc AND live = 0) AS f_missing,
+               (is_doc AND live > 1) AS f_duplicated,
+               (is_doc AND live > 0 AND currency_bad) AS f_currency,
+               (is_doc AND live > 0 AND live_in_period = 0) AS f_other_period,
+               (is_doc AND live > 0 AND NOT currency_bad
+                    AND (abs(d_net) > $tol_net OR (abs(d_gross) > $tol_gross AND abs(d_vat) <= $tol_vat))) AS f_amount,
+               (is_doc AND live > 0 AND NOT currency_bad AND (abs(d_vat) > $tol_vat OR split_bad)) AS f_vat,
+               (is_doc AND live > 0 AND customer_bad) AS f_customer,
+               (is_doc AND live > 0 AND $flag_draft AND has_draft) AS f_draft,
+               (is_doc AND live > 0 AND NOT currency_bad
+                    AND (d_net <> 0 OR d_vat <> 0 OR d_gross <> 0 OR split_nonzero)) AS f_nonzero
+        FROM c
+    ), s AS (
+        SELECT f.*,
                CASE
-                   WHEN row_kind = 'exact' AND doc_key IS NULL THEN 'only_in_exact'
-                   WHEN row_kind = 'exact' THEN 'other_period'
+                   WHEN NOT is_doc AND doc_key IS NULL THEN 'only_in_exact'
+                   WHEN NOT is_doc THEN 'other_period'
                    WHEN f_missing THEN 'missing_in_exact'
                    WHEN f_duplicated THEN 'duplicated_in_exact'
                    WHEN f_currency THEN 'currency_differs'
@@ -515,65 +610,144 @@ _STEPS: list[str] = [
                    WHEN f_nonzero THEN 'matched_within_tolerance'
                    ELSE 'matched'
                END AS status,
-               (f_nonzero AND NOT f_amount AND NOT f_vat AND live_n = 1) AS tolerated
-        FROM c
+               (f_nonzero AND NOT f_amount AND NOT f_vat AND live = 1) AS tolerated
+        FROM f
     )
-    SELECT s.*,
-           CASE WHEN status = 'matched' THEN NULL ELSE status END AS cause,
-           list_filter([
-               CASE WHEN row_kind = 'exact' AND doc_key IS NULL THEN 'only_in_exact' END,
-               CASE WHEN row_kind = 'exact' AND doc_key IS NOT NULL THEN 'other_period' END,
-               CASE WHEN row_kind = 'exact' AND live_n > 1 THEN 'duplicated_in_exact' END,
-               CASE WHEN f_missing THEN 'missing_in_exact' END,
-               CASE WHEN f_duplicated THEN 'duplicated_in_exact' END,
-               CASE WHEN f_currency THEN 'currency_differs' END,
-               CASE WHEN f_other_period THEN 'other_period' END,
-               CASE WHEN f_amount THEN 'amount_differs' END,
-               CASE WHEN f_vat THEN 'vat_differs' END,
-               CASE WHEN f_customer THEN 'customer_differs' END,
-               CASE WHEN f_draft THEN 'draft' END,
-               CASE WHEN tolerated THEN 'matched_within_tolerance' END
-           ], lambda x: x IS NOT NULL) AS flags,
-           CASE status
-               WHEN 'only_in_exact' THEN
-                   CASE WHEN ref IS NULL THEN 'Exact entry without a reference (YourRef); no shop document can match it'
-                        ELSE 'no shop document with reference ' || ref || ' in the shops of this division' END
-                   || CASE WHEN live_n = 0 THEN ' (booked and reversed: nets to zero)' ELSE '' END
-               WHEN 'other_period' THEN
-                   CASE WHEN row_kind = 'exact'
-                        THEN 'booked in this period for shop document ' || doc_key || ' dated ' || CAST(doc_date AS VARCHAR)
-                        ELSE 'document dated ' || CAST(doc_date AS VARCHAR) || ', booked in period ' || coalesce(book_month, '?') END
-               WHEN 'missing_in_exact' THEN
-                   CASE WHEN division IS NULL THEN 'the shop has no Exact division configured'
-                        WHEN ref IS NULL THEN 'the document has no number to build a reference from'
-                        WHEN key_owner IS DISTINCT FROM doc_key THEN 'reference ' || ref || ' is also used by ' || key_owner || ', which takes its entries'
-                        WHEN coalesce(entry_count, 0) > 0 THEN 'booked and reversed in Exact (' || entry_count || ' entries cancel out)'
-                        ELSE 'no Exact entry with reference ' || ref END
-               WHEN 'duplicated_in_exact' THEN live_n || ' entries with reference ' || ref || ' are live in Exact'
-               WHEN 'currency_differs' THEN 'document in ' || currency || ', booked in ' || coalesce(exact_currency, '?')
-               WHEN 'amount_differs' THEN 'net differs by ' || CAST(d_net AS VARCHAR) || ', VAT by ' || CAST(d_vat AS VARCHAR)
-                                        || ', gross by ' || CAST(d_gross AS VARCHAR)
-               WHEN 'vat_differs' THEN
-                   CASE WHEN abs(d_vat) > $tol_vat THEN 'VAT differs by ' || CAST(d_vat AS VARCHAR) || '. ' ELSE '' END
-                   || coalesce('VAT split: ' || split_text, '')
-               WHEN 'customer_differs' THEN 'booked on account ' || coalesce(acc_code, '?') || ' ('
-                   || coalesce(acc_country, 'no country') || coalesce(', ' || acc_vat, '') || '); the document is for '
-                   || coalesce(exs_country(vat_country), 'no country') || coalesce(', ' || vat_number, '')
-               WHEN 'draft' THEN 'entry ' || coalesce(CAST(draft_entry AS VARCHAR), '?') || ' is open (Status 20), not processed'
-               WHEN 'matched_within_tolerance' THEN 'within tolerance: net ' || CAST(d_net AS VARCHAR) || ', VAT '
-                   || CAST(d_vat AS VARCHAR) || ', gross ' || CAST(d_gross AS VARCHAR)
-           END AS detail
+    SELECT rid, is_doc, doc_key, shop, division, currency, vat_country, treatment,
+           shop_net, shop_vat, shop_gross, exact_net, exact_vat, exact_gross,
+           single_eid, single_entry_id, entry_count, live, status,
+           (CASE WHEN NOT is_doc AND doc_key IS NULL THEN 1 ELSE 0 END
+            | CASE WHEN NOT is_doc AND doc_key IS NOT NULL THEN 2 ELSE 0 END
+            | CASE WHEN NOT is_doc AND live > 1 THEN 4 ELSE 0 END
+            | CASE WHEN f_missing THEN 8 ELSE 0 END | CASE WHEN f_duplicated THEN 16 ELSE 0 END
+            | CASE WHEN f_currency THEN 32 ELSE 0 END | CASE WHEN f_other_period THEN 64 ELSE 0 END
+            | CASE WHEN f_amount THEN 128 ELSE 0 END | CASE WHEN f_vat THEN 256 ELSE 0 END
+            | CASE WHEN f_customer THEN 512 ELSE 0 END | CASE WHEN f_draft THEN 1024 ELSE 0 END
+            | CASE WHEN tolerated THEN 2048 ELSE 0 END) AS fl,
+           -- saved slim (recon_result_matched): matched, one entry, division-currency amounts as booked
+           (status = 'matched' AND is_doc AND single_eid IS NOT NULL
+            AND currency = division_currency AND dc_same) AS slim
     FROM s
-    """,
+    """),
 ]
 
-_INSERT_RESULTS = """
-INSERT INTO recon_results BY NAME
-SELECT $run_id AS run_id, result_key, doc_key, shop, kind, doc_number, doc_date, division,
-       coalesce(your_ref, ref) AS your_ref, coalesce(entry_ids, []::VARCHAR[]) AS entry_ids,
-       coalesce(entry_numbers, []::INTEGER[]) AS entry_numbers, entry_date,
-       status, cause, flags, detail, currency, exact_currency, division_currency,
-       exs_country(vat_country) AS vat_country, treatment,
+#: steps whose joins are written with the table to hash on the right (DuckDB would otherwise hash
+#: the wide side when both have a million rows)
+_FIXED_BUILD_SIDE = frozenset({"e0"})
+
+_TEMP_TABLES = tuple(f"_rc_{name}" for name, _ in reversed(_STEPS)) + ("_rc_shops",)
+
+#: matched documents with one entry: key, entry and amounts (the recon_results view rebuilds the rest)
+_INSERT_MATCHED = """
+INSERT INTO recon_result_matched BY NAME
+SELECT $run_id AS run_id, doc_key, shop, division, single_entry_id AS entry_id, vat_country, treatment,
+       shop_net AS net, shop_vat AS vat, shop_gross AS gross
+FROM _rc_fin WHERE slim
+"""
+
+#: every other row with all its columns, sentence and flags
+_INSERT_RESULTS = f"""
+INSERT INTO recon_result_rows BY NAME
+WITH f AS (SELECT * FROM _rc_fin WHERE NOT slim),
+d AS (SELECT d.doc_id, d.ref FROM _rc_doc d SEMI JOIN f ON f.rid = d.doc_id),
+sd AS (SELECT sd.doc_key, sd.shop, sd.treatment, sd.kind, sd.doc_number, sd.doc_date, sd.vat_number, sd.base_currency,
+              sd.net_base, sd.vat_base, sd.gross_base, sd.vat_country
+       FROM shop_documents sd SEMI JOIN f ON f.doc_key = sd.doc_key),
+kd AS (SELECT kd.doc_id, kd.doc_key FROM _rc_doc kd SEMI JOIN _rc_dup k ON k.owner_id = kd.doc_id),
+st AS (
+    SELECT rid, string_agg(treatment || coalesce(' ' || country, '') || ' ' || CAST(CAST(rate AS DOUBLE) AS VARCHAR)
+                           || '%: shop ' || coalesce(CAST(shop_base AS VARCHAR), '-') || ' / '
+                           || coalesce(CAST(shop_vat AS VARCHAR), '-') || ', Exact '
+                           || coalesce(CAST(exact_base AS VARCHAR), '-') || ' / ' || coalesce(CAST(exact_vat AS VARCHAR), '-'),
+                           '; ' ORDER BY treatment, country, rate)
+               FILTER (WHERE abs(delta_base) > $tol_net OR abs(delta_vat) > $tol_vat) AS split_text
+    FROM _rc_cmp SEMI JOIN f USING (rid) GROUP BY rid
+),
+e AS (SELECT e.*, x.* EXCLUDE (eid) FROM _rc_e0 e JOIN ({_ENTRY_DETAIL.format(eids='SELECT single_eid AS eid FROM f')}) x ON x.eid = e.eid),
+o AS (SELECT rid, any_value(ekey) AS ekey, any_value(ref) AS ref FROM _rc_orph SEMI JOIN f USING (rid) GROUP BY rid),
+x AS (
+    SELECT f.* EXCLUDE (shop, treatment), sd.shop, sd.treatment, sd.kind, sd.doc_number, sd.doc_date,
+           coalesce(f.exact_net, 0) - coalesce(f.shop_net, 0) AS d_net,
+           coalesce(f.exact_vat, 0) - coalesce(f.shop_vat, 0) AS d_vat,
+           coalesce(f.exact_gross, 0) - coalesce(f.shop_gross, 0) AS d_gross,
+           f.fl & 2048 <> 0 AS tolerated, v.currency AS division_currency,
+           sd.vat_number, sd.base_currency,
+           sd.net_base, sd.vat_base, sd.gross_base, sd.vat_country AS raw_vat_country,
+           coalesce(d.ref, o.ref) AS ref, o.ekey,
+           CASE WHEN m.rid IS NOT NULL THEN m.entry_ids WHEN e.eid IS NOT NULL THEN [e.entry_id]
+                ELSE []::VARCHAR[] END AS entry_ids,
+           CASE WHEN m.rid IS NOT NULL THEN m.entry_numbers WHEN e.eid IS NOT NULL THEN [e.entry_number]
+                ELSE []::INTEGER[] END AS entry_numbers,
+           coalesce(m.entry_date, e.entry_date) AS entry_date, coalesce(m.your_ref, e.your_ref) AS your_ref,
+           strftime(coalesce(m.book_date, e.book_date), '%Y-%m') AS book_month,
+           coalesce(m.exact_currency, e.currency) AS exact_currency,
+           coalesce(m.exact_net_dc, e.net_dc) AS exact_net_dc, coalesce(m.exact_vat_dc, e.vat_dc) AS exact_vat_dc,
+           coalesce(m.exact_gross_dc, e.gross_dc) AS exact_gross_dc,
+           coalesce(m.draft_entry, CASE WHEN coalesce(e.status, 50) < 50 THEN e.entry_number END) AS draft_entry,
+           a.acc_code, a.acc_country, a.acc_vat, st.split_text, kd.doc_key AS key_owner
+    FROM f
+    LEFT JOIN d ON d.doc_id = f.rid
+    LEFT JOIN o ON o.rid = f.rid
+    LEFT JOIN sd ON sd.doc_key = f.doc_key
+    LEFT JOIN e ON e.eid = f.single_eid
+    LEFT JOIN _rc_grpm m ON m.rid = f.rid
+    LEFT JOIN _rc_acc a ON a.acc_id = coalesce(e.acc_id, m.acc_id)
+    LEFT JOIN st ON st.rid = f.rid
+    LEFT JOIN _rc_dup k ON k.doc_id = f.rid
+    LEFT JOIN kd ON kd.doc_id = k.owner_id
+    LEFT JOIN _rc_divs v ON v.division = f.division
+), y AS (
+    SELECT x.*,
+           CASE WHEN NOT is_doc THEN NULL
+                WHEN currency = division_currency OR division_currency IS NULL THEN shop_net
+                WHEN base_currency = division_currency THEN net_base END AS shop_net_dc,
+           CASE WHEN NOT is_doc THEN NULL
+                WHEN currency = division_currency OR division_currency IS NULL THEN shop_vat
+                WHEN base_currency = division_currency THEN vat_base END AS shop_vat_dc,
+           CASE WHEN NOT is_doc THEN NULL
+                WHEN currency = division_currency OR division_currency IS NULL THEN shop_gross
+                WHEN base_currency = division_currency THEN gross_base END AS shop_gross_dc
+    FROM x
+)
+SELECT $run_id AS run_id,
+       CASE WHEN is_doc THEN 'doc:' || doc_key ELSE ekey END AS result_key,
+       doc_key, shop, kind, doc_number, doc_date, division,
+       coalesce(your_ref, ref) AS your_ref,
+       entry_ids, entry_numbers,
+       entry_date, status, CASE WHEN status = 'matched' THEN NULL ELSE status END AS cause,
+       {_FLAGS_SQL.replace('f.fl', 'fl')} AS flags,
+       CASE status
+           WHEN 'matched' THEN NULL
+           WHEN 'only_in_exact' THEN
+               CASE WHEN ref IS NULL THEN 'Exact entry without a reference (YourRef); no shop document can match it'
+                    ELSE 'no shop document with reference ' || ref || ' in the shops of this division' END
+               || CASE WHEN live = 0 THEN ' (booked and reversed: nets to zero)' ELSE '' END
+           WHEN 'other_period' THEN
+               CASE WHEN NOT is_doc
+                    THEN 'booked in this period for shop document ' || doc_key || ' dated ' || CAST(doc_date AS VARCHAR)
+                    ELSE 'document dated ' || CAST(doc_date AS VARCHAR) || ', booked in period ' || coalesce(book_month, '?') END
+           WHEN 'missing_in_exact' THEN
+               CASE WHEN division IS NULL THEN 'the shop has no Exact division configured'
+                    WHEN ref IS NULL THEN 'the document has no number to build a reference from'
+                    WHEN key_owner IS NOT NULL THEN 'reference ' || ref || ' is also used by ' || key_owner || ', which takes its entries'
+                    WHEN coalesce(entry_count, 0) > 0 THEN 'booked and reversed in Exact (' || entry_count || ' entries cancel out)'
+                    ELSE 'no Exact entry with reference ' || ref END
+           WHEN 'duplicated_in_exact' THEN live || ' entries with reference ' || ref || ' are live in Exact'
+           WHEN 'currency_differs' THEN 'document in ' || currency || ', booked in ' || coalesce(exact_currency, '?')
+           WHEN 'amount_differs' THEN 'net differs by ' || CAST(d_net AS VARCHAR) || ', VAT by ' || CAST(d_vat AS VARCHAR)
+                                    || ', gross by ' || CAST(d_gross AS VARCHAR)
+           WHEN 'vat_differs' THEN
+               CASE WHEN abs(d_vat) > $tol_vat THEN 'VAT differs by ' || CAST(d_vat AS VARCHAR) || '. ' ELSE '' END
+               || coalesce('VAT split: ' || split_text, '')
+           WHEN 'customer_differs' THEN 'booked on account ' || coalesce(acc_code, '?') || ' ('
+               || coalesce(acc_country, 'no country') || coalesce(', ' || acc_vat, '') || '); the document is for '
+               || coalesce(vat_country, 'no country') || coalesce(', ' || vat_number, '')
+           WHEN 'draft' THEN 'entry ' || coalesce(CAST(draft_entry AS VARCHAR), '?') || ' is open (Status 20), not processed'
+           WHEN 'matched_within_tolerance' THEN 'within tolerance: net ' || CAST(d_net AS VARCHAR) || ', VAT '
+               || CAST(d_vat AS VARCHAR) || ', gross ' || CAST(d_gross AS VARCHAR)
+       END AS detail,
+       currency, exact_currency, division_currency,
+       CASE WHEN is_doc THEN vat_country ELSE exs_country(raw_vat_country) END AS vat_country, treatment,
        shop_net, shop_vat, shop_gross,
        coalesce(exact_net, 0) AS exact_net, coalesce(exact_vat, 0) AS exact_vat, coalesce(exact_gross, 0) AS exact_gross,
        d_net AS delta_net, d_vat AS delta_vat, d_gross AS delta_gross,
@@ -586,29 +760,52 @@ SELECT $run_id AS run_id, result_key, doc_key, shop, kind, doc_number, doc_date,
        CASE WHEN tolerated THEN d_net ELSE 0 END AS tolerated_net,
        CASE WHEN tolerated THEN d_vat ELSE 0 END AS tolerated_vat,
        CASE WHEN tolerated THEN d_gross ELSE 0 END AS tolerated_gross,
-       coalesce(entry_count, 0) AS entry_count, live_n AS live_count
-FROM _rc_final
+       coalesce(entry_count, 0) AS entry_count, live AS live_count
+FROM y
 """
+
+#: the per-bucket comparison of every row that is not matched (the drill-down shows it)
+_MORE_CMP = "INSERT INTO _rc_cmp " + _CMP_SQL.format(
+    rids="SELECT rid FROM _rc_fin WHERE status <> 'matched' AND is_doc AND rid NOT IN (SELECT rid FROM _rc_cx)")
 
 _INSERT_RESULT_VAT = """
 INSERT INTO recon_result_vat BY NAME
-SELECT $run_id AS run_id, f.result_key, c.treatment, c.country, c.rate, c.shop_base, c.shop_vat,
+SELECT $run_id AS run_id, 'doc:' || f.doc_key AS result_key, c.treatment, c.country, c.rate, c.shop_base, c.shop_vat,
        c.exact_base, c.exact_vat, c.delta_base, c.delta_vat
-FROM _rc_cmp c
-JOIN _rc_doc d ON d.doc_id = c.rid
-JOIN recon_results f ON f.run_id = $run_id AND f.result_key = 'doc:' || d.doc_key
-WHERE f.status <> 'matched'
+FROM _rc_cmp c JOIN _rc_fin f ON f.rid = c.rid
+WHERE f.status <> 'matched' AND f.is_doc
 """
 
+#: VAT per country and rate (OSS shape): documents and entries with one VAT bucket from their
+#: summary, the others from their lines
 _INSERT_VAT = """
 INSERT INTO recon_vat BY NAME
+WITH shop AS (
+    SELECT division, currency, s_treatment AS treatment, s_country AS country, s_rate AS rate,
+           sum(s_base) AS base, sum(s_vat) AS vat, count(*) AS documents
+    FROM _rc_doc WHERE s_single GROUP BY ALL
+    UNION ALL
+    SELECT division, currency, treatment, country, rate, sum(base), sum(vat), count(DISTINCT rid)
+    FROM (""" + _SHOP_LINES.format(rids="SELECT doc_id AS rid FROM _rc_doc WHERE s_n IS NULL OR (s_n > 0 AND NOT s_single)") + """) GROUP BY ALL
+), ex AS (
+    SELECT e.in_period, e.division, e.currency, e.x_treatment AS treatment,
+           coalesce(e.x_mcountry, CASE WHEN e.x_treatment = 'domestic' THEN d.country ELSE a.acc_country END) AS country,
+           e.x_rate AS rate, sum(e.x_base) AS base, sum(e.x_vat) AS vat, count(*) AS documents
+    FROM (SELECT * FROM _rc_e0 WHERE x_single) e
+    LEFT JOIN _rc_divs d ON d.division = e.division
+    LEFT JOIN _rc_acc a ON a.acc_id = e.acc_id
+    GROUP BY ALL
+    UNION ALL
+    SELECT in_period, division, currency, treatment, country, rate, sum(base), sum(vat), count(DISTINCT eid)
+    FROM (""" + _EXACT_LINES.format(eids="SELECT eid FROM _rc_e0 WHERE x_n IS NULL OR (x_n > 0 AND NOT x_single)") + """) GROUP BY ALL
+)
 SELECT $run_id AS run_id, 'shop' AS scope, division, currency, treatment, country, rate,
-       sum(base) AS base, sum(vat) AS vat, count(DISTINCT rid) AS documents
-FROM _rc_svat GROUP BY ALL
+       sum(base) AS base, sum(vat) AS vat, sum(documents) AS documents
+FROM shop GROUP BY ALL
 UNION ALL
 SELECT $run_id, CASE WHEN in_period THEN 'exact' ELSE 'exact_other_period' END, division, currency, treatment,
-       country, rate, sum(base), sum(vat), count(DISTINCT entry_id)
-FROM _rc_evat GROUP BY ALL
+       country, rate, sum(base), sum(vat), sum(documents)
+FROM ex GROUP BY ALL
 """
 
 _INSERT_VMAP = """
@@ -616,37 +813,54 @@ INSERT INTO recon_vat_map BY NAME
 SELECT $run_id AS run_id, division, vat_code, country, rate, treatment, source FROM _rc_vmap
 """
 
-_SUMMARY_BY_STATUS = """
+_SAVE_STEPS = (("more_cmp", _MORE_CMP), ("ins_matched", _INSERT_MATCHED), ("ins_rows", _INSERT_RESULTS),
+               ("ins_rvat", _INSERT_RESULT_VAT), ("ins_vat", _INSERT_VAT), ("ins_vmap", _INSERT_VMAP))
+
+_SUMMARY_SELECT = """
 SELECT status, count(*) AS count,
        coalesce(sum(shop_net), 0), coalesce(sum(shop_vat), 0), coalesce(sum(shop_gross), 0),
        coalesce(sum(exact_net), 0), coalesce(sum(exact_vat), 0), coalesce(sum(exact_gross), 0),
        coalesce(sum(delta_gross), 0)
-FROM recon_results WHERE run_id = ? GROUP BY status
+FROM {source} GROUP BY status
 """
 
-_SUMMARY_TOTALS = """
+_TOTALS_SELECT = """
 SELECT count(*) FILTER (WHERE shop_gross IS NOT NULL), coalesce(sum(entry_count), 0),
        coalesce(sum(shop_net), 0), coalesce(sum(shop_vat), 0), coalesce(sum(shop_gross), 0),
        coalesce(sum(exact_net), 0), coalesce(sum(exact_vat), 0), coalesce(sum(exact_gross), 0),
        coalesce(sum(tolerated_net), 0), coalesce(sum(tolerated_vat), 0), coalesce(sum(tolerated_gross), 0),
        count(*) FILTER (WHERE tolerated_net <> 0 OR tolerated_vat <> 0 OR tolerated_gross <> 0)
-FROM recon_results WHERE run_id = ?
+FROM {source}
 """
+
+#: the run's rows while it is being made (the same sums recon_results will show)
+_FIN_AS_RESULTS = """(SELECT status, shop_net, shop_vat, shop_gross, coalesce(exact_net, 0) AS exact_net,
+    coalesce(exact_vat, 0) AS exact_vat, coalesce(exact_gross, 0) AS exact_gross,
+    coalesce(exact_gross, 0) - coalesce(shop_gross, 0) AS delta_gross, coalesce(entry_count, 0) AS entry_count,
+    CASE WHEN fl & 2048 <> 0 THEN coalesce(exact_net, 0) - coalesce(shop_net, 0) ELSE 0 END AS tolerated_net,
+    CASE WHEN fl & 2048 <> 0 THEN coalesce(exact_vat, 0) - coalesce(shop_vat, 0) ELSE 0 END AS tolerated_vat,
+    CASE WHEN fl & 2048 <> 0 THEN coalesce(exact_gross, 0) - coalesce(shop_gross, 0) ELSE 0 END AS tolerated_gross
+    FROM _rc_fin)"""
 
 _AMOUNT_KEYS = ("shop_net", "shop_vat", "shop_gross", "exact_net", "exact_vat", "exact_gross")
 
 
-def summary_of(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[dict[str, dict[str, Any]], dict[str, Any], dict[str, Any]]:
-    """(by_status, totals, tolerated) of a saved run, computed from its result rows."""
+def _summary(con: duckdb.DuckDBPyConnection, source: str,
+             params: list[Any]) -> tuple[dict[str, dict[str, Any]], dict[str, Any], dict[str, Any]]:
     by_status: dict[str, dict[str, Any]] = {s: {"count": 0, **{k: Decimal("0") for k in _AMOUNT_KEYS},
                                                "delta_gross": Decimal("0")} for s in PRECEDENCE}
-    for row in con.execute(_SUMMARY_BY_STATUS, [run_id]).fetchall():
+    for row in con.execute(_SUMMARY_SELECT.format(source=source), params).fetchall():
         by_status[row[0]] = {"count": row[1], **dict(zip(_AMOUNT_KEYS, row[2:8])), "delta_gross": row[8]}
-    t = con.execute(_SUMMARY_TOTALS, [run_id]).fetchall()[0]
+    t = con.execute(_TOTALS_SELECT.format(source=source), params).fetchall()[0]
     totals = {"documents": t[0], "exact_entries": t[1], "results": sum(v["count"] for v in by_status.values()),
               **dict(zip(_AMOUNT_KEYS, t[2:8]))}
     tolerated = {"net": t[8], "vat": t[9], "gross": t[10], "rows": t[11]}
     return by_status, totals, tolerated
+
+
+def summary_of(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[dict[str, dict[str, Any]], dict[str, Any], dict[str, Any]]:
+    """(by_status, totals, tolerated) of a saved run, computed from its result rows."""
+    return _summary(con, "(SELECT * FROM recon_results WHERE run_id = ?)", [run_id])
 
 
 def _jsonable(value: Any) -> Any:
@@ -674,12 +888,14 @@ def run_reconciliation(
     customer_check: str = "strict",
     flag_draft: bool = True,
     clock: Clock | None = None,
+    timings: dict[str, float] | None = None,
 ) -> RunSummary:
     """Reconcile ``period`` and save the run; returns its summary (see the module docstring).
 
     ``tolerance``: one amount for net, VAT and gross, or ``{"net": …, "vat": …, "gross": …}``;
     default ``settings.reconcile.tolerance``. ``customer_check``: one of :data:`CUSTOMER_CHECKS`.
     ``flag_draft``: an open (Status 20) entry is a difference (``draft``) when nothing else differs.
+    ``timings``: when given, filled with seconds per step (for bench/reconcile.py).
     """
     start, end = parse_period(period)
     period = f"{start:%Y-%m}"
@@ -691,10 +907,12 @@ def run_reconciliation(
     created_at = clock.now().replace(tzinfo=None)
     run_id = _new_run_id(created_at)
     began = time.perf_counter()
+    timings = {} if timings is None else timings
 
     with store.atomic() as con:
         shop_rows, divs = _scope(con, settings, divisions, shops)
         install_reference_macro(con)
+        con.execute("SET preserve_insertion_order = false")  # this connection only; reads ORDER BY
         try:
             for statement in _HELPERS.split(";"):
                 if statement.strip():
@@ -707,15 +925,23 @@ def run_reconciliation(
                 "tol_net": tol.net, "tol_vat": tol.vat, "tol_gross": tol.gross,
                 "customer_check": customer_check, "flag_draft": bool(flag_draft), "run_id": run_id,
             }
-            for step in _STEPS:
-                if "TEMP VIEW" in step:  # a view cannot take parameters: validated values inlined
-                    for k in ("tol_net", "tol_vat", "tol_gross"):
-                        step = step.replace(f"${k}", f"CAST('{Decimal(params[k])}' AS DECIMAL(18,4))")
-                    step = step.replace("$flag_draft", "true" if params["flag_draft"] else "false")
+            for name, step in _STEPS:
+                t0, c0 = time.perf_counter(), time.process_time()
+                if name in _FIXED_BUILD_SIDE:
+                    con.execute("SET disabled_optimizers = 'build_side_probe_side'")
                 con.execute(step, {k: v for k, v in params.items() if f"${k}" in step})
-            for step in (_INSERT_RESULTS, _INSERT_RESULT_VAT, _INSERT_VAT, _INSERT_VMAP):
-                con.execute(step, {"run_id": run_id})
-            by_status, totals, tolerated = summary_of(con, run_id)
+                if name in _FIXED_BUILD_SIDE:
+                    con.execute("RESET disabled_optimizers")
+                timings[name] = time.perf_counter() - t0
+                timings[name + ":cpu"] = time.process_time() - c0
+            t0, c0 = time.perf_counter(), time.process_time()
+            by_status, totals, tolerated = _summary(con, _FIN_AS_RESULTS, [])
+            for name, step in _SAVE_STEPS:
+                c1 = time.process_time()
+                con.execute(step, {k: v for k, v in params.items() if f"${k}" in step})
+                timings[name + ":cpu"] = time.process_time() - c1
+            timings["save"] = time.perf_counter() - t0
+            timings["save:cpu"] = time.process_time() - c0
             duration_ms = int((time.perf_counter() - began) * 1000)
             run_params = {"period": period, "start": start.isoformat(), "end": end.isoformat(),
                           "divisions": divs, "shops": [r[0] for r in shop_rows],
@@ -729,9 +955,7 @@ def run_reconciliation(
                 [run_id, created_at, period, divs, [r[0] for r in shop_rows], json.dumps(tol.as_dict()),
                  json.dumps(_jsonable(run_params)), json.dumps(_jsonable(summary)), ENGINE_VERSION, duration_ms],
             )
-            con.execute("DROP VIEW IF EXISTS _rc_final")
-            for name in ("_rc_rows", "_rc_grp", "_rc_split", "_rc_cmp", "_rc_svat", "_rc_evat",
-                         "_rc_vmap", "_rc_ent", "_rc_okey", "_rc_key", "_rc_doc", "_rc_divs", "_rc_shops"):
+            for name in _TEMP_TABLES:
                 con.execute(f"DROP TABLE IF EXISTS {name}")
         finally:
             remove_reference_macro(con)

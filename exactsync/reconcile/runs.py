@@ -95,7 +95,8 @@ def list_runs(store: Any, *, period: str | None = None, limit: int = 50, offset:
 def delete_run(store: Any, run_id: str) -> None:
     """Remove a run and all its rows."""
     with store.atomic() as con:
-        for table in ("recon_results", "recon_result_vat", "recon_vat", "recon_vat_map", "recon_runs"):
+        for table in ("recon_result_rows", "recon_result_matched", "recon_result_vat", "recon_vat", "recon_vat_map",
+                      "recon_runs"):
             con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
 
 

@@ -88,7 +88,7 @@ def in_period(date) -> bool:
 def clear(store):
     with store.atomic() as con:
         for table in ("shop_documents", "shop_vat_lines", "exact_entries", "exact_vat_lines", "recon_runs",
-                      "recon_results", "recon_result_vat", "recon_vat", "recon_vat_map"):
+                      "recon_result_rows", "recon_result_matched", "recon_result_vat", "recon_vat", "recon_vat_map"):
             con.execute(f"DELETE FROM {table}")
 
 
