@@ -77,19 +77,38 @@ def test_closed_period_is_refused_naming_the_period(make_env):
     assert env.app.calls() == []
 
 
-def test_plan_effect_calls_and_eta(make_env):
+def test_plan_effect_calls_and_eta(make_env, clock):
     env = make_env()
-    docs = [make_doc(8000 + i) for i in range(45)]
+    docs = [make_doc(8000 + i) for i in range(58)]
     docs.append(make_doc(8100, kind="credit_note", lines=[("goods", "21", "10.00", "2.10")]))
     docs.append(make_doc(8101, country="DE", treatment="oss",
                          lines=[("goods", "19", "50.00", "9.50"), ("shipping", "19", "5.00", "0.95")]))
     env.add_docs(docs)
-    plan = plan_targets(env.store, env.settings, [Target(d["doc_key"], "missing_in_exact") for d, _ in docs])
-    assert plan.ok and len(plan.jobs) == 47
-    assert (plan.lookups, plan.posts) == (2, 47)
-    assert plan.eta_seconds == 60.0
+    targets = [Target(d["doc_key"], "missing_in_exact") for d, _ in docs]
+    # the pull just spent part of this clock minute: the ETA is at what the api_calls log says is left
+    used = sum(1 for c in env.app.calls(DIV) if c["status"] != 429 and int(c["time"] // 60) == int(clock.time() // 60))
+    assert 0 < used < 60 and 60 - used < 62
+    plan = plan_targets(env.store, env.settings, targets, clock=clock)
+    assert plan.ok and len(plan.jobs) == 60
+    assert (plan.lookups, plan.posts, plan.calls) == (2, 60, 62)
+    assert plan.remaining_by_division == {DIV: 60 - used}
+    assert plan.eta_seconds == plan.reset_in == 60 - clock.time() % 60  # the rest goes after the reset
+    assert "= 62;" in plan.summary() and f"{60 - used} left this minute" in plan.summary()
+    clock.advance(60)  # a fresh minute: 60 of the 62 calls go now, 2 after the next reset
+    assert plan_targets(env.store, env.settings, targets, clock=clock).eta_seconds == 55
+    targets = targets[:50]
+    assert plan_targets(env.store, env.settings, targets, clock=clock).eta_seconds == 0
+    from exactsync.exact.ratelimit import Headroom
+
+    live = Headroom(DIV, minutely_limit=60, minutely_remaining=10, minutely_reset=clock.time() + 20)
+    assert plan_targets(env.store, env.settings, targets, clock=clock, headroom=live).eta_seconds == 20
+    live.minutely_remaining = 0  # 52 calls after the reset in 20 s, 60 a minute
+    assert plan_targets(env.store, env.settings, targets, clock=clock, headroom=live).eta_seconds == 20
+    plan.calls_by_division = {DIV: 200}
+    plan.remaining_by_division = {DIV: 5}
+    assert plan.eta_seconds == plan.reset_in + 3 * 60  # 195 after the reset: 4 minutes' worth
     eff = {(r["period"], r["country"], r["vat_code"]): (r["net"], r["vat"]) for r in plan.effect().to_dicts()}
-    assert eff[("2026-03", "NL", "2")] == (D("4490.00"), D("942.90"))
+    assert eff[("2026-03", "NL", "2")] == (D("5790.00"), D("1215.90"))
     assert eff[("2026-03", "DE", "DE19")] == (D("55.00"), D("10.45"))
     cn = next(j for j in plan.jobs if j.your_ref == "WC-CN-8100")
     assert cn.payload["SalesEntryLines"][0]["AmountFC"] == "-10.00"
