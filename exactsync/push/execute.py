@@ -445,8 +445,9 @@ class _Runner:
                 # No answer, or a 5xx: the entry may or may not exist. Look before posting again.
                 _note_attempt(self.store, job, attempts, message, self.clock)
                 log.info("push %s %s: %s; looking it up before any retry", job["kind"], job["your_ref"], message)
-                if e.status is not None and e.status >= 500 and tries >= 2 and _validation(message):
-                    # The same business validation answer twice: Exact refuses this entry.
+                if e.status is not None and e.status >= 500 and _validation(message):
+                    # A business validation answer (reference §6.2: never auto-retried). One look-up
+                    # makes sure nothing landed, then the job is an Error with Exact's message.
                     existing.update(lookup_references(self.client, division, [job["your_ref"]]))
                     if find_existing(job["kind"], job["your_ref"], job["reverses_entry_number"],
                                      existing.get(key, [])) is None:
@@ -562,8 +563,10 @@ class _Runner:
                 data = self.client.post("crm/Accounts", division, body)
             except ExactApiError as e:
                 last = e.message or str(e)
-                if e.status in _FUNCTIONAL or (e.status is not None and e.status >= 500 and attempt >= 2
-                                               and _validation(last)):
+                if e.status in _FUNCTIONAL or (e.status is not None and e.status >= 500 and _validation(last)):
+                    found = None if e.status in _FUNCTIONAL else self._find_debtor(division, doc)
+                    if found is not None:
+                        return self._record_debtor(division, key, found, created=True)
                     raise _JobFailed(f"could not create the debtor: {last}") from None
                 # the account may or may not exist now: look before posting again
                 log.info("debtor POST for %s: %s; looking it up before any retry", key, last)
@@ -586,10 +589,12 @@ class _JobFailed(Exception):
     """A job cannot go on (its debtor cannot be found or created); the message says why."""
 
 
-_TRANSIENT_WORDS = ("temporarily", "unavailable", "timeout", "time-out", "try again", "service")
+_TRANSIENT_WORDS = ("temporarily", "unavailable", "timeout", "time-out", "try again", "service", "internal server",
+                    "overloaded", "maintenance")
 
 
 def _validation(message: str) -> bool:
-    """A 500 that carries a business validation message (reference §6.2), not an outage."""
+    """A 5xx that carries a business validation message (reference §6.2: "Mandatory: …",
+    "Invalid: …", "Already processed"), not an outage (empty, or worded as one)."""
     text = (message or "").lower()
     return bool(text) and not any(w in text for w in _TRANSIENT_WORDS)

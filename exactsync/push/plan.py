@@ -132,6 +132,8 @@ class Plan:
     jobs: list[PlannedJob] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (doc_key or ref, reason)
+    #: duplicates found in Exact: doc_key, your_ref, the entry kept, the entries proposed for reversal
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
     lookups: int = 0
     posts: int = 0
     #: debtors to find in Exact (by VAT number, then e-mail) and create if absent
@@ -204,6 +206,7 @@ class Plan:
         return {
             "plan_id": self.plan_id, "ok": self.ok, "errors": self.errors,
             "skipped": [{"key": k, "reason": r} for k, r in self.skipped],
+            "duplicates": self.duplicates,
             "jobs": [j.as_dict() for j in self.jobs],
             "effect": self.effect().to_dicts(),
             "calls": {"lookups": self.lookups, "posts": self.posts, "debtors": self.debtor_calls,
@@ -225,6 +228,15 @@ class Plan:
                 lines.append(f"    {key}: {why}")
             if len(self.skipped) > 20:
                 lines.append(f"    … and {len(self.skipped) - 20} more")
+        if self.duplicates:
+            lines.append(f"  {len(self.duplicates)} document(s) booked more than once in Exact (nothing is deleted; "
+                         f"each extra entry gets a proposed reversal):")
+            for d in self.duplicates[:20]:
+                extra = ", ".join(str(n) for n in d["reversed"])
+                lines.append(f"    {d['your_ref']}: entries {d['kept']}, {extra}; keep {d['kept']}, "
+                             f"reverse {extra}")
+            if len(self.duplicates) > 20:
+                lines.append(f"    … and {len(self.duplicates) - 20} more")
         eff = self.effect()
         if eff.height:
             lines.append("  Effect on Exact (net / VAT) per period, country, VAT code:")
@@ -485,7 +497,7 @@ def plan_targets(
     plan.errors = list(dict.fromkeys(problems))
     todo = [j for j in plan.jobs if j.existing_status != "Synced"]
     plan.posts = len(todo)
-    per_div: dict[int, set[str]] = defaultdict(set)
+    per_div: dict[int, set[str]] = defaultdict(set)  # division -> references
     debtors: dict[int, dict[str, int]] = defaultdict(dict)
     for j in todo:
         per_div[j.division].add(normalize_reference(j.your_ref))
@@ -494,8 +506,12 @@ def plan_targets(
             debtors[j.division][j.debtor_key] = sum(1 for k in debtor_keys(doc) if k) + 1
     plan.new_debtors = sum(len(v) for v in debtors.values())
     plan.debtor_calls = sum(sum(v.values()) for v in debtors.values())
-    for div, refs in per_div.items():
-        lookups = math.ceil(len(refs) / LOOKUP_BATCH)
+    for div in per_div:
+        # as executed: reversals, then creates, then rebooks, each in batches of LOOKUP_BATCH jobs
+        # with one look-up per batch
+        groups = ({"reverse"}, {"create"}, {"rebook"})
+        lookups = sum(math.ceil(sum(1 for j in todo if j.division == div and j.kind in g) / LOOKUP_BATCH)
+                      for g in groups)
         plan.lookups += lookups
         plan.calls_by_division[div] = (lookups + sum(1 for j in todo if j.division == div)
                                        + sum(debtors[div].values()))
@@ -617,6 +633,9 @@ def _plan_one(plan: Plan, settings: Any, m: Mappings, t: Target, doc: dict, ref:
                 for x in draft.lines:
                     x.country = country
                 _job(plan, draft, "reverse", t, doc, existing, reverses=e, country=country)
+        plan.duplicates.append({"doc_key": doc["doc_key"], "your_ref": ref, "kept": keep["entry_number"],
+                                "kept_entry_id": keep["entry_id"],
+                                "reversed": [e["entry_number"] for e in live if e is not keep]})
         return problems
     customer, cp, debtor_key = _customer(m, doc)
     if cp:

@@ -27,7 +27,7 @@ from exactsync.clock import FileClock
 from exactsync.push import list_jobs
 from exactsync.reconcile import DiffFilters, differences, run_reconciliation
 
-from .conftest import DIV, START, Env, make_doc, small_scenario
+from .conftest import DIV, START, Env, make_doc, small_scenario, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -38,20 +38,6 @@ FAULTS = {"seed": 20260601, "drop_after_commit": 0.10, "error_5xx": 0.05, "statu
 
 def _refs(env) -> collections.Counter:
     return collections.Counter(e["YourRef"] for e in env.entries() if (e["YourRef"] or "").startswith("WC-5"))
-
-
-def _write_config(env, tmp_path) -> tuple[str, dict]:
-    ex = env.settings.exact
-    cfg = tmp_path / "exactsync.toml"
-    cfg.write_text(
-        f'[store]\npath = "{env.settings.store.path}"\nlock_timeout = 60\n'
-        f'[exact]\nbase_url = "{ex.base_url}"\nclient_id = "{ex.client_id}"\ndivisions = [{DIV}]\n'
-        f'token_file = "{ex.token_file}"\ntimeout = 5\nredirect_uri = "{ex.redirect_uri}"\n'
-        f'[shops.woo]\nkind = "woocommerce"\ndivision = {DIV}\nreference_prefix = "WC-"\n',
-        encoding="utf-8")
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("EXACTSYNC_")}
-    environ["EXACTSYNC_EXACT__CLIENT_SECRET"] = ex.client_secret.get()  # secrets via the environment
-    return str(cfg), environ
 
 
 def _wait_for(env, proc, count: int, deadline: float) -> None:
@@ -79,7 +65,7 @@ def _run(env: Env, clock: FileClock, tmp_path) -> None:
     run = run_reconciliation(env.store, env.settings, PERIOD, clock=clock)
     assert run.counts["missing_in_exact"] == N
     entries_before = len(env.entries())
-    cfg, environ = _write_config(env, tmp_path)
+    cfg, environ = write_config(env, tmp_path)
     cmd = [sys.executable, "-m", "exactsync", "--config", cfg, "--simulated-clock", str(clock.path),
            "push", "--period", PERIOD, "--status", "missing", "--yes"]
     api_calls_before = env.store.scalar("SELECT count(*) FROM api_calls")

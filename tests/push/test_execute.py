@@ -77,7 +77,10 @@ def test_functional_error_is_recorded_with_exacts_message_then_retried(make_env)
         out = execute_plan(env.store, env.settings, plan, client=client)
     assert (out.synced, out.errors, out.exit_code) == (0, 1, 1)
     job = list_jobs(env.store, "Error").to_dicts()[0]
-    assert job["last_error"] == "Invalid: Invoice to (Type)" and job["attempts"] == 2
+    assert job["last_error"] == "Invalid: Invoice to (Type)" and job["attempts"] == 1
+    # a validation answer is never posted again automatically (reference §6.2), only looked up
+    entry_calls = [(c["method"], c["status"]) for c in env.app.calls(DIV) if "salesentries" in c["path"].lower()]
+    assert entry_calls == [("GET", 200), ("POST", 500), ("GET", 200)]
     with env.app.lock:
         acc["Status"] = "C"
     with env.client() as client:
