@@ -120,3 +120,39 @@ def test_plan_effect_calls_and_eta(make_env, clock):
     assert de["Journal"] == "70" and len(de["Customer"]) == 36
     # nothing sent while planning
     assert not [c for c in env.app.calls() if c["method"] == "POST" and "salesentry" in c["path"].lower()]
+
+
+def test_a_code_blocked_in_exact_after_mapping_stops_the_plan_naming_it(make_env):
+    env = make_env()
+    env.add_docs([make_doc(7401, lines=[("goods", "9", "10.00", "0.90")]), make_doc(7402)])
+    with env.app.lock:  # in Exact, someone blocks the 9 % code and, later, the sales journal
+        div = env.app.divisions[DIV]
+        next(v for v in div.vat_codes.rows.values() if v["Code"].strip() == "1")["IsBlocked"] = True
+    env.pull()
+    env.app.clear_calls()
+    targets = [Target("woo:invoice:7401", "missing_in_exact"), Target("woo:invoice:7402", "missing_in_exact")]
+    plan = plan_targets(env.store, env.settings, targets)
+    assert plan.errors == ["VAT code '1' is blocked in division 123456"]
+    assert "is blocked" in read_mapping(env.store, "vat", DIV).filter(pl.col("vat_code") == "1")["error"][0]
+    with pytest.raises(PlanError, match="VAT code '1' is blocked"):
+        execute_plan(env.store, env.settings, plan, client=env.client())
+    with env.app.lock:
+        next(j for j in div.journals.rows.values() if j["Code"].strip() == "70")["IsBlocked"] = True
+    env.pull()
+    env.app.clear_calls()
+    plan = plan_targets(env.store, env.settings, targets[1:])
+    assert plan.errors == ["journal '70' is blocked in division 123456"] and plan.jobs == []
+    assert env.app.calls() == [] and env.store.scalar("SELECT count(*) FROM push_jobs") == 0
+
+
+def test_cost_centre_mapping_is_validated(make_env):
+    env = make_env()
+    frame = pl.DataFrame([{"division": DIV, "country": "nl", "cost_center": "WEBSHOP-NL"},
+                          {"division": DIV, "country": "DE", "cost_center": ""},
+                          {"division": DIV, "country": "", "cost_center": "ALL"}])
+    res = save_mapping(env.store, "cost_center", frame, DIV)
+    assert not res.saved
+    assert res.frame["country"].to_list() == ["NL", "DE", ""]  # cleaned
+    assert res.frame["error"].to_list() == ["cost centre 'WEBSHOP-NL' is longer than 8 characters",
+                                            "cost centre is missing", None]
+    assert read_mapping(env.store, "cost_center", DIV).height == 0
