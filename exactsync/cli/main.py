@@ -78,13 +78,17 @@ class Ctx:
         return self._store
 
     def progress(self, label: str) -> Callable[[int, int | None, str], None]:
-        """A progress callback ``(done, total, message)`` printing to stderr (quiet with --json)."""
+        """A progress callback ``(done, total, message)`` printing a bar to stderr (quiet with --json)."""
 
         def report(done: int, total: int | None, message: str = "") -> None:
             if self.json:
                 return
             of = f"/{total}" if total else ""
-            click.echo(f"\r{label}: {done}{of} {message}".ljust(79)[:200], err=True, nl=False)
+            bar = ""
+            if total:
+                filled = int(20 * min(done, total) / total)
+                bar = "[" + "#" * filled + "-" * (20 - filled) + "] "
+            click.echo(f"\r{label}: {bar}{done}{of} {message}".ljust(79)[:200], err=True, nl=False)
             if total and done >= total:
                 click.echo("", err=True)
 

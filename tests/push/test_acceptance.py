@@ -94,7 +94,7 @@ def _run(env: Env, clock: FileClock, tmp_path) -> None:
     # 2. the same command again resumes: what landed is found by its YourRef, the rest is posted
     again = subprocess.run(cmd, env=environ, capture_output=True, text=True, timeout=180)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "ETA" in again.stderr and "push: " in again.stderr  # the progress line with its ETA
+    assert "ETA" in again.stderr and "push: [" in again.stderr  # the progress bar with its ETA
 
     # exactly N new entries, 0 duplicates, every job Synced with its Exact entry
     refs = _refs(env)

@@ -86,7 +86,9 @@ def test_dry_run_prints_the_plan_sends_nothing_then_yes_pushes_once(cli_env):
 
     r = env.invoke("push", "--period", "2026-02..2026-03", "--status", "missing,amount,duplicated", "--yes")
     assert r.exit_code == EXIT_OK, r.output
-    assert "Pushing 6 job(s)" in r.stderr and "ETA ≈" in r.stderr and "push: 6/6" in r.stderr
+    assert "Pushing 6 job(s)" in r.stderr and "ETA ≈" in r.stderr
+    assert "push: [###-----------------] 1/6 posted WC-1002" in r.stderr  # the progress bar, with an ETA
+    assert "push: [####################] 6/6" in r.stderr and ", ETA " in r.stderr
     assert "6/6 synced (6 posted, 0 already in Exact), 0 error(s)" in r.stdout
     assert len(_posts(env)) == 6
     assert not [c for c in env.app.calls() if c["method"] in ("PUT", "DELETE")], "nothing edited or deleted"
