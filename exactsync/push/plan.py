@@ -301,6 +301,8 @@ def _months(period: str | None) -> list[str] | None:
     try:
         y, m = (int(x) for x in lo.split("-"))
         y2, m2 = (int(x) for x in hi.split("-"))
+        if not (1 <= m <= 12 and 1 <= m2 <= 12 and len(lo) == len(hi) == 7):
+            raise ValueError
     except ValueError:
         raise PushPlanError(f"period {period!r} is not YYYY-MM, YYYY or YYYY-MM..YYYY-MM") from None
     out = []

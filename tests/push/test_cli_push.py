@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from exactsync.cli.main import cli, load_commands
 from exactsync.clock import FileClock
-from exactsync.errors import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL
+from exactsync.errors import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
 from exactsync.push import list_jobs
 from exactsync.reconcile import DiffFilters, differences, run_reconciliation
 
@@ -148,3 +148,7 @@ def test_a_closed_period_is_refused_before_any_call_naming_the_period(cli_env):
     assert env.app.calls() == [] and env.store.scalar("SELECT count(*) FROM push_jobs") == 0
     r = env.invoke("push", "--period", "2026-01", "--status", "amount", "--dry-run")
     assert r.exit_code == EXIT_FAILURE and "run `exactsync reconcile" in r.stderr
+    for bad in (("--period", "2026-13"), ("--period", "March"), ("--run", "no-such-run")):
+        r = env.invoke("push", *bad, "--dry-run")
+        assert r.exit_code == EXIT_USAGE and "Traceback" not in r.output, r.output
+        assert bad[1] in r.stderr
