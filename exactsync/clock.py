@@ -9,10 +9,13 @@ client. ``clock.now()`` returns an aware UTC datetime, ``clock.time()`` epoch se
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import os
 import threading
 import time as _time
+from pathlib import Path
 
-__all__ = ["Clock", "SystemClock", "FakeClock", "SYSTEM_CLOCK", "utcnow"]
+__all__ = ["Clock", "SystemClock", "FakeClock", "FileClock", "SYSTEM_CLOCK", "utcnow"]
 
 
 class Clock:
@@ -62,6 +65,80 @@ class FakeClock(Clock):
     def set(self, when: float | dt.datetime) -> None:
         with self._lock:
             self._t = when.timestamp() if isinstance(when, dt.datetime) else float(when)
+
+
+class FileClock(Clock):
+    """A simulated clock shared by processes through ``path`` (epoch seconds as text).
+
+    Like :class:`FakeClock`, time moves only when someone sleeps or advances it, but every
+    process that opens the same file sees the same time: reads take a shared ``flock``,
+    ``advance`` an exclusive one (read, add, write), so two processes never lose an advance.
+    ``start`` (re)sets the file; without it an existing file is used as it is (a new one starts
+    at the real time).
+    """
+
+    _WIDTH = 32
+
+    def __init__(self, path: str | Path, start: float | dt.datetime | None = None) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()  # flock does not exclude threads sharing one descriptor
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        if start is not None:
+            self.set(start)
+        elif os.fstat(self._fd).st_size == 0:
+            self.set(_time.time())
+
+    def _read(self) -> float:
+        raw = os.pread(self._fd, self._WIDTH, 0).decode("ascii").strip()
+        if not raw:
+            raise ValueError(f"the clock file {self.path} is empty")
+        return float(raw)
+
+    def _write(self, value: float) -> None:
+        os.pwrite(self._fd, repr(float(value)).ljust(self._WIDTH).encode("ascii"), 0)
+
+    def time(self) -> float:
+        with self._lock:
+            fcntl.flock(self._fd, fcntl.LOCK_SH)
+            try:
+                return self._read()
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def monotonic(self) -> float:
+        return self.time()
+
+    def sleep(self, seconds: float) -> None:
+        self.advance(max(0.0, seconds))
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                self._write(self._read() + seconds)
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def set(self, when: float | dt.datetime) -> None:
+        value = when.timestamp() if isinstance(when, dt.datetime) else float(when)
+        with self._lock:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                self._write(value)
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+
+    def __del__(self) -> None:  # pragma: no cover - best effort
+        try:
+            self.close()
+        except Exception:
+            pass
 
 
 SYSTEM_CLOCK = SystemClock()

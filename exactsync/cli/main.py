@@ -44,6 +44,22 @@ class Ctx:
     _settings: Any = None
     _store: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the hidden ``--simulated-clock FILE`` (tests and benchmarks): a clock shared with a sandbox
+    clock_file: Path | None = None
+    _clock: Any = None
+
+    @property
+    def clock(self):
+        """The real clock, or the :class:`~exactsync.clock.FileClock` of ``--simulated-clock``."""
+        if self._clock is None:
+            from exactsync.clock import SYSTEM_CLOCK, FileClock
+
+            if self.clock_file is None:
+                self._clock = SYSTEM_CLOCK
+            else:
+                click.echo(f"Using the simulated clock in {self.clock_file} (tests and benchmarks only).", err=True)
+                self._clock = FileClock(self.clock_file)
+        return self._clock
 
     @property
     def settings(self):
@@ -62,13 +78,17 @@ class Ctx:
         return self._store
 
     def progress(self, label: str) -> Callable[[int, int | None, str], None]:
-        """A progress callback ``(done, total, message)`` printing to stderr (quiet with --json)."""
+        """A progress callback ``(done, total, message)`` printing a bar to stderr (quiet with --json)."""
 
         def report(done: int, total: int | None, message: str = "") -> None:
             if self.json:
                 return
             of = f"/{total}" if total else ""
-            click.echo(f"\r{label}: {done}{of} {message}".ljust(79)[:200], err=True, nl=False)
+            bar = ""
+            if total:
+                filled = int(20 * min(done, total) / total)
+                bar = "[" + "#" * filled + "-" * (20 - filled) + "] "
+            click.echo(f"\r{label}: {bar}{done}{of} {message}".ljust(79)[:200], err=True, nl=False)
             if total and done >= total:
                 click.echo("", err=True)
 
@@ -115,14 +135,16 @@ class ExactsyncGroup(click.Group):
               help="exactsync.toml to use (default: ./exactsync.toml if present).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")
 @click.option("-v", "--verbose", count=True, help="More logging on stderr (-vv for debug).")
+@click.option("--simulated-clock", "clock_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              hidden=True, help="Tests and benchmarks: read the time from this FileClock (shared with a sandbox).")
 @click.version_option(package_name="exactsync")
 @click.pass_context
-def cli(click_ctx: click.Context, config: Path | None, as_json: bool, verbose: int) -> None:
+def cli(click_ctx: click.Context, config: Path | None, as_json: bool, verbose: int, clock_file: Path | None) -> None:
     """exactsync: is everything the webshop sold booked correctly in Exact Online?"""
     install_log_filter()
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    click_ctx.obj = Ctx(config=config, json=as_json, verbose=verbose)
+    click_ctx.obj = Ctx(config=config, json=as_json, verbose=verbose, clock_file=clock_file)
 
 
 @cli.group()

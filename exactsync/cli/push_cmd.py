@@ -45,20 +45,33 @@ def _finish(ctx: Ctx, outcome) -> None:
 @click.pass_context
 def push(click_ctx: click.Context, period: str | None, statuses: str, run_id: str | None, shop: str | None,
          dry_run: bool, yes: bool) -> None:
-    """Push what the reconciliation found missing or wrong to Exact (never twice)."""
+    """Push what the reconciliation found missing or wrong to Exact (never twice).
+
+    The results come from the latest reconciliation run of each month of --period (or --run).
+    Without any run, --status missing falls back to the shop documents that have no entry for
+    their reference in the pulled Exact data.
+    """
     if click_ctx.invoked_subcommand is not None:
         return
-    from exactsync.push import execute_plan, load_targets, missing_targets, plan_targets
+    from exactsync.push import execute_plan, load_targets, missing_targets, plan_targets, target_runs
+    from exactsync.push.plan import format_eta
 
     ctx: Ctx = click_ctx.find_object(Ctx)
     settings, store = ctx.settings, ctx.store
     wanted = [s.strip() for s in statuses.split(",") if s.strip()]
-    targets = load_targets(store, run_id, statuses=wanted)
-    source = "reconciliation results"
-    if not targets and run_id is None and set(wanted) <= {"missing", "missing_in_exact"}:
+    runs = target_runs(store, run_id, period=period, shop=shop)
+    if runs:
+        targets = load_targets(store, run_id, statuses=wanted, period=period, shop=shop)
+        source = "reconciliation run " + ", ".join(f"{r.run_id} ({r.period})" for r in runs)
+    elif set(wanted) <= {"missing", "missing_in_exact"}:
         targets = missing_targets(store, settings, period=period, shop=shop)
-        source = "documents without an entry for their reference in the pulled Exact data"
-    plan = plan_targets(store, settings, targets, period=period, shop=shop)
+        source = ("documents without an entry for their reference in the pulled Exact data "
+                  "(no reconciliation run" + (f" for {period}" if period else "") + ")")
+    else:
+        click.echo(f"No reconciliation run{f' for {period}' if period else ''}: run `exactsync reconcile "
+                   f"--period …` first (only --status missing works without one).", err=True)
+        click_ctx.exit(EXIT_FAILURE)
+    plan = plan_targets(store, settings, targets, period=period, shop=shop, clock=ctx.clock)
     if not yes or dry_run:
         emit(ctx, plan.as_dict(), lambda: f"Selected from {source}.\n" + plan.summary()
              + ("" if plan.ok else "\nThe plan has errors: fix the mappings or the selection; nothing was sent.")
@@ -67,12 +80,13 @@ def push(click_ctx: click.Context, period: str | None, statuses: str, run_id: st
             click_ctx.exit(EXIT_FAILURE)
         return
     if not plan.ok:
-        emit(ctx, plan.as_dict(), lambda: plan.summary() + "\nThe plan has errors; nothing was sent.")
+        emit(ctx, plan.as_dict(), lambda: f"Selected from {source}.\n" + plan.summary()
+             + "\nThe plan has errors; nothing was sent.")
         click_ctx.exit(EXIT_FAILURE)
     if not ctx.json:
-        click.echo(f"Pushing {len(plan.jobs)} job(s), {plan.calls} API call(s), "
-                   f"ETA ≈ {plan.eta_seconds / 60:.0f} min", err=True)
-    outcome = execute_plan(store, settings, plan, on_progress=ctx.progress("push"))
+        click.echo(f"Pushing {len(plan.jobs)} job(s) from {source}: {plan.calls} API call(s), "
+                   f"ETA ≈ {format_eta(plan.eta_seconds)}", err=True)
+    outcome = execute_plan(store, settings, plan, on_progress=ctx.progress("push"), clock=ctx.clock)
     _finish(ctx, outcome)
 
 
@@ -83,7 +97,8 @@ def push_retry(ctx: Ctx, job_ids: tuple[str, ...]) -> None:
     """Retry failed jobs (all of them without JOB_IDS), and resume jobs a crash left Queued."""
     from exactsync.push import retry_jobs
 
-    outcome = retry_jobs(ctx.store, ctx.settings, list(job_ids) or None, on_progress=ctx.progress("retry"))
+    outcome = retry_jobs(ctx.store, ctx.settings, list(job_ids) or None, on_progress=ctx.progress("retry"),
+                         clock=ctx.clock)
     _finish(ctx, outcome)
 
 

@@ -133,6 +133,13 @@ class RateLimiter:
                 h.waited_seconds += wait
                 self.clock.sleep(wait)
             h.minutely_remaining = None  # unknown until the next response tells us
+        # This call counts whether or not its answer arrives (a dropped answer brings no headers):
+        # count it here; the next response's headers overwrite the estimate with Exact's number.
+        with self._lock:
+            if h.minutely_remaining is not None:
+                h.minutely_remaining -= 1
+            if h.daily_remaining is not None:
+                h.daily_remaining -= 1
 
     def after_response(self, division: int | None, status: int, headers: Mapping[str, str]) -> None:
         """Record the headers of a response (and what a 429 means)."""

@@ -15,7 +15,17 @@ from exactsync.push.execute import (
     save_plan,
 )
 from exactsync.push.payload import build_document_entry, build_reversal, find_existing, payload_of
-from exactsync.push.plan import Plan, PlannedJob, Target, load_targets, missing_targets, plan_push, plan_targets
+from exactsync.push.plan import (
+    Plan,
+    PlannedJob,
+    PushPlanError,
+    Target,
+    load_targets,
+    missing_targets,
+    plan_push,
+    plan_targets,
+    target_runs,
+)
 
 __all__ = [
     "JOB_STATUSES",
@@ -23,6 +33,7 @@ __all__ = [
     "PlanError",
     "PlannedJob",
     "PushOutcome",
+    "PushPlanError",
     "Target",
     "build_document_entry",
     "build_reversal",
@@ -38,4 +49,5 @@ __all__ = [
     "plan_targets",
     "retry_jobs",
     "save_plan",
+    "target_runs",
 ]

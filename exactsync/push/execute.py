@@ -40,7 +40,7 @@ from exactsync.exact.client import ExactApiError, ExactClient
 from exactsync.exact.oauth import ReauthorizationNeeded
 from exactsync.exact.ratelimit import DailyLimitReached
 from exactsync.push.payload import canonical_json, find_existing
-from exactsync.push.plan import LOOKUP_BATCH, NEW_DEBTOR, Plan
+from exactsync.push.plan import LOOKUP_BATCH, NEW_DEBTOR, Plan, debtor_keys
 from exactsync.reference import normalize_reference
 from exactsync.store import Store
 
@@ -350,6 +350,10 @@ def execute_jobs(store: Store, settings: Any, job_ids: Sequence[str], *, client:
         outcome.stopped = str(e)
     except DailyLimitReached as e:
         outcome.stopped = str(e)
+    except ExactApiError as e:
+        # a look-up that failed even after the client's retries: Exact is not answering. The
+        # claimed jobs stay Queued and are resumed (look-up first) by the next run or retry.
+        outcome.stopped = f"Exact is not answering look-ups, stopped: {e}"
     finally:
         outcome.calls = sum(client.calls.values()) - calls_before
         outcome.seconds = round(clock.monotonic() - started, 3)
@@ -407,7 +411,12 @@ class _Runner:
                 return
         payload = json.loads(job["payload"], parse_float=Decimal)
         if str(payload.get("Customer", "")).startswith(NEW_DEBTOR):
-            payload["Customer"] = self.ensure_debtor(division, job, payload)
+            try:
+                payload["Customer"] = self.ensure_debtor(division, job, payload)
+            except _JobFailed as e:
+                _mark_error(self.store, job, str(e), attempts=attempts, clock=self.clock, run_id=self.run_id)
+                self._report(job, "failed")
+                return
         tries = 0
         while True:
             hit = find_existing(job["kind"], job["your_ref"], job["reverses_entry_number"], existing.get(key, []))
@@ -436,8 +445,9 @@ class _Runner:
                 # No answer, or a 5xx: the entry may or may not exist. Look before posting again.
                 _note_attempt(self.store, job, attempts, message, self.clock)
                 log.info("push %s %s: %s; looking it up before any retry", job["kind"], job["your_ref"], message)
-                if e.status is not None and e.status >= 500 and tries >= 2 and _validation(message):
-                    # The same business validation answer twice: Exact refuses this entry.
+                if e.status is not None and e.status >= 500 and _validation(message):
+                    # A business validation answer (reference §6.2: never auto-retried). One look-up
+                    # makes sure nothing landed, then the job is an Error with Exact's message.
                     existing.update(lookup_references(self.client, division, [job["your_ref"]]))
                     if find_existing(job["kind"], job["your_ref"], job["reverses_entry_number"],
                                      existing.get(key, [])) is None:
@@ -466,10 +476,13 @@ class _Runner:
 
 
     def ensure_debtor(self, division: int, job: dict, payload: dict) -> str:
-        """Find (by VAT number, then e-mail) or create the document's customer in Exact, once.
+        """The Exact account of the document's own debtor: found, or created once.
 
-        Look-up first here too: a debtor created by a run that crashed before recording it is
-        found by its e-mail / VAT number instead of being created again.
+        Known (``push_debtors``) → used. Else looked up in Exact by VAT number, then e-mail (a
+        debtor created by a run that died before recording it is found, not created again).
+        Else POSTed to ``crm/Accounts`` as a customer (``Status`` C); an answer that never comes
+        (timeout, dropped, 5xx) is followed by the same look-up before any new POST, so the
+        debtor exists once whatever the network does. Raises :class:`_JobFailed` with the reason.
         """
         doc_key = payload["Customer"][len(NEW_DEBTOR):]
         with self.store.read() as con:
@@ -477,49 +490,111 @@ class _Runner:
             names = [d[0] for d in cur.description]
             rows = [dict(zip(names, r)) for r in cur.fetchall()]
         if not rows:
-            raise ExactApiError(None, f"document {doc_key} is gone; cannot create its debtor")
+            raise _JobFailed(f"document {doc_key} is gone; cannot find or create its debtor")
         doc = rows[0]
-        vat = "".join(ch for ch in (doc.get("vat_number") or "").upper() if ch.isalnum())
-        email = (doc.get("customer_email") or "").strip().lower()
-        key = f"vat:{vat}" if vat else f"email:{email}"
+        vat_key, email_key = debtor_keys(doc)
+        key = vat_key or email_key
+        if key is None:
+            raise _JobFailed(f"document {doc_key} has neither a VAT number nor an e-mail address to find its debtor by")
         known = self.store.rows("SELECT account_id FROM push_debtors WHERE division = ? AND match_key = ?",
                                 [division, key])
-        account_id = known[0][0] if known else None
-        created = False
-        code = None
-        if account_id is None:
-            flt = f"VATNumber eq {_quote(doc['vat_number'].strip())}" if vat else f"Email eq {_quote(email)}"
-            hits = [r for r in self.client.pages("crm/Accounts", division,
-                                                  {"$filter": flt, "$select": "ID,Code,Status,Blocked"}).rows()
-                    if not r.get("Blocked")]
-            if hits:
-                account_id, code = hits[0]["ID"], (hits[0].get("Code") or "").strip()
-            else:
-                body = {"Name": (doc.get("company") or doc.get("customer_name") or email or vat)[:50],
-                        "Status": "C"}
-                for field_, value in (("Email", doc.get("customer_email")), ("VATNumber", doc.get("vat_number")),
-                                      ("Country", doc.get("billing_country") or doc.get("vat_country"))):
-                    if value:
-                        body[field_] = value
-                data = self.client.post("crm/Accounts", division, body)
-                d = (data or {}).get("d") or {}
-                account_id, code, created = d.get("ID"), (d.get("Code") or "").strip() or None, True
-            if not account_id:
-                raise ExactApiError(None, f"Exact did not return an ID for the new debtor of {doc_key}")
-            with self.store.atomic() as con:
-                con.execute("INSERT OR REPLACE INTO push_debtors VALUES (?, ?, ?, ?, ?, ?)",
-                            [division, key, account_id, code, created, _now(self.clock)])
+        if known:
+            account_id = known[0][0]
+        else:
+            account_id = self._find_or_create_debtor(division, doc, key)
         payload["Customer"] = account_id
         with self.store.atomic() as con:
             con.execute("UPDATE push_jobs SET payload = ?, updated_at = ? WHERE job_id = ?",
                         [canonical_json(payload), _now(self.clock), job["job_id"]])
         return account_id
 
+    def _find_debtor(self, division: int, doc: dict) -> dict | None:
+        """The customer Exact holds with the document's VAT number, else its e-mail (None: none)."""
+        other: tuple[str, str, dict] | None = None
+        for field_, value in (("VATNumber", doc.get("vat_number")), ("Email", doc.get("customer_email"))):
+            value = (value or "").strip()
+            if not value:
+                continue
+            hits = [r for r in self.client.pages("crm/Accounts", division, {
+                "$filter": f"{field_} eq {_quote(value)}", "$select": "ID,Code,Name,Status,Blocked"}).rows()
+                if not r.get("Blocked")]
+            if not hits:
+                continue
+            customers = sorted((r for r in hits if (r.get("Status") or "") == "C"),
+                               key=lambda r: (r.get("Code") or "").strip().rjust(18))
+            if customers:
+                return customers[0]
+            other = other or (field_, value, hits[0])
+        if other is not None:
+            field_, value, acc = other
+            raise _JobFailed(f"account {(acc.get('Code') or '').strip()} ({acc.get('Name')}) has {field_} {value} "
+                             f"in division {division} but is not a customer (status {acc.get('Status')!r}); make it "
+                             f"a customer in Exact, then retry")
+        return None
 
-_TRANSIENT_WORDS = ("temporarily", "unavailable", "timeout", "time-out", "try again", "service")
+    def _record_debtor(self, division: int, key: str, row: dict, created: bool) -> str:
+        account_id = row.get("ID")
+        if not account_id:
+            raise _JobFailed("Exact did not return an ID for the debtor")
+        with self.store.atomic() as con:
+            con.execute("INSERT OR REPLACE INTO push_debtors VALUES (?, ?, ?, ?, ?, ?)",
+                        [division, key, account_id, (row.get("Code") or "").strip() or None, created,
+                         _now(self.clock)])
+            if created:
+                Store.log_event(con, LOG_SOURCE, f"created debtor {(row.get('Code') or '').strip()} "
+                                f"({row.get('Name')}) in division {division}", level="info", run_id=self.run_id)
+        return account_id
+
+    def _find_or_create_debtor(self, division: int, doc: dict, key: str) -> str:
+        found = self._find_debtor(division, doc)
+        if found is not None:
+            return self._record_debtor(division, key, found, created=False)
+        body: dict[str, Any] = {"Name": (doc.get("company") or doc.get("customer_name") or
+                                         doc.get("customer_email") or doc.get("vat_number") or "")[:50],
+                                "Status": "C"}
+        # the country the reconciliation checks the account against: the VAT country, else billing
+        for field_, value in (("Email", doc.get("customer_email")), ("VATNumber", doc.get("vat_number")),
+                              ("Country", doc.get("vat_country") or doc.get("billing_country"))):
+            if value and str(value).strip():
+                body[field_] = str(value).strip()
+        last = ""
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                data = self.client.post("crm/Accounts", division, body)
+            except ExactApiError as e:
+                last = e.message or str(e)
+                if e.status in _FUNCTIONAL or (e.status is not None and e.status >= 500 and _validation(last)):
+                    found = None if e.status in _FUNCTIONAL else self._find_debtor(division, doc)
+                    if found is not None:
+                        return self._record_debtor(division, key, found, created=True)
+                    raise _JobFailed(f"could not create the debtor: {last}") from None
+                # the account may or may not exist now: look before posting again
+                log.info("debtor POST for %s: %s; looking it up before any retry", key, last)
+                if e.status is None or e.status >= 500:
+                    self.clock.sleep(min(30.0, 0.5 * 2 ** (attempt - 1)))
+                found = self._find_debtor(division, doc)
+                if found is not None:
+                    return self._record_debtor(division, key, found, created=True)
+                continue
+            row = (data or {}).get("d") if isinstance(data, dict) else None
+            if isinstance(row, dict) and row.get("ID"):
+                return self._record_debtor(division, key, row, created=True)
+            found = self._find_debtor(division, doc)
+            if found is not None:
+                return self._record_debtor(division, key, found, created=True)
+        raise _JobFailed(f"gave up creating the debtor after {self.max_attempts} attempt(s): {last}")
+
+
+class _JobFailed(Exception):
+    """A job cannot go on (its debtor cannot be found or created); the message says why."""
+
+
+_TRANSIENT_WORDS = ("temporarily", "unavailable", "timeout", "time-out", "try again", "service", "internal server",
+                    "overloaded", "maintenance")
 
 
 def _validation(message: str) -> bool:
-    """A 500 that carries a business validation message (reference §6.2), not an outage."""
+    """A 5xx that carries a business validation message (reference §6.2: "Mandatory: …",
+    "Invalid: …", "Already processed"), not an outage (empty, or worded as one)."""
     text = (message or "").lower()
     return bool(text) and not any(w in text for w in _TRANSIENT_WORDS)

@@ -26,6 +26,8 @@ from typing import Any, Iterable, Sequence
 
 import polars as pl
 
+from exactsync.clock import SYSTEM_CLOCK, Clock
+from exactsync.errors import EXIT_USAGE, ExactsyncError
 from exactsync.mapping import Mappings, load_mappings
 from exactsync.money import ZERO, to_cents
 from exactsync.push.payload import (
@@ -46,12 +48,17 @@ __all__ = [
     "plan_push",
     "plan_targets",
     "load_targets",
+    "target_runs",
     "missing_targets",
+    "PushPlanError",
     "job_id_for",
     "STATUS_ALIASES",
     "PUSHABLE_STATUSES",
     "LOOKUP_BATCH",
     "NEW_DEBTOR",
+    "current_headroom",
+    "debtor_keys",
+    "format_eta",
 ]
 
 STATUS_ALIASES = {
@@ -70,6 +77,12 @@ LOOKUP_BATCH = 40
 #: placeholder Customer of a payload whose debtor is created (look-up first) when executing
 NEW_DEBTOR = "new-debtor:"
 _SQL_NORM = r"regexp_replace(upper(regexp_replace(coalesce(your_ref, ''), '\s+', '', 'g')), '^(.*?)0*(\d+)$', '\1\2')"
+
+
+class PushPlanError(ExactsyncError):
+    """The selection cannot be planned (e.g. a period that is not a month, a year or a range)."""
+
+    exit_code = EXIT_USAGE
 
 
 @dataclass
@@ -105,6 +118,7 @@ class PlannedJob:
     reverses_entry_number: int | None = None
     pair_job_id: str | None = None
     existing_status: str | None = None  # status of the same job in push_jobs, if any
+    debtor_key: str | None = None  # vat:… / email:… of a debtor to find or create when executing
     lines: list[dict] = field(default_factory=list)  # for the effect table: period, country, vat_code, net, vat
 
     def as_dict(self) -> dict[str, Any]:
@@ -118,10 +132,21 @@ class Plan:
     jobs: list[PlannedJob] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (doc_key or ref, reason)
+    #: duplicates found in Exact: doc_key, your_ref, the entry kept, the entries proposed for reversal
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
     lookups: int = 0
     posts: int = 0
+    #: debtors to find in Exact (by VAT number, then e-mail) and create if absent
+    new_debtors: int = 0
+    #: their calls at most: one look-up per key the document has, plus one POST
+    debtor_calls: int = 0
     minutely_limit: int = 60
+    #: calls left in the current clock minute per division (absent = a fresh minute)
     minutely_remaining: int | None = None
+    #: seconds until the current clock minute resets
+    reset_in: float = 60.0
+    calls_by_division: dict[int, int] = field(default_factory=dict)
+    remaining_by_division: dict[int, int | None] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -129,14 +154,25 @@ class Plan:
 
     @property
     def calls(self) -> int:
-        return self.lookups + self.posts
+        return self.lookups + self.posts + self.debtor_calls
 
     @property
     def eta_seconds(self) -> float:
-        """Time the calls take at the current headroom (the minute budget is the bottleneck)."""
-        calls = self.calls
-        free = min(calls, self.minutely_remaining if self.minutely_remaining is not None else 0)
-        return math.ceil(max(0, calls - free) / max(1, self.minutely_limit)) * 60.0 if calls > free else 0.0
+        """Time the calls take at the current headroom: the minute budget is the bottleneck.
+
+        Per division (each has its own budget; divisions run one after the other): calls within
+        what is left of this minute go at once, the rest ``minutely_limit`` per clock minute
+        after the reset. HTTP time itself is not counted.
+        """
+        per_div = self.calls_by_division or ({0: self.calls} if self.calls else {})
+        total = 0.0
+        for div, calls in per_div.items():
+            remaining = self.remaining_by_division.get(div, self.minutely_remaining)
+            free = self.minutely_limit if remaining is None else max(0, remaining)
+            if calls > free:
+                minutes = math.ceil((calls - free) / max(1, self.minutely_limit))
+                total += self.reset_in + 60.0 * (minutes - 1)
+        return round(total, 1)
 
     def effect(self) -> pl.DataFrame:
         """Net and VAT the plan adds, per period, country and VAT code (sales sign)."""
@@ -170,9 +206,11 @@ class Plan:
         return {
             "plan_id": self.plan_id, "ok": self.ok, "errors": self.errors,
             "skipped": [{"key": k, "reason": r} for k, r in self.skipped],
+            "duplicates": self.duplicates,
             "jobs": [j.as_dict() for j in self.jobs],
             "effect": self.effect().to_dicts(),
-            "calls": {"lookups": self.lookups, "posts": self.posts, "total": self.calls},
+            "calls": {"lookups": self.lookups, "posts": self.posts, "debtors": self.debtor_calls,
+                      "total": self.calls},
             "eta_seconds": self.eta_seconds,
         }
 
@@ -190,15 +228,26 @@ class Plan:
                 lines.append(f"    {key}: {why}")
             if len(self.skipped) > 20:
                 lines.append(f"    … and {len(self.skipped) - 20} more")
+        if self.duplicates:
+            lines.append(f"  {len(self.duplicates)} document(s) booked more than once in Exact (nothing is deleted; "
+                         f"each extra entry gets a proposed reversal):")
+            for d in self.duplicates[:20]:
+                extra = ", ".join(str(n) for n in d["reversed"])
+                lines.append(f"    {d['your_ref']}: entries {d['kept']}, {extra}; keep {d['kept']}, "
+                             f"reverse {extra}")
+            if len(self.duplicates) > 20:
+                lines.append(f"    … and {len(self.duplicates) - 20} more")
         eff = self.effect()
         if eff.height:
             lines.append("  Effect on Exact (net / VAT) per period, country, VAT code:")
             for r in eff.iter_rows(named=True):
                 lines.append(f"    {r['period']} {r['country'] or '--':3} {r['vat_code'] or '-':8} "
                              f"{r['net']:>14} {r['vat']:>12}  ({r['jobs']} job(s))")
-        mins = self.eta_seconds / 60
-        lines.append(f"  API calls: {self.lookups} look-up(s) + {self.posts} POST(s) = {self.calls}; "
-                     f"ETA ≈ {mins:.0f} min at {self.minutely_limit}/min")
+        debtors = f" + ≤ {self.debtor_calls} for {self.new_debtors} new debtor(s)" if self.new_debtors else ""
+        left = ", ".join(f"{'a fresh minute' if r is None else f'{r} left this minute'}"
+                         for r in self.remaining_by_division.values()) or "a fresh minute"
+        lines.append(f"  API calls: {self.lookups} look-up(s) + {self.posts} POST(s){debtors} = {self.calls}; "
+                     f"ETA ≈ {format_eta(self.eta_seconds)} at {self.minutely_limit}/min ({left})")
         for j in self.jobs[:50]:
             state = f" [{j.existing_status}]" if j.existing_status else ""
             lines.append(f"    {j.kind:7} {j.your_ref:20} {j.entry_date} {j.net:>12} {j.vat:>10} "
@@ -206,6 +255,27 @@ class Plan:
         if len(self.jobs) > 50:
             lines.append(f"    … and {len(self.jobs) - 50} more job(s)")
         return "\n".join(lines)
+
+
+def format_eta(seconds: float) -> str:
+    if seconds <= 0:
+        return "no wait"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min"
+
+
+def current_headroom(store: Any, division: int, clock: Clock | None = None) -> int | None:
+    """Calls left in the current clock minute for ``division`` as Exact last reported it (the
+    ``api_calls`` log: the lowest count reported this minute), or None when no call was made this
+    minute (a fresh minute). Makes no call."""
+    clock = clock or SYSTEM_CLOCK
+    now = clock.time()
+    minute_start = dt.datetime.fromtimestamp(now - now % 60, dt.timezone.utc).replace(tzinfo=None)
+    left = store.scalar("SELECT min(rate_minutely_remaining) FROM api_calls WHERE system = 'exact' AND scope = ? "
+                        "AND called_at >= ? AND called_at < ? + INTERVAL 1 MINUTE",
+                        [str(division), minute_start, minute_start])
+    return None if left is None else int(left)
 
 
 def job_id_for(division: int, kind: str, your_ref: str, reverses_entry_id: str | None = None) -> str:
@@ -217,9 +287,45 @@ def job_id_for(division: int, kind: str, your_ref: str, reverses_entry_id: str |
 # --------------------------------------------------------------------------- targets
 
 
-def _columns(con, table: str) -> set[str]:
-    rows = con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]).fetchall()
-    return {r[0] for r in rows}
+def _months(period: str | None) -> list[str] | None:
+    """The months of ``YYYY-MM``, ``YYYY`` or ``YYYY-MM..YYYY-MM`` (None = no period given)."""
+    if not period:
+        return None
+    p = period.strip()
+    lo, _, hi = p.partition("..")
+    lo, hi = lo.strip(), (hi or lo).strip()
+    if len(lo) == 4:
+        lo += "-01"
+    if len(hi) == 4:
+        hi += "-12"
+    try:
+        y, m = (int(x) for x in lo.split("-"))
+        y2, m2 = (int(x) for x in hi.split("-"))
+        if not (1 <= m <= 12 and 1 <= m2 <= 12 and len(lo) == len(hi) == 7):
+            raise ValueError
+    except ValueError:
+        raise PushPlanError(f"period {period!r} is not YYYY-MM, YYYY or YYYY-MM..YYYY-MM") from None
+    out = []
+    while (y, m) <= (y2, m2) and len(out) < 1200:
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def target_runs(store: Any, run_id: str | None = None, *, period: str | None = None,
+                shop: str | None = None) -> list[Any]:
+    """The reconciliation runs to take results from: ``run_id``, else the latest run of each month
+    of ``period`` (months never reconciled are left out), else the latest run."""
+    from exactsync.reconcile import latest_run, load_run
+
+    if run_id is not None:
+        return [load_run(store, run_id)]
+    months = _months(period)
+    if months is None:
+        run = latest_run(store, shop=shop)
+        return [run] if run is not None else []
+    runs = [latest_run(store, month, shop=shop) for month in months]
+    return [r for r in runs if r is not None]
 
 
 def load_targets(
@@ -228,37 +334,32 @@ def load_targets(
     *,
     result_keys: Sequence[str] | None = None,
     statuses: Iterable[str] | None = None,
+    period: str | None = None,
+    shop: str | None = None,
 ) -> list[Target]:
-    """Selected rows of ``recon_results`` (latest run when ``run_id`` is None)."""
-    wanted = [STATUS_ALIASES.get(s.strip(), s.strip()) for s in statuses] if statuses else list(PUSHABLE_STATUSES)
-    with store.read() as con:
-        cols = _columns(con, "recon_results")
-        if not cols:
-            return []
-        if run_id is None and "recon_runs" in {r[0] for r in con.execute(
-                "SELECT table_name FROM information_schema.tables").fetchall()}:
-            rcols = _columns(con, "recon_runs")
-            order = next((c for c in ("finished_at", "started_at", "created_at") if c in rcols), None)
-            if order:
-                row = con.execute(f"SELECT run_id FROM recon_runs ORDER BY {order} DESC LIMIT 1").fetchall()
-                run_id = row[0][0] if row else None
-        key_col = "result_key" if "result_key" in cols else ("result_id" if "result_id" in cols else None)
-        sel = ["doc_key", "status", "run_id" if "run_id" in cols else "NULL",
-               key_col if key_col else "NULL"]
-        where, params = [], []
-        if run_id is not None and "run_id" in cols:
-            where.append("run_id = ?")
-            params.append(run_id)
-        if result_keys and key_col:
-            where.append(f"CAST({key_col} AS VARCHAR) IN (SELECT unnest(?::VARCHAR[]))")
-            params.append([str(k) for k in result_keys])
-        else:
-            where.append("status IN (SELECT unnest(?::VARCHAR[]))")
-            params.append(wanted)
-        rows = con.execute(f"SELECT {', '.join(sel)} FROM recon_results WHERE {' AND '.join(where)} "
-                           f"ORDER BY doc_key", params).fetchall()
-    return [Target(doc_key=r[0], status=r[1], run_id=r[2], result_key=None if r[3] is None else str(r[3]))
-            for r in rows]
+    """Pushable results of reconciliation runs (see :func:`target_runs`), read through the
+    reconciliation's public API (``exactsync.reconcile.differences``).
+
+    ``statuses`` (aliases such as ``missing``, ``amount`` allowed) narrow the pushable statuses;
+    ``result_keys`` picks results of ``run_id`` (or of the latest run).
+    """
+    from exactsync.reconcile import DiffFilters, count_differences, differences
+
+    wanted = [STATUS_ALIASES.get(s.strip(), s.strip()) for s in statuses if s.strip()] if statuses else []
+    if result_keys:
+        # chosen results: every one comes back (a status push does not act on is skipped, with why)
+        filters = DiffFilters(statuses=wanted, include_ok=True, result_keys=[str(k) for k in result_keys])
+    else:
+        filters = DiffFilters(statuses=wanted or list(PUSHABLE_STATUSES), shops=[shop] if shop else ())
+    out: list[Target] = []
+    for run in target_runs(store, run_id, period=None if result_keys else period, shop=shop):
+        n = count_differences(store, run.run_id, filters)
+        if not n:
+            continue
+        frame = differences(store, run.run_id, filters, limit=n).sort("doc_key", "result_key", nulls_last=True)
+        out.extend(Target(doc_key=r["doc_key"], status=r["status"], run_id=run.run_id, result_key=r["result_key"])
+                   for r in frame.select("doc_key", "status", "result_key").iter_rows(named=True))
+    return out
 
 
 def missing_targets(store: Any, settings: Any, *, period: str | None = None, shop: str | None = None) -> list[Target]:
@@ -296,10 +397,11 @@ def plan_push(
     period: str | None = None,
     shop: str | None = None,
     headroom: Any = None,
+    clock: Clock | None = None,
 ) -> Plan:
     """Plan the push of reconciliation results (see the module docstring). Sends nothing."""
-    targets = load_targets(store, run_id, result_keys=result_keys, statuses=statuses)
-    return plan_targets(store, settings, targets, period=period, shop=shop, headroom=headroom)
+    targets = load_targets(store, run_id, result_keys=result_keys, statuses=statuses, period=period, shop=shop)
+    return plan_targets(store, settings, targets, period=period, shop=shop, headroom=headroom, clock=clock)
 
 
 def _period_filter(period: str | None):
@@ -326,11 +428,23 @@ def plan_targets(
     period: str | None = None,
     shop: str | None = None,
     headroom: Any = None,
+    clock: Clock | None = None,
 ) -> Plan:
-    plan = Plan(plan_id=uuid.uuid4().hex[:12], minutely_limit=int(settings.exact.minutely_limit or 60))
+    """Plan ``targets`` (see the module docstring). Sends nothing.
+
+    The ETA uses ``headroom`` (a live client's :class:`~exactsync.exact.ratelimit.Headroom`) when
+    given, else what the ``api_calls`` log says is left of the current minute.
+    """
+    clock = clock or SYSTEM_CLOCK
+    now = clock.time()
+    plan = Plan(plan_id=uuid.uuid4().hex[:12], minutely_limit=int(settings.exact.minutely_limit or 60),
+                reset_in=round(60.0 - now % 60, 1))
     if headroom is not None:
         plan.minutely_limit = int(getattr(headroom, "minutely_limit", None) or plan.minutely_limit)
         plan.minutely_remaining = getattr(headroom, "minutely_remaining", None)
+        reset = getattr(headroom, "minutely_reset", None)
+        if reset is not None and reset > now:
+            plan.reset_in = round(reset - now, 1)
     in_period = _period_filter(period)
     doc_keys = sorted({t.doc_key for t in targets if t.doc_key})
     with store.read() as con:
@@ -385,10 +499,26 @@ def plan_targets(
     plan.errors = list(dict.fromkeys(problems))
     todo = [j for j in plan.jobs if j.existing_status != "Synced"]
     plan.posts = len(todo)
-    per_div = defaultdict(set)
+    per_div: dict[int, set[str]] = defaultdict(set)  # division -> references
+    debtors: dict[int, dict[str, int]] = defaultdict(dict)
     for j in todo:
         per_div[j.division].add(normalize_reference(j.your_ref))
-    plan.lookups = sum(math.ceil(len(v) / LOOKUP_BATCH) for v in per_div.values())
+        if j.debtor_key and str(j.payload.get("Customer", "")).startswith(NEW_DEBTOR):
+            doc = docs.get(j.doc_key or "", {})
+            debtors[j.division][j.debtor_key] = sum(1 for k in debtor_keys(doc) if k) + 1
+    plan.new_debtors = sum(len(v) for v in debtors.values())
+    plan.debtor_calls = sum(sum(v.values()) for v in debtors.values())
+    for div in per_div:
+        # as executed: reversals, then creates, then rebooks, each in batches of LOOKUP_BATCH jobs
+        # with one look-up per batch
+        groups = ({"reverse"}, {"create"}, {"rebook"})
+        lookups = sum(math.ceil(sum(1 for j in todo if j.division == div and j.kind in g) / LOOKUP_BATCH)
+                      for g in groups)
+        plan.lookups += lookups
+        plan.calls_by_division[div] = (lookups + sum(1 for j in todo if j.division == div)
+                                       + sum(debtors[div].values()))
+        plan.remaining_by_division[div] = (plan.minutely_remaining if headroom is not None
+                                           else current_headroom(store, div, clock))
     return plan
 
 
@@ -424,33 +554,43 @@ def _booked_entries(store: Any, division: int, refs: dict[str, Any]) -> dict[str
     return out
 
 
-def _customer(plan: Plan, m: Mappings, doc: dict) -> tuple[str | None, str | None]:
-    """(account GUID, problem). Strategy ``lookup`` tries the VAT number, then the e-mail."""
+def debtor_keys(doc: dict) -> tuple[str | None, str | None]:
+    """(VAT number key, e-mail key) a document's own debtor is found by: ``vat:NL123…B01``
+    (upper case, letters and digits only) and ``email:…`` (trimmed, lower case)."""
+    vat = "".join(ch for ch in (doc.get("vat_number") or "").upper() if ch.isalnum())
+    email = (doc.get("customer_email") or "").strip().lower()
+    return (f"vat:{vat}" if vat else None), (f"email:{email}" if email else None)
+
+
+def _customer(m: Mappings, doc: dict) -> tuple[str | None, str | None, str | None]:
+    """(account GUID or a NEW_DEBTOR placeholder, problem, debtor key to create).
+
+    Strategy ``lookup``: the pulled (or earlier created) customer with the document's VAT number,
+    else with its e-mail address; else, with ``create_debtors``, one to find-or-create when
+    executing; else the collective debtor of the country. Strategy ``collective``: the latter.
+    """
     ref = m.ref
     country = (doc.get("vat_country") or doc.get("billing_country") or "").upper()
     if m.debtor_strategy == "lookup":
-        if doc.get("vat_number"):
-            key = "".join(ch for ch in doc["vat_number"].upper() if ch.isalnum())
-            hit = ref.accounts_by_vat.get(key) or (m.known_debtors.get(f"vat:{key}") and
-                                                   {"account_id": m.known_debtors[f"vat:{key}"][0]})
+        vat_key, email_key = debtor_keys(doc)
+        if vat_key:
+            hit = ref.accounts_by_vat.get(vat_key[4:]) or m.known_debtors.get(vat_key)
             if hit:
-                return hit["account_id"], None
-        if doc.get("customer_email"):
-            key = doc["customer_email"].strip().lower()
-            hit = ref.accounts_by_email.get(key) or (m.known_debtors.get(f"email:{key}") and
-                                                     {"account_id": m.known_debtors[f"email:{key}"][0]})
+                return (hit["account_id"] if isinstance(hit, dict) else hit[0]), None, None
+        if email_key:
+            hit = ref.accounts_by_email.get(email_key[6:]) or m.known_debtors.get(email_key)
             if hit:
-                return hit["account_id"], None
-        if m.create_debtors and (doc.get("customer_email") or doc.get("vat_number")):
-            # Not created while planning; execute creates it first (look-up by e-mail, then POST).
-            return f"{NEW_DEBTOR}{doc['doc_key']}", None
+                return (hit["account_id"] if isinstance(hit, dict) else hit[0]), None, None
+        if m.create_debtors and (vat_key or email_key):
+            # Not created while planning: execute looks it up in Exact first, and creates it once.
+            return f"{NEW_DEBTOR}{doc['doc_key']}", None, vat_key or email_key
     code = m.collective_debtor(country)
     if code is None:
-        return None, f"no collective debtor mapped for {country or 'any country'} in division {m.division}"
+        return None, f"no collective debtor mapped for {country or 'any country'} in division {m.division}", None
     p = ref.account_problem(code)
     if p:
-        return None, p
-    return ref.accounts_by_code[code.strip()]["account_id"], None
+        return None, p, None
+    return ref.accounts_by_code[code.strip()]["account_id"], None, None
 
 
 def _job(plan: Plan, draft: EntryDraft, kind: str, t: Target, doc: dict, existing: dict,
@@ -495,8 +635,11 @@ def _plan_one(plan: Plan, settings: Any, m: Mappings, t: Target, doc: dict, ref:
                 for x in draft.lines:
                     x.country = country
                 _job(plan, draft, "reverse", t, doc, existing, reverses=e, country=country)
+        plan.duplicates.append({"doc_key": doc["doc_key"], "your_ref": ref, "kept": keep["entry_number"],
+                                "kept_entry_id": keep["entry_id"],
+                                "reversed": [e["entry_number"] for e in live if e is not keep]})
         return problems
-    customer, cp = _customer(plan, m, doc)
+    customer, cp, debtor_key = _customer(m, doc)
     if cp:
         return [cp]
     if t.status == "missing_in_exact":
@@ -506,7 +649,7 @@ def _plan_one(plan: Plan, settings: Any, m: Mappings, t: Target, doc: dict, ref:
             return []
         draft, p = build_document_entry(doc, lines, m, customer_id=customer, your_ref=ref)
         if draft:
-            _job(plan, draft, "create", t, doc, existing)
+            _job(plan, draft, "create", t, doc, existing).debtor_key = debtor_key
         return p
     # a correction: reverse what is booked, book the correct entry
     live = live_entries(entries)
@@ -528,6 +671,7 @@ def _plan_one(plan: Plan, settings: Any, m: Mappings, t: Target, doc: dict, ref:
     problems.extend(p)
     if draft and reversals:
         rebook = _job(plan, draft, "rebook", t, doc, existing, reverses=first)
+        rebook.debtor_key = debtor_key
         rebook.pair_job_id = reversals[0].job_id
         for r in reversals:
             r.pair_job_id = rebook.job_id

@@ -118,6 +118,8 @@ class DiffFilters:
     date_from: Any = None
     date_to: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: only these results (``result_key``); the status filters still apply
+    result_keys: Sequence[str] = ()
 
 
 def _where(run_id: str, f: DiffFilters | None) -> tuple[str, list[Any]]:
@@ -129,6 +131,9 @@ def _where(run_id: str, f: DiffFilters | None) -> tuple[str, list[Any]]:
     elif not f.include_ok:
         where.append("status NOT IN (SELECT unnest(?::VARCHAR[]))")
         params.append(list(OK_STATUSES))
+    if f.result_keys:
+        where.append("result_key IN (SELECT unnest(?::VARCHAR[]))")
+        params.append([str(k) for k in f.result_keys])
     if f.causes:
         where.append("cause IN (SELECT unnest(?::VARCHAR[]))")
         params.append(list(f.causes))

@@ -88,3 +88,18 @@ def test_headers_parsed_as_epoch_ms_and_429_without_headers():
     assert clock.time() == (1_790_000_040 // 60 + 1) * 60 + 0.5
     assert parse_rate_headers({"X-RateLimit-Reset": "12"})["daily_reset"] is None  # not epoch ms
     limiter.before_call(None)  # current/Me is never limited
+
+
+def test_a_call_whose_answer_never_came_still_counts_against_the_minute():
+    """A dropped answer brings no headers: the limiter counts the call itself, so the next call
+    waits for the reset instead of running into a 429."""
+    from exactsync.clock import FakeClock
+
+    clock = FakeClock(1_790_000_010.0)
+    limiter = RateLimiter(clock, margin=0.5)
+    limiter.after_response(1, 200, {"X-RateLimit-Minutely-Remaining": "1",
+                                    "X-RateLimit-Minutely-Reset": "1790000040000"})
+    limiter.before_call(1)  # the last call of this minute; its answer is lost
+    assert clock.time() == 1_790_000_010.0
+    limiter.before_call(1)
+    assert clock.time() == 1_790_000_040.5

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -132,6 +133,21 @@ class Env:
 
     def stop(self) -> None:
         self.server.stop()
+
+
+def write_config(env: "Env", tmp_path: Path) -> tuple[str, dict]:
+    """An exactsync.toml for ``env`` (no secret in it) and an environment with the client secret."""
+    ex = env.settings.exact
+    cfg = tmp_path / "exactsync.toml"
+    cfg.write_text(
+        f'[store]\npath = "{env.settings.store.path}"\nlock_timeout = 60\n'
+        f'[exact]\nbase_url = "{ex.base_url}"\nclient_id = "{ex.client_id}"\ndivisions = [{DIV}]\n'
+        f'token_file = "{ex.token_file}"\ntimeout = 5\nredirect_uri = "{ex.redirect_uri}"\n'
+        f'[shops.woo]\nkind = "woocommerce"\ndivision = {DIV}\nreference_prefix = "WC-"\n',
+        encoding="utf-8")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("EXACTSYNC_")}
+    environ["EXACTSYNC_EXACT__CLIENT_SECRET"] = ex.client_secret.get()  # secrets via the environment
+    return str(cfg), environ
 
 
 @pytest.fixture

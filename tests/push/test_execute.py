@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 from decimal import Decimal
+
+import httpx2
 
 from exactsync.push import Target, execute_plan, list_jobs, plan_targets, retry_jobs
 
@@ -77,7 +80,10 @@ def test_functional_error_is_recorded_with_exacts_message_then_retried(make_env)
         out = execute_plan(env.store, env.settings, plan, client=client)
     assert (out.synced, out.errors, out.exit_code) == (0, 1, 1)
     job = list_jobs(env.store, "Error").to_dicts()[0]
-    assert job["last_error"] == "Invalid: Invoice to (Type)" and job["attempts"] == 2
+    assert job["last_error"] == "Invalid: Invoice to (Type)" and job["attempts"] == 1
+    # a validation answer is never posted again automatically (reference §6.2), only looked up
+    entry_calls = [(c["method"], c["status"]) for c in env.app.calls(DIV) if "salesentries" in c["path"].lower()]
+    assert entry_calls == [("GET", 200), ("POST", 500), ("GET", 200)]
     with env.app.lock:
         acc["Status"] = "C"
     with env.client() as client:
@@ -141,3 +147,108 @@ def test_correction_reverses_and_rebooks_and_duplicate_gets_a_reversal(make_env)
     e = env.store.query("SELECT net, vat, description FROM exact_entries WHERE your_ref = 'WC-1002' "
                         "ORDER BY entry_number")
     assert e["net"].to_list() == [D("82.64"), D("-82.64"), D("90.00")]
+
+
+class _WatchPosts(httpx2.BaseTransport):
+    """Real HTTP; at each POST of a sales entry, reads that job's row from the DuckDB file (a
+    separate connection) as it is at the moment the POST leaves."""
+
+    def __init__(self, db_path) -> None:
+        self.inner = httpx2.HTTPTransport()
+        self.db_path = db_path
+        self.seen: dict[str, tuple] = {}
+
+    def handle_request(self, request):
+        if request.method == "POST" and request.url.path.lower().endswith("/salesentry/salesentries"):
+            ref = json.loads(request.content)["YourRef"]
+            from exactsync.store import Store
+
+            row = Store(self.db_path).rows("SELECT status, claimed_by, queued_at, attempts FROM push_jobs "
+                                           "WHERE your_ref = ?", [ref])
+            self.seen[ref] = row[0] if row else None
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_each_job_is_committed_queued_before_its_post_and_keeps_its_timestamps(make_env, clock):
+    env = make_env()
+    docs = [make_doc(6500 + i) for i in range(3)]
+    env.add_docs(docs)
+    plan = _plan(env, docs)
+    from exactsync.push import save_plan
+
+    save_plan(env.store, plan, clock=clock)
+    pending = list_jobs(env.store).to_dicts()
+    assert {j["status"] for j in pending} == {"Pending"} and all(j["queued_at"] is None for j in pending)
+    clock.advance(5)
+    watch = _WatchPosts(env.settings.store.path)
+    with env.client(transport=watch) as client:
+        out = execute_plan(env.store, env.settings, [j.job_id for j in plan.jobs], client=client)
+    assert out.synced == 3
+    assert sorted(watch.seen) == ["WC-6500", "WC-6501", "WC-6502"]
+    for status, claimed_by, queued_at, attempts in watch.seen.values():
+        # committed (another connection sees it) as Queued, claimed by this process, before the POST
+        assert status == "Queued" and claimed_by.split(":")[1] == str(os.getpid()) and queued_at is not None
+        assert attempts == 0
+    for j in list_jobs(env.store).to_dicts():
+        assert j["status"] == "Synced" and j["attempts"] == 1 and j["last_error"] is None
+        assert j["created_at"] < j["queued_at"] <= j["synced_at"] == j["updated_at"]
+        assert j["exact_entry_id"] and j["exact_entry_number"] and not j["found_existing"]
+
+
+def test_lookups_exact_never_answers_stop_the_run_cleanly_and_are_resumed(make_env):
+    env = make_env()
+    docs = [make_doc(6600 + i) for i in range(2)]
+    env.add_docs(docs)
+    env.app.set_faults(error_5xx=1.0, status_5xx=503)  # Exact is down
+    with env.client() as client:
+        out = execute_plan(env.store, env.settings, _plan(env, docs), client=client)
+    assert (out.synced, out.not_done, out.exit_code) == (0, 2, 1)
+    assert "not answering" in out.stopped
+    assert set(list_jobs(env.store)["status"].to_list()) == {"Queued"}  # claimed, never posted
+    assert not [c for c in env.app.calls(DIV) if c["method"] == "POST"]
+    env.app.set_faults(error_5xx=0.0)
+    with env.client() as client:
+        out = retry_jobs(env.store, env.settings, client=client)
+    assert (out.synced, out.exit_code) == (2, 0)
+    assert all(len(env.entries(f"WC-{6600 + i}")) == 1 for i in range(2))
+
+
+def test_a_processed_entry_is_corrected_by_reversal_never_edited_and_reconciles_as_matched(make_env):
+    from exactsync.reconcile import DiffFilters, differences, document_detail, run_reconciliation
+
+    env = make_env()
+    d1002 = make_doc(1002, day="2026-02-03", lines=[("goods", "21", "90.00", "18.90")])
+    env.add_docs([d1002])
+    original = env.entries("WC-1002")[0]
+    env.app.process_entry(DIV, original["EntryID"])  # the bookkeeper processed it (Status 50)
+    env.pull()
+    run = run_reconciliation(env.store, env.settings, "2026-02", clock=env.clock)
+    before = differences(env.store, run.run_id, DiffFilters(search="1002"), limit=10).to_dicts()
+    assert [r["status"] for r in before] == ["amount_differs"]
+    processed = {k: v for k, v in env.entries("WC-1002")[0].items()}
+    env.app.clear_calls()
+    plan = plan_targets(env.store, env.settings, [Target("woo:invoice:1002", "amount_differs")])
+    with env.client() as client:
+        out = execute_plan(env.store, env.settings, plan, client=client)
+    assert out.synced == 2
+    assert [c["method"] for c in env.app.calls(DIV) if "salesentr" in c["path"].lower()
+            and c["method"] not in ("GET", "POST")] == []  # no PUT, no DELETE
+    booked = sorted(env.entries("WC-1002"), key=lambda e: e["EntryNumber"])
+    assert booked[0] == processed  # the processed original is untouched
+    n = original["EntryNumber"]
+    assert [e["Description"] for e in booked[1:]] == [f"Reversal of entry {n}", f"Correction of entry {n}"]
+    # re-pull and re-reconcile: the document is matched; all three entries stay visible, linked
+    env.pull()
+    rerun = run_reconciliation(env.store, env.settings, "2026-02", clock=env.clock)
+    [row] = differences(env.store, rerun.run_id, DiffFilters(search="1002", include_ok=True), limit=10).to_dicts()
+    assert row["status"] == "matched" and sorted(row["entry_numbers"]) == [e["EntryNumber"] for e in booked]
+    detail = document_detail(env.store, rerun.run_id, row["result_key"])
+    assert detail["exact"]["entry_id"].to_list() == [e["EntryID"] for e in booked]
+    jobs = {j["kind"]: j for j in list_jobs(env.store, doc_key="woo:invoice:1002").to_dicts()}
+    assert jobs["reverse"]["reverses_entry_id"] == jobs["rebook"]["reverses_entry_id"] == original["EntryID"]
+    assert (jobs["reverse"]["exact_entry_id"], jobs["rebook"]["exact_entry_id"]) == (booked[1]["EntryID"],
+                                                                                   booked[2]["EntryID"])
+    assert jobs["reverse"]["pair_job_id"] == jobs["rebook"]["job_id"]

@@ -77,19 +77,38 @@ def test_closed_period_is_refused_naming_the_period(make_env):
     assert env.app.calls() == []
 
 
-def test_plan_effect_calls_and_eta(make_env):
+def test_plan_effect_calls_and_eta(make_env, clock):
     env = make_env()
-    docs = [make_doc(8000 + i) for i in range(45)]
+    docs = [make_doc(8000 + i) for i in range(58)]
     docs.append(make_doc(8100, kind="credit_note", lines=[("goods", "21", "10.00", "2.10")]))
     docs.append(make_doc(8101, country="DE", treatment="oss",
                          lines=[("goods", "19", "50.00", "9.50"), ("shipping", "19", "5.00", "0.95")]))
     env.add_docs(docs)
-    plan = plan_targets(env.store, env.settings, [Target(d["doc_key"], "missing_in_exact") for d, _ in docs])
-    assert plan.ok and len(plan.jobs) == 47
-    assert (plan.lookups, plan.posts) == (2, 47)
-    assert plan.eta_seconds == 60.0
+    targets = [Target(d["doc_key"], "missing_in_exact") for d, _ in docs]
+    # the pull just spent part of this clock minute: the ETA is at what the api_calls log says is left
+    used = sum(1 for c in env.app.calls(DIV) if c["status"] != 429 and int(c["time"] // 60) == int(clock.time() // 60))
+    assert 0 < used < 60 and 60 - used < 62
+    plan = plan_targets(env.store, env.settings, targets, clock=clock)
+    assert plan.ok and len(plan.jobs) == 60
+    assert (plan.lookups, plan.posts, plan.calls) == (2, 60, 62)
+    assert plan.remaining_by_division == {DIV: 60 - used}
+    assert plan.eta_seconds == plan.reset_in == 60 - clock.time() % 60  # the rest goes after the reset
+    assert "= 62;" in plan.summary() and f"{60 - used} left this minute" in plan.summary()
+    clock.advance(60)  # a fresh minute: 60 of the 62 calls go now, 2 after the next reset
+    assert plan_targets(env.store, env.settings, targets, clock=clock).eta_seconds == 55
+    targets = targets[:50]
+    assert plan_targets(env.store, env.settings, targets, clock=clock).eta_seconds == 0
+    from exactsync.exact.ratelimit import Headroom
+
+    live = Headroom(DIV, minutely_limit=60, minutely_remaining=10, minutely_reset=clock.time() + 20)
+    assert plan_targets(env.store, env.settings, targets, clock=clock, headroom=live).eta_seconds == 20
+    live.minutely_remaining = 0  # 52 calls after the reset in 20 s, 60 a minute
+    assert plan_targets(env.store, env.settings, targets, clock=clock, headroom=live).eta_seconds == 20
+    plan.calls_by_division = {DIV: 200}
+    plan.remaining_by_division = {DIV: 5}
+    assert plan.eta_seconds == plan.reset_in + 3 * 60  # 195 after the reset: 4 minutes' worth
     eff = {(r["period"], r["country"], r["vat_code"]): (r["net"], r["vat"]) for r in plan.effect().to_dicts()}
-    assert eff[("2026-03", "NL", "2")] == (D("4490.00"), D("942.90"))
+    assert eff[("2026-03", "NL", "2")] == (D("5790.00"), D("1215.90"))
     assert eff[("2026-03", "DE", "DE19")] == (D("55.00"), D("10.45"))
     cn = next(j for j in plan.jobs if j.your_ref == "WC-CN-8100")
     assert cn.payload["SalesEntryLines"][0]["AmountFC"] == "-10.00"
@@ -101,3 +120,39 @@ def test_plan_effect_calls_and_eta(make_env):
     assert de["Journal"] == "70" and len(de["Customer"]) == 36
     # nothing sent while planning
     assert not [c for c in env.app.calls() if c["method"] == "POST" and "salesentry" in c["path"].lower()]
+
+
+def test_a_code_blocked_in_exact_after_mapping_stops_the_plan_naming_it(make_env):
+    env = make_env()
+    env.add_docs([make_doc(7401, lines=[("goods", "9", "10.00", "0.90")]), make_doc(7402)])
+    with env.app.lock:  # in Exact, someone blocks the 9 % code and, later, the sales journal
+        div = env.app.divisions[DIV]
+        next(v for v in div.vat_codes.rows.values() if v["Code"].strip() == "1")["IsBlocked"] = True
+    env.pull()
+    env.app.clear_calls()
+    targets = [Target("woo:invoice:7401", "missing_in_exact"), Target("woo:invoice:7402", "missing_in_exact")]
+    plan = plan_targets(env.store, env.settings, targets)
+    assert plan.errors == ["VAT code '1' is blocked in division 123456"]
+    assert "is blocked" in read_mapping(env.store, "vat", DIV).filter(pl.col("vat_code") == "1")["error"][0]
+    with pytest.raises(PlanError, match="VAT code '1' is blocked"):
+        execute_plan(env.store, env.settings, plan, client=env.client())
+    with env.app.lock:
+        next(j for j in div.journals.rows.values() if j["Code"].strip() == "70")["IsBlocked"] = True
+    env.pull()
+    env.app.clear_calls()
+    plan = plan_targets(env.store, env.settings, targets[1:])
+    assert plan.errors == ["journal '70' is blocked in division 123456"] and plan.jobs == []
+    assert env.app.calls() == [] and env.store.scalar("SELECT count(*) FROM push_jobs") == 0
+
+
+def test_cost_centre_mapping_is_validated(make_env):
+    env = make_env()
+    frame = pl.DataFrame([{"division": DIV, "country": "nl", "cost_center": "WEBSHOP-NL"},
+                          {"division": DIV, "country": "DE", "cost_center": ""},
+                          {"division": DIV, "country": "", "cost_center": "ALL"}])
+    res = save_mapping(env.store, "cost_center", frame, DIV)
+    assert not res.saved
+    assert res.frame["country"].to_list() == ["NL", "DE", ""]  # cleaned
+    assert res.frame["error"].to_list() == ["cost centre 'WEBSHOP-NL' is longer than 8 characters",
+                                            "cost centre is missing", None]
+    assert read_mapping(env.store, "cost_center", DIV).height == 0

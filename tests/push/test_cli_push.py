@@ -1,0 +1,154 @@
+"""`exactsync push` through the CLI against the Exact sandbox over real HTTP: the dry-run plan, the
+executed push with progress and ETA, the exit codes (0 success, 3 partial, 1 failure), `push jobs`
+and `push retry` of one job or of all failed ones.
+
+The CLI runs in-process (click's CliRunner) with the hidden ``--simulated-clock``: the sandbox and
+the CLI share one :class:`~exactsync.clock.FileClock`, so rate-limit minutes and token lifetimes
+agree and no test waits on the wall clock.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from exactsync.cli.main import cli, load_commands
+from exactsync.clock import FileClock
+from exactsync.errors import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from exactsync.push import list_jobs
+from exactsync.reconcile import DiffFilters, differences, run_reconciliation
+
+from .conftest import DIV, START, make_doc, write_config
+
+load_commands()
+
+
+@pytest.fixture
+def cli_env(make_env, tmp_path):
+    clock = FileClock(tmp_path / "clock", start=START)
+    env = make_env(clock_=clock)
+    cfg, environ = write_config(env, tmp_path)
+    secret = environ["EXACTSYNC_EXACT__CLIENT_SECRET"]
+
+    def invoke(*args: str):
+        return CliRunner().invoke(cli, ["--config", cfg, "--simulated-clock", str(clock.path), *args],
+                                  env={"EXACTSYNC_EXACT__CLIENT_SECRET": secret}, catch_exceptions=False)
+
+    env.invoke = invoke
+    yield env
+    clock.close()
+
+
+def _posts(env) -> list[dict]:
+    return [c for c in env.app.calls(DIV) if c["method"] == "POST"]
+
+
+def _statuses(env, period: str) -> dict[str, str]:
+    run = run_reconciliation(env.store, env.settings, period, clock=env.clock)
+    rows = differences(env.store, run.run_id, DiffFilters(include_ok=True), limit=1000)
+    return {r["doc_key"]: r["status"] for r in rows.iter_rows(named=True) if r["doc_key"]}
+
+
+def test_dry_run_prints_the_plan_sends_nothing_then_yes_pushes_once(cli_env):
+    env = cli_env
+    # WC-1002 is booked as 82.64 + 17.36 (shop: 90.00 + 18.90); WC-1003 is booked twice
+    env.add_docs([make_doc(1002, day="2026-02-03", lines=[("goods", "21", "90.00", "18.90")]),
+                  make_doc(1003, day="2026-02-10", lines=[("goods", "21", "50.00", "10.50"),
+                                                          ("goods", "9", "20.00", "1.80")]),
+                  *[make_doc(7100 + i, day="2026-03-20") for i in range(3)]])
+    feb, mar = _statuses(env, "2026-02"), _statuses(env, "2026-03")
+    assert feb == {"woo:invoice:1002": "amount_differs", "woo:invoice:1003": "duplicated_in_exact"}
+    assert {mar[f"woo:invoice:{7100 + i}"] for i in range(3)} == {"missing_in_exact"}
+    dup = sorted(env.entries("WC-1003"), key=lambda e: e["EntryNumber"])
+    env.app.clear_calls()
+
+    r = env.invoke("push", "--period", "2026-02..2026-03", "--status", "missing,amount,duplicated", "--dry-run")
+    assert r.exit_code == EXIT_OK, r.output
+    out = r.stdout
+    assert "Selected from reconciliation run" in out and "(2026-02)" in out and "(2026-03)" in out
+    assert "6 job(s) 3 create, 1 rebook, 2 reverse" in out
+    # the duplicate is reported with its proposed reversal; nothing is deleted
+    assert "1 document(s) booked more than once in Exact (nothing is deleted" in out
+    assert f"WC-1003: entries {dup[0]['EntryNumber']}, {dup[1]['EntryNumber']}; keep {dup[0]['EntryNumber']}, " \
+           f"reverse {dup[1]['EntryNumber']}" in out
+    assert f"Reversal of entry {dup[1]['EntryNumber']}" in out
+    assert "Effect on Exact (net / VAT) per period, country, VAT code:" in out and "2026-03 NL  2" in out
+    assert "API calls: 3 look-up(s) + 6 POST(s) = 9" in out and "ETA ≈" in out
+    assert "dry run: nothing sent" in out
+    assert _posts(env) == [] and env.store.scalar("SELECT count(*) FROM push_jobs") == 0
+
+    plan = json.loads(env.invoke("--json", "push", "--period", "2026-03", "--dry-run").stdout)
+    assert plan["ok"] and len(plan["jobs"]) == 3 and plan["calls"]["total"] == 4
+    body = plan["jobs"][0]["payload"]
+    assert body["Journal"] == "70" and body["SalesEntryLines"][0]["AmountFC"] == "100.00"
+
+    r = env.invoke("push", "--period", "2026-02..2026-03", "--status", "missing,amount,duplicated", "--yes")
+    assert r.exit_code == EXIT_OK, r.output
+    assert "Pushing 6 job(s)" in r.stderr and "ETA ≈" in r.stderr
+    assert "push: [###-----------------] 1/6 posted WC-1002" in r.stderr  # the progress bar, with an ETA
+    assert "push: [####################] 6/6" in r.stderr and ", ETA " in r.stderr
+    assert "6/6 synced (6 posted, 0 already in Exact), 0 error(s)" in r.stdout
+    assert len(_posts(env)) == 6
+    assert not [c for c in env.app.calls() if c["method"] in ("PUT", "DELETE")], "nothing edited or deleted"
+    assert len(env.entries("WC-1003")) == 3 and len(env.entries("WC-1002")) == 3
+
+    # the same command again: every job is Synced, nothing is posted twice
+    env.app.clear_calls()
+    r = env.invoke("push", "--period", "2026-02..2026-03", "--status", "missing,amount,duplicated", "--yes")
+    assert r.exit_code == EXIT_OK and "0/0 synced" in r.stdout and _posts(env) == []
+
+
+def test_exit_codes_partial_and_failure_and_retry_of_one_or_all(cli_env):
+    env = cli_env
+    env.add_docs([make_doc(7201, day="2026-03-05"), make_doc(7202, day="2026-03-06"),
+                  *[make_doc(7203 + i, day="2026-03-07", country="DE", treatment="oss",
+                             lines=[("goods", "19", "50.00", "9.50")]) for i in range(2)]])
+    _statuses(env, "2026-03")
+    with env.app.lock:  # the DE collective debtor stops being a customer after the pull
+        de = next(a for a in env.app.divisions[DIV].accounts.rows.values() if a["Code"].strip() == "1002")
+        de["Status"] = "A"
+
+    r = env.invoke("push", "--period", "2026-03", "--yes")
+    assert r.exit_code == EXIT_PARTIAL, r.output
+    assert "2/4 synced" in r.stdout and "2 error(s)" in r.stdout and "Invalid: Invoice to (Type)" in r.stdout
+    r = env.invoke("push", "jobs", "--status", "Error")
+    assert r.exit_code == EXIT_OK and "jobs: 2 Error" in r.stdout
+    assert r.stdout.count("Invalid: Invoice to (Type)") == 2 and "WC-7203" in r.stdout and "WC-7204" in r.stdout
+
+    r = env.invoke("push", "retry")  # still refused: nothing synced is a failure
+    assert r.exit_code == EXIT_FAILURE and "0/2 synced" in r.stdout
+
+    with env.app.lock:
+        de["Status"] = "C"
+    failed = {j["your_ref"]: j["job_id"] for j in list_jobs(env.store, "Error").to_dicts()}
+    r = env.invoke("push", "retry", failed["WC-7203"])  # retry one
+    assert r.exit_code == EXIT_OK and "1/1 synced" in r.stdout
+    jobs = {j["your_ref"]: j for j in list_jobs(env.store).to_dicts()}
+    assert jobs["WC-7203"]["status"] == "Synced" and jobs["WC-7204"]["status"] == "Error"
+    assert jobs["WC-7203"]["attempts"] == 3  # two refused POSTs, then the one that landed
+    r = env.invoke("push", "retry")  # retry all failed
+    assert r.exit_code == EXIT_OK and "1/1 synced" in r.stdout
+    assert set(list_jobs(env.store)["status"].to_list()) == {"Synced"}
+    assert all(len(env.entries(f"WC-{n}")) == 1 for n in range(7201, 7205))
+
+
+def test_a_closed_period_is_refused_before_any_call_naming_the_period(cli_env):
+    env = cli_env
+    env.add_docs([make_doc(7301, day="2026-01-15"), make_doc(7302, day="2026-02-15")])
+    env.app.clear_calls()
+    for mode in ("--dry-run", "--yes"):
+        # no reconciliation run for January: the documents without an entry are the selection
+        r = env.invoke("push", "--period", "2026-01..2026-02", mode)
+        assert r.exit_code == EXIT_FAILURE, r.output
+        assert "documents without an entry for their reference" in r.stdout
+        assert "ERROR 2026-01 is closed for journal 70 in division 123456 (create WC-7301)" in r.stdout
+        assert "nothing was sent" in r.stdout
+    assert env.app.calls() == [] and env.store.scalar("SELECT count(*) FROM push_jobs") == 0
+    r = env.invoke("push", "--period", "2026-01", "--status", "amount", "--dry-run")
+    assert r.exit_code == EXIT_FAILURE and "run `exactsync reconcile" in r.stderr
+    for bad in (("--period", "2026-13"), ("--period", "March"), ("--run", "no-such-run")):
+        r = env.invoke("push", *bad, "--dry-run")
+        assert r.exit_code == EXIT_USAGE and "Traceback" not in r.output, r.output
+        assert bad[1] in r.stderr
