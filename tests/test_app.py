@@ -187,18 +187,67 @@ def test_first_start_without_configuration_runs_the_demo(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------- the demo month
 
 
+def _difference_sums(store, run_id: str, shop: str | None = None):
+    """Σ |Δgross| and Σ ΔVAT over a run's differences, summed here in Decimal from its rows."""
+    from decimal import Decimal
+
+    from exactsync.reconcile import results
+
+    rows = results(store, run_id)
+    amount, vat = Decimal(0), Decimal(0)
+    for r in rows.iter_rows(named=True):
+        if r["status"] in ("matched", "matched_within_tolerance") or (shop and r["shop"] != shop):
+            continue
+        amount += abs(r["delta_gross"])
+        vat += r["delta_vat"]
+    return amount, vat
+
+
 def test_overview_tiles_match_the_demo_manifest(demo):
+    from exactsync import views
+
     at = run_page("overview.py")
     m = metrics(at)
     statuses = demo.manifest["counts"]["expected_status"]
     total = sum(statuses.values())
-    differences = total - statuses.get("matched", 0) - statuses.get("matched_within_tolerance", 0)
+    matched = statuses.get("matched", 0) + statuses.get("matched_within_tolerance", 0)
     assert m["Documents"] == f"{total:,}"
-    assert m["Differences"] == f"{differences:,}"
+    assert m["Differences"] == f"{total - matched:,}"
+    assert m["Matched"] == f"{matched / total:.1%}"
+    run_id = next(c.value for c in at.caption if c.value.startswith("Run ")).split(" ")[1]
+    amount, vat = _difference_sums(demo.store(), run_id)
+    assert amount > 0
+    assert m["Amount of differences"] == views.fmt_money(amount, "€")
+    assert m["VAT difference"] == views.fmt_money(vat, "€")
     assert any(b.label == "Pull & reconcile" for b in at.button)
     assert any(w.value.startswith("**Demo data — sandbox, not your administration") for w in at.warning)
     assert any(label.startswith("Last pull · woo-demo") for label in m)
+    assert any(label.startswith("Last pull · magento-demo") for label in m)
+    assert any(label.startswith("Last pull · Exact") for label in m)
     assert at.sidebar.selectbox(key="period").value == demo.period
+    assert at.sidebar.selectbox(key="division").value == 700001
+    assert len(at.get("plotly_chart")) == 2  # amounts by status and cause; differences by day
+    per_status = at.dataframe[0].value
+    assert int(per_status["Documents"].sum()) == total
+    assert int(per_status.loc[per_status["Status"] == "Missing in Exact", "Documents"].sum()) == \
+        demo.expected("missing_in_exact")
+
+
+def test_overview_honours_the_shop_picker(demo):
+    from exactsync import views
+
+    at = run_page("overview.py")
+    at.sidebar.selectbox(key="shop").select("woo-demo").run()
+    assert not at.exception, [e.value for e in at.exception]
+    m = metrics(at)
+    cases = [c for c in demo.manifest["cases"] if c["shop"] == "woo-demo"]
+    differing = [c for c in cases if c["expected_status"] not in ("matched", "matched_within_tolerance")]
+    assert m["Documents"] == f"{demo.manifest['totals']['woo-demo']['documents']:,}"
+    assert m["Differences"] == f"{len(differing):,}"
+    run_id = next(c.value for c in at.caption if c.value.startswith("Run ")).split(" ")[1]
+    amount, vat = _difference_sums(demo.store(), run_id, shop="woo-demo")
+    assert m["Amount of differences"] == views.fmt_money(amount, "€")
+    assert m["VAT difference"] == views.fmt_money(vat, "€")
 
 
 def test_differences_filter_missing_and_select_for_push(demo):

@@ -2,9 +2,17 @@
 banner, sidebar pickers (period, division, shop) and last-pull status.
 
 app.py draws it once per run, then runs the page through ``st.navigation``. Each page also calls
-:func:`page_chrome` first: a no-op inside app.py, but when Streamlit runs a file of ``pages/``
-directly (its legacy ``pages/`` folder mode: the very first request of a new server process, and
-every AppTest ``switch_page``) the page still gets the same chrome.
+:func:`page_chrome` first: a no-op inside app.py.
+
+Why that call exists: with a folder named ``pages/`` next to app.py, Streamlit starts in its legacy
+``pages/`` folder mode until ``st.navigation`` is first called in the process — the very first run
+of a new server process, and every ``AppTest.run``. In that mode it runs app.py as a page of its
+own, or a ``pages/`` file directly, and :func:`page_chrome` then draws the chrome.
+
+Widget ids include the hash of the script that draws them, so sidebar pickers drawn in that mode
+would get other ids than under app.py's navigation, and the user's first pick was silently lost
+(a shop picked on a fresh server snapped back to *All shops*). :func:`draw_chrome` therefore
+draws under app.py's own script hash (:func:`_as_app_script`): the same ids in either mode.
 """
 
 from __future__ import annotations
@@ -78,8 +86,25 @@ def sidebar() -> None:
             st.caption("Nothing pulled yet.")
 
 
+def _as_app_script() -> contextlib.AbstractContextManager:
+    """Elements drawn inside get the ids app.py's navigation gives them, whichever script Streamlit
+    is running (see the module docstring). A no-op under app.py's navigation."""
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        return ctx.run_with_active_hash(ctx.pages_manager.main_script_hash)
+    except Exception:  # noqa: BLE001 - bare mode or another Streamlit: ids as Streamlit makes them
+        return contextlib.nullcontext()
+
+
 def draw_chrome() -> None:
     """Everything every page shows before its own content (see the module docstring)."""
+    with _as_app_script():
+        _draw_chrome()
+
+
+def _draw_chrome() -> None:
     from exactsync.ui.connect import handle_oauth_redirect
 
     page_setup()
