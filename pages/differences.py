@@ -3,8 +3,8 @@
 import streamlit as st
 
 from exactsync import views
-from exactsync.ui import pager, show_error
-from exactsync.ui.data import current_run, shop_filter, view
+from exactsync.ui import pager
+from exactsync.ui.data import require_run, shop_filter, view
 from exactsync.ui.chrome import guarded, page_chrome
 
 page_chrome()  # no-op under app.py; the chrome when Streamlit runs this file directly
@@ -12,23 +12,11 @@ page_chrome()  # no-op under app.py; the chrome when Streamlit runs this file di
 
 def page() -> None:
     st.title("Differences")
-
-    try:
-        run = current_run()
-    except Exception as e:  # noqa: BLE001
-        show_error(e)
-        st.stop()
-    if run is None:
-        st.info("No reconciliation for this period yet: press **Pull & reconcile** on the Overview.")
-        st.stop()
-
-    run_id = run["run_id"]
+    run_id = require_run()["run_id"]
     choices = view("difference_choices", run_id)
-
 
     def _first_page() -> None:
         st.session_state.pop("diff_page", None)
-
 
     f1, f2, f3, f4 = st.columns([2, 2, 1, 1])
     statuses = f1.multiselect("Status", choices["statuses"], format_func=views.status_label, key="f_status", on_change=_first_page)

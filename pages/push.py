@@ -6,7 +6,7 @@ import streamlit as st
 
 from exactsync import views
 from exactsync.ui import clear_caches, get_settings, get_store, progress_status, show_error
-from exactsync.ui.data import current_run
+from exactsync.ui.data import require_run
 from exactsync.ui.chrome import guarded, page_chrome
 
 page_chrome()  # no-op under app.py; the chrome when Streamlit runs this file directly
@@ -14,13 +14,7 @@ page_chrome()  # no-op under app.py; the chrome when Streamlit runs this file di
 
 def page() -> None:
     st.title("Push")
-
-    try:
-        run = current_run()
-    except Exception as e:  # noqa: BLE001
-        show_error(e)
-        st.stop()
-
+    run = require_run(missing=None)  # the outcome of a push shows even before a (new) run
 
     @st.dialog("Push to Exact Online?", width="medium")
     def confirm(count: int, eta: str, division: int | None) -> None:
@@ -33,7 +27,6 @@ def page() -> None:
             st.rerun()
         if b.button("Cancel", key="cancel_push"):
             st.rerun()
-
 
     outcome = st.session_state.get("push_outcome")
     if st.session_state.pop("push_confirmed", False):
