@@ -294,6 +294,71 @@ def test_vat_per_country_sections(demo):
     assert got == expected
 
 
+def _vat_sums(at: AppTest, column: str) -> dict:
+    from decimal import Decimal
+
+    got: dict[str, Decimal] = {}
+    for d in at.dataframe:
+        for currency, vat in zip(d.value["currency"], d.value[column]):
+            got[currency] = got.get(currency, Decimal(0)) + Decimal(str(vat))
+    return got
+
+
+def test_vat_per_country_honours_the_shop_picker(demo):
+    """A picked shop: its own documents (the manifest's VAT per currency for that shop) against the
+    Exact entries matched to them; Exact bookings of no shop are named, not hidden. The shops' Exact
+    sides and those bookings add up to the all-shops table."""
+    from decimal import Decimal
+
+    at = run_page("vat.py")
+    all_exact = _vat_sums(at, "exact_vat")
+    exact_parts: dict[str, Decimal] = {}
+    for shop in ("woo-demo", "magento-demo"):
+        at.sidebar.selectbox(key="shop").select(shop).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any(f"shop **{shop}**" in c.value for c in at.caption)
+        expected = {cur: Decimal(v) for cur, v in demo.manifest["totals"][shop]["vat"].items()}
+        assert _vat_sums(at, "shop_vat") == expected, shop
+        for cur, v in _vat_sums(at, "exact_vat").items():
+            exact_parts[cur] = exact_parts.get(cur, Decimal(0)) + v
+    outside = [c for c in demo.manifest["cases"] if c["shop"] is None and c["division"] == 700001]
+    note = next(i.value for i in at.info if i.value.startswith("Not in this shop's table"))
+    assert f"*Only in Exact*: {len(outside):,} reference(s)" in note
+    from exactsync import views
+
+    run_id = next(c.value for c in at.caption if c.value.startswith("Run ")).split(" ")[1]
+    for r in views.vat_outside_shops(demo.store(), run_id, division=700001).iter_rows(named=True):
+        exact_parts[r["currency"]] = exact_parts.get(r["currency"], Decimal(0)) + r["exact_vat"]
+    assert {k: v for k, v in exact_parts.items() if v} == {k: v for k, v in all_exact.items() if v}
+
+
+def test_shop_vat_rows_partition_the_saved_vat_table(demo):
+    """Per shop + the Exact entries of no shop = the run's saved OSS table, row by row (scope,
+    division, currency, treatment, country, rate): base, VAT and counts to the cent."""
+    import polars as pl
+
+    from exactsync import views
+
+    store = demo.store()
+    run_id = views.latest_run_info(store)["run_id"]
+    parts = pl.concat([views.shop_vat_rows(store, run_id, shop=s) for s in (*demo.settings.shops, None)])
+    saved = store.query("SELECT scope, division, currency, treatment, country, rate, base, vat, documents "
+                        "FROM recon_vat WHERE run_id = ?", [run_id])
+    key = ["scope", "division", "currency", "treatment", "country", "rate"]
+
+    def total(df):
+        return (df.cast({"division": pl.Int64}).group_by(key)
+                .agg(pl.col("base").sum(), pl.col("vat").sum(), pl.col("documents").sum())
+                .sort(key, nulls_last=True).rows())
+
+    assert parts.height > 0 and set(parts["scope"]) >= {"shop", "exact"}
+    assert total(parts) == total(saved)
+    assert parts.schema["vat"] == pl.Decimal(18, 4)  # money stays Decimal
+    # the table of one shop only holds that shop's documents
+    woo = views.vat_table(store, run_id, shop="woo-demo")
+    assert int(woo["shop_documents"].sum()) >= demo.manifest["totals"]["woo-demo"]["documents"] - 5
+
+
 def test_push_flow_up_to_the_confirmation(demo):
     at = run_page("differences.py")
     at.multiselect(key="f_status").select("missing_in_exact").run()
