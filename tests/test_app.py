@@ -266,6 +266,63 @@ def test_differences_filter_missing_and_select_for_push(demo):
     assert any("No entry in Exact" in c.value for c in at.caption)
 
 
+def test_differences_ticked_rows_join_the_push_selection(demo):
+    """Ticking rows of the grid (st.dataframe, multi-row selection) and *Add … ticked* builds the
+    push selection from exactly those rows; the Push page then plans exactly them."""
+    at = run_page("differences.py")
+    at.multiselect(key="f_status").select("missing_in_exact").run()
+    table = at.dataframe[0].value
+    assert len(table) >= 2
+    assert at.button(key="add_ticked").disabled
+    at.session_state["diff_table"] = {"selection": {"rows": [0, 1]}}  # what the grid sends for two ticks
+    at.run()
+    add = at.button(key="add_ticked")
+    assert add.label == "Add 2 ticked row(s) to the push selection" and not add.disabled
+    add.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    ticked = set(table["result_key"].iloc[:2])
+    assert at.session_state["push_selection"] == ticked
+    assert any("2 selected for push" in c.value for c in at.caption)
+    assert any(link.label == "Review the push of 2 selected →" for link in at.get("page_link"))
+    at.switch_page("pages/push.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert metrics(at)["Entries to create"] == "2"
+    entries = next(d.value for d in at.dataframe if "doc_key" in d.value.columns)
+    assert {f"doc:{k}" for k in entries["doc_key"]} == ticked
+    at.session_state["push_selection"] = set()
+
+
+def test_differences_filters_by_cause_country_and_amount(demo):
+    from exactsync import views
+
+    def shown(at) -> int:
+        return int(next(c.value for c in at.caption if "difference(s)" in c.value).split(" ")[0].replace(",", ""))
+
+    at = run_page("differences.py")
+    total = shown(at)
+    at.multiselect(key="f_cause").select("amount_differs").run()
+    assert shown(at) == demo.manifest["counts"]["by_cause"]["amount_differs"]
+    assert set(at.dataframe[0].value["cause"]) == {views.cause_label("amount_differs")}
+    # the drill-down of the first row: both sides, with VAT codes and G/L accounts, and the cause
+    assert any(md.value.startswith(f"**{views.status_label('amount_differs')}** · cause: "
+                                   f"**{views.cause_label('amount_differs')}** · net differs by") for md in at.markdown)
+    heads = [md.value for md in at.markdown]
+    assert "##### Shop document" in heads and "##### Exact entry" in heads
+    columns = [set(d.value.columns) for d in at.dataframe]
+    assert any({"vat_code", "gl_account_code"} <= c for c in columns), columns
+    assert any({"rate", "base", "vat"} <= c and "vat_code" not in c for c in columns), columns
+
+    at.multiselect(key="f_cause").unselect("amount_differs").run()
+    country = "DE"
+    at.multiselect(key="f_country").select(country).run()
+    assert 0 < shown(at) < total
+    assert set(at.dataframe[0].value["country"]) == {country}
+    at.multiselect(key="f_country").unselect(country).run()
+    at.number_input(key="f_amount").set_value(50.0).run()
+    assert 0 < shown(at) < total
+    assert (at.dataframe[0].value["difference"].map(lambda d: abs(float(d))) >= 50).all()
+
+
 def test_differences_never_sends_more_than_a_page(demo):
     at = run_page("differences.py")
     total = int(at.caption[0].value.split(" ")[0].replace(",", ""))
