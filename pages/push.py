@@ -52,8 +52,10 @@ def page() -> None:
         c[2].metric("Error", counts.get("error", 0))
         (st.success if not counts.get("error") else st.warning)(outcome.message)
         st.dataframe(outcome.jobs, hide_index=True, width="stretch")
-        st.caption("Entries created through the API are open in Exact (Status 20) until processed there; after the "
-                   "re-pull they show as *Draft / not processed in Exact* with nothing else differing.")
+        st.caption("Entries created through the API stay open in Exact (Status 20) until someone processes them "
+                   "there. An open entry exactsync posted itself is booked as intended, so after *Re-pull and "
+                   "re-reconcile* the pushed documents count as *Matched* (open entries made elsewhere stay "
+                   "*Draft / not processed in Exact*).")
         if st.button("Re-pull and re-reconcile", type="primary", icon=":material/refresh:", key="repull"):
             try:
                 with progress_status("Re-pulling and reconciling…") as on_progress:
@@ -71,8 +73,8 @@ def page() -> None:
 
     selection = sorted(st.session_state.get("push_selection", set()))
     if run is None or not selection:
-        st.info("Nothing selected. Pick documents on the **Differences** page (e.g. filter *Missing in Exact* "
-                "and *Select all*), then come back here.")
+        st.info("Nothing selected. Pick documents on the **Differences** page (e.g. filter *Missing in Exact*, "
+                "tick rows and *Add … to the push selection*, or *Select all pushable*), then come back here.")
         st.page_link("pages/differences.py", label="Go to Differences", icon=":material/difference:")
         st.stop()
 

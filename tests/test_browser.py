@@ -136,6 +136,8 @@ def test_push_the_missing_documents_and_see_them_matched(served_demo, chromium):
             idle(page)
             assert int(metric(page, "Synced")) + int(metric(page, "Already in Exact")) == missing
             assert metric(page, "Error") == "0"
+            # the page says what the re-pull will show (docs/dashboard.md): ours → matched, not draft
+            page.get_by_test_id("stCaptionContainer").filter(has_text="the pushed documents count as Matched").wait_for()
 
             page.locator(".st-key-repull button").click()
             page.get_by_text("Nothing selected").wait_for(timeout=120_000)
