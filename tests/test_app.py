@@ -289,7 +289,6 @@ def test_differences_ticked_rows_join_the_push_selection(demo):
     assert metrics(at)["Entries to create"] == "2"
     entries = next(d.value for d in at.dataframe if "doc_key" in d.value.columns)
     assert {f"doc:{k}" for k in entries["doc_key"]} == ticked
-    at.session_state["push_selection"] = set()
 
 
 def test_differences_filters_by_cause_country_and_amount(demo):
@@ -331,8 +330,10 @@ def test_differences_never_sends_more_than_a_page(demo):
 
 def test_vat_per_country_sections(demo):
     at = run_page("vat.py")
-    headers = [h.value for h in at.subheader]
-    assert "Domestic" in headers and "EU distance sales (OSS)" in headers
+    headers = [h.value for h in at.main.subheader]
+    assert headers[:4] == ["Domestic", "EU distance sales (OSS)", "Intra-EU B2B (reverse charge)",
+                           "Export outside the EU"], headers  # domestic / OSS / reverse charge / export apart
+    assert len(at.get("plotly_chart")) == len(headers)  # a chart per treatment
     domestic = at.dataframe[0].value
     assert "NL" in set(domestic["country"])
     countries = set().union(*(set(d.value["country"]) for d in at.dataframe))
@@ -426,6 +427,26 @@ def test_push_flow_up_to_the_confirmation(demo):
     m = metrics(at)
     assert int(m["Entries to create"].replace(",", "")) == missing
     assert int(m["API calls"].replace(",", "")) >= missing
+    assert m["Estimated time"] and m["Left out"] == "0"
+    # effect on totals = the missing documents' own net and VAT (Decimal, to the cent)
+    from decimal import Decimal
+
+    from exactsync import views
+    from exactsync.reconcile import results
+
+    store = demo.store()
+    rows = results(store, views.latest_run_info(store, period=demo.period, division=700001)["run_id"])
+    gone = rows.filter(rows["status"] == "missing_in_exact")
+    effect = next(d.value for d in at.dataframe if {"period", "country", "vat_code", "jobs"} <= set(d.value.columns))
+    assert sum(Decimal(str(x)) for x in effect["net"]) == sum(gone["shop_net"])
+    assert sum(Decimal(str(x)) for x in effect["vat"]) == sum(gone["shop_vat"])
+    # the payload preview shows what is POSTed, for exactly these documents
+    import json
+
+    payloads = [json.loads(c.value) for c in at.code]
+    assert len(payloads) == min(missing, 5)
+    refs = {p["YourRef"] for p in payloads}
+    assert refs <= {c["reference"] for c in demo.manifest["cases"] if c["expected_status"] == "missing_in_exact"}
     opener = at.button(key="push_open")
     assert opener.label == f"Push {missing:,} entries…" and not opener.disabled
     opener.click().run()
@@ -461,6 +482,78 @@ def test_connections_never_render_secrets(demo):
     at.button(key="test_exact").click().run()
     assert not at.exception
     assert any(x.value.startswith("Connected as Demo Boekhouder") for x in at.success)
+    headroom = [d.value for d in at.dataframe if "division" in d.value.columns and len(d.value.columns) > 2]
+    assert headroom, "rate-limit headroom is shown"
+    for name, kind in (("woo-demo", "WooCommerce"), ("magento-demo", "Magento")):
+        at.button(key=f"test_shop_{name}").click().run()
+        assert not at.exception
+        assert any(x.value.startswith(f"{name}: {kind} answered") for x in at.success), name
+    text = page_text(at)
+    for secret in (s.exact.client_secret.get(), s.shops["woo-demo"].consumer_secret.get(),
+                   s.shops["magento-demo"].token.get()):
+        assert secret not in text
+
+
+def test_connections_token_age_and_the_30_day_warning(app_env, monkeypatch):
+    """An Exact connection refreshed 27 days ago: token age shown, the refresh token's days left and
+    the warning before the 30-day end; no token, secret or client secret on the page."""
+    import json
+    import time
+
+    now = time.time()
+    token_file = app_env / "exact_token.json"
+    secrets = {"access_token": "access-token-never-shown-7f3a", "refresh_token": "refresh-token-never-shown-91c2"}
+    token_file.write_text(json.dumps({**secrets, "token_type": "bearer", "expires_in": 600,
+                                      "expires_at": int(now - 3 * 3600) + 600, "issued_at": now - 3 * 3600,
+                                      "refreshed_at": now - 27 * 86400, "connected_at": now - 60 * 86400}))
+    (app_env / "exactsync.toml").write_text(
+        '[store]\npath = "app.duckdb"\n[exact]\nclient_id = "client-id-1234"\ndivisions = [123456]\n'
+        f'token_file = "{token_file}"\n')
+    monkeypatch.setenv("EXACTSYNC_EXACT__CLIENT_SECRET", "client-secret-never-shown-5d")
+    at = run_page("connections.py")
+    m = metrics(at)
+    assert m["Connection"] == "connected"
+    assert m["Token age"] == "3 h"
+    assert m["Refresh token valid"] == "3.0 days"
+    assert any("refresh token expires in 3.0 days" in w.value for w in at.warning), [w.value for w in at.warning]
+    text = page_text(at)
+    assert "configured ✓" in text and "client-id-1234" in text  # the client id is not a secret
+    for secret in (*secrets.values(), "client-secret-never-shown-5d"):
+        assert secret not in text
+    # 30 days without a refresh: expired, reconnect
+    data = json.loads(token_file.read_text())
+    token_file.write_text(json.dumps({**data, "refreshed_at": now - 31 * 86400}))
+    at = run_page("connections.py")
+    assert any("refresh token has expired" in w.value for w in at.warning)
+    # not connected at all
+    token_file.unlink()
+    at = run_page("connections.py")
+    assert metrics(at)["Connection"] == "not connected" and metrics(at)["Token age"] == "—"
+    assert any(w.value.startswith("Not connected to Exact Online") for w in at.warning)
+    assert at.button(key="test_exact").disabled
+
+
+def test_mappings_explain_the_offending_row_and_save_nothing(demo):
+    """A VAT code Exact does not know: *Validate and save* marks that row's *error* column with the
+    reason, says nothing was saved, and the stored mapping is unchanged."""
+    from exactsync import mapping
+
+    store = demo.store()
+    before = mapping.read_mapping(store, "vat", 700001)
+    at = run_page("mappings.py")
+    original = at.dataframe[0].value
+    row = 3
+    at.session_state["map_edit_vat"] = {"edited_rows": {row: {"vat_code": "NOPE9"}}, "added_rows": [],
+                                        "deleted_rows": []}
+    at.button(key="map_save_vat").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(e.value.startswith("1 row(s) need a fix") for e in at.error), [e.value for e in at.error]
+    shown = at.dataframe[0].value
+    assert shown["vat_code"].iloc[row] == "NOPE9"
+    assert "VAT code 'NOPE9' does not exist in division 700001" in shown["error"].iloc[row]
+    assert shown["error"].drop(index=row).isna().all(), "only the offending row carries a message"
+    assert len(shown) == len(original)
+    assert mapping.read_mapping(store, "vat", 700001).equals(before), "nothing was saved"
 
 
 def test_mappings_page_lists_every_kind(demo):
@@ -481,12 +574,26 @@ def test_status_page_counts_the_demo(demo):
 
 
 def test_runs_page_reopens_a_run(demo):
+    from exactsync.reconcile import run_reconciliation
+
+    store = demo.store()
+    run_reconciliation(store, demo.settings, demo.period)  # a newer run than the one to reopen
     at = run_page("runs.py")
     runs = at.dataframe[0].value
-    assert len(runs) >= 1
+    assert len(runs) >= 2
+    old = runs["run_id"].iloc[-1]
+    at.selectbox(key="runs_pick").select(old).run()
     at.button(key="reopen").click().run()
-    assert at.session_state["run_id"] == runs["run_id"].iloc[0]
-    assert any("Showing saved run" in i.value for i in at.info)
+    assert at.session_state["run_id"] == old
+    assert any(f"Showing saved run {old} on every page." == i.value for i in at.info)
+    # every page shows that run as it was
+    at.switch_page("pages/overview.py").run()
+    assert next(c.value for c in at.caption if c.value.startswith("Run ")).startswith(f"Run {old} ")
+    at.switch_page("pages/vat.py").run()
+    assert next(c.value for c in at.caption if c.value.startswith("Run ")).startswith(f"Run {old} ")
+    at.switch_page("pages/runs.py").run()
+    at.button(key="newest").click().run()
+    assert "run_id" not in at.session_state
     at.button(key="export").click().run()
     assert not at.exception, [e.value for e in at.exception]
     (download,) = at.get("download_button")
@@ -497,6 +604,14 @@ def test_runs_page_reopens_a_run(demo):
     at.button(key="export").click().run()
     name, data = at.session_state["export_file"]
     assert name.endswith(".csv") and data.count(b"\n") >= 2
+
+
+def test_vat_sections_never_leave_a_treatment_out():
+    from exactsync.views import TREATMENT_SECTIONS, treatment_sections
+
+    got = treatment_sections(["export", "unknown", "domestic", "something_new", None])
+    assert [t for t, _ in got] == ["domestic", "export", "unknown", "something_new"]
+    assert dict(got)["unknown"] == dict(TREATMENT_SECTIONS)["unknown"]
 
 
 def test_mapping_frame_round_trip_keeps_decimals():
@@ -599,11 +714,27 @@ def test_sync_log_retries_the_failed_jobs(demo):
             journal["IsBlocked"] = False
     assert result.counts["error"] == len(keys) > 0
 
+    n = len(keys)
+    assert n >= 2
     at = run_page("sync_log.py")
-    assert metrics(at)["Error"] == str(len(keys))
-    assert at.button(key="retry_all").label == f"Retry all {len(keys)} failed"
+    assert metrics(at)["Error"] == str(n)
+    jobs = at.dataframe[0].value
+    assert set(jobs["status"]) == {"Error"} and jobs["last_error"].str.len().min() > 0  # the details
+    # retry selected: only the picked job is retried
+    assert at.button(key="retry_selected").disabled
+    failed = at.multiselect(key="retry_pick").options
+    assert len(failed) == n
+    at.multiselect(key="retry_pick").select(failed[0]).run()
+    assert at.button(key="retry_selected").label == "Retry 1 selected"
+    at.button(key="retry_selected").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(s.value.startswith("Retried 1 job(s): 1 synced") for s in at.success)
+    at.run()
+    assert metrics(at)["Error"] == str(n - 1) and metrics(at)["Synced"] == "1"
+    # retry all failed: the rest
+    assert at.button(key="retry_all").label == f"Retry all {n - 1} failed"
     at.button(key="retry_all").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert any(s.value.startswith(f"Retried {len(keys)} job(s)") for s in at.success)
+    assert any(s.value.startswith(f"Retried {n - 1} job(s)") for s in at.success)
     at.run()
-    assert metrics(at)["Error"] == "0" and metrics(at)["Synced"] == str(len(keys))
+    assert metrics(at)["Error"] == "0" and metrics(at)["Synced"] == str(n)
