@@ -25,6 +25,7 @@ import streamlit as st
 
 from exactsync import views
 from exactsync.ui import auth_gate, get_settings, get_store, is_demo, page_setup, show_error
+from exactsync.ui.data import view
 
 __all__ = ["sidebar", "ALL_SHOPS", "draw_chrome", "router", "page_chrome", "guarded"]
 
@@ -36,12 +37,8 @@ ALL_SHOPS = "All shops"
 @st.cache_data(ttl=60, max_entries=16)
 def _choices(path: str, configured_divisions: tuple[int, ...]) -> tuple[list[str], list[int]]:
     store = get_store()
-    return views.available_periods(store), views.available_divisions(store, configured_divisions)
-
-
-@st.cache_data(ttl=60, max_entries=16)
-def _last_pulls(path: str):
-    return views.last_pulls(get_store())
+    with store.read():  # one connection for both queries
+        return views.available_periods(store), views.available_divisions(store, configured_divisions)
 
 
 def sidebar() -> None:
@@ -55,7 +52,7 @@ def sidebar() -> None:
                        "*Connections* to replace it.", icon=":material/science:")
         store = get_store()
         periods, divisions = _choices(str(store.path), tuple(settings.exact.divisions))
-        pulls = _last_pulls(str(store.path))
+        pulls = view("last_pulls")  # the same cached read as the Overview's tiles
     except Exception as e:  # noqa: BLE001 - every error becomes a message
         with st.sidebar:
             show_error(e)
