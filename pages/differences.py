@@ -3,7 +3,7 @@
 import streamlit as st
 
 from exactsync import views
-from exactsync.ui import pager
+from exactsync.ui import pager, table
 from exactsync.ui.data import require_run, shop_filter, view
 from exactsync.ui.chrome import guarded, page_chrome
 
@@ -31,10 +31,8 @@ def page() -> None:
     selection: set = st.session_state.setdefault("push_selection", set())
 
     st.caption(f"{page.total:,} difference(s) · page {page.number} of {page.pages} · {len(selection):,} selected for push")
-    event = st.dataframe(
+    event = table(
         page.rows,
-        hide_index=True,
-        width="stretch",
         on_select="rerun",
         selection_mode="multi-row",
         key="diff_table",
@@ -76,17 +74,17 @@ def page() -> None:
                     st.caption("No shop document (only in Exact).")
                 else:
                     st.dataframe(detail["shop"], hide_index=True, width="stretch")
-                    st.dataframe(detail["shop_lines"], hide_index=True, width="stretch")
+                    table(detail["shop_lines"])
             with right:
                 st.markdown("##### Exact entry")
                 if detail["exact"] is None:
                     st.caption("No entry in Exact.")
                 else:
                     st.dataframe(detail["exact"], hide_index=True, width="stretch")
-                    st.dataframe(detail["exact_lines"], hide_index=True, width="stretch")
+                    table(detail["exact_lines"])
             if detail["comparison"] is not None and detail["comparison"].height:
                 st.markdown("##### Per VAT rate (shop vs Exact)")
-                st.dataframe(detail["comparison"], hide_index=True, width="stretch")
+                table(detail["comparison"])
 
 
 guarded(page)

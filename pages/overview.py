@@ -4,7 +4,7 @@ import plotly.express as px
 import streamlit as st
 
 from exactsync import views
-from exactsync.ui import clear_caches, get_settings, get_store, picked, progress_status, show_error
+from exactsync.ui import clear_caches, get_settings, get_store, picked, progress_status, show_error, table
 from exactsync.ui.data import require_run, shop_filter, view
 from exactsync.ui.chrome import guarded, page_chrome
 
@@ -71,9 +71,8 @@ def page() -> None:
             st.success("No differences in this period.")
 
     st.subheader("Per status")
-    st.dataframe(by_status.select("status_label", "cause_label", "documents", "amount")
-                 .rename({"status_label": "Status", "cause_label": "Cause", "documents": "Documents", "amount": "Amount"}),
-                 hide_index=True, width="stretch")
+    table(by_status.select("status_label", "cause_label", "documents", "amount")
+          .rename({"status_label": "Status", "cause_label": "Cause", "documents": "Documents", "amount": "Amount"}))
 
 
 guarded(page)

@@ -5,7 +5,7 @@ import json
 import streamlit as st
 
 from exactsync import views
-from exactsync.ui import clear_caches, get_settings, get_store, progress_status, show_error
+from exactsync.ui import clear_caches, get_settings, get_store, progress_status, show_error, table
 from exactsync.ui.data import require_run
 from exactsync.ui.chrome import guarded, page_chrome
 
@@ -51,7 +51,7 @@ def page() -> None:
         c[1].metric("Already in Exact", counts.get("skipped", 0))
         c[2].metric("Error", counts.get("error", 0))
         (st.success if not counts.get("error") else st.warning)(outcome.message)
-        st.dataframe(outcome.jobs, hide_index=True, width="stretch")
+        table(outcome.jobs)
         st.caption("Entries created through the API stay open in Exact (Status 20) until someone processes them "
                    "there. An open entry exactsync posted itself is booked as intended, so after *Re-pull and "
                    "re-reconcile* the pushed documents count as *Matched* (open entries made elsewhere stay "
@@ -98,9 +98,9 @@ def page() -> None:
         st.dataframe(plan.refused, hide_index=True, width="stretch")
 
     st.subheader("Effect on totals")
-    st.dataframe(plan.effect, hide_index=True, width="stretch")
+    table(plan.effect)
     st.subheader("Entries")
-    st.dataframe(plan.entries, hide_index=True, width="stretch")
+    table(plan.entries)
     with st.expander("Payload preview (first entries, as sent to Exact)"):
         for payload in plan.payloads[:5]:
             st.code(json.dumps(payload, indent=2, default=str), language="json")

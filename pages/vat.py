@@ -4,7 +4,7 @@ import plotly.express as px
 import streamlit as st
 
 from exactsync import views
-from exactsync.ui import picked
+from exactsync.ui import picked, table
 from exactsync.ui.data import require_run, shop_filter, view
 from exactsync.ui.chrome import guarded, page_chrome
 
@@ -16,8 +16,8 @@ def page() -> None:
     run = require_run()
     division, shop = picked()["division"], shop_filter()
 
-    table = view("vat_table", run["run_id"], division=division, shop=shop)
-    if not table.height:
+    frame = view("vat_table", run["run_id"], division=division, shop=shop)
+    if not frame.height:
         st.info(f"No VAT lines for shop {shop} in this run." if shop else "No VAT lines in this run.")
         st.stop()
     scope = (f"shop **{shop}**: its documents and the Exact entries matched to them" if shop
@@ -34,13 +34,13 @@ def page() -> None:
                     "They belong to no shop; pick **All shops** to see them in the totals.",
                     icon=":material/info:")
 
-    for treatment, title in views.treatment_sections(table["treatment"].unique().to_list()):
-        part = table.filter(table["treatment"] == treatment)
+    for treatment, title in views.treatment_sections(frame["treatment"].unique().to_list()):
+        part = frame.filter(frame["treatment"] == treatment)
         if not part.height:
             continue
         st.subheader(title)
         t1, t2 = st.columns([3, 2])
-        t1.dataframe(part.drop("treatment"), hide_index=True, width="stretch")
+        table(part.drop("treatment"), container=t1)
         long = views.vat_chart_frame(part)
         t2.plotly_chart(px.bar(long, x="country", y="vat", color="side", barmode="group",
                                labels={"country": "Country", "vat": "VAT", "side": ""}),

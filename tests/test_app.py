@@ -334,6 +334,13 @@ def test_vat_per_country_sections(demo):
     assert headers[:4] == ["Domestic", "EU distance sales (OSS)", "Intra-EU B2B (reverse charge)",
                            "Export outside the EU"], headers  # domestic / OSS / reverse charge / export apart
     assert len(at.get("plotly_chart")) == len(headers)  # a chart per treatment
+    import json
+
+    config = json.loads(at.dataframe[0].proto.columns)  # money: Decimal in the frame, two decimals shown
+    assert config["shop_vat"]["type_config"]["format"] == "%.2f" and "rate" not in config
+    from decimal import Decimal as _D
+
+    assert all(isinstance(v, _D) for v in at.dataframe[0].value["shop_vat"])  # Decimal values, not float
     domestic = at.dataframe[0].value
     assert "NL" in set(domestic["country"])
     countries = set().union(*(set(d.value["country"]) for d in at.dataframe))
