@@ -3,8 +3,8 @@
 import streamlit as st
 
 from exactsync import views
-from exactsync.ui import pager, show_error
-from exactsync.ui.data import current_run, shop_filter, view
+from exactsync.ui import pager, table
+from exactsync.ui.data import require_run, shop_filter, view
 from exactsync.ui.chrome import guarded, page_chrome
 
 page_chrome()  # no-op under app.py; the chrome when Streamlit runs this file directly
@@ -12,23 +12,11 @@ page_chrome()  # no-op under app.py; the chrome when Streamlit runs this file di
 
 def page() -> None:
     st.title("Differences")
-
-    try:
-        run = current_run()
-    except Exception as e:  # noqa: BLE001
-        show_error(e)
-        st.stop()
-    if run is None:
-        st.info("No reconciliation for this period yet: press **Pull & reconcile** on the Overview.")
-        st.stop()
-
-    run_id = run["run_id"]
+    run_id = require_run()["run_id"]
     choices = view("difference_choices", run_id)
-
 
     def _first_page() -> None:
         st.session_state.pop("diff_page", None)
-
 
     f1, f2, f3, f4 = st.columns([2, 2, 1, 1])
     statuses = f1.multiselect("Status", choices["statuses"], format_func=views.status_label, key="f_status", on_change=_first_page)
@@ -43,10 +31,8 @@ def page() -> None:
     selection: set = st.session_state.setdefault("push_selection", set())
 
     st.caption(f"{page.total:,} difference(s) · page {page.number} of {page.pages} · {len(selection):,} selected for push")
-    event = st.dataframe(
+    event = table(
         page.rows,
-        hide_index=True,
-        width="stretch",
         on_select="rerun",
         selection_mode="multi-row",
         key="diff_table",
@@ -88,17 +74,17 @@ def page() -> None:
                     st.caption("No shop document (only in Exact).")
                 else:
                     st.dataframe(detail["shop"], hide_index=True, width="stretch")
-                    st.dataframe(detail["shop_lines"], hide_index=True, width="stretch")
+                    table(detail["shop_lines"])
             with right:
                 st.markdown("##### Exact entry")
                 if detail["exact"] is None:
                     st.caption("No entry in Exact.")
                 else:
                     st.dataframe(detail["exact"], hide_index=True, width="stretch")
-                    st.dataframe(detail["exact_lines"], hide_index=True, width="stretch")
+                    table(detail["exact_lines"])
             if detail["comparison"] is not None and detail["comparison"].height:
                 st.markdown("##### Per VAT rate (shop vs Exact)")
-                st.dataframe(detail["comparison"], hide_index=True, width="stretch")
+                table(detail["comparison"])
 
 
 guarded(page)

@@ -4,8 +4,8 @@ import plotly.express as px
 import streamlit as st
 
 from exactsync import views
-from exactsync.ui import clear_caches, get_settings, get_store, picked, progress_status, show_error
-from exactsync.ui.data import current_run, shop_filter, view
+from exactsync.ui import clear_caches, get_settings, get_store, picked, progress_status, show_error, table
+from exactsync.ui.data import require_run, shop_filter, view
 from exactsync.ui.chrome import guarded, page_chrome
 
 page_chrome()  # no-op under app.py; the chrome when Streamlit runs this file directly
@@ -13,12 +13,7 @@ page_chrome()  # no-op under app.py; the chrome when Streamlit runs this file di
 
 def page() -> None:
     st.title("Overview")
-
-    try:
-        run = current_run()
-    except Exception as e:  # noqa: BLE001 - every error becomes a message
-        show_error(e)
-        st.stop()
+    run = require_run(missing=None)
 
     left, right = st.columns([3, 1])
     with right:
@@ -76,9 +71,8 @@ def page() -> None:
             st.success("No differences in this period.")
 
     st.subheader("Per status")
-    st.dataframe(by_status.select("status_label", "cause_label", "documents", "amount")
-                 .rename({"status_label": "Status", "cause_label": "Cause", "documents": "Documents", "amount": "Amount"}),
-                 hide_index=True, width="stretch")
+    table(by_status.select("status_label", "cause_label", "documents", "amount")
+          .rename({"status_label": "Status", "cause_label": "Cause", "documents": "Documents", "amount": "Amount"}))
 
 
 guarded(page)

@@ -5,8 +5,8 @@ import json
 import streamlit as st
 
 from exactsync import views
-from exactsync.ui import clear_caches, get_settings, get_store, progress_status, show_error
-from exactsync.ui.data import current_run
+from exactsync.ui import clear_caches, get_settings, get_store, progress_status, show_error, table
+from exactsync.ui.data import require_run
 from exactsync.ui.chrome import guarded, page_chrome
 
 page_chrome()  # no-op under app.py; the chrome when Streamlit runs this file directly
@@ -14,13 +14,7 @@ page_chrome()  # no-op under app.py; the chrome when Streamlit runs this file di
 
 def page() -> None:
     st.title("Push")
-
-    try:
-        run = current_run()
-    except Exception as e:  # noqa: BLE001
-        show_error(e)
-        st.stop()
-
+    run = require_run(missing=None)  # the outcome of a push shows even before a (new) run
 
     @st.dialog("Push to Exact Online?", width="medium")
     def confirm(count: int, eta: str, division: int | None) -> None:
@@ -33,7 +27,6 @@ def page() -> None:
             st.rerun()
         if b.button("Cancel", key="cancel_push"):
             st.rerun()
-
 
     outcome = st.session_state.get("push_outcome")
     if st.session_state.pop("push_confirmed", False):
@@ -58,9 +51,11 @@ def page() -> None:
         c[1].metric("Already in Exact", counts.get("skipped", 0))
         c[2].metric("Error", counts.get("error", 0))
         (st.success if not counts.get("error") else st.warning)(outcome.message)
-        st.dataframe(outcome.jobs, hide_index=True, width="stretch")
-        st.caption("Entries created through the API are open in Exact (Status 20) until processed there; after the "
-                   "re-pull they show as *Draft / not processed in Exact* with nothing else differing.")
+        table(outcome.jobs)
+        st.caption("Entries created through the API stay open in Exact (Status 20) until someone processes them "
+                   "there. An open entry exactsync posted itself is booked as intended, so after *Re-pull and "
+                   "re-reconcile* the pushed documents count as *Matched* (open entries made elsewhere stay "
+                   "*Draft / not processed in Exact*).")
         if st.button("Re-pull and re-reconcile", type="primary", icon=":material/refresh:", key="repull"):
             try:
                 with progress_status("Re-pulling and reconciling…") as on_progress:
@@ -78,8 +73,8 @@ def page() -> None:
 
     selection = sorted(st.session_state.get("push_selection", set()))
     if run is None or not selection:
-        st.info("Nothing selected. Pick documents on the **Differences** page (e.g. filter *Missing in Exact* "
-                "and *Select all*), then come back here.")
+        st.info("Nothing selected. Pick documents on the **Differences** page (e.g. filter *Missing in Exact*, "
+                "tick rows and *Add … to the push selection*, or *Select all pushable*), then come back here.")
         st.page_link("pages/differences.py", label="Go to Differences", icon=":material/difference:")
         st.stop()
 
@@ -103,9 +98,9 @@ def page() -> None:
         st.dataframe(plan.refused, hide_index=True, width="stretch")
 
     st.subheader("Effect on totals")
-    st.dataframe(plan.effect, hide_index=True, width="stretch")
+    table(plan.effect)
     st.subheader("Entries")
-    st.dataframe(plan.entries, hide_index=True, width="stretch")
+    table(plan.entries)
     with st.expander("Payload preview (first entries, as sent to Exact)"):
         for payload in plan.payloads[:5]:
             st.code(json.dumps(payload, indent=2, default=str), language="json")

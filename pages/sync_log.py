@@ -3,7 +3,7 @@
 import streamlit as st
 
 from exactsync import views
-from exactsync.ui import clear_caches, get_settings, get_store, pager, progress_status, show_error
+from exactsync.ui import clear_caches, get_settings, get_store, pager, progress_status, show_error, table
 from exactsync.ui.data import view
 from exactsync.ui.chrome import guarded, page_chrome
 
@@ -24,7 +24,7 @@ def page() -> None:
             status = st.selectbox("Status", ["All", *views.JOB_STATUSES], key="job_status")
             offset = (int(st.session_state.get("jobs_page", 1)) - 1) * views.PAGE_SIZE
             page = view("jobs_page", status=None if status == "All" else status, limit=views.PAGE_SIZE, offset=offset)
-            st.dataframe(page.rows, hide_index=True, width="stretch")
+            table(page.rows)
             pager("jobs_page", page.total, views.PAGE_SIZE)
             failed = view("failed_job_ids")
             chosen = st.multiselect("Failed jobs to retry", failed, key="retry_pick")
@@ -39,7 +39,7 @@ def page() -> None:
                     result = views.retry(get_store(), get_settings(), retry, on_progress=on_progress)
                 clear_caches()
                 (st.success if not result.counts.get("error") else st.warning)(f"Retried {len(retry)} job(s): {result.message}")
-                st.dataframe(result.jobs, hide_index=True, width="stretch")
+                table(result.jobs)
         except Exception as e:  # noqa: BLE001
             show_error(e)
 

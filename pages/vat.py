@@ -4,9 +4,8 @@ import plotly.express as px
 import streamlit as st
 
 from exactsync import views
-from exactsync.ui import show_error
-from exactsync.ui import picked
-from exactsync.ui.data import current_run, view
+from exactsync.ui import picked, table
+from exactsync.ui.data import require_run, shop_filter, view
 from exactsync.ui.chrome import guarded, page_chrome
 
 page_chrome()  # no-op under app.py; the chrome when Streamlit runs this file directly
@@ -14,31 +13,34 @@ page_chrome()  # no-op under app.py; the chrome when Streamlit runs this file di
 
 def page() -> None:
     st.title("VAT per country")
+    run = require_run()
+    division, shop = picked()["division"], shop_filter()
 
-    try:
-        run = current_run()
-    except Exception as e:  # noqa: BLE001
-        show_error(e)
+    frame = view("vat_table", run["run_id"], division=division, shop=shop)
+    if not frame.height:
+        st.info(f"No VAT lines for shop {shop} in this run." if shop else "No VAT lines in this run.")
         st.stop()
-    if run is None:
-        st.info("No reconciliation for this period yet: press **Pull & reconcile** on the Overview.")
-        st.stop()
+    scope = (f"shop **{shop}**: its documents and the Exact entries matched to them" if shop
+             else "all shops of the run, and the Exact entries of no shop")
+    st.caption(f"Run {run['run_id']} · period {run['period']} · division {division} · {scope} · base and VAT in "
+               "document currency · delta = Exact − shop · *other period* = Exact entries of these documents "
+               "booked in another period (kept apart)")
+    if shop:
+        outside = view("vat_outside_shops", run["run_id"], division=division)
+        if outside.height:
+            parts = ", ".join(f"{r['results']:,} reference(s), VAT {views.fmt_money(r['exact_vat'], r['currency'])}"
+                              for r in outside.iter_rows(named=True))
+            st.info(f"Not in this shop's table: Exact bookings with no shop document (*Only in Exact*: {parts}). "
+                    "They belong to no shop; pick **All shops** to see them in the totals.",
+                    icon=":material/info:")
 
-    table = view("vat_table", run["run_id"], division=picked()["division"])
-    if not table.height:
-        st.info("No VAT lines in this run.")
-        st.stop()
-    st.caption(f"Run {run['run_id']} · period {run['period']} · all shops of the run · base and VAT in document "
-               "currency · delta = Exact − shop · *other period* = Exact entries of these documents booked in "
-               "another period (kept apart)")
-
-    for treatment, title in views.TREATMENT_SECTIONS:
-        part = table.filter(table["treatment"] == treatment)
+    for treatment, title in views.treatment_sections(frame["treatment"].unique().to_list()):
+        part = frame.filter(frame["treatment"] == treatment)
         if not part.height:
             continue
         st.subheader(title)
         t1, t2 = st.columns([3, 2])
-        t1.dataframe(part.drop("treatment"), hide_index=True, width="stretch")
+        table(part.drop("treatment"), container=t1)
         long = views.vat_chart_frame(part)
         t2.plotly_chart(px.bar(long, x="country", y="vat", color="side", barmode="group",
                                labels={"country": "Country", "vat": "VAT", "side": ""}),

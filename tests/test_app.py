@@ -187,18 +187,67 @@ def test_first_start_without_configuration_runs_the_demo(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------- the demo month
 
 
+def _difference_sums(store, run_id: str, shop: str | None = None):
+    """Σ |Δgross| and Σ ΔVAT over a run's differences, summed here in Decimal from its rows."""
+    from decimal import Decimal
+
+    from exactsync.reconcile import results
+
+    rows = results(store, run_id)
+    amount, vat = Decimal(0), Decimal(0)
+    for r in rows.iter_rows(named=True):
+        if r["status"] in ("matched", "matched_within_tolerance") or (shop and r["shop"] != shop):
+            continue
+        amount += abs(r["delta_gross"])
+        vat += r["delta_vat"]
+    return amount, vat
+
+
 def test_overview_tiles_match_the_demo_manifest(demo):
+    from exactsync import views
+
     at = run_page("overview.py")
     m = metrics(at)
     statuses = demo.manifest["counts"]["expected_status"]
     total = sum(statuses.values())
-    differences = total - statuses.get("matched", 0) - statuses.get("matched_within_tolerance", 0)
+    matched = statuses.get("matched", 0) + statuses.get("matched_within_tolerance", 0)
     assert m["Documents"] == f"{total:,}"
-    assert m["Differences"] == f"{differences:,}"
+    assert m["Differences"] == f"{total - matched:,}"
+    assert m["Matched"] == f"{matched / total:.1%}"
+    run_id = next(c.value for c in at.caption if c.value.startswith("Run ")).split(" ")[1]
+    amount, vat = _difference_sums(demo.store(), run_id)
+    assert amount > 0
+    assert m["Amount of differences"] == views.fmt_money(amount, "€")
+    assert m["VAT difference"] == views.fmt_money(vat, "€")
     assert any(b.label == "Pull & reconcile" for b in at.button)
     assert any(w.value.startswith("**Demo data — sandbox, not your administration") for w in at.warning)
     assert any(label.startswith("Last pull · woo-demo") for label in m)
+    assert any(label.startswith("Last pull · magento-demo") for label in m)
+    assert any(label.startswith("Last pull · Exact") for label in m)
     assert at.sidebar.selectbox(key="period").value == demo.period
+    assert at.sidebar.selectbox(key="division").value == 700001
+    assert len(at.get("plotly_chart")) == 2  # amounts by status and cause; differences by day
+    per_status = at.dataframe[0].value
+    assert int(per_status["Documents"].sum()) == total
+    assert int(per_status.loc[per_status["Status"] == "Missing in Exact", "Documents"].sum()) == \
+        demo.expected("missing_in_exact")
+
+
+def test_overview_honours_the_shop_picker(demo):
+    from exactsync import views
+
+    at = run_page("overview.py")
+    at.sidebar.selectbox(key="shop").select("woo-demo").run()
+    assert not at.exception, [e.value for e in at.exception]
+    m = metrics(at)
+    cases = [c for c in demo.manifest["cases"] if c["shop"] == "woo-demo"]
+    differing = [c for c in cases if c["expected_status"] not in ("matched", "matched_within_tolerance")]
+    assert m["Documents"] == f"{demo.manifest['totals']['woo-demo']['documents']:,}"
+    assert m["Differences"] == f"{len(differing):,}"
+    run_id = next(c.value for c in at.caption if c.value.startswith("Run ")).split(" ")[1]
+    amount, vat = _difference_sums(demo.store(), run_id, shop="woo-demo")
+    assert m["Amount of differences"] == views.fmt_money(amount, "€")
+    assert m["VAT difference"] == views.fmt_money(vat, "€")
 
 
 def test_differences_filter_missing_and_select_for_push(demo):
@@ -217,6 +266,62 @@ def test_differences_filter_missing_and_select_for_push(demo):
     assert any("No entry in Exact" in c.value for c in at.caption)
 
 
+def test_differences_ticked_rows_join_the_push_selection(demo):
+    """Ticking rows of the grid (st.dataframe, multi-row selection) and *Add … ticked* builds the
+    push selection from exactly those rows; the Push page then plans exactly them."""
+    at = run_page("differences.py")
+    at.multiselect(key="f_status").select("missing_in_exact").run()
+    table = at.dataframe[0].value
+    assert len(table) >= 2
+    assert at.button(key="add_ticked").disabled
+    at.session_state["diff_table"] = {"selection": {"rows": [0, 1]}}  # what the grid sends for two ticks
+    at.run()
+    add = at.button(key="add_ticked")
+    assert add.label == "Add 2 ticked row(s) to the push selection" and not add.disabled
+    add.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    ticked = set(table["result_key"].iloc[:2])
+    assert at.session_state["push_selection"] == ticked
+    assert any("2 selected for push" in c.value for c in at.caption)
+    assert any(link.label == "Review the push of 2 selected →" for link in at.get("page_link"))
+    at.switch_page("pages/push.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert metrics(at)["Entries to create"] == "2"
+    entries = next(d.value for d in at.dataframe if "doc_key" in d.value.columns)
+    assert {f"doc:{k}" for k in entries["doc_key"]} == ticked
+
+
+def test_differences_filters_by_cause_country_and_amount(demo):
+    from exactsync import views
+
+    def shown(at) -> int:
+        return int(next(c.value for c in at.caption if "difference(s)" in c.value).split(" ")[0].replace(",", ""))
+
+    at = run_page("differences.py")
+    total = shown(at)
+    at.multiselect(key="f_cause").select("amount_differs").run()
+    assert shown(at) == demo.manifest["counts"]["by_cause"]["amount_differs"]
+    assert set(at.dataframe[0].value["cause"]) == {views.cause_label("amount_differs")}
+    # the drill-down of the first row: both sides, with VAT codes and G/L accounts, and the cause
+    assert any(md.value.startswith(f"**{views.status_label('amount_differs')}** · cause: "
+                                   f"**{views.cause_label('amount_differs')}** · net differs by") for md in at.markdown)
+    heads = [md.value for md in at.markdown]
+    assert "##### Shop document" in heads and "##### Exact entry" in heads
+    columns = [set(d.value.columns) for d in at.dataframe]
+    assert any({"vat_code", "gl_account_code"} <= c for c in columns), columns
+    assert any({"rate", "base", "vat"} <= c and "vat_code" not in c for c in columns), columns
+
+    at.multiselect(key="f_cause").unselect("amount_differs").run()
+    country = "DE"
+    at.multiselect(key="f_country").select(country).run()
+    assert 0 < shown(at) < total
+    assert set(at.dataframe[0].value["country"]) == {country}
+    at.multiselect(key="f_country").unselect(country).run()
+    at.number_input(key="f_amount").set_value(50.0).run()
+    assert 0 < shown(at) < total
+    assert (at.dataframe[0].value["difference"].map(lambda d: abs(float(d))) >= 50).all()
+
+
 def test_differences_never_sends_more_than_a_page(demo):
     at = run_page("differences.py")
     total = int(at.caption[0].value.split(" ")[0].replace(",", ""))
@@ -225,8 +330,17 @@ def test_differences_never_sends_more_than_a_page(demo):
 
 def test_vat_per_country_sections(demo):
     at = run_page("vat.py")
-    headers = [h.value for h in at.subheader]
-    assert "Domestic" in headers and "EU distance sales (OSS)" in headers
+    headers = [h.value for h in at.main.subheader]
+    assert headers[:4] == ["Domestic", "EU distance sales (OSS)", "Intra-EU B2B (reverse charge)",
+                           "Export outside the EU"], headers  # domestic / OSS / reverse charge / export apart
+    assert len(at.get("plotly_chart")) == len(headers)  # a chart per treatment
+    import json
+
+    config = json.loads(at.dataframe[0].proto.columns)  # money: Decimal in the frame, two decimals shown
+    assert config["shop_vat"]["type_config"]["format"] == "%.2f" and "rate" not in config
+    from decimal import Decimal as _D
+
+    assert all(isinstance(v, _D) for v in at.dataframe[0].value["shop_vat"])  # Decimal values, not float
     domestic = at.dataframe[0].value
     assert "NL" in set(domestic["country"])
     countries = set().union(*(set(d.value["country"]) for d in at.dataframe))
@@ -245,6 +359,71 @@ def test_vat_per_country_sections(demo):
     assert got == expected
 
 
+def _vat_sums(at: AppTest, column: str) -> dict:
+    from decimal import Decimal
+
+    got: dict[str, Decimal] = {}
+    for d in at.dataframe:
+        for currency, vat in zip(d.value["currency"], d.value[column]):
+            got[currency] = got.get(currency, Decimal(0)) + Decimal(str(vat))
+    return got
+
+
+def test_vat_per_country_honours_the_shop_picker(demo):
+    """A picked shop: its own documents (the manifest's VAT per currency for that shop) against the
+    Exact entries matched to them; Exact bookings of no shop are named, not hidden. The shops' Exact
+    sides and those bookings add up to the all-shops table."""
+    from decimal import Decimal
+
+    at = run_page("vat.py")
+    all_exact = _vat_sums(at, "exact_vat")
+    exact_parts: dict[str, Decimal] = {}
+    for shop in ("woo-demo", "magento-demo"):
+        at.sidebar.selectbox(key="shop").select(shop).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any(f"shop **{shop}**" in c.value for c in at.caption)
+        expected = {cur: Decimal(v) for cur, v in demo.manifest["totals"][shop]["vat"].items()}
+        assert _vat_sums(at, "shop_vat") == expected, shop
+        for cur, v in _vat_sums(at, "exact_vat").items():
+            exact_parts[cur] = exact_parts.get(cur, Decimal(0)) + v
+    outside = [c for c in demo.manifest["cases"] if c["shop"] is None and c["division"] == 700001]
+    note = next(i.value for i in at.info if i.value.startswith("Not in this shop's table"))
+    assert f"*Only in Exact*: {len(outside):,} reference(s)" in note
+    from exactsync import views
+
+    run_id = next(c.value for c in at.caption if c.value.startswith("Run ")).split(" ")[1]
+    for r in views.vat_outside_shops(demo.store(), run_id, division=700001).iter_rows(named=True):
+        exact_parts[r["currency"]] = exact_parts.get(r["currency"], Decimal(0)) + r["exact_vat"]
+    assert {k: v for k, v in exact_parts.items() if v} == {k: v for k, v in all_exact.items() if v}
+
+
+def test_shop_vat_rows_partition_the_saved_vat_table(demo):
+    """Per shop + the Exact entries of no shop = the run's saved OSS table, row by row (scope,
+    division, currency, treatment, country, rate): base, VAT and counts to the cent."""
+    import polars as pl
+
+    from exactsync import views
+
+    store = demo.store()
+    run_id = views.latest_run_info(store)["run_id"]
+    parts = pl.concat([views.shop_vat_rows(store, run_id, shop=s) for s in (*demo.settings.shops, None)])
+    saved = store.query("SELECT scope, division, currency, treatment, country, rate, base, vat, documents "
+                        "FROM recon_vat WHERE run_id = ?", [run_id])
+    key = ["scope", "division", "currency", "treatment", "country", "rate"]
+
+    def total(df):
+        return (df.cast({"division": pl.Int64}).group_by(key)
+                .agg(pl.col("base").sum(), pl.col("vat").sum(), pl.col("documents").sum())
+                .sort(key, nulls_last=True).rows())
+
+    assert parts.height > 0 and set(parts["scope"]) >= {"shop", "exact"}
+    assert total(parts) == total(saved)
+    assert parts.schema["vat"] == pl.Decimal(18, 4)  # money stays Decimal
+    # the table of one shop only holds that shop's documents
+    woo = views.vat_table(store, run_id, shop="woo-demo")
+    assert int(woo["shop_documents"].sum()) >= demo.manifest["totals"]["woo-demo"]["documents"] - 5
+
+
 def test_push_flow_up_to_the_confirmation(demo):
     at = run_page("differences.py")
     at.multiselect(key="f_status").select("missing_in_exact").run()
@@ -255,6 +434,26 @@ def test_push_flow_up_to_the_confirmation(demo):
     m = metrics(at)
     assert int(m["Entries to create"].replace(",", "")) == missing
     assert int(m["API calls"].replace(",", "")) >= missing
+    assert m["Estimated time"] and m["Left out"] == "0"
+    # effect on totals = the missing documents' own net and VAT (Decimal, to the cent)
+    from decimal import Decimal
+
+    from exactsync import views
+    from exactsync.reconcile import results
+
+    store = demo.store()
+    rows = results(store, views.latest_run_info(store, period=demo.period, division=700001)["run_id"])
+    gone = rows.filter(rows["status"] == "missing_in_exact")
+    effect = next(d.value for d in at.dataframe if {"period", "country", "vat_code", "jobs"} <= set(d.value.columns))
+    assert sum(Decimal(str(x)) for x in effect["net"]) == sum(gone["shop_net"])
+    assert sum(Decimal(str(x)) for x in effect["vat"]) == sum(gone["shop_vat"])
+    # the payload preview shows what is POSTed, for exactly these documents
+    import json
+
+    payloads = [json.loads(c.value) for c in at.code]
+    assert len(payloads) == min(missing, 5)
+    refs = {p["YourRef"] for p in payloads}
+    assert refs <= {c["reference"] for c in demo.manifest["cases"] if c["expected_status"] == "missing_in_exact"}
     opener = at.button(key="push_open")
     assert opener.label == f"Push {missing:,} entries…" and not opener.disabled
     opener.click().run()
@@ -290,6 +489,78 @@ def test_connections_never_render_secrets(demo):
     at.button(key="test_exact").click().run()
     assert not at.exception
     assert any(x.value.startswith("Connected as Demo Boekhouder") for x in at.success)
+    headroom = [d.value for d in at.dataframe if "division" in d.value.columns and len(d.value.columns) > 2]
+    assert headroom, "rate-limit headroom is shown"
+    for name, kind in (("woo-demo", "WooCommerce"), ("magento-demo", "Magento")):
+        at.button(key=f"test_shop_{name}").click().run()
+        assert not at.exception
+        assert any(x.value.startswith(f"{name}: {kind} answered") for x in at.success), name
+    text = page_text(at)
+    for secret in (s.exact.client_secret.get(), s.shops["woo-demo"].consumer_secret.get(),
+                   s.shops["magento-demo"].token.get()):
+        assert secret not in text
+
+
+def test_connections_token_age_and_the_30_day_warning(app_env, monkeypatch):
+    """An Exact connection refreshed 27 days ago: token age shown, the refresh token's days left and
+    the warning before the 30-day end; no token, secret or client secret on the page."""
+    import json
+    import time
+
+    now = time.time()
+    token_file = app_env / "exact_token.json"
+    secrets = {"access_token": "access-token-never-shown-7f3a", "refresh_token": "refresh-token-never-shown-91c2"}
+    token_file.write_text(json.dumps({**secrets, "token_type": "bearer", "expires_in": 600,
+                                      "expires_at": int(now - 3 * 3600) + 600, "issued_at": now - 3 * 3600,
+                                      "refreshed_at": now - 27 * 86400, "connected_at": now - 60 * 86400}))
+    (app_env / "exactsync.toml").write_text(
+        '[store]\npath = "app.duckdb"\n[exact]\nclient_id = "client-id-1234"\ndivisions = [123456]\n'
+        f'token_file = "{token_file}"\n')
+    monkeypatch.setenv("EXACTSYNC_EXACT__CLIENT_SECRET", "client-secret-never-shown-5d")
+    at = run_page("connections.py")
+    m = metrics(at)
+    assert m["Connection"] == "connected"
+    assert m["Token age"] == "3 h"
+    assert m["Refresh token valid"] == "3.0 days"
+    assert any("refresh token expires in 3.0 days" in w.value for w in at.warning), [w.value for w in at.warning]
+    text = page_text(at)
+    assert "configured ✓" in text and "client-id-1234" in text  # the client id is not a secret
+    for secret in (*secrets.values(), "client-secret-never-shown-5d"):
+        assert secret not in text
+    # 30 days without a refresh: expired, reconnect
+    data = json.loads(token_file.read_text())
+    token_file.write_text(json.dumps({**data, "refreshed_at": now - 31 * 86400}))
+    at = run_page("connections.py")
+    assert any("refresh token has expired" in w.value for w in at.warning)
+    # not connected at all
+    token_file.unlink()
+    at = run_page("connections.py")
+    assert metrics(at)["Connection"] == "not connected" and metrics(at)["Token age"] == "—"
+    assert any(w.value.startswith("Not connected to Exact Online") for w in at.warning)
+    assert at.button(key="test_exact").disabled
+
+
+def test_mappings_explain_the_offending_row_and_save_nothing(demo):
+    """A VAT code Exact does not know: *Validate and save* marks that row's *error* column with the
+    reason, says nothing was saved, and the stored mapping is unchanged."""
+    from exactsync import mapping
+
+    store = demo.store()
+    before = mapping.read_mapping(store, "vat", 700001)
+    at = run_page("mappings.py")
+    original = at.dataframe[0].value
+    row = 3
+    at.session_state["map_edit_vat"] = {"edited_rows": {row: {"vat_code": "NOPE9"}}, "added_rows": [],
+                                        "deleted_rows": []}
+    at.button(key="map_save_vat").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(e.value.startswith("1 row(s) need a fix") for e in at.error), [e.value for e in at.error]
+    shown = at.dataframe[0].value
+    assert shown["vat_code"].iloc[row] == "NOPE9"
+    assert "VAT code 'NOPE9' does not exist in division 700001" in shown["error"].iloc[row]
+    assert shown["error"].drop(index=row).isna().all(), "only the offending row carries a message"
+    assert len(shown) == len(original)
+    assert mapping.read_mapping(store, "vat", 700001).equals(before), "nothing was saved"
 
 
 def test_mappings_page_lists_every_kind(demo):
@@ -310,12 +581,26 @@ def test_status_page_counts_the_demo(demo):
 
 
 def test_runs_page_reopens_a_run(demo):
+    from exactsync.reconcile import run_reconciliation
+
+    store = demo.store()
+    run_reconciliation(store, demo.settings, demo.period)  # a newer run than the one to reopen
     at = run_page("runs.py")
     runs = at.dataframe[0].value
-    assert len(runs) >= 1
+    assert len(runs) >= 2
+    old = runs["run_id"].iloc[-1]
+    at.selectbox(key="runs_pick").select(old).run()
     at.button(key="reopen").click().run()
-    assert at.session_state["run_id"] == runs["run_id"].iloc[0]
-    assert any("Showing saved run" in i.value for i in at.info)
+    assert at.session_state["run_id"] == old
+    assert any(f"Showing saved run {old} on every page." == i.value for i in at.info)
+    # every page shows that run as it was
+    at.switch_page("pages/overview.py").run()
+    assert next(c.value for c in at.caption if c.value.startswith("Run ")).startswith(f"Run {old} ")
+    at.switch_page("pages/vat.py").run()
+    assert next(c.value for c in at.caption if c.value.startswith("Run ")).startswith(f"Run {old} ")
+    at.switch_page("pages/runs.py").run()
+    at.button(key="newest").click().run()
+    assert "run_id" not in at.session_state
     at.button(key="export").click().run()
     assert not at.exception, [e.value for e in at.exception]
     (download,) = at.get("download_button")
@@ -326,6 +611,14 @@ def test_runs_page_reopens_a_run(demo):
     at.button(key="export").click().run()
     name, data = at.session_state["export_file"]
     assert name.endswith(".csv") and data.count(b"\n") >= 2
+
+
+def test_vat_sections_never_leave_a_treatment_out():
+    from exactsync.views import TREATMENT_SECTIONS, treatment_sections
+
+    got = treatment_sections(["export", "unknown", "domestic", "something_new", None])
+    assert [t for t, _ in got] == ["domestic", "export", "unknown", "something_new"]
+    assert dict(got)["unknown"] == dict(TREATMENT_SECTIONS)["unknown"]
 
 
 def test_mapping_frame_round_trip_keeps_decimals():
@@ -428,11 +721,27 @@ def test_sync_log_retries_the_failed_jobs(demo):
             journal["IsBlocked"] = False
     assert result.counts["error"] == len(keys) > 0
 
+    n = len(keys)
+    assert n >= 2
     at = run_page("sync_log.py")
-    assert metrics(at)["Error"] == str(len(keys))
-    assert at.button(key="retry_all").label == f"Retry all {len(keys)} failed"
+    assert metrics(at)["Error"] == str(n)
+    jobs = at.dataframe[0].value
+    assert set(jobs["status"]) == {"Error"} and jobs["last_error"].str.len().min() > 0  # the details
+    # retry selected: only the picked job is retried
+    assert at.button(key="retry_selected").disabled
+    failed = at.multiselect(key="retry_pick").options
+    assert len(failed) == n
+    at.multiselect(key="retry_pick").select(failed[0]).run()
+    assert at.button(key="retry_selected").label == "Retry 1 selected"
+    at.button(key="retry_selected").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(s.value.startswith("Retried 1 job(s): 1 synced") for s in at.success)
+    at.run()
+    assert metrics(at)["Error"] == str(n - 1) and metrics(at)["Synced"] == "1"
+    # retry all failed: the rest
+    assert at.button(key="retry_all").label == f"Retry all {n - 1} failed"
     at.button(key="retry_all").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert any(s.value.startswith(f"Retried {len(keys)} job(s)") for s in at.success)
+    assert any(s.value.startswith(f"Retried {n - 1} job(s)") for s in at.success)
     at.run()
-    assert metrics(at)["Error"] == "0" and metrics(at)["Synced"] == str(len(keys))
+    assert metrics(at)["Error"] == "0" and metrics(at)["Synced"] == str(n)

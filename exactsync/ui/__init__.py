@@ -34,6 +34,8 @@ __all__ = [
     "pager",
     "auth_gate",
     "picked",
+    "money_config",
+    "table",
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,6 +120,22 @@ def picked() -> dict:
         "division": st.session_state.get("division"),
         "shop": st.session_state.get("shop"),
     }
+
+
+def money_config(frame) -> dict:
+    """Column settings that show every money column (Decimal; rates excepted) with two decimals:
+    ``26.90``, not ``26.9``. Display only: the frame sent stays Decimal."""
+    import polars as pl
+
+    schema = getattr(frame, "schema", {})
+    return {name: st.column_config.NumberColumn(name, format="%.2f") for name, dtype in schema.items()
+            if isinstance(dtype, pl.Decimal) and "rate" not in name and "percentage" not in name}
+
+
+def table(frame, *, container=None, column_config: dict | None = None, **kwargs):
+    """``st.dataframe`` as every page shows a table: full width, no index, money with two decimals."""
+    config = {**money_config(frame), **(column_config or {})}
+    return (container or st).dataframe(frame, hide_index=True, width="stretch", column_config=config, **kwargs)
 
 
 def _fmt_seconds(s: float) -> str:

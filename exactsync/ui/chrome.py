@@ -2,9 +2,17 @@
 banner, sidebar pickers (period, division, shop) and last-pull status.
 
 app.py draws it once per run, then runs the page through ``st.navigation``. Each page also calls
-:func:`page_chrome` first: a no-op inside app.py, but when Streamlit runs a file of ``pages/``
-directly (its legacy ``pages/`` folder mode: the very first request of a new server process, and
-every AppTest ``switch_page``) the page still gets the same chrome.
+:func:`page_chrome` first: a no-op inside app.py.
+
+Why that call exists: with a folder named ``pages/`` next to app.py, Streamlit starts in its legacy
+``pages/`` folder mode until ``st.navigation`` is first called in the process — the very first run
+of a new server process, and every ``AppTest.run``. In that mode it runs app.py as a page of its
+own, or a ``pages/`` file directly, and :func:`page_chrome` then draws the chrome.
+
+Widget ids include the hash of the script that draws them, so sidebar pickers drawn in that mode
+would get other ids than under app.py's navigation, and the user's first pick was silently lost
+(a shop picked on a fresh server snapped back to *All shops*). :func:`draw_chrome` therefore
+draws under app.py's own script hash (:func:`_as_app_script`): the same ids in either mode.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import streamlit as st
 
 from exactsync import views
 from exactsync.ui import auth_gate, get_settings, get_store, is_demo, page_setup, show_error
+from exactsync.ui.data import view
 
 __all__ = ["sidebar", "ALL_SHOPS", "draw_chrome", "router", "page_chrome", "guarded"]
 
@@ -28,12 +37,8 @@ ALL_SHOPS = "All shops"
 @st.cache_data(ttl=60, max_entries=16)
 def _choices(path: str, configured_divisions: tuple[int, ...]) -> tuple[list[str], list[int]]:
     store = get_store()
-    return views.available_periods(store), views.available_divisions(store, configured_divisions)
-
-
-@st.cache_data(ttl=60, max_entries=16)
-def _last_pulls(path: str):
-    return views.last_pulls(get_store())
+    with store.read():  # one connection for both queries
+        return views.available_periods(store), views.available_divisions(store, configured_divisions)
 
 
 def sidebar() -> None:
@@ -47,7 +52,7 @@ def sidebar() -> None:
                        "*Connections* to replace it.", icon=":material/science:")
         store = get_store()
         periods, divisions = _choices(str(store.path), tuple(settings.exact.divisions))
-        pulls = _last_pulls(str(store.path))
+        pulls = view("last_pulls")  # the same cached read as the Overview's tiles
     except Exception as e:  # noqa: BLE001 - every error becomes a message
         with st.sidebar:
             show_error(e)
@@ -78,8 +83,25 @@ def sidebar() -> None:
             st.caption("Nothing pulled yet.")
 
 
+def _as_app_script() -> contextlib.AbstractContextManager:
+    """Elements drawn inside get the ids app.py's navigation gives them, whichever script Streamlit
+    is running (see the module docstring). A no-op under app.py's navigation."""
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        return ctx.run_with_active_hash(ctx.pages_manager.main_script_hash)
+    except Exception:  # noqa: BLE001 - bare mode or another Streamlit: ids as Streamlit makes them
+        return contextlib.nullcontext()
+
+
 def draw_chrome() -> None:
     """Everything every page shows before its own content (see the module docstring)."""
+    with _as_app_script():
+        _draw_chrome()
+
+
+def _draw_chrome() -> None:
     from exactsync.ui.connect import handle_oauth_redirect
 
     page_setup()

@@ -11,14 +11,19 @@ from typing import Any
 import streamlit as st
 
 from exactsync import views
-from exactsync.ui import get_settings, get_store, picked
+from exactsync.ui import get_settings, get_store, picked, show_error
 
-__all__ = ["view", "current_run", "shop_filter"]
+__all__ = ["view", "current_run", "require_run", "NO_RUN", "shop_filter"]
+
+#: what a page that needs a reconciliation says before the first one
+NO_RUN = "No reconciliation for this period yet: press **Pull & reconcile** on the Overview."
 
 
 @st.cache_data(ttl=300, max_entries=256, show_spinner=False)
 def _view(name: str, store_path: str, args: tuple, kwargs: tuple) -> Any:
-    return getattr(views, name)(get_store(), *args, **dict(kwargs))
+    store = get_store()
+    with store.read():  # one connection for every query of the view (opening one costs ~35 ms)
+        return getattr(views, name)(store, *args, **dict(kwargs))
 
 
 def view(name: str, *args: Any, **kwargs: Any) -> Any:
@@ -36,6 +41,24 @@ def current_run() -> dict | None:
         st.session_state.pop("run_id", None)
     p = picked()
     return view("latest_run_info", period=p["period"], division=p["division"])
+
+
+def require_run(missing: str | None = NO_RUN) -> dict | None:
+    """The run the page shows (:func:`current_run`), for pages that need one.
+
+    A store that cannot be read becomes a message and stops the page. Without a run yet, the
+    ``missing`` message is shown and the page stops; ``missing=None`` returns None instead (a
+    page that has something to show without a run).
+    """
+    try:
+        run = current_run()
+    except Exception as e:  # noqa: BLE001 - every error becomes a message
+        show_error(e)
+        st.stop()
+    if run is None and missing is not None:
+        st.info(missing)
+        st.stop()
+    return run
 
 
 def shop_filter() -> str | None:
