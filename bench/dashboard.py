@@ -41,10 +41,14 @@ def scale(store, documents: int) -> tuple[int, int]:
             INSERT INTO shop_documents SELECT d.* REPLACE (d.doc_key || '~' || i AS doc_key,
                                                          d.doc_number || '~' || i AS doc_number)
             FROM shop_documents d, range(1, {copies + 1}) r(i)""")
+        # the run's rows: differences in full, matched documents slim (recon_results is a view of both)
         con.execute(f"""
-            INSERT INTO recon_results SELECT x.* REPLACE (x.result_key || '~' || i AS result_key,
-                                                        x.doc_key || '~' || i AS doc_key)
-            FROM recon_results x, range(1, {copies + 1}) r(i) WHERE x.doc_key IS NOT NULL""")
+            INSERT INTO recon_result_rows SELECT x.* REPLACE (x.result_key || '~' || i AS result_key,
+                                                            x.doc_key || '~' || i AS doc_key)
+            FROM recon_result_rows x, range(1, {copies + 1}) r(i) WHERE x.doc_key IS NOT NULL""")
+        con.execute(f"""
+            INSERT INTO recon_result_matched SELECT m.* REPLACE (m.doc_key || '~' || i AS doc_key)
+            FROM recon_result_matched m, range(1, {copies + 1}) r(i)""")
         docs = con.execute("SELECT count(*) FROM shop_documents").fetchall()[0][0]
         results = con.execute("SELECT count(*) FROM recon_results").fetchall()[0][0]
     return docs, results

@@ -213,6 +213,8 @@ CREATE OR REPLACE TEMP MACRO exs_cmp_treatment(t) AS
     CASE WHEN t IN ('export', 'exempt') THEN 'zero_rated' ELSE t END;
 CREATE OR REPLACE TEMP MACRO exs_cmp_country(t, c) AS
     CASE WHEN t = 'oss' THEN coalesce(c, '?') ELSE '' END;
+CREATE OR REPLACE TEMP MACRO exs_bucket(t, c, r) AS
+    exs_cmp_treatment(t) || '|' || exs_cmp_country(t, c) || '|' || CAST(r AS VARCHAR);
 """
 
 #: condition bits of a row (``fl``), in the order ``flags`` lists them (PRECEDENCE order)
@@ -336,8 +338,7 @@ _STEPS: list[tuple[str, str]] = [
     # the shop documents of the period (one result row each); doc_id > 0 is the row id
     ("doc", f"""
     CREATE OR REPLACE TEMP TABLE _rc_doc AS
-    SELECT d.rowid + 1 AS doc_id, d.doc_key, d.shop, s.division, d.currency, d.treatment,
-           exs_country(d.vat_country) AS vat_country,
+    SELECT d.rowid + 1 AS doc_id, d.doc_key, s.division, d.currency,
            exs_vatno(d.vat_number) AS cust_vatno,
            exs_country(coalesce(d.vat_country, d.ship_country, d.billing_country)) AS cust_country,
            d.net, d.vat, d.gross,
@@ -345,7 +346,9 @@ _STEPS: list[tuple[str, str]] = [
            -- the summary of its VAT lines (exactsync/store/summaries.py); NULL: read the lines
            d.lines_n AS s_n, d.lines_single AS s_single, d.lines_treatment AS s_treatment,
            exs_country(d.lines_country) AS s_country, d.lines_rate AS s_rate, d.lines_base AS s_base,
-           d.lines_vat AS s_vat
+           d.lines_vat AS s_vat,
+           CASE WHEN d.lines_single THEN exs_bucket(d.lines_treatment, exs_country(d.lines_country), d.lines_rate) END
+               AS s_key
     FROM shop_documents d JOIN _rc_shops s ON s.shop = d.shop
     WHERE d.doc_date >= $start AND d.doc_date < $end
     """),
@@ -391,7 +394,10 @@ _STEPS: list[tuple[str, str]] = [
                m.country AS x_mcountry,
                CAST(CASE WHEN m.source = 'vat_code_map' AND m.rate IS NOT NULL THEN m.rate
                          ELSE coalesce(e.lines_rate, m.rate, 0) END AS DECIMAL(7,4)) AS x_rate,
-               e.lines_base AS x_base, e.lines_vat AS x_vat
+               e.lines_base AS x_base, e.lines_vat AS x_vat,
+               CASE WHEN e.lines_single THEN exs_bucket(coalesce(m.treatment, 'unknown'), m.country,
+                   CAST(CASE WHEN m.source = 'vat_code_map' AND m.rate IS NOT NULL THEN m.rate
+                             ELSE coalesce(e.lines_rate, m.rate, 0) END AS DECIMAL(7,4))) END AS x_key
         FROM exact_entries e
         LEFT JOIN exact_periods p
                ON p.division = e.division AND p.fin_year = e.fin_year AND p.fin_period = e.fin_period
@@ -446,7 +452,10 @@ _STEPS: list[tuple[str, str]] = [
         SELECT e.*, m.rid,
                CASE WHEN gross > 0 OR (gross = 0 AND net > 0) THEN 1
                     WHEN gross < 0 OR (gross = 0 AND net < 0) THEN -1 ELSE 0 END AS sgn
-        FROM (SELECT e.*, coalesce(e.owner_id, o.rid) AS row_id FROM _rc_e0 e LEFT JOIN _rc_orph o ON o.eid = e.eid) e
+        FROM (SELECT e.*, e.owner_id AS row_id FROM _rc_e0 e SEMI JOIN _rc_multi m ON m.rid = e.owner_id
+              UNION ALL
+              SELECT e.*, o.rid AS row_id FROM _rc_e0 e JOIN (SELECT * FROM _rc_orph SEMI JOIN _rc_multi USING (rid)) o
+                   ON o.eid = e.eid) e
         JOIN _rc_multi m ON m.rid = e.row_id
     ), e1 AS (
         SELECT e.*, x.* EXCLUDE (eid) FROM e JOIN ({_ENTRY_DETAIL.format(eids="SELECT eid FROM e")}) x ON x.eid = e.eid
@@ -513,75 +522,56 @@ _STEPS: list[tuple[str, str]] = [
     ("fin", """
     CREATE OR REPLACE TEMP TABLE _rc_fin AS
     WITH g AS (
-        SELECT e.row_id AS rid, e.eid AS single_eid, e.entry_id AS single_entry_id, 1 AS entry_count, 1 AS live_n,
-               CAST(e.in_period AS INTEGER) AS live_in_period,
-               e.net AS exact_net, e.vat AS exact_vat, e.gross AS exact_gross,
-               e.dc_same, e.currency AS exact_currency, coalesce(e.status, 50) < 50 AS has_draft, e.acc_id,
-               CAST(NULL AS BOOLEAN) AS customer_bad_m,
-               e.x_n, e.x_treatment, e.x_mcountry, e.x_rate, e.x_base, e.x_vat
-        FROM (SELECT e.*, coalesce(e.owner_id, o.rid) AS row_id FROM _rc_e0 e LEFT JOIN _rc_orph o ON o.eid = e.eid) e
-        ANTI JOIN _rc_multi m ON m.rid = e.row_id
-        UNION ALL BY NAME
-        SELECT rid, NULL AS single_eid, NULL AS single_entry_id, entry_count, live_n, live_in_period,
-               exact_net, exact_vat, exact_gross, false AS dc_same,
-               exact_currency, has_draft, NULL AS acc_id, customer_bad AS customer_bad_m,
-               NULL AS x_n, NULL AS x_treatment, NULL AS x_mcountry, NULL AS x_rate, NULL AS x_base, NULL AS x_vat
-        FROM _rc_grpm
-    ), r AS (
-        SELECT d.doc_id AS rid, true AS is_doc, d.doc_key, d.shop, d.division, d.currency, d.vat_country, d.treatment,
-               d.cust_vatno, d.cust_country, d.net AS shop_net, d.vat AS shop_vat, d.gross AS shop_gross,
-               d.s_n, d.s_treatment, d.s_country, d.s_rate, d.s_base, d.s_vat
-        FROM _rc_doc d
-        UNION ALL
-        SELECT rid, false, any_value(other_owner), NULL, any_value(division), NULL, NULL, NULL, NULL, NULL,
-               NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-        FROM _rc_orph GROUP BY rid
-    ), j AS (
-        SELECT r.*, g.* EXCLUDE (rid, customer_bad_m), coalesce(g.live_n, 0) AS live,
-               v.currency AS division_currency,
-               coalesce(sp.split_bad, false) AS split_bad, coalesce(sp.split_nonzero, false) AS split_nonzero,
-               coalesce(g.exact_net, 0) - coalesce(r.shop_net, 0) AS d_net,
-               coalesce(g.exact_vat, 0) - coalesce(r.shop_vat, 0) AS d_vat,
-               coalesce(g.exact_gross, 0) - coalesce(r.shop_gross, 0) AS d_gross,
-               coalesce(g.customer_bad_m, CASE
-                   WHEN $customer_check = 'off' OR NOT r.is_doc OR a.acc_id IS NULL THEN false
-                   WHEN r.cust_vatno IS NOT NULL THEN a.acc_vatno IS DISTINCT FROM r.cust_vatno
-                   WHEN $customer_check = 'vat_number' THEN false
-                   WHEN a.acc_country IS NOT NULL AND r.cust_country IS NOT NULL THEN a.acc_country <> r.cust_country
-                   ELSE false
-               END) AS customer_bad,
-               coalesce(g.exact_currency IS DISTINCT FROM r.currency AND g.single_eid IS NOT NULL, false)
-                   AS currency_bad_1
-        FROM r
-        LEFT JOIN g ON g.rid = r.rid
-        LEFT JOIN _rc_acc a ON a.acc_id = g.acc_id
-        LEFT JOIN _rc_divs v ON v.division = r.division
-        LEFT JOIN _rc_split sp ON sp.rid = r.rid
-    ), jv AS (
-        -- a document and its one entry, one VAT bucket each: compared here (rows of _rc_cx were
-        -- compared bucket by bucket: split_bad / split_nonzero from _rc_split)
-        SELECT j.* REPLACE (
-                   CASE WHEN cx.rid IS NOT NULL OR NOT (coalesce(s_n, 0) > 0 AND coalesce(x_n, 0) > 0) THEN coalesce(j.split_bad, false)
-                        WHEN same_bucket THEN abs(x_base - s_base) > $tol_net OR abs(x_vat - s_vat) > $tol_vat
-                        ELSE abs(s_base) > $tol_net OR abs(s_vat) > $tol_vat
-                             OR abs(x_base) > $tol_net OR abs(x_vat) > $tol_vat END AS split_bad,
-                   CASE WHEN cx.rid IS NOT NULL OR NOT (coalesce(s_n, 0) > 0 AND coalesce(x_n, 0) > 0) THEN coalesce(j.split_nonzero, false)
-                        WHEN same_bucket THEN x_base <> s_base OR x_vat <> s_vat
-                        ELSE s_base <> 0 OR s_vat <> 0 OR x_base <> 0 OR x_vat <> 0 END AS split_nonzero)
-        FROM (
-            SELECT j.*,
-                   exs_cmp_treatment(s_treatment) = exs_cmp_treatment(x_treatment)
-                   AND exs_cmp_country(s_treatment, s_country) = exs_cmp_country(x_treatment, x_mcountry)
-                   AND s_rate = x_rate AS same_bucket
-            FROM j
-        ) j
-        LEFT JOIN _rc_cx cx ON cx.rid = j.rid
+        -- rows with one entry: the entry itself
+        SELECT e.owner_id AS rid, e.eid, e.entry_id, e.in_period, e.net, e.vat, e.gross, e.dc_same, e.currency,
+               coalesce(e.status, 50) < 50 AS draft, e.acc_id, e.x_n, e.x_key, e.x_base, e.x_vat
+        FROM _rc_e0 e ANTI JOIN _rc_multi m ON m.rid = e.owner_id
+        WHERE e.owner_id IS NOT NULL
     ), c AS (
-        SELECT j.*,
-               coalesce(currency_bad_1 OR (single_eid IS NULL AND m.currency_bad), false) AS currency_bad
-        FROM jv j LEFT JOIN (SELECT rid, currency_bad FROM _rc_grpm) m ON m.rid = j.rid
-    ), f AS (
+        SELECT d.doc_id AS rid, true AS is_doc, d.doc_key, d.division, d.currency,
+               d.net AS shop_net, d.vat AS shop_vat, d.gross AS shop_gross,
+               CASE WHEN m.rid IS NOT NULL THEN m.exact_net ELSE g.net END AS exact_net,
+               CASE WHEN m.rid IS NOT NULL THEN m.exact_vat ELSE g.vat END AS exact_vat,
+               CASE WHEN m.rid IS NOT NULL THEN m.exact_gross ELSE g.gross END AS exact_gross,
+               g.eid AS single_eid, g.entry_id AS single_entry_id,
+               CASE WHEN m.rid IS NOT NULL THEN m.entry_count WHEN g.eid IS NOT NULL THEN 1 ELSE 0 END AS entry_count,
+               CASE WHEN m.rid IS NOT NULL THEN m.live_n WHEN g.eid IS NOT NULL THEN 1 ELSE 0 END AS live,
+               CASE WHEN m.rid IS NOT NULL THEN m.live_in_period ELSE CAST(g.in_period AS INTEGER) END AS live_in_period,
+               CASE WHEN m.rid IS NOT NULL THEN m.currency_bad
+                    ELSE coalesce(g.currency IS DISTINCT FROM d.currency AND g.eid IS NOT NULL, false) END AS currency_bad,
+               coalesce(m.has_draft, g.draft, false) AS has_draft,
+               CASE WHEN m.rid IS NOT NULL THEN m.customer_bad
+                    WHEN $customer_check = 'off' OR a.acc_id IS NULL THEN false
+                    WHEN d.cust_vatno IS NOT NULL THEN a.acc_vatno IS DISTINCT FROM d.cust_vatno
+                    WHEN $customer_check = 'vat_number' THEN false
+                    WHEN a.acc_country IS NOT NULL AND d.cust_country IS NOT NULL THEN a.acc_country <> d.cust_country
+                    ELSE false END AS customer_bad,
+               g.dc_same, v.currency AS division_currency,
+               -- the VAT split: rows of _rc_cx bucket by bucket (_rc_split), a document and its one
+               -- entry with one bucket each here
+               CASE WHEN cx.rid IS NOT NULL THEN coalesce(sp.split_bad, false)
+                    WHEN NOT (coalesce(d.s_n, 0) > 0 AND coalesce(g.x_n, 0) > 0) THEN false
+                    WHEN d.s_key = g.x_key THEN abs(g.x_base - d.s_base) > $tol_net OR abs(g.x_vat - d.s_vat) > $tol_vat
+                    ELSE abs(d.s_base) > $tol_net OR abs(d.s_vat) > $tol_vat
+                         OR abs(g.x_base) > $tol_net OR abs(g.x_vat) > $tol_vat END AS split_bad,
+               CASE WHEN cx.rid IS NOT NULL THEN coalesce(sp.split_nonzero, false)
+                    WHEN NOT (coalesce(d.s_n, 0) > 0 AND coalesce(g.x_n, 0) > 0) THEN false
+                    WHEN d.s_key = g.x_key THEN g.x_base <> d.s_base OR g.x_vat <> d.s_vat
+                    ELSE d.s_base <> 0 OR d.s_vat <> 0 OR g.x_base <> 0 OR g.x_vat <> 0 END AS split_nonzero
+        FROM _rc_doc d
+        LEFT JOIN g ON g.rid = d.doc_id
+        LEFT JOIN _rc_grpm m ON m.rid = d.doc_id
+        LEFT JOIN _rc_acc a ON a.acc_id = g.acc_id
+        LEFT JOIN _rc_divs v ON v.division = d.division
+        LEFT JOIN _rc_cx cx ON cx.rid = d.doc_id
+        LEFT JOIN _rc_split sp ON sp.rid = d.doc_id
+    ), d AS (
         SELECT c.*,
+               coalesce(exact_net, 0) - shop_net AS d_net, coalesce(exact_vat, 0) - shop_vat AS d_vat,
+               coalesce(exact_gross, 0) - shop_gross AS d_gross
+        FROM c
+    ), f AS (
+        SELECT d.*,
                (is_doc AND live = 0) AS f_missing,
                (is_doc AND live > 1) AS f_duplicated,
                (is_doc AND live > 0 AND currency_bad) AS f_currency,
@@ -593,7 +583,7 @@ _STEPS: list[tuple[str, str]] = [
                (is_doc AND live > 0 AND $flag_draft AND has_draft) AS f_draft,
                (is_doc AND live > 0 AND NOT currency_bad
                     AND (d_net <> 0 OR d_vat <> 0 OR d_gross <> 0 OR split_nonzero)) AS f_nonzero
-        FROM c
+        FROM d
     ), s AS (
         SELECT f.*,
                CASE
@@ -613,7 +603,7 @@ _STEPS: list[tuple[str, str]] = [
                (f_nonzero AND NOT f_amount AND NOT f_vat AND live = 1) AS tolerated
         FROM f
     )
-    SELECT rid, is_doc, doc_key, shop, division, currency, vat_country, treatment,
+    SELECT rid, is_doc, doc_key, division,
            shop_net, shop_vat, shop_gross, exact_net, exact_vat, exact_gross,
            single_eid, single_entry_id, entry_count, live, status,
            (CASE WHEN NOT is_doc AND doc_key IS NULL THEN 1 ELSE 0 END
@@ -629,6 +619,27 @@ _STEPS: list[tuple[str, str]] = [
             AND currency = division_currency AND dc_same) AS slim
     FROM s
     """),
+    # the rows of Exact entries without a document of the period
+    ("fin_exact", """
+    INSERT INTO _rc_fin BY NAME
+    WITH o AS (
+        SELECT rid, any_value(other_owner) AS doc_key, any_value(division) AS division FROM _rc_orph GROUP BY rid
+    ), g AS (
+        SELECT o.rid, e.eid, e.entry_id, e.net, e.vat, e.gross
+        FROM _rc_orph o JOIN _rc_e0 e ON e.eid = o.eid
+        WHERE o.rid NOT IN (SELECT rid FROM _rc_multi)
+    )
+    SELECT o.rid, false AS is_doc, o.doc_key, o.division,
+           CASE WHEN m.rid IS NOT NULL THEN m.exact_net ELSE g.net END AS exact_net,
+           CASE WHEN m.rid IS NOT NULL THEN m.exact_vat ELSE g.vat END AS exact_vat,
+           CASE WHEN m.rid IS NOT NULL THEN m.exact_gross ELSE g.gross END AS exact_gross,
+           g.eid AS single_eid, g.entry_id AS single_entry_id,
+           coalesce(m.entry_count, 1) AS entry_count, coalesce(m.live_n, 1) AS live,
+           CASE WHEN o.doc_key IS NULL THEN 'only_in_exact' ELSE 'other_period' END AS status,
+           CASE WHEN o.doc_key IS NULL THEN 1 ELSE 2 END | CASE WHEN coalesce(m.live_n, 1) > 1 THEN 4 ELSE 0 END AS fl,
+           false AS slim
+    FROM o LEFT JOIN g ON g.rid = o.rid LEFT JOIN _rc_grpm m ON m.rid = o.rid
+    """),
 ]
 
 #: steps whose joins are written with the table to hash on the right (DuckDB would otherwise hash
@@ -640,7 +651,7 @@ _TEMP_TABLES = tuple(f"_rc_{name}" for name, _ in reversed(_STEPS)) + ("_rc_shop
 #: matched documents with one entry: key, entry and amounts (the recon_results view rebuilds the rest)
 _INSERT_MATCHED = """
 INSERT INTO recon_result_matched BY NAME
-SELECT $run_id AS run_id, doc_key, shop, division, single_entry_id AS entry_id, vat_country, treatment,
+SELECT $run_id AS run_id, doc_key, division, single_entry_id AS entry_id,
        shop_net AS net, shop_vat AS vat, shop_gross AS gross
 FROM _rc_fin WHERE slim
 """
@@ -651,7 +662,7 @@ INSERT INTO recon_result_rows BY NAME
 WITH f AS (SELECT * FROM _rc_fin WHERE NOT slim),
 d AS (SELECT d.doc_id, d.ref FROM _rc_doc d SEMI JOIN f ON f.rid = d.doc_id),
 sd AS (SELECT sd.doc_key, sd.shop, sd.treatment, sd.kind, sd.doc_number, sd.doc_date, sd.vat_number, sd.base_currency,
-              sd.net_base, sd.vat_base, sd.gross_base, sd.vat_country
+              sd.net_base, sd.vat_base, sd.gross_base, sd.vat_country, sd.currency
        FROM shop_documents sd SEMI JOIN f ON f.doc_key = sd.doc_key),
 kd AS (SELECT kd.doc_id, kd.doc_key FROM _rc_doc kd SEMI JOIN _rc_dup k ON k.owner_id = kd.doc_id),
 st AS (
@@ -666,13 +677,13 @@ st AS (
 e AS (SELECT e.*, x.* EXCLUDE (eid) FROM _rc_e0 e JOIN ({_ENTRY_DETAIL.format(eids='SELECT single_eid AS eid FROM f')}) x ON x.eid = e.eid),
 o AS (SELECT rid, any_value(ekey) AS ekey, any_value(ref) AS ref FROM _rc_orph SEMI JOIN f USING (rid) GROUP BY rid),
 x AS (
-    SELECT f.* EXCLUDE (shop, treatment), sd.shop, sd.treatment, sd.kind, sd.doc_number, sd.doc_date,
+    SELECT f.*, sd.shop, sd.treatment, sd.kind, sd.doc_number, sd.doc_date,
+           CASE WHEN f.is_doc THEN sd.currency END AS currency, exs_country(sd.vat_country) AS vat_country,
            coalesce(f.exact_net, 0) - coalesce(f.shop_net, 0) AS d_net,
            coalesce(f.exact_vat, 0) - coalesce(f.shop_vat, 0) AS d_vat,
            coalesce(f.exact_gross, 0) - coalesce(f.shop_gross, 0) AS d_gross,
            f.fl & 2048 <> 0 AS tolerated, v.currency AS division_currency,
-           sd.vat_number, sd.base_currency,
-           sd.net_base, sd.vat_base, sd.gross_base, sd.vat_country AS raw_vat_country,
+           sd.vat_number, sd.base_currency, sd.net_base, sd.vat_base, sd.gross_base,
            coalesce(d.ref, o.ref) AS ref, o.ekey,
            CASE WHEN m.rid IS NOT NULL THEN m.entry_ids WHEN e.eid IS NOT NULL THEN [e.entry_id]
                 ELSE []::VARCHAR[] END AS entry_ids,
@@ -747,7 +758,7 @@ SELECT $run_id AS run_id,
                || CAST(d_vat AS VARCHAR) || ', gross ' || CAST(d_gross AS VARCHAR)
        END AS detail,
        currency, exact_currency, division_currency,
-       CASE WHEN is_doc THEN vat_country ELSE exs_country(raw_vat_country) END AS vat_country, treatment,
+       vat_country, treatment,
        shop_net, shop_vat, shop_gross,
        coalesce(exact_net, 0) AS exact_net, coalesce(exact_vat, 0) AS exact_vat, coalesce(exact_gross, 0) AS exact_gross,
        d_net AS delta_net, d_vat AS delta_vat, d_gross AS delta_gross,
@@ -764,9 +775,30 @@ SELECT $run_id AS run_id,
 FROM y
 """
 
-#: the per-bucket comparison of every row that is not matched (the drill-down shows it)
-_MORE_CMP = "INSERT INTO _rc_cmp " + _CMP_SQL.format(
-    rids="SELECT rid FROM _rc_fin WHERE status <> 'matched' AND is_doc AND rid NOT IN (SELECT rid FROM _rc_cx)")
+#: the per-bucket comparison of every other row that is not matched (the drill-down shows it): a
+#: document and its one entry, one bucket each, straight from their line summaries
+_MORE_CMP = """
+INSERT INTO _rc_cmp BY NAME
+WITH f AS (
+    SELECT rid, single_eid FROM _rc_fin
+    WHERE status <> 'matched' AND is_doc AND single_eid IS NOT NULL AND rid NOT IN (SELECT rid FROM _rc_cx)
+), p AS (
+    SELECT f.rid, exs_cmp_treatment(d.s_treatment) AS st, exs_cmp_country(d.s_treatment, d.s_country) AS sc,
+           d.s_rate AS sr, d.s_base AS sb, d.s_vat AS sv,
+           exs_cmp_treatment(e.x_treatment) AS xt, exs_cmp_country(e.x_treatment, e.x_mcountry) AS xc,
+           e.x_rate AS xr, e.x_base AS xb, e.x_vat AS xv
+    FROM f
+    JOIN (SELECT d.* FROM _rc_doc d SEMI JOIN f ON f.rid = d.doc_id) d ON d.doc_id = f.rid
+    JOIN (SELECT e.* FROM _rc_e0 e SEMI JOIN f ON f.single_eid = e.eid) e ON e.eid = f.single_eid
+    WHERE d.s_n > 0 AND e.x_n > 0
+), q AS (SELECT p.*, (st = xt AND sc = xc AND sr = xr) AS same FROM p)
+SELECT rid, st AS treatment, nullif(sc, '') AS country, sr AS rate, sb AS shop_base, sv AS shop_vat,
+       CASE WHEN same THEN xb END AS exact_base, CASE WHEN same THEN xv END AS exact_vat,
+       CASE WHEN same THEN xb ELSE 0 END - sb AS delta_base, CASE WHEN same THEN xv ELSE 0 END - sv AS delta_vat
+FROM q
+UNION ALL
+SELECT rid, xt, nullif(xc, ''), xr, NULL, NULL, xb, xv, xb, xv FROM q WHERE NOT same
+"""
 
 _INSERT_RESULT_VAT = """
 INSERT INTO recon_result_vat BY NAME

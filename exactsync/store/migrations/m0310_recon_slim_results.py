@@ -7,14 +7,15 @@ run cost more than the reconciliation itself, so a run now saves:
   tolerance, a match through a reversed pair, an Exact-only row, foreign-currency rows), with all
   columns, exactly as ``recon_results`` had them;
 * ``recon_result_matched`` — a *slim* row per matched document with one entry, in the division's
-  currency: its key, shop, division, the entry id, VAT country, treatment and amounts (shop =
-  Exact; deltas are zero by definition). The two key columns are stored uncompressed: they are
+  currency: its key, division, the entry id and amounts (shop = Exact; deltas are zero by
+  definition). The two key columns are stored uncompressed: they are
   unique, and analysing them for compression cost more than writing them.
 
-``recon_results`` becomes a view over both: slim rows get the document's number, kind, date and
-currency (= the division's currency, or the row would not be slim) from ``shop_documents`` and the
-entry's YourRef, number and date from ``exact_entries`` (facts that do not change once a document
-or a processed entry exists). Every reader keeps reading
+``recon_results`` becomes a view over both: slim rows get the document's shop, number, kind, date,
+currency (= the division's currency, or the row would not be slim), VAT country and treatment from
+``shop_documents`` and the entry's YourRef, number and date from ``exact_entries``: what identifies
+a document or a processed entry does not change; a later pull that changes a document's country
+shows in a reopened run's matched rows (its amounts, status and the run's VAT table stay as saved). Every reader keeps reading
 ``recon_results``; rows of earlier runs move to ``recon_result_rows`` unchanged.
 """
 
@@ -24,11 +25,12 @@ VIEW = f"""
 CREATE OR REPLACE VIEW recon_results AS
 SELECT * FROM recon_result_rows
 UNION ALL BY NAME
-SELECT m.run_id, 'doc:' || m.doc_key AS result_key, m.doc_key, m.shop, d.kind, d.doc_number, d.doc_date,
+SELECT m.run_id, 'doc:' || m.doc_key AS result_key, m.doc_key, d.shop, d.kind, d.doc_number, d.doc_date,
        m.division, e.your_ref, [m.entry_id] AS entry_ids, [e.entry_number] AS entry_numbers, e.entry_date,
        'matched' AS status, CAST(NULL AS VARCHAR) AS cause, CAST([] AS VARCHAR[]) AS flags,
        CAST(NULL AS VARCHAR) AS detail, d.currency, d.currency AS exact_currency, d.currency AS division_currency,
-       m.vat_country, m.treatment,
+       CASE upper(trim(d.vat_country)) WHEN 'EL' THEN 'GR' WHEN 'UK' THEN 'GB'
+            ELSE nullif(upper(trim(d.vat_country)), '') END AS vat_country, d.treatment,
        m.net AS shop_net, m.vat AS shop_vat, m.gross AS shop_gross,
        m.net AS exact_net, m.vat AS exact_vat, m.gross AS exact_gross,
        CAST(0 AS {MONEY}) AS delta_net, CAST(0 AS {MONEY}) AS delta_vat, CAST(0 AS {MONEY}) AS delta_gross,
@@ -54,11 +56,8 @@ def up(con) -> None:
         CREATE TABLE recon_result_matched (
             run_id            VARCHAR NOT NULL,
             doc_key           VARCHAR NOT NULL USING COMPRESSION uncompressed,
-            shop              VARCHAR,
             division          INTEGER,
             entry_id          VARCHAR NOT NULL USING COMPRESSION uncompressed,
-            vat_country       VARCHAR,
-            treatment         VARCHAR,
             net               {MONEY},
             vat               {MONEY},
             gross             {MONEY}
