@@ -397,29 +397,106 @@ def test_vat_per_country_honours_the_shop_picker(demo):
     assert {k: v for k, v in exact_parts.items() if v} == {k: v for k, v in all_exact.items() if v}
 
 
-def test_shop_vat_rows_partition_the_saved_vat_table(demo):
-    """Per shop + the Exact entries of no shop = the run's saved OSS table, row by row (scope,
-    division, currency, treatment, country, rate): base, VAT and counts to the cent."""
+# ---- an independent reading of VAT per shop, from the lines of the run's own rows (the oracle)
+
+def _country(expr: str) -> str:
+    """The engine's country normalisation (EL → GR, UK → GB, blank → NULL) as a SQL expression."""
+    return (f"CASE upper(trim({expr})) WHEN 'EL' THEN 'GR' WHEN 'UK' THEN 'GB' "
+            f"ELSE nullif(upper(trim({expr})), '') END")
+
+
+def _shop_vat_sql(store: Store, run_id: str, *, shop: str | None, division: int | None) -> tuple[str, list]:
+    from exactsync.views.base import period_bounds
+    from exactsync.views.recon import run_info
+
+    run = run_info(store, run_id)
+    start, end = period_bounds(run["period"]) if run is not None else period_bounds("1970-01")
+    where, params = ["run_id = ?", "shop IS NULL" if shop is None else "shop = ?"], [run_id]
+    if shop is not None:
+        params.append(shop)
+    if division is not None:
+        where.append("division = ?")
+        params.append(int(division))
+    results = f"SELECT * FROM recon_results WHERE {' AND '.join(where)}"
+    sql = f"""
+        WITH res AS ({results}),
+        docs AS (SELECT doc_key, division, currency FROM res WHERE starts_with(result_key, 'doc:')),
+        svat AS (
+            SELECT 'shop' AS scope, d.division, d.currency, l.treatment, {_country('l.country')} AS country,
+                   CAST(l.rate AS DECIMAL(7,4)) AS rate, sum(l.base) AS base, sum(l.vat) AS vat,
+                   count(DISTINCT l.doc_key) AS documents
+            FROM shop_vat_lines l JOIN docs d ON d.doc_key = l.doc_key
+            GROUP BY ALL
+        ),
+        ids AS (SELECT DISTINCT division, unnest(entry_ids) AS entry_id FROM res),
+        ent AS (
+            SELECT e.division, e.entry_id, e.currency, e.customer_id,
+                   coalesce(coalesce(p.start_date, e.entry_date) >= ? AND coalesce(p.start_date, e.entry_date) < ?,
+                            false) AS in_period
+            FROM ids JOIN exact_entries e ON e.division = ids.division AND e.entry_id = ids.entry_id
+            LEFT JOIN exact_periods p ON p.division = e.division AND p.fin_year = e.fin_year
+                                     AND p.fin_period = e.fin_period
+        ),
+        home AS (  -- the division's country, for domestic codes without one (the engine's rule)
+            SELECT d.division, coalesce({_country('x.country')}, s.country, 'NL') AS country
+            FROM (SELECT DISTINCT division FROM ent) d
+            LEFT JOIN exact_divisions x ON x.division = d.division
+            LEFT JOIN (SELECT division, mode(country) AS country FROM recon_vat
+                       WHERE run_id = ? AND scope = 'shop' AND treatment = 'domestic' GROUP BY division) s
+                   ON s.division = d.division
+        ),
+        evat AS (
+            SELECT CASE WHEN e.in_period THEN 'exact' ELSE 'exact_other_period' END AS scope, e.division,
+                   e.currency, coalesce(m.treatment, 'unknown') AS treatment,
+                   coalesce(m.country, CASE WHEN m.treatment = 'domestic' THEN h.country
+                                            ELSE {_country('a.country')} END) AS country,
+                   CAST(CASE WHEN m.source = 'vat_code_map' AND m.rate IS NOT NULL THEN m.rate
+                             ELSE coalesce(l.vat_percentage, m.rate, 0) END AS DECIMAL(7,4)) AS rate,
+                   sum(l.base) AS base, sum(l.vat) AS vat, count(DISTINCT e.entry_id) AS documents
+            FROM exact_vat_lines l
+            JOIN ent e ON e.division = l.division AND e.entry_id = l.entry_id
+            LEFT JOIN recon_vat_map m ON m.run_id = ? AND m.division = l.division AND m.vat_code = trim(l.vat_code)
+            LEFT JOIN home h ON h.division = l.division
+            LEFT JOIN exact_accounts a ON a.division = e.division AND a.account_id = e.customer_id
+            GROUP BY ALL
+        )
+        SELECT * FROM svat UNION ALL BY NAME SELECT * FROM evat
+    """
+    return sql, [*params, start, end, run_id, run_id]
+
+
+
+
+def test_saved_vat_per_shop_equals_the_lines_of_the_shops_rows(demo):
+    """The run's saved VAT table per shop (recon_vat.shop) equals, row by row (scope, division,
+    currency, treatment, country, rate), the VAT lines of the documents and Exact entries the run gave
+    that shop, read independently here; per shop + no shop = the whole saved table."""
     import polars as pl
 
     from exactsync import views
 
     store = demo.store()
     run_id = views.latest_run_info(store)["run_id"]
-    parts = pl.concat([views.shop_vat_rows(store, run_id, shop=s) for s in (*demo.settings.shops, None)])
-    saved = store.query("SELECT scope, division, currency, treatment, country, rate, base, vat, documents "
-                        "FROM recon_vat WHERE run_id = ?", [run_id])
     key = ["scope", "division", "currency", "treatment", "country", "rate"]
 
     def total(df):
-        return (df.cast({"division": pl.Int64}).group_by(key)
+        return (df.cast({"division": pl.Int64, "documents": pl.Int64}).group_by(key)
                 .agg(pl.col("base").sum(), pl.col("vat").sum(), pl.col("documents").sum())
                 .sort(key, nulls_last=True).rows())
 
-    assert parts.height > 0 and set(parts["scope"]) >= {"shop", "exact"}
-    assert total(parts) == total(saved)
-    assert parts.schema["vat"] == pl.Decimal(18, 4)  # money stays Decimal
-    # the table of one shop only holds that shop's documents
+    parts = []
+    for shop in (*demo.settings.shops, None):
+        saved = views.shop_vat_rows(store, run_id, shop=shop)
+        sql, params = _shop_vat_sql(store, run_id, shop=shop, division=None)
+        oracle = store.query(sql, params).select(list(saved.columns))
+        assert total(saved) == total(oracle), shop
+        parts.append(saved)
+        if shop is not None:
+            assert saved.height > 0 and set(saved["scope"]) >= {"shop", "exact"}
+    whole = store.query("SELECT scope, division, currency, treatment, country, rate, base, vat, documents "
+                        "FROM recon_vat WHERE run_id = ?", [run_id])
+    assert total(pl.concat(parts)) == total(whole)
+    assert parts[0].schema["vat"] == pl.Decimal(18, 4)  # money stays Decimal
     woo = views.vat_table(store, run_id, shop="woo-demo")
     assert int(woo["shop_documents"].sum()) >= demo.manifest["totals"]["woo-demo"]["documents"] - 5
 

@@ -229,18 +229,18 @@ _FLAGS_SQL = ("list_filter([" + ", ".join(f"CASE WHEN f.fl & {bit} <> 0 THEN '{n
 
 #: shop VAT lines of some documents ({rids}: a query returning ``rid`` = doc_id)
 _SHOP_LINES = """
-    SELECT d.doc_id AS rid, d.division, d.currency, l.treatment, exs_country(l.country) AS country,
+    SELECT d.doc_id AS rid, d.shop, d.division, d.currency, l.treatment, exs_country(l.country) AS country,
            CAST(l.rate AS DECIMAL(7,4)) AS rate, l.base, l.vat
     FROM shop_vat_lines l
-    JOIN (SELECT d.doc_id, d.doc_key, d.division, d.currency FROM _rc_doc d SEMI JOIN ({rids}) q ON q.rid = d.doc_id) d
+    JOIN (SELECT d.doc_id, d.doc_key, d.shop, d.division, d.currency FROM _rc_doc d SEMI JOIN ({rids}) q ON q.rid = d.doc_id) d
       ON d.doc_key = l.doc_key
 """
 
 #: Exact VAT lines of some entries ({eids}: a query returning ``eid``), read through the VAT codes;
 #: the country of a non-OSS code is the division's for domestic, else the customer account's
 _EXACT_LINES = """
-    SELECT coalesce(e.owner_id, o.rid) AS rid, e.eid, e.division, e.in_period, e.currency,
-           coalesce(m.treatment, 'unknown') AS treatment,
+    SELECT coalesce(e.owner_id, o.rid) AS rid, e.eid, coalesce(e.shop, o.other_shop) AS shop, e.division,
+           e.in_period, e.currency, coalesce(m.treatment, 'unknown') AS treatment,
            coalesce(m.country, CASE WHEN m.treatment = 'domestic' THEN d.country ELSE a.acc_country END) AS country,
            CAST(CASE WHEN m.source = 'vat_code_map' AND m.rate IS NOT NULL THEN m.rate
                      ELSE coalesce(l.vat_percentage, m.rate, 0) END AS DECIMAL(7,4)) AS rate,
@@ -338,7 +338,7 @@ _STEPS: list[tuple[str, str]] = [
     # the shop documents of the period (one result row each); doc_id > 0 is the row id
     ("doc", f"""
     CREATE OR REPLACE TEMP TABLE _rc_doc AS
-    SELECT d.rowid + 1 AS doc_id, d.doc_key, s.division, d.currency,
+    SELECT d.rowid + 1 AS doc_id, d.doc_key, d.shop, s.division, d.currency,
            exs_vatno(d.vat_number) AS cust_vatno,
            exs_country(coalesce(d.vat_country, d.ship_country, d.billing_country)) AS cust_country,
            d.net, d.vat, d.gross,
@@ -356,15 +356,16 @@ _STEPS: list[tuple[str, str]] = [
     ("key", """
     CREATE OR REPLACE TEMP TABLE _rc_key AS
     WITH g AS (
-        SELECT division, ref, count(*) AS docs, min(doc_id) AS any_id
+        SELECT division, ref, count(*) AS docs, min(doc_id) AS any_id, any_value(shop) AS any_shop
         FROM _rc_doc WHERE ref IS NOT NULL AND division IS NOT NULL GROUP BY division, ref
     ), shared AS (
-        SELECT d.division, d.ref, arg_min(d.doc_id, d.doc_key) AS owner_id
+        SELECT d.division, d.ref, arg_min(d.doc_id, d.doc_key) AS owner_id, arg_min(d.shop, d.doc_key) AS owner_shop
         FROM _rc_doc d SEMI JOIN (SELECT division, ref FROM g WHERE docs > 1) s
              ON s.division = d.division AND s.ref = d.ref
         GROUP BY d.division, d.ref
     )
-    SELECT g.division, g.ref, g.docs, coalesce(shared.owner_id, g.any_id) AS owner_id
+    SELECT g.division, g.ref, g.docs, coalesce(shared.owner_id, g.any_id) AS owner_id,
+           coalesce(shared.owner_shop, g.any_shop) AS owner_shop
     FROM g LEFT JOIN shared ON shared.division = g.division AND shared.ref = g.ref
     """),
     # documents that share their key with a lower one, which takes the entries
@@ -406,7 +407,8 @@ _STEPS: list[tuple[str, str]] = [
         WHERE e.division IN (SELECT division FROM _rc_divs)
     ), s AS (
         SELECT e.* EXCLUDE (ref, book_date), CASE WHEN k.owner_id IS NULL THEN e.ref END AS oref,
-               coalesce(e.book_date >= $start AND e.book_date < $end, false) AS in_period, k.owner_id
+               coalesce(e.book_date >= $start AND e.book_date < $end, false) AS in_period, k.owner_id,
+               k.owner_shop AS shop
         FROM e LEFT JOIN _rc_key k ON k.division = e.division AND k.ref = e.ref
     )
     SELECT * FROM s WHERE owner_id IS NOT NULL OR in_period
@@ -422,17 +424,18 @@ _STEPS: list[tuple[str, str]] = [
         FROM _rc_e0 WHERE owner_id IS NULL
     ), od AS (
         SELECT s.division, {MACRO}(s.prefix || CASE WHEN d.kind = 'credit_note' THEN $marker ELSE '' END
-                                   || d.doc_number) AS ref, d.doc_key
+                                   || d.doc_number) AS ref, d.doc_key, d.shop
         FROM shop_documents d JOIN _rc_shops s ON s.shop = d.shop
         WHERE NOT (d.doc_date >= $start AND d.doc_date < $end) AND s.division IS NOT NULL
     ), okey AS (
-        SELECT od.division, od.ref, min(od.doc_key) AS owner
+        SELECT od.division, od.ref, min(od.doc_key) AS owner, arg_min(od.shop, od.doc_key) AS owner_shop
         FROM od SEMI JOIN o ON o.division = od.division AND o.ref = od.ref
         GROUP BY od.division, od.ref
     ), ek AS (
         SELECT ekey, -row_number() OVER (ORDER BY ekey) AS ekey_id FROM (SELECT DISTINCT ekey FROM o)
     )
-    SELECT o.eid, ek.ekey_id AS rid, o.ekey, o.division, o.ref, okey.owner AS other_owner
+    SELECT o.eid, ek.ekey_id AS rid, o.ekey, o.division, o.ref, okey.owner AS other_owner,
+           okey.owner_shop AS other_shop
     FROM o JOIN ek USING (ekey)
     LEFT JOIN okey ON okey.division = o.division AND okey.ref = o.ref
     """),
@@ -528,7 +531,7 @@ _STEPS: list[tuple[str, str]] = [
         FROM _rc_e0 e ANTI JOIN _rc_multi m ON m.rid = e.owner_id
         WHERE e.owner_id IS NOT NULL
     ), c AS (
-        SELECT d.doc_id AS rid, true AS is_doc, d.doc_key, d.division, d.currency,
+        SELECT d.doc_id AS rid, true AS is_doc, d.doc_key, d.shop, d.division, d.currency,
                d.net AS shop_net, d.vat AS shop_vat, d.gross AS shop_gross,
                CASE WHEN m.rid IS NOT NULL THEN m.exact_net ELSE g.net END AS exact_net,
                CASE WHEN m.rid IS NOT NULL THEN m.exact_vat ELSE g.vat END AS exact_vat,
@@ -603,7 +606,7 @@ _STEPS: list[tuple[str, str]] = [
                (f_nonzero AND NOT f_amount AND NOT f_vat AND live = 1) AS tolerated
         FROM f
     )
-    SELECT rid, is_doc, doc_key, division,
+    SELECT rid, is_doc, doc_key, shop, division,
            shop_net, shop_vat, shop_gross, exact_net, exact_vat, exact_gross,
            single_eid, single_entry_id, entry_count, live, status,
            (CASE WHEN NOT is_doc AND doc_key IS NULL THEN 1 ELSE 0 END
@@ -651,7 +654,7 @@ _TEMP_TABLES = tuple(f"_rc_{name}" for name, _ in reversed(_STEPS)) + ("_rc_shop
 #: matched documents with one entry: key, entry and amounts (the recon_results view rebuilds the rest)
 _INSERT_MATCHED = """
 INSERT INTO recon_result_matched BY NAME
-SELECT $run_id AS run_id, doc_key, division, single_entry_id AS entry_id,
+SELECT $run_id AS run_id, doc_key, shop, division, single_entry_id AS entry_id,
        shop_net AS net, shop_vat AS vat, shop_gross AS gross
 FROM _rc_fin WHERE slim
 """
@@ -677,12 +680,14 @@ st AS (
 e AS (SELECT e.*, x.* EXCLUDE (eid) FROM _rc_e0 e JOIN ({_ENTRY_DETAIL.format(eids='SELECT single_eid AS eid FROM f')}) x ON x.eid = e.eid),
 o AS (SELECT rid, any_value(ekey) AS ekey, any_value(ref) AS ref FROM _rc_orph SEMI JOIN f USING (rid) GROUP BY rid),
 x AS (
-    SELECT f.*, sd.shop, sd.treatment, sd.kind, sd.doc_number, sd.doc_date,
+    SELECT f.* EXCLUDE (shop), sd.shop, sd.treatment, sd.kind, sd.doc_number, sd.doc_date,
            CASE WHEN f.is_doc THEN sd.currency END AS currency, exs_country(sd.vat_country) AS vat_country,
            coalesce(f.exact_net, 0) - coalesce(f.shop_net, 0) AS d_net,
            coalesce(f.exact_vat, 0) - coalesce(f.shop_vat, 0) AS d_vat,
            coalesce(f.exact_gross, 0) - coalesce(f.shop_gross, 0) AS d_gross,
            f.fl & 2048 <> 0 AS tolerated, v.currency AS division_currency,
+           -- the YourRef exactsync writes for it (exactsync.reference.reference_for), as typed
+           sh.prefix || CASE WHEN sd.kind = 'credit_note' THEN $marker ELSE '' END || trim(sd.doc_number) AS push_ref,
            sd.vat_number, sd.base_currency, sd.net_base, sd.vat_base, sd.gross_base,
            coalesce(d.ref, o.ref) AS ref, o.ekey,
            CASE WHEN m.rid IS NOT NULL THEN m.entry_ids WHEN e.eid IS NOT NULL THEN [e.entry_id]
@@ -707,6 +712,7 @@ x AS (
     LEFT JOIN _rc_dup k ON k.doc_id = f.rid
     LEFT JOIN kd ON kd.doc_id = k.owner_id
     LEFT JOIN _rc_divs v ON v.division = f.division
+    LEFT JOIN _rc_shops sh ON sh.shop = sd.shop AND f.is_doc
 ), y AS (
     SELECT x.*,
            CASE WHEN NOT is_doc THEN NULL
@@ -723,7 +729,7 @@ x AS (
 SELECT $run_id AS run_id,
        CASE WHEN is_doc THEN 'doc:' || doc_key ELSE ekey END AS result_key,
        doc_key, shop, kind, doc_number, doc_date, division,
-       coalesce(your_ref, ref) AS your_ref,
+       coalesce(your_ref, push_ref, ref) AS your_ref,
        entry_ids, entry_numbers,
        entry_date, status, CASE WHEN status = 'matched' THEN NULL ELSE status END AS cause,
        {_FLAGS_SQL.replace('f.fl', 'fl')} AS flags,
@@ -813,29 +819,30 @@ WHERE f.status <> 'matched' AND f.is_doc
 _INSERT_VAT = """
 INSERT INTO recon_vat BY NAME
 WITH shop AS (
-    SELECT division, currency, s_treatment AS treatment, s_country AS country, s_rate AS rate,
+    SELECT shop, division, currency, s_treatment AS treatment, s_country AS country, s_rate AS rate,
            sum(s_base) AS base, sum(s_vat) AS vat, count(*) AS documents
     FROM _rc_doc WHERE s_single GROUP BY ALL
     UNION ALL
-    SELECT division, currency, treatment, country, rate, sum(base), sum(vat), count(DISTINCT rid)
+    SELECT shop, division, currency, treatment, country, rate, sum(base), sum(vat), count(DISTINCT rid)
     FROM (""" + _SHOP_LINES.format(rids="SELECT doc_id AS rid FROM _rc_doc WHERE s_n IS NULL OR (s_n > 0 AND NOT s_single)") + """) GROUP BY ALL
 ), ex AS (
-    SELECT e.in_period, e.division, e.currency, e.x_treatment AS treatment,
+    SELECT coalesce(e.shop, o.other_shop) AS shop, e.in_period, e.division, e.currency, e.x_treatment AS treatment,
            coalesce(e.x_mcountry, CASE WHEN e.x_treatment = 'domestic' THEN d.country ELSE a.acc_country END) AS country,
            e.x_rate AS rate, sum(e.x_base) AS base, sum(e.x_vat) AS vat, count(*) AS documents
     FROM (SELECT * FROM _rc_e0 WHERE x_single) e
+    LEFT JOIN _rc_orph o ON o.eid = e.eid
     LEFT JOIN _rc_divs d ON d.division = e.division
     LEFT JOIN _rc_acc a ON a.acc_id = e.acc_id
     GROUP BY ALL
     UNION ALL
-    SELECT in_period, division, currency, treatment, country, rate, sum(base), sum(vat), count(DISTINCT eid)
+    SELECT shop, in_period, division, currency, treatment, country, rate, sum(base), sum(vat), count(DISTINCT eid)
     FROM (""" + _EXACT_LINES.format(eids="SELECT eid FROM _rc_e0 WHERE x_n IS NULL OR (x_n > 0 AND NOT x_single)") + """) GROUP BY ALL
 )
-SELECT $run_id AS run_id, 'shop' AS scope, division, currency, treatment, country, rate,
+SELECT $run_id AS run_id, 'shop' AS scope, shop, division, currency, treatment, country, rate,
        sum(base) AS base, sum(vat) AS vat, sum(documents) AS documents
 FROM shop GROUP BY ALL
 UNION ALL
-SELECT $run_id, CASE WHEN in_period THEN 'exact' ELSE 'exact_other_period' END, division, currency, treatment,
+SELECT $run_id, CASE WHEN in_period THEN 'exact' ELSE 'exact_other_period' END, shop, division, currency, treatment,
        country, rate, sum(base), sum(vat), sum(documents)
 FROM ex GROUP BY ALL
 """
@@ -892,7 +899,7 @@ def _summary(con: duckdb.DuckDBPyConnection, source: str,
 
 def summary_of(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[dict[str, dict[str, Any]], dict[str, Any], dict[str, Any]]:
     """(by_status, totals, tolerated) of a saved run, computed from its result rows."""
-    return _summary(con, "(SELECT * FROM recon_results WHERE run_id = ?)", [run_id])
+    return _summary(con, "(SELECT * FROM recon_result_amounts WHERE run_id = ?)", [run_id])
 
 
 def _jsonable(value: Any) -> Any:

@@ -120,7 +120,7 @@ def overview(store: Store, run_id: str, *, shop: str | None = None) -> dict:
                             FILTER (WHERE status NOT IN ({m})), 0),
                    coalesce(sum(coalesce(delta_vat, coalesce(exact_vat, 0) - coalesce(shop_vat, 0)))
                             FILTER (WHERE status NOT IN ({m})), 0)
-            FROM recon_results WHERE {where}""",
+            FROM recon_result_amounts WHERE {where}""",
         params,
     )[0]
     docs = int(row[0])
@@ -269,102 +269,16 @@ def vat_table(store: Store, run_id: str, *, division: int | None = None, shop: s
     """The OSS-shaped table of a run: treatment, country, rate, currency; base and VAT in the shop and
     in Exact; deltas (Exact − shop); entries of these documents booked in other periods apart.
 
-    Without ``shop``: the run's saved table (``exactsync.reconcile.vat_by_country``), every shop of
-    the run plus the Exact entries that belong to no shop document. With ``shop``: the same shape
-    for one shop (:func:`shop_vat_rows`): its documents and the Exact entries the run matched to them.
+    Without ``shop``: every shop of the run plus the Exact entries that belong to no shop document.
+    With ``shop``: that shop's documents and the Exact entries the run matched to them, as saved
+    (``recon_vat.shop``; :func:`vat_outside_shops` counts what no shop has).
     """
-    if shop:
-        sql, params = _shop_vat_sql(store, run_id, shop=shop, division=division)
-        df = store.query(_VAT_PIVOT.format(rows=sql), params)
-    else:
-        from exactsync.reconcile import vat_by_country
+    from exactsync.reconcile import vat_by_country
 
-        df = vat_by_country(store, run_id, division=division)
+    df = vat_by_country(store, run_id, division=division, shop=shop or None)
     money = [c for c in df.columns if c.endswith(("_base", "_vat"))]
     return df.with_columns([pl.col(c).cast(pl.Decimal(18, 2)) for c in money] +
                            [pl.col("country").fill_null(""), pl.col("rate").cast(pl.Decimal(7, 2))])
-
-
-def _country(expr: str) -> str:
-    """The engine's country normalisation (EL → GR, UK → GB, blank → NULL) as a SQL expression."""
-    return (f"CASE upper(trim({expr})) WHEN 'EL' THEN 'GR' WHEN 'UK' THEN 'GB' "
-            f"ELSE nullif(upper(trim({expr})), '') END")
-
-
-def shop_vat_rows(store: Store, run_id: str, *, shop: str | None, division: int | None = None) -> pl.DataFrame:
-    """``recon_vat``-shaped rows (scope, division, currency, treatment, country, rate, base, vat,
-    documents) for the results of one shop in a run; ``shop=None`` = the results of no shop (Exact
-    entries without a shop document).
-
-    ``recon_vat`` is saved per division, not per shop (several shops may book into one division),
-    so this reads the run's saved ``recon_results`` — which documents and which Exact entries the
-    run gave the shop — and totals the VAT lines of those documents and entries, read per VAT code
-    the way the run read them (``recon_vat_map``), with the engine's rules for country and rate.
-    Scope ``exact`` = entries booked in the run's period, ``exact_other_period`` = the others. For
-    every run: Σ over shops + ``shop=None`` = the run's saved table (tested).
-    """
-    sql, params = _shop_vat_sql(store, run_id, shop=shop, division=division)
-    frame = store.query(sql, params)
-    return frame.select(list(_VAT_ROWS)).cast(_VAT_ROWS) if frame.height else pl.DataFrame(schema=_VAT_ROWS)
-
-
-def _shop_vat_sql(store: Store, run_id: str, *, shop: str | None, division: int | None) -> tuple[str, list]:
-    from exactsync.views.base import period_bounds
-
-    run = run_info(store, run_id)
-    start, end = period_bounds(run["period"]) if run is not None else period_bounds("1970-01")
-    where, params = ["run_id = ?", "shop IS NULL" if shop is None else "shop = ?"], [run_id]
-    if shop is not None:
-        params.append(shop)
-    if division is not None:
-        where.append("division = ?")
-        params.append(int(division))
-    results = f"SELECT * FROM recon_results WHERE {' AND '.join(where)}"
-    sql = f"""
-        WITH res AS ({results}),
-        docs AS (SELECT doc_key, division, currency FROM res WHERE starts_with(result_key, 'doc:')),
-        svat AS (
-            SELECT 'shop' AS scope, d.division, d.currency, l.treatment, {_country('l.country')} AS country,
-                   CAST(l.rate AS DECIMAL(7,4)) AS rate, sum(l.base) AS base, sum(l.vat) AS vat,
-                   count(DISTINCT l.doc_key) AS documents
-            FROM shop_vat_lines l JOIN docs d ON d.doc_key = l.doc_key
-            GROUP BY ALL
-        ),
-        ids AS (SELECT DISTINCT division, unnest(entry_ids) AS entry_id FROM res),
-        ent AS (
-            SELECT e.division, e.entry_id, e.currency, e.customer_id,
-                   coalesce(coalesce(p.start_date, e.entry_date) >= ? AND coalesce(p.start_date, e.entry_date) < ?,
-                            false) AS in_period
-            FROM ids JOIN exact_entries e ON e.division = ids.division AND e.entry_id = ids.entry_id
-            LEFT JOIN exact_periods p ON p.division = e.division AND p.fin_year = e.fin_year
-                                     AND p.fin_period = e.fin_period
-        ),
-        home AS (  -- the division's country, for domestic codes without one (the engine's rule)
-            SELECT d.division, coalesce({_country('x.country')}, s.country, 'NL') AS country
-            FROM (SELECT DISTINCT division FROM ent) d
-            LEFT JOIN exact_divisions x ON x.division = d.division
-            LEFT JOIN (SELECT division, mode(country) AS country FROM recon_vat
-                       WHERE run_id = ? AND scope = 'shop' AND treatment = 'domestic' GROUP BY division) s
-                   ON s.division = d.division
-        ),
-        evat AS (
-            SELECT CASE WHEN e.in_period THEN 'exact' ELSE 'exact_other_period' END AS scope, e.division,
-                   e.currency, coalesce(m.treatment, 'unknown') AS treatment,
-                   coalesce(m.country, CASE WHEN m.treatment = 'domestic' THEN h.country
-                                            ELSE {_country('a.country')} END) AS country,
-                   CAST(CASE WHEN m.source = 'vat_code_map' AND m.rate IS NOT NULL THEN m.rate
-                             ELSE coalesce(l.vat_percentage, m.rate, 0) END AS DECIMAL(7,4)) AS rate,
-                   sum(l.base) AS base, sum(l.vat) AS vat, count(DISTINCT e.entry_id) AS documents
-            FROM exact_vat_lines l
-            JOIN ent e ON e.division = l.division AND e.entry_id = l.entry_id
-            LEFT JOIN recon_vat_map m ON m.run_id = ? AND m.division = l.division AND m.vat_code = trim(l.vat_code)
-            LEFT JOIN home h ON h.division = l.division
-            LEFT JOIN exact_accounts a ON a.division = e.division AND a.account_id = e.customer_id
-            GROUP BY ALL
-        )
-        SELECT * FROM svat UNION ALL BY NAME SELECT * FROM evat
-    """
-    return sql, [*params, start, end, run_id, run_id]
 
 
 _VAT_ROWS = {"scope": pl.String, "division": pl.Int32, "currency": pl.String, "treatment": pl.String,
@@ -372,26 +286,18 @@ _VAT_ROWS = {"scope": pl.String, "division": pl.Int32, "currency": pl.String, "t
              "documents": pl.Int64}
 
 
-#: ``recon_vat``-shaped rows → the columns and order of ``exactsync.reconcile.vat_by_country``
-_VAT_PIVOT = """
-    SELECT treatment, country, rate, currency,
-           coalesce(sum(base) FILTER (WHERE scope = 'shop'), 0) AS shop_base,
-           coalesce(sum(vat) FILTER (WHERE scope = 'shop'), 0) AS shop_vat,
-           coalesce(sum(base) FILTER (WHERE scope = 'exact'), 0) AS exact_base,
-           coalesce(sum(vat) FILTER (WHERE scope = 'exact'), 0) AS exact_vat,
-           coalesce(sum(base) FILTER (WHERE scope = 'exact'), 0)
-               - coalesce(sum(base) FILTER (WHERE scope = 'shop'), 0) AS delta_base,
-           coalesce(sum(vat) FILTER (WHERE scope = 'exact'), 0)
-               - coalesce(sum(vat) FILTER (WHERE scope = 'shop'), 0) AS delta_vat,
-           coalesce(sum(base) FILTER (WHERE scope = 'exact_other_period'), 0) AS exact_other_period_base,
-           coalesce(sum(vat) FILTER (WHERE scope = 'exact_other_period'), 0) AS exact_other_period_vat,
-           CAST(coalesce(sum(documents) FILTER (WHERE scope = 'shop'), 0) AS BIGINT) AS shop_documents,
-           CAST(coalesce(sum(documents) FILTER (WHERE scope = 'exact'), 0) AS BIGINT) AS exact_entries
-    FROM ({rows}) AS v
-    GROUP BY treatment, country, rate, currency
-    ORDER BY CASE treatment WHEN 'domestic' THEN 0 WHEN 'oss' THEN 1 WHEN 'reverse_charge' THEN 2
-                            WHEN 'export' THEN 3 ELSE 4 END, treatment, country NULLS LAST, rate, currency
-"""
+def shop_vat_rows(store: Store, run_id: str, *, shop: str | None, division: int | None = None) -> pl.DataFrame:
+    """The run's saved ``recon_vat`` rows (scope, division, currency, treatment, country, rate, base,
+    vat, documents) of one shop; ``shop=None`` = the Exact entries of no shop document."""
+    where, params = ["run_id = ?", "shop IS NULL" if shop is None else "shop = ?"], [run_id]
+    if shop is not None:
+        params.append(shop)
+    if division is not None:
+        where.append("division = ?")
+        params.append(int(division))
+    frame = store.query(f"SELECT {', '.join(_VAT_ROWS)} FROM recon_vat WHERE {' AND '.join(where)} "
+                        "ORDER BY scope, division, currency, treatment, country, rate", params)
+    return frame.cast(_VAT_ROWS) if frame.height else pl.DataFrame(schema=_VAT_ROWS)
 
 
 def vat_outside_shops(store: Store, run_id: str, *, division: int | None = None) -> pl.DataFrame:

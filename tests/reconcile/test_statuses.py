@@ -68,6 +68,17 @@ def test_missing_in_exact(store):
     assert "WC-1" in r["detail"]
 
 
+def test_missing_document_shows_the_yourref_a_push_would_write(store):
+    """Not the normalized match key (M2-123): what an accountant can search Exact for, and push writes."""
+    w = World()
+    w.doc("000000123", shop="mag")
+    w.doc("0042", shop="mag", kind="credit_note")
+    _, rows = reconcile(store, w)
+    assert rows["doc:mag:invoice:000000123"]["your_ref"] == "M2-000000123"
+    assert rows["doc:mag:credit_note:0042"]["your_ref"] == "M2-CN-0042"
+    assert rows["doc:mag:invoice:000000123"]["status"] == "missing_in_exact"
+
+
 def test_only_in_exact_per_reference_and_per_unreferenced_entry(store):
     w = World()
     w.entry("MANUAL-7")

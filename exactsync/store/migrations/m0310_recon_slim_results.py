@@ -7,11 +7,12 @@ run cost more than the reconciliation itself, so a run now saves:
   tolerance, a match through a reversed pair, an Exact-only row, foreign-currency rows), with all
   columns, exactly as ``recon_results`` had them;
 * ``recon_result_matched`` — a *slim* row per matched document with one entry, in the division's
-  currency: its key, division, the entry id and amounts (shop = Exact; deltas are zero by
+  currency: its key, shop, division, the entry id and amounts (shop = Exact; deltas are zero by
   definition). The two key columns are stored uncompressed: they are
   unique, and analysing them for compression cost more than writing them.
 
-``recon_results`` becomes a view over both: slim rows get the document's shop, number, kind, date,
+``recon_results`` becomes a view over both (``recon_result_amounts``: the same rows with only the
+saved columns, no joins, for totals over a whole run): slim rows get the document's number, kind, date,
 currency (= the division's currency, or the row would not be slim), VAT country and treatment from
 ``shop_documents`` and the entry's YourRef, number and date from ``exact_entries``: what identifies
 a document or a processed entry does not change; a later pull that changes a document's country
@@ -25,7 +26,7 @@ VIEW = f"""
 CREATE OR REPLACE VIEW recon_results AS
 SELECT * FROM recon_result_rows
 UNION ALL BY NAME
-SELECT m.run_id, 'doc:' || m.doc_key AS result_key, m.doc_key, d.shop, d.kind, d.doc_number, d.doc_date,
+SELECT m.run_id, 'doc:' || m.doc_key AS result_key, m.doc_key, m.shop, d.kind, d.doc_number, d.doc_date,
        m.division, e.your_ref, [m.entry_id] AS entry_ids, [e.entry_number] AS entry_numbers, e.entry_date,
        'matched' AS status, CAST(NULL AS VARCHAR) AS cause, CAST([] AS VARCHAR[]) AS flags,
        CAST(NULL AS VARCHAR) AS detail, d.currency, d.currency AS exact_currency, d.currency AS division_currency,
@@ -44,6 +45,20 @@ LEFT JOIN shop_documents d ON d.doc_key = m.doc_key
 LEFT JOIN exact_entries e ON e.division = m.division AND e.entry_id = m.entry_id
 """
 
+#: the same rows with only what is saved in both tables (no joins): for totals over a whole run
+AMOUNTS_VIEW = f"""
+CREATE OR REPLACE VIEW recon_result_amounts AS
+SELECT run_id, result_key, doc_key, shop, division, status, cause, shop_net, shop_vat, shop_gross,
+       exact_net, exact_vat, exact_gross, delta_net, delta_vat, delta_gross,
+       tolerated_net, tolerated_vat, tolerated_gross, entry_count, live_count
+FROM recon_result_rows
+UNION ALL
+SELECT run_id, 'doc:' || doc_key, doc_key, shop, division, 'matched', CAST(NULL AS VARCHAR), net, vat, gross,
+       net, vat, gross, CAST(0 AS {MONEY}), CAST(0 AS {MONEY}), CAST(0 AS {MONEY}),
+       CAST(0 AS {MONEY}), CAST(0 AS {MONEY}), CAST(0 AS {MONEY}), 1, 1
+FROM recon_result_matched
+"""
+
 
 def up(con) -> None:
     con.execute("CREATE TABLE recon_result_rows AS SELECT * FROM recon_results LIMIT 0")
@@ -56,6 +71,7 @@ def up(con) -> None:
         CREATE TABLE recon_result_matched (
             run_id            VARCHAR NOT NULL,
             doc_key           VARCHAR NOT NULL USING COMPRESSION uncompressed,
+            shop              VARCHAR,
             division          INTEGER,
             entry_id          VARCHAR NOT NULL USING COMPRESSION uncompressed,
             net               {MONEY},
@@ -63,3 +79,4 @@ def up(con) -> None:
             gross             {MONEY}
         )""")
     con.execute(VIEW)
+    con.execute(AMOUNTS_VIEW)
