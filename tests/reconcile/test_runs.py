@@ -206,3 +206,25 @@ def test_cli_reconcile(tmp_path):
 
 def run_total(store, run_id):
     return store.scalar("SELECT sum(shop_gross) FROM recon_results WHERE run_id = ?", [run_id])
+
+
+def test_a_matched_row_keeps_its_saved_amounts_after_the_document_changes(store):
+    """Matched rows are saved slim (recon_result_matched): key, entry and amounts. A later pull that
+    changes the document does not change the old run's row; the new run sees the change."""
+    w = World()
+    d = w.doc(1, "2026-10-01")
+    w.book(d)
+    w.write(store)
+    first = run_reconciliation(store, w.settings(), PERIOD)
+    before = results(store, first.run_id).row(0, named=True)
+    assert before["status"] == "matched" and before["shop_gross"] == D("121.0000")
+    assert store.scalar("SELECT count(*) FROM recon_result_matched WHERE run_id = ?", [first.run_id]) == 1
+    assert store.scalar("SELECT count(*) FROM recon_result_rows WHERE run_id = ?", [first.run_id]) == 0
+    # the order is edited in the shop: the document now says 242 (the entry still 121)
+    with store.atomic() as con:
+        con.execute("UPDATE shop_documents SET net = 200, vat = 42, gross = 242 WHERE doc_key = ?", [before["doc_key"]])
+    second = run_reconciliation(store, w.settings(), PERIOD)
+    after = results(store, first.run_id).row(0, named=True)
+    assert after == before  # every column of the saved row, as it was
+    assert results(store, second.run_id).row(0, named=True)["status"] == "amount_differs"
+    assert amounts_by_status(store, first.run_id)["shop_gross"].to_list() == [D("121.0000")]
