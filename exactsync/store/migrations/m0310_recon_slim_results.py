@@ -65,8 +65,9 @@ def up(con) -> None:
     con.execute("INSERT INTO recon_result_rows SELECT * FROM recon_results")
     con.execute("DROP INDEX IF EXISTS recon_results_run")
     con.execute("DROP TABLE recon_results")
-    con.execute("CREATE INDEX recon_result_rows_run ON recon_result_rows (run_id)")
-    # no index: rows of one run are written together, so DuckDB's min/max zone maps find them
+    # no indexes on the result tables: rows of one run are written together (and run ids sort by
+    # time), so DuckDB's min/max zone maps find them; an ART index cost more at every commit
+    con.execute("DROP INDEX IF EXISTS recon_result_vat_key")
     con.execute(f"""
         CREATE TABLE recon_result_matched (
             run_id            VARCHAR NOT NULL,
