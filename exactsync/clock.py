@@ -8,11 +8,13 @@ client. ``clock.now()`` returns an aware UTC datetime, ``clock.time()`` epoch se
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import os
 import threading
 import time as _time
+from collections.abc import Iterator
 from pathlib import Path
 
 __all__ = ["Clock", "SystemClock", "FakeClock", "FileClock", "SYSTEM_CLOCK", "utcnow"]
@@ -39,18 +41,8 @@ class SystemClock(Clock):
     pass
 
 
-class FakeClock(Clock):
-    """A settable clock. ``sleep`` advances it instead of waiting; thread-safe."""
-
-    def __init__(self, start: float | dt.datetime = 1_790_000_000.0) -> None:
-        if isinstance(start, dt.datetime):
-            start = start.timestamp()
-        self._t = float(start)
-        self._lock = threading.Lock()
-
-    def time(self) -> float:
-        with self._lock:
-            return self._t
+class _SimulatedClock(Clock):
+    """Time that moves only when someone sleeps or advances it (``advance`` is the subclass's)."""
 
     def monotonic(self) -> float:
         return self.time()
@@ -58,16 +50,35 @@ class FakeClock(Clock):
     def sleep(self, seconds: float) -> None:
         self.advance(max(0.0, seconds))
 
+    def advance(self, seconds: float) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @staticmethod
+    def _seconds(when: float | dt.datetime) -> float:
+        return when.timestamp() if isinstance(when, dt.datetime) else float(when)
+
+
+class FakeClock(_SimulatedClock):
+    """A settable clock. ``sleep`` advances it instead of waiting; thread-safe."""
+
+    def __init__(self, start: float | dt.datetime = 1_790_000_000.0) -> None:
+        self._t = self._seconds(start)
+        self._lock = threading.Lock()
+
+    def time(self) -> float:
+        with self._lock:
+            return self._t
+
     def advance(self, seconds: float) -> None:
         with self._lock:
             self._t += seconds
 
     def set(self, when: float | dt.datetime) -> None:
         with self._lock:
-            self._t = when.timestamp() if isinstance(when, dt.datetime) else float(when)
+            self._t = self._seconds(when)
 
 
-class FileClock(Clock):
+class FileClock(_SimulatedClock):
     """A simulated clock shared by processes through ``path`` (epoch seconds as text).
 
     Like :class:`FakeClock`, time moves only when someone sleeps or advances it, but every
@@ -97,36 +108,28 @@ class FileClock(Clock):
     def _write(self, value: float) -> None:
         os.pwrite(self._fd, repr(float(value)).ljust(self._WIDTH).encode("ascii"), 0)
 
-    def time(self) -> float:
+    @contextlib.contextmanager
+    def _locked(self, mode: int) -> Iterator[None]:
+        """This thread and this file's other users kept out (``LOCK_SH`` to read, ``LOCK_EX`` to write)."""
         with self._lock:
-            fcntl.flock(self._fd, fcntl.LOCK_SH)
+            fcntl.flock(self._fd, mode)
             try:
-                return self._read()
+                yield
             finally:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
 
-    def monotonic(self) -> float:
-        return self.time()
-
-    def sleep(self, seconds: float) -> None:
-        self.advance(max(0.0, seconds))
+    def time(self) -> float:
+        with self._locked(fcntl.LOCK_SH):
+            return self._read()
 
     def advance(self, seconds: float) -> None:
-        with self._lock:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-            try:
-                self._write(self._read() + seconds)
-            finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        with self._locked(fcntl.LOCK_EX):
+            self._write(self._read() + seconds)
 
     def set(self, when: float | dt.datetime) -> None:
-        value = when.timestamp() if isinstance(when, dt.datetime) else float(when)
-        with self._lock:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-            try:
-                self._write(value)
-            finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        value = self._seconds(when)
+        with self._locked(fcntl.LOCK_EX):
+            self._write(value)
 
     def close(self) -> None:
         with self._lock:
