@@ -200,21 +200,37 @@ def _scope(con: duckdb.DuckDBPyConnection, settings: Any, divisions: Iterable[in
 # Speed (bench/reconcile.py: 1,000,000 documents in one month): the steps carry integer row ids
 # and only the columns they need; sentences, flags and descriptive columns are built only for rows
 # that are not a plain match; a matched document with one entry is saved slim
-# (recon_result_matched, rebuilt by the recon_results view). The VAT split is compared through a
-# linear fingerprint first (see "vfp"), bucket by bucket only where the fingerprints differ.
+# (recon_result_matched, rebuilt by the recon_results view). The VAT split is compared from the
+# line summaries the store keeps on every document and entry, bucket by bucket from the lines only
+# where a row has several buckets or entries (see "cx").
 
-_HELPERS = r"""
+_HELPERS = rf"""
 CREATE OR REPLACE TEMP MACRO exs_country(c) AS
     CASE upper(trim(c)) WHEN 'EL' THEN 'GR' WHEN 'UK' THEN 'GB' ELSE nullif(upper(trim(c)), '') END;
 CREATE OR REPLACE TEMP MACRO exs_vatno(v) AS
     CASE WHEN v IS NULL THEN NULL
-         ELSE nullif(regexp_replace(regexp_replace(upper(v), '[^A-Z0-9]', '', 'g'), '^[A-Z]{2}', ''), '') END;
+         ELSE nullif(regexp_replace(regexp_replace(upper(v), '[^A-Z0-9]', '', 'g'), '^[A-Z]{{2}}', ''), '') END;
 CREATE OR REPLACE TEMP MACRO exs_cmp_treatment(t) AS
     CASE WHEN t IN ('export', 'exempt') THEN 'zero_rated' ELSE t END;
 CREATE OR REPLACE TEMP MACRO exs_cmp_country(t, c) AS
     CASE WHEN t = 'oss' THEN coalesce(c, '?') ELSE '' END;
 CREATE OR REPLACE TEMP MACRO exs_bucket(t, c, r) AS
     exs_cmp_treatment(t) || '|' || exs_cmp_country(t, c) || '|' || CAST(r AS VARCHAR);
+-- the rate an Exact VAT line is read at: the mapping's, else the line's (rate at booking), else the code's
+CREATE OR REPLACE TEMP MACRO exs_rate(source, code_rate, line_rate) AS
+    CAST(CASE WHEN source = 'vat_code_map' AND code_rate IS NOT NULL THEN code_rate
+              ELSE coalesce(line_rate, code_rate, 0) END AS DECIMAL(7,4));
+-- the YourRef of a shop document as exactsync writes it (exactsync.reference.reference_for)
+CREATE OR REPLACE TEMP MACRO exs_doc_ref(prefix, kind, number) AS
+    prefix || CASE WHEN kind = 'credit_note' THEN '{CREDIT_MARKER}' ELSE '' END || trim(number);
+-- the entry's account is not the document's customer (docs/reconcile.md, Customer): mode is the
+-- run's customer_check, acc_id NULL = an entry without an account, which is not judged
+CREATE OR REPLACE TEMP MACRO exs_customer_bad(mode, acc_id, acc_vatno, acc_country, cust_vatno, cust_country) AS
+    CASE WHEN mode = 'off' OR acc_id IS NULL THEN false
+         WHEN cust_vatno IS NOT NULL THEN acc_vatno IS DISTINCT FROM cust_vatno
+         WHEN mode = 'vat_number' THEN false
+         WHEN acc_country IS NOT NULL AND cust_country IS NOT NULL THEN acc_country <> cust_country
+         ELSE false END;
 """
 
 #: condition bits of a row (``fl``), in the order ``flags`` lists them (PRECEDENCE order)
@@ -242,9 +258,7 @@ _EXACT_LINES = """
     SELECT coalesce(e.owner_id, o.rid) AS rid, e.eid, coalesce(e.shop, o.other_shop) AS shop, e.division,
            e.in_period, e.currency, coalesce(m.treatment, 'unknown') AS treatment,
            coalesce(m.country, CASE WHEN m.treatment = 'domestic' THEN d.country ELSE a.acc_country END) AS country,
-           CAST(CASE WHEN m.source = 'vat_code_map' AND m.rate IS NOT NULL THEN m.rate
-                     ELSE coalesce(l.vat_percentage, m.rate, 0) END AS DECIMAL(7,4)) AS rate,
-           l.base, l.vat
+           exs_rate(m.source, m.rate, l.vat_percentage) AS rate, l.base, l.vat
     FROM exact_vat_lines l
     JOIN (SELECT e.* FROM _rc_e0 e SEMI JOIN ({eids}) q ON q.eid = e.eid) e
       ON e.division = l.division AND e.entry_id = l.entry_id
@@ -338,19 +352,19 @@ _STEPS: list[tuple[str, str]] = [
     # the shop documents of the period (one result row each); doc_id > 0 is the row id
     ("doc", f"""
     CREATE OR REPLACE TEMP TABLE _rc_doc AS
-    SELECT d.rowid + 1 AS doc_id, d.doc_key, d.shop, s.division, d.currency,
-           exs_vatno(d.vat_number) AS cust_vatno,
-           exs_country(coalesce(d.vat_country, d.ship_country, d.billing_country)) AS cust_country,
-           d.net, d.vat, d.gross,
-           {MACRO}(s.prefix || CASE WHEN d.kind = 'credit_note' THEN $marker ELSE '' END || d.doc_number) AS ref,
-           -- the summary of its VAT lines (exactsync/store/summaries.py); NULL: read the lines
-           d.lines_n AS s_n, d.lines_single AS s_single, d.lines_treatment AS s_treatment,
-           exs_country(d.lines_country) AS s_country, d.lines_rate AS s_rate, d.lines_base AS s_base,
-           d.lines_vat AS s_vat,
-           CASE WHEN d.lines_single THEN exs_bucket(d.lines_treatment, exs_country(d.lines_country), d.lines_rate) END
-               AS s_key
-    FROM shop_documents d JOIN _rc_shops s ON s.shop = d.shop
-    WHERE d.doc_date >= $start AND d.doc_date < $end
+    SELECT *, CASE WHEN s_single THEN exs_bucket(s_treatment, s_country, s_rate) END AS s_key
+    FROM (
+        SELECT d.rowid + 1 AS doc_id, d.doc_key, d.shop, s.division, d.currency,
+               exs_vatno(d.vat_number) AS cust_vatno,
+               exs_country(coalesce(d.vat_country, d.ship_country, d.billing_country)) AS cust_country,
+               d.net, d.vat, d.gross, {MACRO}(exs_doc_ref(s.prefix, d.kind, d.doc_number)) AS ref,
+               -- the summary of its VAT lines (exactsync/store/summaries.py); NULL: read the lines
+               d.lines_n AS s_n, d.lines_single AS s_single, d.lines_treatment AS s_treatment,
+               exs_country(d.lines_country) AS s_country, d.lines_rate AS s_rate, d.lines_base AS s_base,
+               d.lines_vat AS s_vat
+        FROM shop_documents d JOIN _rc_shops s ON s.shop = d.shop
+        WHERE d.doc_date >= $start AND d.doc_date < $end
+    )
     """),
     # the owner of each key among them (two documents with one key: the lowest doc_key)
     ("key", """
@@ -392,13 +406,8 @@ _STEPS: list[tuple[str, str]] = [
                coalesce(p.start_date, e.entry_date) AS book_date,
                -- the summary of its VAT lines, its one code read like a line's (see _EXACT_LINES)
                e.lines_n AS x_n, e.lines_single AS x_single, coalesce(m.treatment, 'unknown') AS x_treatment,
-               m.country AS x_mcountry,
-               CAST(CASE WHEN m.source = 'vat_code_map' AND m.rate IS NOT NULL THEN m.rate
-                         ELSE coalesce(e.lines_rate, m.rate, 0) END AS DECIMAL(7,4)) AS x_rate,
-               e.lines_base AS x_base, e.lines_vat AS x_vat,
-               CASE WHEN e.lines_single THEN exs_bucket(coalesce(m.treatment, 'unknown'), m.country,
-                   CAST(CASE WHEN m.source = 'vat_code_map' AND m.rate IS NOT NULL THEN m.rate
-                             ELSE coalesce(e.lines_rate, m.rate, 0) END AS DECIMAL(7,4))) END AS x_key
+               m.country AS x_mcountry, exs_rate(m.source, m.rate, e.lines_rate) AS x_rate,
+               e.lines_base AS x_base, e.lines_vat AS x_vat
         FROM exact_entries e
         LEFT JOIN exact_periods p
                ON p.division = e.division AND p.fin_year = e.fin_year AND p.fin_period = e.fin_period
@@ -408,7 +417,8 @@ _STEPS: list[tuple[str, str]] = [
     ), s AS (
         SELECT e.* EXCLUDE (ref, book_date), CASE WHEN k.owner_id IS NULL THEN e.ref END AS oref,
                coalesce(e.book_date >= $start AND e.book_date < $end, false) AS in_period, k.owner_id,
-               k.owner_shop AS shop
+               k.owner_shop AS shop,
+               CASE WHEN e.x_single THEN exs_bucket(e.x_treatment, e.x_mcountry, e.x_rate) END AS x_key
         FROM e LEFT JOIN _rc_key k ON k.division = e.division AND k.ref = e.ref
     )
     SELECT * FROM s WHERE owner_id IS NOT NULL OR in_period
@@ -423,8 +433,7 @@ _STEPS: list[tuple[str, str]] = [
                     ELSE 'exact:' || division || ':' || oref END AS ekey
         FROM _rc_e0 WHERE owner_id IS NULL
     ), od AS (
-        SELECT s.division, {MACRO}(s.prefix || CASE WHEN d.kind = 'credit_note' THEN $marker ELSE '' END
-                                   || d.doc_number) AS ref, d.doc_key, d.shop
+        SELECT s.division, {MACRO}(exs_doc_ref(s.prefix, d.kind, d.doc_number)) AS ref, d.doc_key, d.shop
         FROM shop_documents d JOIN _rc_shops s ON s.shop = d.shop
         WHERE NOT (d.doc_date >= $start AND d.doc_date < $end) AND s.division IS NOT NULL
     ), okey AS (
@@ -473,13 +482,8 @@ _STEPS: list[tuple[str, str]] = [
         FROM e1
     ), c AS (
         SELECT w.*, (sgn <> 0 AND pair_rn <= least(n_pos, n_neg)) AS cancelled, d.currency AS doc_currency,
-               CASE
-                   WHEN $customer_check = 'off' OR d.doc_id IS NULL OR a.acc_id IS NULL THEN false
-                   WHEN d.cust_vatno IS NOT NULL THEN a.acc_vatno IS DISTINCT FROM d.cust_vatno
-                   WHEN $customer_check = 'vat_number' THEN false
-                   WHEN a.acc_country IS NOT NULL AND d.cust_country IS NOT NULL THEN a.acc_country <> d.cust_country
-                   ELSE false
-               END AS customer_bad
+               d.doc_id IS NOT NULL AND exs_customer_bad($customer_check, a.acc_id, a.acc_vatno, a.acc_country,
+                                                         d.cust_vatno, d.cust_country) AS customer_bad
         FROM w LEFT JOIN _rc_doc d ON d.doc_id = w.rid LEFT JOIN _rc_acc a ON a.acc_id = w.acc_id
     )
     SELECT rid,
@@ -544,11 +548,8 @@ _STEPS: list[tuple[str, str]] = [
                     ELSE coalesce(g.currency IS DISTINCT FROM d.currency AND g.eid IS NOT NULL, false) END AS currency_bad,
                coalesce(m.has_draft, g.draft, false) AS has_draft,
                CASE WHEN m.rid IS NOT NULL THEN m.customer_bad
-                    WHEN $customer_check = 'off' OR a.acc_id IS NULL THEN false
-                    WHEN d.cust_vatno IS NOT NULL THEN a.acc_vatno IS DISTINCT FROM d.cust_vatno
-                    WHEN $customer_check = 'vat_number' THEN false
-                    WHEN a.acc_country IS NOT NULL AND d.cust_country IS NOT NULL THEN a.acc_country <> d.cust_country
-                    ELSE false END AS customer_bad,
+                    ELSE exs_customer_bad($customer_check, a.acc_id, a.acc_vatno, a.acc_country,
+                                          d.cust_vatno, d.cust_country) END AS customer_bad,
                g.dc_same, v.currency AS division_currency,
                -- the VAT split: rows of _rc_cx bucket by bucket (_rc_split), a document and its one
                -- entry with one bucket each here
@@ -687,7 +688,7 @@ x AS (
            coalesce(f.exact_gross, 0) - coalesce(f.shop_gross, 0) AS d_gross,
            f.fl & 2048 <> 0 AS tolerated, v.currency AS division_currency,
            -- the YourRef exactsync writes for it (exactsync.reference.reference_for), as typed
-           sh.prefix || CASE WHEN sd.kind = 'credit_note' THEN $marker ELSE '' END || trim(sd.doc_number) AS push_ref,
+           exs_doc_ref(sh.prefix, sd.kind, sd.doc_number) AS push_ref,
            sd.vat_number, sd.base_currency, sd.net_base, sd.vat_base, sd.gross_base,
            coalesce(d.ref, o.ref) AS ref, o.ekey,
            CASE WHEN m.rid IS NOT NULL THEN m.entry_ids WHEN e.eid IS NOT NULL THEN [e.entry_id]
@@ -960,7 +961,7 @@ def run_reconciliation(
             if shop_rows:
                 con.executemany("INSERT INTO _rc_shops VALUES (?, ?, ?, ?)", [list(r) for r in shop_rows])
             params = {
-                "start": start, "end": end, "marker": CREDIT_MARKER, "divisions": divs,
+                "start": start, "end": end, "divisions": divs,
                 "tol_net": tol.net, "tol_vat": tol.vat, "tol_gross": tol.gross,
                 "customer_check": customer_check, "flag_draft": bool(flag_draft), "run_id": run_id,
             }
