@@ -50,3 +50,25 @@ def test_dropped_response_commits_but_client_never_hears():
         with pytest.raises(httpx2.ReadTimeout):
             client.post("/commit?drop=1")
     assert app.committed == 3
+
+
+def test_a_taken_port_raises_and_leaks_no_socket():
+    """The demo falls back to any free port when a default one is taken (another dashboard, a
+    browser test's server): the failed attempt must not leave an open socket behind."""
+    import gc
+    import socket
+    import warnings
+
+    from exactsync.sandbox.server import ServerThread
+
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ResourceWarning)
+            with pytest.raises(OSError):
+                ServerThread(Echo(), "127.0.0.1", holder.getsockname()[1])
+            gc.collect()  # an unclosed socket would warn here
+    finally:
+        holder.close()

@@ -66,8 +66,12 @@ class ServerThread:
         self.app = app
         self.host = host
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, port))
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind((host, port))
+        except OSError:  # port taken: the caller may try another; this socket must not leak
+            self.sock.close()
+            raise
         self.port = self.sock.getsockname()[1]
         config = uvicorn.Config(
             app.asgi, host=host, port=self.port, log_level="warning", lifespan="off", interface="asgi3",
