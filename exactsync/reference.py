@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["CREDIT_MARKER", "reference_for", "normalize_reference"]
+__all__ = ["CREDIT_MARKER", "reference_for", "normalize_reference", "normalized_prefix"]
 
 CREDIT_MARKER = "CN-"
 _SPACES = re.compile(r"\s+")
@@ -38,3 +38,16 @@ def normalize_reference(ref: str | None) -> str | None:
     if m:
         s = f"{m.group(1)}{m.group(3)}"
     return s
+
+
+def normalized_prefix(prefix: str | None) -> tuple[str, bool]:
+    """``(P, joins)``: the prefix as normalizing leaves it inside a reference, and whether
+
+    ``normalize_reference(prefix + tail) == P + normalize_reference(tail)`` for every tail that
+    normalizes to something. It does unless P ends in a digit (the trailing number could then run
+    into the prefix: ``SHOP1`` + ``007`` is ``SHOP1007``, not ``SHOP17``). The store keeps every
+    document's normalized tail, so matching only joins them to the prefix.
+    """
+    p = _SPACES.sub("", prefix or "").upper()
+    return p, not (p and re.fullmatch(r"\d", p[-1]))
+

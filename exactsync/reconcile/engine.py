@@ -39,7 +39,7 @@ from exactsync.clock import SYSTEM_CLOCK, Clock
 from exactsync.errors import EXIT_USAGE, ExactsyncError
 from exactsync.reconcile.constants import ENGINE_VERSION, PRECEDENCE, TOLERANCE_TYPES
 from exactsync.reconcile.sqlref import MACRO, install_reference_macro, remove_reference_macro
-from exactsync.reference import CREDIT_MARKER
+from exactsync.reference import normalized_prefix
 
 __all__ = [
     "ReconcileError",
@@ -220,9 +220,11 @@ CREATE OR REPLACE TEMP MACRO exs_bucket(t, c, r) AS
 CREATE OR REPLACE TEMP MACRO exs_rate(source, code_rate, line_rate) AS
     CAST(CASE WHEN source = 'vat_code_map' AND code_rate IS NOT NULL THEN code_rate
               ELSE coalesce(line_rate, code_rate, 0) END AS DECIMAL(7,4));
--- the YourRef of a shop document as exactsync writes it (exactsync.reference.reference_for)
-CREATE OR REPLACE TEMP MACRO exs_doc_ref(prefix, kind, number) AS
-    prefix || CASE WHEN kind = 'credit_note' THEN '{CREDIT_MARKER}' ELSE '' END || trim(number);
+-- a document's match key: its shop's normalized prefix joined to the normalized tail the store keeps
+-- (exactsync.reference.normalized_prefix), else the whole YourRef normalized here
+CREATE OR REPLACE TEMP MACRO exs_match_ref(p_joins, p_norm, ref_tail, prefix, kind, number) AS
+    CASE WHEN p_joins AND ref_tail IS NOT NULL THEN p_norm || ref_tail
+         ELSE {MACRO}(exs_doc_ref(prefix, kind, number)) END;
 -- the entry's account is not the document's customer (docs/reconcile.md, Customer): mode is the
 -- run's customer_check, acc_id NULL = an entry without an account, which is not judged
 CREATE OR REPLACE TEMP MACRO exs_customer_bad(mode, acc_id, acc_vatno, acc_country, cust_vatno, cust_country) AS
@@ -357,7 +359,8 @@ _STEPS: list[tuple[str, str]] = [
         SELECT d.rowid + 1 AS doc_id, d.doc_key, d.shop, s.division, d.currency,
                exs_vatno(d.vat_number) AS cust_vatno,
                exs_country(coalesce(d.vat_country, d.ship_country, d.billing_country)) AS cust_country,
-               d.net, d.vat, d.gross, {MACRO}(exs_doc_ref(s.prefix, d.kind, d.doc_number)) AS ref,
+               d.net, d.vat, d.gross,
+               exs_match_ref(s.p_joins, s.p_norm, d.ref_tail, s.prefix, d.kind, d.doc_number) AS ref,
                -- the summary of its VAT lines (exactsync/store/summaries.py); NULL: read the lines
                d.lines_n AS s_n, d.lines_single AS s_single, d.lines_treatment AS s_treatment,
                exs_country(d.lines_country) AS s_country, d.lines_rate AS s_rate, d.lines_base AS s_base,
@@ -402,7 +405,7 @@ _STEPS: list[tuple[str, str]] = [
                     THEN 50 ELSE e.status END AS status,
                e.net, e.vat, e.gross,
                coalesce(e.net_dc = e.net AND e.vat_dc = e.vat AND e.gross_dc = e.gross, false) AS dc_same,
-               {MACRO}(e.your_ref) AS ref,
+               coalesce(e.ref_norm, {MACRO}(e.your_ref)) AS ref,
                coalesce(p.start_date, e.entry_date) AS book_date,
                -- the summary of its VAT lines, its one code read like a line's (see _EXACT_LINES)
                e.lines_n AS x_n, e.lines_single AS x_single, coalesce(m.treatment, 'unknown') AS x_treatment,
@@ -433,7 +436,8 @@ _STEPS: list[tuple[str, str]] = [
                     ELSE 'exact:' || division || ':' || oref END AS ekey
         FROM _rc_e0 WHERE owner_id IS NULL
     ), od AS (
-        SELECT s.division, {MACRO}(exs_doc_ref(s.prefix, d.kind, d.doc_number)) AS ref, d.doc_key, d.shop
+        SELECT s.division, exs_match_ref(s.p_joins, s.p_norm, d.ref_tail, s.prefix, d.kind, d.doc_number) AS ref,
+               d.doc_key, d.shop
         FROM shop_documents d JOIN _rc_shops s ON s.shop = d.shop
         WHERE NOT (d.doc_date >= $start AND d.doc_date < $end) AND s.division IS NOT NULL
     ), okey AS (
@@ -957,9 +961,11 @@ def run_reconciliation(
             for statement in _HELPERS.split(";"):
                 if statement.strip():
                     con.execute(statement)
-            con.execute("CREATE OR REPLACE TEMP TABLE _rc_shops (shop VARCHAR, division INTEGER, prefix VARCHAR, home VARCHAR)")
+            con.execute("CREATE OR REPLACE TEMP TABLE _rc_shops (shop VARCHAR, division INTEGER, prefix VARCHAR, home VARCHAR, "
+                        "p_norm VARCHAR, p_joins BOOLEAN)")
             if shop_rows:
-                con.executemany("INSERT INTO _rc_shops VALUES (?, ?, ?, ?)", [list(r) for r in shop_rows])
+                con.executemany("INSERT INTO _rc_shops VALUES (?, ?, ?, ?, ?, ?)",
+                                [[*r, *normalized_prefix(r[2])] for r in shop_rows])
             params = {
                 "start": start, "end": end, "divisions": divs,
                 "tol_net": tol.net, "tol_vat": tol.vat, "tol_gross": tol.gross,

@@ -12,6 +12,11 @@ the lines), ``lines_base``/``lines_vat`` (sums). ``exact_entries``: ``lines_n``,
 (one VAT code and one VAT percentage), ``lines_code``, ``lines_rate`` (the lines'
 ``vat_percentage``, NULL when they carry none), ``lines_base``, ``lines_vat``.
 
+With them, the normalized match reference (migration 0340_match_refs, exactsync/reconcile/sqlref.py):
+``shop_documents.ref_tail`` is ``exs_norm_ref([CN-]<doc_number>)``, the document's YourRef after the
+shop's prefix, and ``exact_entries.ref_norm`` is ``exs_norm_ref(your_ref)``; NULL: the reconciliation
+normalizes that row itself.
+
 ``lines_n IS NULL`` means "not summarized": the reconciliation reads that row's lines, so a
 missing summary costs time, never correctness. The one writer keeps them current: every
 ``Store.upsert_rows`` into the four tables refreshes the rows it touched, the Exact derive
@@ -35,7 +40,7 @@ ENTRY_COLUMNS = ("lines_n", "lines_single", "lines_code", "lines_rate", "lines_b
 _SHOP = """
 UPDATE shop_documents d
 SET lines_n = s.n, lines_single = s.single, lines_treatment = s.treatment, lines_country = s.country,
-    lines_rate = s.rate, lines_base = s.base, lines_vat = s.vat
+    lines_rate = s.rate, lines_base = s.base, lines_vat = s.vat{refs}
 FROM (
     SELECT k.doc_key, count(l.doc_key) AS n,
            count(l.doc_key) > 0 AND min(l.treatment) = max(l.treatment)
@@ -51,7 +56,7 @@ WHERE d.doc_key = s.doc_key
 _ENTRY = """
 UPDATE exact_entries e
 SET lines_n = s.n, lines_single = s.single, lines_code = s.code, lines_rate = s.rate,
-    lines_base = s.base, lines_vat = s.vat
+    lines_base = s.base, lines_vat = s.vat{refs}
 FROM (
     SELECT k.division, k.entry_id, count(l.entry_id) AS n,
            count(l.entry_id) > 0 AND min(trim(l.vat_code)) = max(trim(l.vat_code))
@@ -67,23 +72,41 @@ WHERE e.division = s.division AND e.entry_id = s.entry_id
 """
 
 
-def refresh_shop_summaries(con: duckdb.DuckDBPyConnection, doc_keys: Sequence[str] | None = None) -> None:
-    """Recompute the line summaries of these documents (``None``: of every document)."""
+_SHOP_REF = ",\n    ref_tail = exs_norm_ref(exs_ref_tail(d.kind, d.doc_number))"
+_ENTRY_REF = ", ref_norm = exs_norm_ref(e.your_ref)"
+
+
+def _macros(con: duckdb.DuckDBPyConnection, refs: bool) -> None:
+    if refs:
+        from exactsync.reconcile.sqlref import install_reference_macro  # the reference rule, in SQL
+
+        install_reference_macro(con)
+
+
+def refresh_shop_summaries(con: duckdb.DuckDBPyConnection, doc_keys: Sequence[str] | None = None, *,
+                           refs: bool = True) -> None:
+    """Recompute the line summaries of these documents (``None``: of every document).
+
+    ``refs=False``: not the match reference (migration 0320 runs before its column exists)."""
+    _macros(con, refs)
+    sql = _SHOP.replace("{refs}", _SHOP_REF if refs else "")
     if doc_keys is None:
-        con.execute(_SHOP.format(keys="SELECT doc_key FROM shop_documents"))
+        con.execute(sql.format(keys="SELECT doc_key FROM shop_documents"))
     elif doc_keys:
-        con.execute(_SHOP.format(keys="SELECT DISTINCT unnest(?::VARCHAR[]) AS doc_key"), [list(doc_keys)])
+        con.execute(sql.format(keys="SELECT DISTINCT unnest(?::VARCHAR[]) AS doc_key"), [list(doc_keys)])
 
 
 def refresh_entry_summaries(con: duckdb.DuckDBPyConnection, entries: Sequence[tuple[int, str]] | None = None, *,
-                            where: str | None = None, params: dict | None = None) -> None:
+                            where: str | None = None, params: dict | None = None, refs: bool = True) -> None:
     """Recompute the line summaries of these (division, entry_id) entries; ``where``: a condition on
-    ``exact_entries e`` instead (with named ``params``); neither: every entry."""
+    ``exact_entries e`` instead (with named ``params``); neither: every entry. ``refs``: as for documents."""
+    _macros(con, refs)
+    sql = _ENTRY.replace("{refs}", _ENTRY_REF if refs else "")
     if where is not None:
-        con.execute(_ENTRY.format(keys=f"SELECT e.division, e.entry_id FROM exact_entries e WHERE {where}"),
+        con.execute(sql.format(keys=f"SELECT e.division, e.entry_id FROM exact_entries e WHERE {where}"),
                     params or {})
     elif entries is None:
-        con.execute(_ENTRY.format(keys="SELECT division, entry_id FROM exact_entries"))
+        con.execute(sql.format(keys="SELECT division, entry_id FROM exact_entries"))
     elif entries:
-        con.execute(_ENTRY.format(keys="SELECT DISTINCT unnest(?::INTEGER[]) AS division, unnest(?::VARCHAR[]) AS entry_id"),
+        con.execute(sql.format(keys="SELECT DISTINCT unnest(?::INTEGER[]) AS division, unnest(?::VARCHAR[]) AS entry_id"),
                     [[int(d) for d, _ in entries], [str(e) for _, e in entries]])

@@ -58,6 +58,26 @@ def test_reference_normalization_matches_typing_differences(store):
     assert status_of(rows, "doc:mag:invoice:000123") == ("matched", None)
 
 
+def test_stored_match_references_follow_the_rows_and_any_prefix(store):
+    """The store keeps each row's normalized reference (refreshed on every write); a prefix ending
+    in a digit cannot be joined to a normalized tail, so that shop's references are normalized whole."""
+    w = World(prefixes={"woo": "SHOP1", "mag": "M2-"})
+    w.doc("007", shop="woo")
+    w.entry("shop1007", lines=[("2", D(100), D(21))])  # SHOP1 + 007, not SHOP1 + 7
+    w.doc("000124", shop="mag", kind="credit_note", lines=[Line("domestic", "NL", D(21), D(-100), D(-21))])
+    w.entry("M2-CN-124", lines=[("2", D(-100), D(-21))])
+    _, rows = reconcile(store, w)
+    assert status_of(rows, "doc:woo:invoice:007") == ("matched", None)
+    assert status_of(rows, "doc:mag:credit_note:000124") == ("matched", None)
+    assert store.rows("SELECT doc_key, ref_tail FROM shop_documents ORDER BY 1") == [
+        ("mag:credit_note:000124", "CN-124"), ("woo:invoice:007", "7")]
+    assert sorted(store.rows("SELECT ref_norm FROM exact_entries")) == [("M2-CN-124",), ("SHOP1007",)]
+    w.doc("007", shop="woo")
+    w.docs[0]["doc_number"] = "a 08"  # the same document renumbered by the shop: its reference follows
+    w.write(store)
+    assert store.scalar("SELECT ref_tail FROM shop_documents WHERE doc_key = 'woo:invoice:007'") == "A8"
+
+
 def test_missing_in_exact(store):
     w = World()
     w.doc(1)
