@@ -214,8 +214,9 @@ CREATE OR REPLACE TEMP MACRO exs_cmp_treatment(t) AS
     CASE WHEN t IN ('export', 'exempt') THEN 'zero_rated' ELSE t END;
 CREATE OR REPLACE TEMP MACRO exs_cmp_country(t, c) AS
     CASE WHEN t = 'oss' THEN coalesce(c, '?') ELSE '' END;
-CREATE OR REPLACE TEMP MACRO exs_bucket(t, c, r) AS
-    exs_cmp_treatment(t) || '|' || exs_cmp_country(t, c) || '|' || CAST(r AS VARCHAR);
+-- two VAT buckets (treatment, OSS country, rate) are one (NULL when a part is unknown)
+CREATE OR REPLACE TEMP MACRO exs_same_bucket(t1, c1, r1, t2, c2, r2) AS
+    exs_cmp_treatment(t1) = exs_cmp_treatment(t2) AND exs_cmp_country(t1, c1) = exs_cmp_country(t2, c2) AND r1 = r2;
 -- the rate an Exact VAT line is read at: the mapping's, else the line's (rate at booking), else the code's
 CREATE OR REPLACE TEMP MACRO exs_rate(source, code_rate, line_rate) AS
     CAST(CASE WHEN source = 'vat_code_map' AND code_rate IS NOT NULL THEN code_rate
@@ -354,21 +355,18 @@ _STEPS: list[tuple[str, str]] = [
     # the shop documents of the period (one result row each); doc_id > 0 is the row id
     ("doc", f"""
     CREATE OR REPLACE TEMP TABLE _rc_doc AS
-    SELECT *, CASE WHEN s_single THEN exs_bucket(s_treatment, s_country, s_rate) END AS s_key
-    FROM (
-        SELECT d.rowid + 1 AS doc_id, d.doc_key, d.shop, s.division, d.currency,
-               exs_vatno(d.vat_number) AS cust_vatno,
-               exs_country(coalesce(d.vat_country, d.ship_country, d.billing_country)) AS cust_country,
-               d.net, d.vat, d.gross,
-               exs_match_ref(s.p_joins, s.p_norm, d.ref_tail, s.prefix, d.kind, d.doc_number) AS ref,
-               -- the summary of its VAT lines (exactsync/store/summaries.py); NULL: read the lines
-               d.lines_n AS s_n, d.lines_single AS s_single, d.lines_treatment AS s_treatment,
-               exs_country(d.lines_country) AS s_country, d.lines_rate AS s_rate, d.lines_base AS s_base,
-               d.lines_vat AS s_vat
-        FROM shop_documents d JOIN _rc_shops s ON s.shop = d.shop
-        WHERE d.doc_date >= $start AND d.doc_date < $end
-    )
-    """),
+    SELECT d.rowid + 1 AS doc_id, d.doc_key, d.shop, s.division, d.currency,
+           exs_vatno(d.vat_number) AS cust_vatno,
+           exs_country(coalesce(d.vat_country, d.ship_country, d.billing_country)) AS cust_country,
+           d.net, d.vat, d.gross,
+           exs_match_ref(s.p_joins, s.p_norm, d.ref_tail, s.prefix, d.kind, d.doc_number) AS ref,
+           -- the summary of its VAT lines (exactsync/store/summaries.py); NULL: read the lines
+           d.lines_n AS s_n, d.lines_single AS s_single, d.lines_treatment AS s_treatment,
+           exs_country(d.lines_country) AS s_country, d.lines_rate AS s_rate, d.lines_base AS s_base,
+           d.lines_vat AS s_vat
+    FROM shop_documents d JOIN _rc_shops s ON s.shop = d.shop
+    WHERE d.doc_date >= $start AND d.doc_date < $end
+"""),
     # the owner of each key among them (two documents with one key: the lowest doc_key)
     ("key", """
     CREATE OR REPLACE TEMP TABLE _rc_key AS
@@ -420,8 +418,7 @@ _STEPS: list[tuple[str, str]] = [
     ), s AS (
         SELECT e.* EXCLUDE (ref, book_date), CASE WHEN k.owner_id IS NULL THEN e.ref END AS oref,
                coalesce(e.book_date >= $start AND e.book_date < $end, false) AS in_period, k.owner_id,
-               k.owner_shop AS shop,
-               CASE WHEN e.x_single THEN exs_bucket(e.x_treatment, e.x_mcountry, e.x_rate) END AS x_key
+               k.owner_shop AS shop
         FROM e LEFT JOIN _rc_key k ON k.division = e.division AND k.ref = e.ref
     )
     SELECT * FROM s WHERE owner_id IS NOT NULL OR in_period
@@ -535,7 +532,8 @@ _STEPS: list[tuple[str, str]] = [
     WITH g AS (
         -- rows with one entry: the entry itself
         SELECT e.owner_id AS rid, e.eid, e.entry_id, e.in_period, e.net, e.vat, e.gross, e.dc_same, e.currency,
-               coalesce(e.status, 50) < 50 AS draft, e.acc_id, e.x_n, e.x_key, e.x_base, e.x_vat
+               coalesce(e.status, 50) < 50 AS draft, e.acc_id, e.x_n, e.x_single, e.x_treatment, e.x_mcountry,
+               e.x_rate, e.x_base, e.x_vat
         FROM _rc_e0 e ANTI JOIN _rc_multi m ON m.rid = e.owner_id
         WHERE e.owner_id IS NOT NULL
     ), c AS (
@@ -559,12 +557,16 @@ _STEPS: list[tuple[str, str]] = [
                -- entry with one bucket each here
                CASE WHEN cx.rid IS NOT NULL THEN coalesce(sp.split_bad, false)
                     WHEN NOT (coalesce(d.s_n, 0) > 0 AND coalesce(g.x_n, 0) > 0) THEN false
-                    WHEN d.s_key = g.x_key THEN abs(g.x_base - d.s_base) > $tol_net OR abs(g.x_vat - d.s_vat) > $tol_vat
+                    WHEN d.s_single AND g.x_single
+                         AND exs_same_bucket(d.s_treatment, d.s_country, d.s_rate, g.x_treatment, g.x_mcountry, g.x_rate)
+                        THEN abs(g.x_base - d.s_base) > $tol_net OR abs(g.x_vat - d.s_vat) > $tol_vat
                     ELSE abs(d.s_base) > $tol_net OR abs(d.s_vat) > $tol_vat
                          OR abs(g.x_base) > $tol_net OR abs(g.x_vat) > $tol_vat END AS split_bad,
                CASE WHEN cx.rid IS NOT NULL THEN coalesce(sp.split_nonzero, false)
                     WHEN NOT (coalesce(d.s_n, 0) > 0 AND coalesce(g.x_n, 0) > 0) THEN false
-                    WHEN d.s_key = g.x_key THEN g.x_base <> d.s_base OR g.x_vat <> d.s_vat
+                    WHEN d.s_single AND g.x_single
+                         AND exs_same_bucket(d.s_treatment, d.s_country, d.s_rate, g.x_treatment, g.x_mcountry, g.x_rate)
+                        THEN g.x_base <> d.s_base OR g.x_vat <> d.s_vat
                     ELSE d.s_base <> 0 OR d.s_vat <> 0 OR g.x_base <> 0 OR g.x_vat <> 0 END AS split_nonzero
         FROM _rc_doc d
         LEFT JOIN g ON g.rid = d.doc_id
