@@ -216,7 +216,8 @@ CREATE OR REPLACE TEMP MACRO exs_cmp_country(t, c) AS
     CASE WHEN t = 'oss' THEN coalesce(c, '?') ELSE '' END;
 -- two VAT buckets (treatment, OSS country, rate) are one (NULL when a part is unknown)
 CREATE OR REPLACE TEMP MACRO exs_same_bucket(t1, c1, r1, t2, c2, r2) AS
-    exs_cmp_treatment(t1) = exs_cmp_treatment(t2) AND exs_cmp_country(t1, c1) = exs_cmp_country(t2, c2) AND r1 = r2;
+    r1 = r2 AND CASE WHEN t1 = t2 THEN t1 <> 'oss' OR coalesce(c1, '?') = coalesce(c2, '?')
+                     ELSE exs_cmp_treatment(t1) = exs_cmp_treatment(t2) AND exs_cmp_country(t1, c1) = exs_cmp_country(t2, c2) END;
 -- the rate an Exact VAT line is read at: the mapping's, else the line's (rate at booking), else the code's
 CREATE OR REPLACE TEMP MACRO exs_rate(source, code_rate, line_rate) AS
     CAST(CASE WHEN source = 'vat_code_map' AND code_rate IS NOT NULL THEN code_rate
@@ -553,21 +554,19 @@ _STEPS: list[tuple[str, str]] = [
                     ELSE exs_customer_bad($customer_check, a.acc_id, a.acc_vatno, a.acc_country,
                                           d.cust_vatno, d.cust_country) END AS customer_bad,
                g.dc_same, v.currency AS division_currency,
-               -- the VAT split: rows of _rc_cx bucket by bucket (_rc_split), a document and its one
-               -- entry with one bucket each here
-               CASE WHEN cx.rid IS NOT NULL THEN coalesce(sp.split_bad, false)
-                    WHEN NOT (coalesce(d.s_n, 0) > 0 AND coalesce(g.x_n, 0) > 0) THEN false
+               -- the VAT split (2: a difference over tolerance, 1: any difference): rows of _rc_cx bucket by
+               -- bucket (_rc_split), a document and its one entry with one bucket each here
+               CASE WHEN cx.rid IS NOT NULL
+                        THEN CASE WHEN sp.split_bad THEN 2 ELSE 0 END + CASE WHEN sp.split_nonzero THEN 1 ELSE 0 END
+                    WHEN NOT (coalesce(d.s_n, 0) > 0 AND coalesce(g.x_n, 0) > 0) THEN 0
                     WHEN d.s_single AND g.x_single
                          AND exs_same_bucket(d.s_treatment, d.s_country, d.s_rate, g.x_treatment, g.x_mcountry, g.x_rate)
-                        THEN abs(g.x_base - d.s_base) > $tol_net OR abs(g.x_vat - d.s_vat) > $tol_vat
-                    ELSE abs(d.s_base) > $tol_net OR abs(d.s_vat) > $tol_vat
-                         OR abs(g.x_base) > $tol_net OR abs(g.x_vat) > $tol_vat END AS split_bad,
-               CASE WHEN cx.rid IS NOT NULL THEN coalesce(sp.split_nonzero, false)
-                    WHEN NOT (coalesce(d.s_n, 0) > 0 AND coalesce(g.x_n, 0) > 0) THEN false
-                    WHEN d.s_single AND g.x_single
-                         AND exs_same_bucket(d.s_treatment, d.s_country, d.s_rate, g.x_treatment, g.x_mcountry, g.x_rate)
-                        THEN g.x_base <> d.s_base OR g.x_vat <> d.s_vat
-                    ELSE d.s_base <> 0 OR d.s_vat <> 0 OR g.x_base <> 0 OR g.x_vat <> 0 END AS split_nonzero
+                        THEN CASE WHEN abs(g.x_base - d.s_base) > $tol_net OR abs(g.x_vat - d.s_vat) > $tol_vat THEN 2 ELSE 0 END
+                             + CASE WHEN g.x_base <> d.s_base OR g.x_vat <> d.s_vat THEN 1 ELSE 0 END
+                    ELSE CASE WHEN abs(d.s_base) > $tol_net OR abs(d.s_vat) > $tol_vat
+                                   OR abs(g.x_base) > $tol_net OR abs(g.x_vat) > $tol_vat THEN 2 ELSE 0 END
+                         + CASE WHEN d.s_base <> 0 OR d.s_vat <> 0 OR g.x_base <> 0 OR g.x_vat <> 0 THEN 1 ELSE 0 END
+               END AS split_bits
         FROM _rc_doc d
         LEFT JOIN g ON g.rid = d.doc_id
         LEFT JOIN _rc_grpm m ON m.rid = d.doc_id
@@ -576,7 +575,7 @@ _STEPS: list[tuple[str, str]] = [
         LEFT JOIN _rc_cx cx ON cx.rid = d.doc_id
         LEFT JOIN _rc_split sp ON sp.rid = d.doc_id
     ), d AS (
-        SELECT c.*,
+        SELECT c.* EXCLUDE (split_bits), split_bits & 2 <> 0 AS split_bad, split_bits & 1 <> 0 AS split_nonzero,
                coalesce(exact_net, 0) - shop_net AS d_net, coalesce(exact_vat, 0) - shop_vat AS d_vat,
                coalesce(exact_gross, 0) - shop_gross AS d_gross
         FROM c
