@@ -368,27 +368,25 @@ _STEPS: list[tuple[str, str]] = [
     FROM shop_documents d JOIN _rc_shops s ON s.shop = d.shop
     WHERE d.doc_date >= $start AND d.doc_date < $end
 """),
-    # the owner of each key among them (two documents with one key: the lowest doc_key)
+    # keys shared by several of them, each with its owner (the lowest doc_key): candidates first by an
+    # integer hash of the key (a collision only adds a candidate), then exactly
     ("key", """
     CREATE OR REPLACE TEMP TABLE _rc_key AS
-    WITH g AS (
-        SELECT division, ref, count(*) AS docs, min(doc_id) AS any_id, any_value(shop) AS any_shop
-        FROM _rc_doc WHERE ref IS NOT NULL AND division IS NOT NULL GROUP BY division, ref
-    ), shared AS (
-        SELECT d.division, d.ref, arg_min(d.doc_id, d.doc_key) AS owner_id, arg_min(d.shop, d.doc_key) AS owner_shop
-        FROM _rc_doc d SEMI JOIN (SELECT division, ref FROM g WHERE docs > 1) s
-             ON s.division = d.division AND s.ref = d.ref
-        GROUP BY d.division, d.ref
+    WITH h AS (
+        SELECT doc_id, hash(division, ref) AS h FROM _rc_doc WHERE ref IS NOT NULL AND division IS NOT NULL
+    ), c AS (
+        SELECT h.doc_id FROM h SEMI JOIN (SELECT h FROM h GROUP BY h HAVING count(*) > 1) s ON s.h = h.h
     )
-    SELECT g.division, g.ref, g.docs, coalesce(shared.owner_id, g.any_id) AS owner_id,
-           coalesce(shared.owner_shop, g.any_shop) AS owner_shop
-    FROM g LEFT JOIN shared ON shared.division = g.division AND shared.ref = g.ref
+    SELECT d.division, d.ref, count(*) AS docs, arg_min(d.doc_id, d.doc_key) AS owner_id,
+           arg_min(d.shop, d.doc_key) AS owner_shop
+    FROM _rc_doc d SEMI JOIN c ON c.doc_id = d.doc_id
+    GROUP BY d.division, d.ref HAVING count(*) > 1
     """),
     # documents that share their key with a lower one, which takes the entries
     ("dup", """
     CREATE OR REPLACE TEMP TABLE _rc_dup AS
     SELECT d.doc_id, k.owner_id
-    FROM _rc_doc d JOIN (SELECT * FROM _rc_key WHERE docs > 1) k ON k.division = d.division AND k.ref = d.ref
+    FROM _rc_doc d JOIN _rc_key k ON k.division = d.division AND k.ref = d.ref
     WHERE d.doc_id <> k.owner_id
     """),
     # Exact entries of the run's divisions that join a document of the period or are booked in it
@@ -420,7 +418,12 @@ _STEPS: list[tuple[str, str]] = [
         SELECT e.* EXCLUDE (ref, book_date), CASE WHEN k.owner_id IS NULL THEN e.ref END AS oref,
                coalesce(e.book_date >= $start AND e.book_date < $end, false) AS in_period, k.owner_id,
                k.owner_shop AS shop
-        FROM e LEFT JOIN _rc_key k ON k.division = e.division AND k.ref = e.ref
+        FROM e LEFT JOIN (
+            -- the document that takes the entries of each key
+            SELECT d.division, d.ref, d.doc_id AS owner_id, d.shop AS owner_shop
+            FROM _rc_doc d ANTI JOIN _rc_dup u ON u.doc_id = d.doc_id
+            WHERE d.ref IS NOT NULL AND d.division IS NOT NULL
+        ) k ON k.division = e.division AND k.ref = e.ref
     )
     SELECT * FROM s WHERE owner_id IS NOT NULL OR in_period
     """),
