@@ -305,7 +305,7 @@ _ENTRY_DETAIL = """
     SELECT e.eid, x.entry_number, x.entry_date, x.your_ref, x.net_dc, x.vat_dc, x.gross_dc,
            coalesce(p.start_date, x.entry_date) AS book_date
     FROM (SELECT * FROM _rc_e0 SEMI JOIN ({eids}) q USING (eid)) e
-    JOIN exact_entries x ON x.division = e.division AND x.entry_id = e.entry_id
+    JOIN exact_entries x ON x.rowid + 1 = e.eid
     LEFT JOIN exact_periods p ON p.division = x.division AND p.fin_year = x.fin_year AND p.fin_period = x.fin_period
 """
 
@@ -438,17 +438,18 @@ _STEPS: list[tuple[str, str]] = [
         FROM _rc_e0 WHERE owner_id IS NULL
     ), od AS (
         SELECT s.division, exs_match_ref(s.p_joins, s.p_norm, d.ref_tail, s.prefix, d.kind, d.doc_number) AS ref,
-               d.doc_key, d.shop
+               d.doc_key, d.shop, d.rowid + 1 AS doc_row
         FROM shop_documents d JOIN _rc_shops s ON s.shop = d.shop
         WHERE NOT (d.doc_date >= $start AND d.doc_date < $end) AND s.division IS NOT NULL
     ), okey AS (
-        SELECT od.division, od.ref, min(od.doc_key) AS owner, arg_min(od.shop, od.doc_key) AS owner_shop
+        SELECT od.division, od.ref, min(od.doc_key) AS owner, arg_min(od.shop, od.doc_key) AS owner_shop,
+               arg_min(od.doc_row, od.doc_key) AS owner_row
         FROM od SEMI JOIN o ON o.division = od.division AND o.ref = od.ref
         GROUP BY od.division, od.ref
     ), ek AS (
         SELECT ekey, -row_number() OVER (ORDER BY ekey) AS ekey_id FROM (SELECT DISTINCT ekey FROM o)
     )
-    SELECT o.eid, ek.ekey_id AS rid, o.ekey, o.division, o.ref, okey.owner AS other_owner,
+    SELECT o.eid, ek.ekey_id AS rid, o.ekey, o.division, o.ref, okey.owner AS other_owner, okey.owner_row AS other_row,
            okey.owner_shop AS other_shop
     FROM o JOIN ek USING (ekey)
     LEFT JOIN okey ON okey.division = o.division AND okey.ref = o.ref
@@ -615,7 +616,7 @@ _STEPS: list[tuple[str, str]] = [
                (f_nonzero AND NOT f_amount AND NOT f_vat AND live = 1) AS tolerated
         FROM f
     )
-    SELECT rid, is_doc, doc_key, shop, division,
+    SELECT rid, is_doc, doc_key, rid AS doc_row, shop, division,
            shop_net, shop_vat, shop_gross, exact_net, exact_vat, exact_gross,
            single_eid, single_entry_id, entry_count, live, status,
            (CASE WHEN NOT is_doc AND doc_key IS NULL THEN 1 ELSE 0 END
@@ -635,13 +636,14 @@ _STEPS: list[tuple[str, str]] = [
     ("fin_exact", """
     INSERT INTO _rc_fin BY NAME
     WITH o AS (
-        SELECT rid, any_value(other_owner) AS doc_key, any_value(division) AS division FROM _rc_orph GROUP BY rid
+        SELECT rid, any_value(other_owner) AS doc_key, any_value(other_row) AS doc_row, any_value(division) AS division
+        FROM _rc_orph GROUP BY rid
     ), g AS (
         SELECT o.rid, e.eid, e.entry_id, e.net, e.vat, e.gross
         FROM _rc_orph o JOIN _rc_e0 e ON e.eid = o.eid
         WHERE o.rid NOT IN (SELECT rid FROM _rc_multi)
     )
-    SELECT o.rid, false AS is_doc, o.doc_key, o.division,
+    SELECT o.rid, false AS is_doc, o.doc_key, o.doc_row, o.division,
            CASE WHEN m.rid IS NOT NULL THEN m.exact_net ELSE g.net END AS exact_net,
            CASE WHEN m.rid IS NOT NULL THEN m.exact_vat ELSE g.vat END AS exact_vat,
            CASE WHEN m.rid IS NOT NULL THEN m.exact_gross ELSE g.gross END AS exact_gross,
@@ -673,9 +675,9 @@ _INSERT_RESULTS = f"""
 INSERT INTO recon_result_rows BY NAME
 WITH f AS (SELECT * FROM _rc_fin WHERE NOT slim),
 d AS (SELECT d.doc_id, d.ref FROM _rc_doc d SEMI JOIN f ON f.rid = d.doc_id),
-sd AS (SELECT sd.doc_key, sd.shop, sd.treatment, sd.kind, sd.doc_number, sd.doc_date, sd.vat_number, sd.base_currency,
-              sd.net_base, sd.vat_base, sd.gross_base, sd.vat_country, sd.currency
-       FROM shop_documents sd SEMI JOIN f ON f.doc_key = sd.doc_key),
+sd AS (SELECT sd.rowid + 1 AS doc_row, sd.shop, sd.treatment, sd.kind, sd.doc_number, sd.doc_date, sd.vat_number,
+              sd.base_currency, sd.net_base, sd.vat_base, sd.gross_base, sd.vat_country, sd.currency
+       FROM shop_documents sd SEMI JOIN f ON f.doc_row = sd.rowid + 1),
 kd AS (SELECT kd.doc_id, kd.doc_key FROM _rc_doc kd SEMI JOIN _rc_dup k ON k.owner_id = kd.doc_id),
 st AS (
     SELECT rid, string_agg(treatment || coalesce(' ' || country, '') || ' ' || CAST(CAST(rate AS DOUBLE) AS VARCHAR)
@@ -713,7 +715,7 @@ x AS (
     FROM f
     LEFT JOIN d ON d.doc_id = f.rid
     LEFT JOIN o ON o.rid = f.rid
-    LEFT JOIN sd ON sd.doc_key = f.doc_key
+    LEFT JOIN sd ON sd.doc_row = f.doc_row
     LEFT JOIN e ON e.eid = f.single_eid
     LEFT JOIN _rc_grpm m ON m.rid = f.rid
     LEFT JOIN _rc_acc a ON a.acc_id = coalesce(e.acc_id, m.acc_id)
