@@ -874,21 +874,16 @@ SELECT $run_id AS run_id, division, vat_code, country, rate, treatment, source F
 _SAVE_STEPS = (("more_cmp", _MORE_CMP), ("ins_matched", _INSERT_MATCHED), ("ins_rows", _INSERT_RESULTS),
                ("ins_rvat", _INSERT_RESULT_VAT), ("ins_vat", _INSERT_VAT), ("ins_vmap", _INSERT_VMAP))
 
+#: per status: rows and amounts, with what the totals add up (one scan of the run's rows)
 _SUMMARY_SELECT = """
 SELECT status, count(*) AS count,
        coalesce(sum(shop_net), 0), coalesce(sum(shop_vat), 0), coalesce(sum(shop_gross), 0),
        coalesce(sum(exact_net), 0), coalesce(sum(exact_vat), 0), coalesce(sum(exact_gross), 0),
-       coalesce(sum(delta_gross), 0)
-FROM {source} GROUP BY status
-"""
-
-_TOTALS_SELECT = """
-SELECT count(*) FILTER (WHERE shop_gross IS NOT NULL), coalesce(sum(entry_count), 0),
-       coalesce(sum(shop_net), 0), coalesce(sum(shop_vat), 0), coalesce(sum(shop_gross), 0),
-       coalesce(sum(exact_net), 0), coalesce(sum(exact_vat), 0), coalesce(sum(exact_gross), 0),
+       coalesce(sum(delta_gross), 0),
+       count(*) FILTER (WHERE shop_gross IS NOT NULL), coalesce(sum(entry_count), 0),
        coalesce(sum(tolerated_net), 0), coalesce(sum(tolerated_vat), 0), coalesce(sum(tolerated_gross), 0),
        count(*) FILTER (WHERE tolerated_net <> 0 OR tolerated_vat <> 0 OR tolerated_gross <> 0)
-FROM {source}
+FROM {source} GROUP BY status
 """
 
 #: the run's rows while it is being made (the same sums recon_results will show)
@@ -907,12 +902,18 @@ def _summary(con: duckdb.DuckDBPyConnection, source: str,
              params: list[Any]) -> tuple[dict[str, dict[str, Any]], dict[str, Any], dict[str, Any]]:
     by_status: dict[str, dict[str, Any]] = {s: {"count": 0, **{k: Decimal("0") for k in _AMOUNT_KEYS},
                                                "delta_gross": Decimal("0")} for s in PRECEDENCE}
+    zero = Decimal("0")
+    totals: dict[str, Any] = {"documents": 0, "exact_entries": 0, "results": 0, **{k: zero for k in _AMOUNT_KEYS}}
+    tolerated: dict[str, Any] = {"net": zero, "vat": zero, "gross": zero, "rows": 0}
     for row in con.execute(_SUMMARY_SELECT.format(source=source), params).fetchall():
         by_status[row[0]] = {"count": row[1], **dict(zip(_AMOUNT_KEYS, row[2:8])), "delta_gross": row[8]}
-    t = con.execute(_TOTALS_SELECT.format(source=source), params).fetchall()[0]
-    totals = {"documents": t[0], "exact_entries": t[1], "results": sum(v["count"] for v in by_status.values()),
-              **dict(zip(_AMOUNT_KEYS, t[2:8]))}
-    tolerated = {"net": t[8], "vat": t[9], "gross": t[10], "rows": t[11]}
+        totals["documents"] += row[9]
+        totals["exact_entries"] += row[10]
+        totals["results"] += row[1]
+        for k, v in zip(_AMOUNT_KEYS, row[2:8]):
+            totals[k] += v
+        for k, v in zip(("net", "vat", "gross", "rows"), row[11:15]):
+            tolerated[k] += v
     return by_status, totals, tolerated
 
 
