@@ -6,7 +6,10 @@ one write transaction, temporary tables ``_rc_*`` on the run's connection):
 1. **scope** — the shops (each maps to a division and a YourRef prefix through
    :class:`~exactsync.settings.ShopSettings`) and the divisions of the run;
 2. **keys** — every shop document gets ``(division, exs_norm_ref(prefix + [CN-] + number))``,
-   every Exact entry ``(division, exs_norm_ref(YourRef))`` (one rule: :mod:`.sqlref`);
+   every Exact entry ``(division, exs_norm_ref(YourRef))`` (one rule: :mod:`.sqlref`). The store
+   keeps the normalized parts on the rows (``shop_documents.ref_tail``, ``exact_entries.ref_norm``);
+   a run joins the shop's normalized prefix to the tail where that is exact
+   (:func:`~exactsync.reference.normalized_prefix`) and normalizes only what is missing;
 3. **rows** — one result per shop document dated in the period; Exact entries join the row of the
    in-period document with their key (whatever period they are booked in). An Exact entry booked
    in the period whose key has no in-period document gets a row of its own: ``other_period`` when
