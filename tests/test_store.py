@@ -151,3 +151,23 @@ def test_threads_write_through_one_writer(store):
     for t in threads:
         t.join()
     assert store.scalar("SELECT count(*) FROM sync_log") == 80
+
+
+def test_match_reference_migration_fills_existing_rows(tmp_path):
+    """A database from before 0340 gets the normalized references of the rows it already holds."""
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE _migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP NOT NULL)")
+    for name, up in discover():
+        if name < "0340":
+            up(con)
+            con.execute("INSERT INTO _migrations VALUES (?, now())", [name])
+    con.execute("INSERT INTO shop_documents (doc_key, shop, source, kind, source_id, doc_number, doc_date, currency, "
+                "treatment, net, vat, gross, pulled_at) VALUES ('m:credit_note:0007', 'm', 'magento', 'credit_note', "
+                "'7', ' 0007', DATE '2026-10-01', 'EUR', 'domestic', -10, -2.1, -12.1, now())")
+    con.execute("INSERT INTO exact_entries (division, entry_id, your_ref) VALUES (1, 'e1', 'm2 - cn-007')")
+    con.close()
+    assert "0340_match_refs" in Store(path).migrate()
+    store = Store(path)
+    assert store.rows("SELECT ref_tail FROM shop_documents") == [("CN-7",)]
+    assert store.rows("SELECT ref_norm FROM exact_entries") == [("M2-CN-7",)]
