@@ -219,10 +219,13 @@ class Store:
         rows: Sequence[Mapping[str, Any]] | pl.DataFrame,
         *,
         mode: str = "replace",
+        summaries: bool = True,
     ) -> int:
         """Insert rows (dicts or a Polars frame) by column name; ``mode``: replace | ignore | append.
 
         Rows are typed with the table's own column types, so Decimals land as DECIMAL(18,4).
+        ``summaries=False``: the caller refreshes the line summaries of these rows itself
+        (exactsync/store/summaries.py), once for documents and their lines together.
         """
         if isinstance(rows, pl.DataFrame):
             frame = rows
@@ -252,7 +255,8 @@ class Store:
             con.execute(f"{verb} {table} BY NAME SELECT * FROM {name}")
         finally:
             con.unregister(name)
-        _refresh_summaries(con, table, frame)
+        if summaries:
+            _refresh_summaries(con, table, frame)
         return frame.height
 
     # ------------------------------------------------------------------ operations tables
