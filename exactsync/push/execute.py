@@ -564,25 +564,30 @@ class _Runner:
             except ExactApiError as e:
                 last = e.message or str(e)
                 if e.status in _FUNCTIONAL or (e.status is not None and e.status >= 500 and _validation(last)):
-                    found = None if e.status in _FUNCTIONAL else self._find_debtor(division, doc)
-                    if found is not None:
-                        return self._record_debtor(division, key, found, created=True)
+                    made = None if e.status in _FUNCTIONAL else self._created_meanwhile(division, doc, key)
+                    if made is not None:
+                        return made
                     raise _JobFailed(f"could not create the debtor: {last}") from None
                 # the account may or may not exist now: look before posting again
                 log.info("debtor POST for %s: %s; looking it up before any retry", key, last)
                 if e.status is None or e.status >= 500:
                     self.clock.sleep(min(30.0, 0.5 * 2 ** (attempt - 1)))
-                found = self._find_debtor(division, doc)
-                if found is not None:
-                    return self._record_debtor(division, key, found, created=True)
+                made = self._created_meanwhile(division, doc, key)
+                if made is not None:
+                    return made
                 continue
             row = (data or {}).get("d") if isinstance(data, dict) else None
             if isinstance(row, dict) and row.get("ID"):
                 return self._record_debtor(division, key, row, created=True)
-            found = self._find_debtor(division, doc)
-            if found is not None:
-                return self._record_debtor(division, key, found, created=True)
+            made = self._created_meanwhile(division, doc, key)
+            if made is not None:
+                return made
         raise _JobFailed(f"gave up creating the debtor after {self.max_attempts} attempt(s): {last}")
+
+    def _created_meanwhile(self, division: int, doc: dict, key: str) -> str | None:
+        """After a POST whose outcome is not known: the debtor if Exact has it now, recorded as created."""
+        found = self._find_debtor(division, doc)
+        return None if found is None else self._record_debtor(division, key, found, created=True)
 
 
 class _JobFailed(Exception):
