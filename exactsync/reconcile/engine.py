@@ -219,8 +219,7 @@ CREATE OR REPLACE TEMP MACRO exs_cmp_country(t, c) AS
     CASE WHEN t = 'oss' THEN coalesce(c, '?') ELSE '' END;
 -- two VAT buckets (treatment, OSS country, rate) are one (NULL when a part is unknown)
 CREATE OR REPLACE TEMP MACRO exs_same_bucket(t1, c1, r1, t2, c2, r2) AS
-    r1 = r2 AND CASE WHEN t1 = t2 THEN t1 <> 'oss' OR coalesce(c1, '?') = coalesce(c2, '?')
-                     ELSE exs_cmp_treatment(t1) = exs_cmp_treatment(t2) AND exs_cmp_country(t1, c1) = exs_cmp_country(t2, c2) END;
+    exs_cmp_treatment(t1) = exs_cmp_treatment(t2) AND exs_cmp_country(t1, c1) = exs_cmp_country(t2, c2) AND r1 = r2;
 -- the rate an Exact VAT line is read at: the mapping's, else the line's (rate at booking), else the code's
 CREATE OR REPLACE TEMP MACRO exs_rate(source, code_rate, line_rate) AS
     CAST(CASE WHEN source = 'vat_code_map' AND code_rate IS NOT NULL THEN code_rate
@@ -581,41 +580,28 @@ _STEPS: list[tuple[str, str]] = [
         LEFT JOIN _rc_divs v ON v.division = d.division
         LEFT JOIN _rc_cx cx ON cx.rid = d.doc_id
         LEFT JOIN _rc_split sp ON sp.rid = d.doc_id
-    ), p AS (
-        -- most rows: one live entry in the period that agrees in everything; only the others get checks
-        SELECT c.*, coalesce(live = 1 AND live_in_period = 1 AND NOT currency_bad AND NOT customer_bad
-                             AND NOT (has_draft AND $flag_draft) AND split_bits = 0 AND exact_net = shop_net
-                             AND exact_vat = shop_vat AND exact_gross = shop_gross, false) AS plain
-        FROM c
     ), d AS (
-        SELECT p.* EXCLUDE (split_bits),
-               CASE WHEN plain THEN false ELSE split_bits & 2 <> 0 END AS split_bad,
-               CASE WHEN plain THEN false ELSE split_bits & 1 <> 0 END AS split_nonzero,
-               CASE WHEN plain THEN 0 ELSE coalesce(exact_net, 0) - shop_net END AS d_net,
-               CASE WHEN plain THEN 0 ELSE coalesce(exact_vat, 0) - shop_vat END AS d_vat,
-               CASE WHEN plain THEN 0 ELSE coalesce(exact_gross, 0) - shop_gross END AS d_gross
-        FROM p
+        SELECT c.* EXCLUDE (split_bits), split_bits & 2 <> 0 AS split_bad, split_bits & 1 <> 0 AS split_nonzero,
+               coalesce(exact_net, 0) - shop_net AS d_net, coalesce(exact_vat, 0) - shop_vat AS d_vat,
+               coalesce(exact_gross, 0) - shop_gross AS d_gross
+        FROM c
     ), f AS (
         SELECT d.*,
-               CASE WHEN plain THEN false ELSE live = 0 END AS f_missing,
-               CASE WHEN plain THEN false ELSE live > 1 END AS f_duplicated,
-               CASE WHEN plain THEN false ELSE live > 0 AND currency_bad END AS f_currency,
-               CASE WHEN plain THEN false ELSE live > 0 AND live_in_period = 0 END AS f_other_period,
-               CASE WHEN plain THEN false
-                    ELSE live > 0 AND NOT currency_bad
-                         AND (abs(d_net) > $tol_net OR (abs(d_gross) > $tol_gross AND abs(d_vat) <= $tol_vat)) END AS f_amount,
-               CASE WHEN plain THEN false
-                    ELSE live > 0 AND NOT currency_bad AND (abs(d_vat) > $tol_vat OR split_bad) END AS f_vat,
-               CASE WHEN plain THEN false ELSE live > 0 AND customer_bad END AS f_customer,
-               CASE WHEN plain THEN false ELSE live > 0 AND $flag_draft AND has_draft END AS f_draft,
-               CASE WHEN plain THEN false
-                    ELSE live > 0 AND NOT currency_bad
-                         AND (d_net <> 0 OR d_vat <> 0 OR d_gross <> 0 OR split_nonzero) END AS f_nonzero
+               live = 0 AS f_missing,
+               live > 1 AS f_duplicated,
+               live > 0 AND currency_bad AS f_currency,
+               live > 0 AND live_in_period = 0 AS f_other_period,
+               live > 0 AND NOT currency_bad
+                   AND (abs(d_net) > $tol_net OR (abs(d_gross) > $tol_gross AND abs(d_vat) <= $tol_vat)) AS f_amount,
+               live > 0 AND NOT currency_bad AND (abs(d_vat) > $tol_vat OR split_bad) AS f_vat,
+               live > 0 AND customer_bad AS f_customer,
+               live > 0 AND $flag_draft AND has_draft AS f_draft,
+               live > 0 AND NOT currency_bad
+                   AND (d_net <> 0 OR d_vat <> 0 OR d_gross <> 0 OR split_nonzero) AS f_nonzero
         FROM d
     ), s AS (
         SELECT f.*,
                CASE
-                   WHEN plain THEN 'matched'
                    WHEN f_missing THEN 'missing_in_exact'
                    WHEN f_duplicated THEN 'duplicated_in_exact'
                    WHEN f_currency THEN 'currency_differs'
@@ -632,13 +618,12 @@ _STEPS: list[tuple[str, str]] = [
     SELECT rid, true AS is_doc, doc_key, rid AS doc_row, shop, division,
            shop_net, shop_vat, shop_gross, exact_net, exact_vat, exact_gross,
            single_eid, single_entry_id, entry_count, live, status,
-           CASE WHEN plain THEN 0
-                ELSE CASE WHEN f_missing THEN 8 ELSE 0 END | CASE WHEN f_duplicated THEN 16 ELSE 0 END
-                     | CASE WHEN f_currency THEN 32 ELSE 0 END | CASE WHEN f_other_period THEN 64 ELSE 0 END
-                     | CASE WHEN f_amount THEN 128 ELSE 0 END | CASE WHEN f_vat THEN 256 ELSE 0 END
-                     | CASE WHEN f_customer THEN 512 ELSE 0 END | CASE WHEN f_draft THEN 1024 ELSE 0 END
-                     -- within tolerance: amounts that differ by no more than it, on a row with one live entry
-                     | CASE WHEN f_nonzero AND NOT f_amount AND NOT f_vat AND live = 1 THEN 2048 ELSE 0 END END AS fl,
+           CASE WHEN f_missing THEN 8 ELSE 0 END | CASE WHEN f_duplicated THEN 16 ELSE 0 END
+           | CASE WHEN f_currency THEN 32 ELSE 0 END | CASE WHEN f_other_period THEN 64 ELSE 0 END
+           | CASE WHEN f_amount THEN 128 ELSE 0 END | CASE WHEN f_vat THEN 256 ELSE 0 END
+           | CASE WHEN f_customer THEN 512 ELSE 0 END | CASE WHEN f_draft THEN 1024 ELSE 0 END
+           -- within tolerance: amounts that differ by no more than it, on a row with one live entry
+           | CASE WHEN f_nonzero AND NOT f_amount AND NOT f_vat AND live = 1 THEN 2048 ELSE 0 END AS fl,
            -- saved slim (recon_result_matched): matched, one entry, division-currency amounts as booked
            (status = 'matched' AND single_eid IS NOT NULL AND currency = division_currency AND dc_same) AS slim
     FROM s
