@@ -108,7 +108,7 @@ def start_demo(base_dir: str | Path, *, orders: int = 2000, seed: int = DEFAULT_
     ``ports`` overrides the default ports (0 = any free port). The returned settings point at the
     actual URLs; the store path and token file are inside ``base_dir/data``. Call ``.stop()``.
     """
-    base = Path(base_dir)
+    base = Path(base_dir).resolve()  # settings resolve their paths against it: a relative one would count twice
     if not scenario_complete(base):
         generate_demo(base, orders=orders, seed=seed, period=period, on_progress=on_progress)
     if on_progress:

@@ -47,6 +47,16 @@ def pipeline(tmp_path_factory):
         env.stop()
 
 
+def test_start_from_a_relative_directory(tmp_path, monkeypatch):
+    """`exactsync demo run` defaults to --dir demo: a directory relative to where it is started."""
+    monkeypatch.chdir(tmp_path)
+    env = start_demo("demo", orders=100, seed=11, ports={"exact": 0, "woocommerce": 0, "magento": 0}, connect=False)
+    try:
+        assert env.settings.store.path == tmp_path / "demo" / "data" / env.settings.store.path.name
+    finally:
+        env.stop()
+
+
 def test_same_seed_same_files_other_seed_other_files(tmp_path, demo_dir):
     again = tmp_path / "again"
     generate_demo(again, orders=ORDERS, seed=11)
