@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import duckdb
 
+from exactsync.store.saved_runs import keep_runs_for_entries, snapshot_entries
 from exactsync.store.summaries import refresh_entry_summaries
 
 __all__ = ["derive_entries", "derive_all"]
@@ -111,12 +112,14 @@ _NAMES = """
 
 def _run(con: duckdb.DuckDBPyConnection, division: int, scope: str, scope_e: str) -> int:
     params = {"div": division}
+    snapshot_entries(con, f"e.division = $div AND ({scope_e})", params)  # what saved runs show of them
     con.execute(f"DELETE FROM exact_entries e WHERE e.division = $div AND ({scope_e})", params)
     con.execute(f"DELETE FROM exact_vat_lines e WHERE e.division = $div AND ({scope_e})", params)
     con.execute(_LINES.format(scope=scope) + _ENTRIES, params)
     con.execute(_LINES.format(scope=scope) + _VAT_LINES, params)
     con.execute(_NAMES.format(scope_e=scope_e), params)
     refresh_entry_summaries(con, where=f"e.division = $div AND ({scope_e})", params=params)
+    keep_runs_for_entries(con)
     return con.execute(f"SELECT count(*) FROM exact_entries e WHERE e.division = $div AND ({scope_e})",
                        params).fetchall()[0][0]
 

@@ -145,13 +145,16 @@ def check_totals(doc: ShopDocument, lines: list[VatLine]) -> None:
 def write_documents(con: Any, docs: list[ShopDocument], lines: list[VatLine]) -> None:
     """Upsert documents and replace all their VAT lines, inside the caller's ``store.atomic()``."""
     from exactsync.store import Store
+    from exactsync.store.saved_runs import keep_runs_for_documents
     from exactsync.store.summaries import refresh_shop_summaries
 
     if not docs:
         return
     keys = [d.doc_key for d in docs]
+    rows = [d.as_dict() for d in docs]
+    keep_runs_for_documents(con, rows)  # saved runs keep what they showed of a changed document
     con.execute("DELETE FROM shop_vat_lines WHERE doc_key IN (SELECT unnest(?::VARCHAR[]))", [keys])
-    Store.upsert_rows(con, "shop_documents", [d.as_dict() for d in docs], summaries=False)
+    Store.upsert_rows(con, "shop_documents", rows, summaries=False)
     if lines:
         Store.upsert_rows(con, "shop_vat_lines", [v.as_dict() for v in lines], summaries=False)
     refresh_shop_summaries(con, keys)  # once, for the documents and their new lines

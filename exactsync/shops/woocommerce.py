@@ -51,6 +51,7 @@ from exactsync.shops.base import (
     write_documents,
 )
 from exactsync.store import Store
+from exactsync.store.saved_runs import keep_runs_for_removed_documents
 from exactsync.vat import classify_treatment, document_treatment, is_eu
 
 __all__ = [
@@ -928,6 +929,8 @@ def _drop_orders(con: Any, shop: str, order_ids: list[str], run_id: str, log_sou
         return
     keys = [r[0] for r in gone]
     where = "shop = ? AND source = ? AND order_id IN (SELECT unnest(?::VARCHAR[]))"
+    keep_runs_for_removed_documents(  # saved runs keep what they showed of these documents
+        con, [r[0] for r in con.execute(f"SELECT doc_key FROM shop_documents WHERE {where}", [shop, SOURCE, keys]).fetchall()])
     con.execute(f"DELETE FROM shop_vat_lines WHERE doc_key IN (SELECT doc_key FROM shop_documents WHERE {where})",
                 [shop, SOURCE, keys])
     con.execute(f"DELETE FROM shop_documents WHERE {where}", [shop, SOURCE, keys])
