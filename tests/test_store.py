@@ -166,8 +166,14 @@ def test_match_reference_migration_fills_existing_rows(tmp_path):
                 "treatment, net, vat, gross, pulled_at) VALUES ('m:credit_note:0007', 'm', 'magento', 'credit_note', "
                 "'7', ' 0007', DATE '2026-10-01', 'EUR', 'domestic', -10, -2.1, -12.1, now())")
     con.execute("INSERT INTO exact_entries (division, entry_id, your_ref) VALUES (1, 'e1', 'm2 - cn-007')")
+    con.execute("INSERT INTO exact_vat_lines (division, entry_id, vat_code, gl_account_code, base, vat, base_dc, vat_dc) "
+                "VALUES (1, 'e1', '2', '8000', -10, -2.1, -8, -1.68)")
     con.close()
-    assert "0340_match_refs" in Store(path).migrate()
+    applied = Store(path).migrate()
+    assert "0340_match_refs" in applied and "0350_result_vat_dc" in applied
     store = Store(path)
     assert store.rows("SELECT ref_tail FROM shop_documents") == [("CN-7",)]
     assert store.rows("SELECT ref_norm FROM exact_entries") == [("M2-CN-7",)]
+    # 0350: the entry's line summary gets the division-currency sums of its lines
+    assert store.rows("SELECT lines_base, lines_base_dc, lines_vat_dc FROM exact_entries") == [
+        (Decimal("-10"), Decimal("-8"), Decimal("-1.68"))]

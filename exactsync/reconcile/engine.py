@@ -264,7 +264,7 @@ _EXACT_LINES = """
     SELECT coalesce(e.owner_id, o.rid) AS rid, e.eid, coalesce(e.shop, o.other_shop) AS shop, e.division,
            e.in_period, e.currency, coalesce(m.treatment, 'unknown') AS treatment,
            coalesce(m.country, CASE WHEN m.treatment = 'domestic' THEN d.country ELSE a.acc_country END) AS country,
-           exs_rate(m.source, m.rate, l.vat_percentage) AS rate, l.base, l.vat
+           exs_rate(m.source, m.rate, l.vat_percentage) AS rate, l.base, l.vat, l.base_dc, l.vat_dc
     FROM exact_vat_lines l
     JOIN (SELECT e.* FROM _rc_e0 e SEMI JOIN ({eids}) q ON q.eid = e.eid) e
       ON e.division = l.division AND e.entry_id = l.entry_id
@@ -284,7 +284,7 @@ WITH q AS MATERIALIZED ({rids}), s AS (
     FROM (""" + _SHOP_LINES.format(rids="SELECT rid FROM q") + """) GROUP BY ALL
 ), x AS (
     SELECT rid, exs_cmp_treatment(treatment) AS treatment, exs_cmp_country(treatment, country) AS country, rate,
-           sum(base) AS base, sum(vat) AS vat
+           sum(base) AS base, sum(vat) AS vat, sum(base_dc) AS base_dc, sum(vat_dc) AS vat_dc
     FROM (""" + _EXACT_LINES.format(eids="SELECT e.eid FROM _rc_e0 e SEMI JOIN q ON q.rid = e.owner_id") + """)
     GROUP BY ALL
 ), both_sides AS (
@@ -295,6 +295,7 @@ SELECT coalesce(s.rid, x.rid) AS rid,
        nullif(coalesce(s.country, x.country), '') AS country,
        coalesce(s.rate, x.rate) AS rate,
        s.base AS shop_base, s.vat AS shop_vat, x.base AS exact_base, x.vat AS exact_vat,
+       x.base_dc AS exact_base_dc, x.vat_dc AS exact_vat_dc,
        coalesce(x.base, 0) - coalesce(s.base, 0) AS delta_base,
        coalesce(x.vat, 0) - coalesce(s.vat, 0) AS delta_vat
 FROM s FULL OUTER JOIN x
@@ -409,7 +410,7 @@ _STEPS: list[tuple[str, str]] = [
                -- the summary of its VAT lines, its one code read like a line's (see _EXACT_LINES)
                e.lines_n AS x_n, e.lines_single AS x_single, coalesce(m.treatment, 'unknown') AS x_treatment,
                m.country AS x_mcountry, exs_rate(m.source, m.rate, e.lines_rate) AS x_rate,
-               e.lines_base AS x_base, e.lines_vat AS x_vat
+               e.lines_base AS x_base, e.lines_vat AS x_vat, e.lines_base_dc AS x_base_dc, e.lines_vat_dc AS x_vat_dc
         FROM exact_entries e
         LEFT JOIN exact_periods p
                ON p.division = e.division AND p.fin_year = e.fin_year AND p.fin_period = e.fin_period
@@ -799,7 +800,7 @@ WITH f AS (
     SELECT f.rid, exs_cmp_treatment(d.s_treatment) AS st, exs_cmp_country(d.s_treatment, d.s_country) AS sc,
            d.s_rate AS sr, d.s_base AS sb, d.s_vat AS sv,
            exs_cmp_treatment(e.x_treatment) AS xt, exs_cmp_country(e.x_treatment, e.x_mcountry) AS xc,
-           e.x_rate AS xr, e.x_base AS xb, e.x_vat AS xv
+           e.x_rate AS xr, e.x_base AS xb, e.x_vat AS xv, e.x_base_dc AS xbd, e.x_vat_dc AS xvd
     FROM f
     JOIN (SELECT d.* FROM _rc_doc d SEMI JOIN f ON f.rid = d.doc_id) d ON d.doc_id = f.rid
     JOIN (SELECT e.* FROM _rc_e0 e SEMI JOIN f ON f.single_eid = e.eid) e ON e.eid = f.single_eid
@@ -807,18 +808,51 @@ WITH f AS (
 ), q AS (SELECT p.*, (st = xt AND sc = xc AND sr = xr) AS same FROM p)
 SELECT rid, st AS treatment, nullif(sc, '') AS country, sr AS rate, sb AS shop_base, sv AS shop_vat,
        CASE WHEN same THEN xb END AS exact_base, CASE WHEN same THEN xv END AS exact_vat,
+       CASE WHEN same THEN xbd END AS exact_base_dc, CASE WHEN same THEN xvd END AS exact_vat_dc,
        CASE WHEN same THEN xb ELSE 0 END - sb AS delta_base, CASE WHEN same THEN xv ELSE 0 END - sv AS delta_vat
 FROM q
 UNION ALL
-SELECT rid, xt, nullif(xc, ''), xr, NULL, NULL, xb, xv, xb, xv FROM q WHERE NOT same
+SELECT rid, xt, nullif(xc, ''), xr, NULL, NULL, xb, xv, xbd, xvd, xb, xv FROM q WHERE NOT same
 """
 
+#: the per-bucket comparison of every row that is not matched, in document currency and in the
+#: division's: Exact's DC amounts of the bucket's lines (from the lines in "cmp", from the entry's
+#: summary in "more_cmp"); the shop's bucket amounts when the document
+#: is in the division currency, else its base-currency amounts when that is the division currency
+#: and the document has one bucket (they are the bucket's), else unknown (no DC delta); no rounding
 _INSERT_RESULT_VAT = """
 INSERT INTO recon_result_vat BY NAME
-SELECT $run_id AS run_id, 'doc:' || f.doc_key AS result_key, c.treatment, c.country, c.rate, c.shop_base, c.shop_vat,
-       c.exact_base, c.exact_vat, c.delta_base, c.delta_vat
-FROM _rc_cmp c JOIN _rc_fin f ON f.rid = c.rid
-WHERE f.status <> 'matched' AND f.is_doc
+WITH c AS MATERIALIZED (
+    SELECT c.*, f.doc_key, f.doc_row, f.division
+    FROM _rc_cmp c JOIN _rc_fin f ON f.rid = c.rid
+    WHERE f.status <> 'matched' AND f.is_doc
+), n AS (
+    SELECT rid, count(*) FILTER (WHERE shop_base IS NOT NULL) AS shop_buckets FROM c GROUP BY rid
+), sd AS (
+    SELECT sd.rowid + 1 AS doc_row, sd.currency, sd.base_currency, sd.net_base, sd.vat_base
+    FROM shop_documents sd SEMI JOIN c ON c.doc_row = sd.rowid + 1
+), k AS (
+    SELECT c.*, sd.net_base, sd.vat_base,
+           -- 1: the shop bucket's own amounts, 2: the document's base-currency amounts, 0: unknown
+           CASE WHEN sd.currency = v.currency OR v.currency IS NULL OR n.shop_buckets = 0 THEN 1
+                WHEN sd.base_currency = v.currency AND n.shop_buckets = 1 THEN 2 ELSE 0 END AS shop_dc
+    FROM c JOIN n ON n.rid = c.rid
+    LEFT JOIN sd ON sd.doc_row = c.doc_row
+    LEFT JOIN _rc_divs v ON v.division = c.division
+), y AS (
+    SELECT k.*,
+           CASE WHEN shop_base IS NULL THEN NULL WHEN shop_dc = 1 THEN shop_base WHEN shop_dc = 2 THEN net_base END
+               AS shop_base_dc,
+           CASE WHEN shop_vat IS NULL THEN NULL WHEN shop_dc = 1 THEN shop_vat WHEN shop_dc = 2 THEN vat_base END
+               AS shop_vat_dc
+    FROM k
+)
+SELECT $run_id AS run_id, 'doc:' || doc_key AS result_key, treatment, country, rate, shop_base, shop_vat,
+       exact_base, exact_vat, delta_base, delta_vat,
+       shop_base_dc, shop_vat_dc, exact_base_dc, exact_vat_dc,
+       CASE WHEN shop_dc > 0 THEN coalesce(exact_base_dc, 0) - coalesce(shop_base_dc, 0) END AS delta_base_dc,
+       CASE WHEN shop_dc > 0 THEN coalesce(exact_vat_dc, 0) - coalesce(shop_vat_dc, 0) END AS delta_vat_dc
+FROM y
 """
 
 #: VAT per country and rate (OSS shape): documents and entries with one VAT bucket from their

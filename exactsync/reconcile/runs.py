@@ -296,7 +296,8 @@ def document_detail(store: Any, run_id: str, result_key: str) -> dict[str, Any] 
                WHERE l.division = ? AND l.entry_id IN (SELECT unnest(?::VARCHAR[]))
                ORDER BY l.entry_id, l.vat_code, l.gl_account_code""", [run_id, row["division"], ids])
     comparison = store.query(
-        "SELECT treatment, country, rate, shop_base, shop_vat, exact_base, exact_vat, delta_base, delta_vat "
+        "SELECT treatment, country, rate, shop_base, shop_vat, exact_base, exact_vat, delta_base, delta_vat, "
+        "shop_base_dc, shop_vat_dc, exact_base_dc, exact_vat_dc, delta_base_dc, delta_vat_dc "
         "FROM recon_result_vat WHERE run_id = ? AND result_key = ? ORDER BY treatment, country, rate",
         [run_id, result_key])
     return {

@@ -10,7 +10,8 @@ of a million documents is reconciled without touching its million-and-a-half VAT
 country and rate), ``lines_treatment``/``lines_country``/``lines_rate`` (that bucket, as stored on
 the lines), ``lines_base``/``lines_vat`` (sums). ``exact_entries``: ``lines_n``, ``lines_single``
 (one VAT code and one VAT percentage), ``lines_code``, ``lines_rate`` (the lines'
-``vat_percentage``, NULL when they carry none), ``lines_base``, ``lines_vat``.
+``vat_percentage``, NULL when they carry none), ``lines_base``, ``lines_vat`` and, from migration
+0350, ``lines_base_dc``, ``lines_vat_dc`` (the same in the division's currency).
 
 With them, the normalized match reference (migration 0340_match_refs, exactsync/reconcile/sqlref.py):
 ``shop_documents.ref_tail`` is ``exs_norm_ref([CN-]<doc_number>)``, the document's YourRef after the
@@ -35,7 +36,8 @@ __all__ = ["refresh_shop_summaries", "refresh_entry_summaries", "SHOP_COLUMNS", 
 #: the summary columns (added by migration 0320_line_summaries)
 SHOP_COLUMNS = ("lines_n", "lines_single", "lines_treatment", "lines_country", "lines_rate", "lines_base",
                 "lines_vat")
-ENTRY_COLUMNS = ("lines_n", "lines_single", "lines_code", "lines_rate", "lines_base", "lines_vat")
+ENTRY_COLUMNS = ("lines_n", "lines_single", "lines_code", "lines_rate", "lines_base", "lines_vat",
+                 "lines_base_dc", "lines_vat_dc")  # the last two: migration 0350
 
 _SHOP = """
 UPDATE shop_documents d
@@ -56,7 +58,7 @@ WHERE d.doc_key = s.doc_key
 _ENTRY = """
 UPDATE exact_entries e
 SET lines_n = s.n, lines_single = s.single, lines_code = s.code, lines_rate = s.rate,
-    lines_base = s.base, lines_vat = s.vat{refs}
+    lines_base = s.base, lines_vat = s.vat{dc}{refs}
 FROM (
     SELECT k.division, k.entry_id, count(l.entry_id) AS n,
            count(l.entry_id) > 0 AND min(trim(l.vat_code)) = max(trim(l.vat_code))
@@ -64,7 +66,8 @@ FROM (
                     OR (count(l.vat_percentage) = count(l.entry_id) AND min(l.vat_percentage) = max(l.vat_percentage)))
                AS single,
            min(trim(l.vat_code)) AS code, min(l.vat_percentage) AS rate,
-           coalesce(sum(l.base), 0) AS base, coalesce(sum(l.vat), 0) AS vat
+           coalesce(sum(l.base), 0) AS base, coalesce(sum(l.vat), 0) AS vat,
+           coalesce(sum(l.base_dc), 0) AS base_dc, coalesce(sum(l.vat_dc), 0) AS vat_dc
     FROM ({keys}) k LEFT JOIN exact_vat_lines l ON l.division = k.division AND l.entry_id = k.entry_id
     GROUP BY k.division, k.entry_id
 ) s
@@ -74,6 +77,13 @@ WHERE e.division = s.division AND e.entry_id = s.entry_id
 
 _SHOP_REF = ",\n    ref_tail = exs_norm_ref(exs_ref_tail(d.kind, d.doc_number))"
 _ENTRY_REF = ", ref_norm = exs_norm_ref(e.your_ref)"
+#: the lines' division-currency sums (migration 0350_result_vat_dc; earlier migrations run without them)
+_ENTRY_DC = ", lines_base_dc = s.base_dc, lines_vat_dc = s.vat_dc"
+
+
+def _has_dc(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_columns() WHERE table_name = 'exact_entries' "
+                            "AND column_name = 'lines_base_dc' AND database_name = current_database()").fetchall()[0][0])
 
 
 def _macros(con: duckdb.DuckDBPyConnection, refs: bool) -> None:
@@ -101,7 +111,7 @@ def refresh_entry_summaries(con: duckdb.DuckDBPyConnection, entries: Sequence[tu
     """Recompute the line summaries of these (division, entry_id) entries; ``where``: a condition on
     ``exact_entries e`` instead (with named ``params``); neither: every entry. ``refs``: as for documents."""
     _macros(con, refs)
-    sql = _ENTRY.replace("{refs}", _ENTRY_REF if refs else "")
+    sql = _ENTRY.replace("{refs}", _ENTRY_REF if refs else "").replace("{dc}", _ENTRY_DC if _has_dc(con) else "")
     if where is not None:
         con.execute(sql.format(keys=f"SELECT e.division, e.entry_id FROM exact_entries e WHERE {where}"),
                     params or {})

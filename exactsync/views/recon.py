@@ -261,8 +261,20 @@ def document_detail(store: Store, run_id: str, result_key: str) -> dict | None:
         "exact_lines": exact_lines.select([c for c in ("entry_id", "vat_code", "gl_account_code", "vat_percentage",
                                                       "treatment", "mapped_country", "base", "vat")
                                            if c in exact_lines.columns]) if exact_lines is not None else None,
-        "comparison": d.get("vat_comparison"),
+        "comparison": _comparison(d.get("vat_comparison")),
     }
+
+
+_DC_PAIRS = tuple((f"{side}_{amount}", f"{side}_{amount}_dc")
+                  for side in ("shop", "exact", "delta") for amount in ("base", "vat"))
+
+
+def _comparison(frame: pl.DataFrame | None) -> pl.DataFrame | None:
+    """The per-bucket comparison; its division-currency columns only where they say something else."""
+    if frame is None or not frame.height or not all(dc in frame.columns for _, dc in _DC_PAIRS):
+        return frame
+    same = all(frame.select((pl.col(fc).eq_missing(pl.col(dc))).all()).item() for fc, dc in _DC_PAIRS)
+    return frame.drop([dc for _, dc in _DC_PAIRS]) if same else frame
 
 
 def vat_table(store: Store, run_id: str, *, division: int | None = None, shop: str | None = None) -> pl.DataFrame:

@@ -12,6 +12,7 @@ from exactsync.reconcile import (
     PRECEDENCE,
     STATUSES,
     ReconcileError,
+    document_detail,
     results,
     run_reconciliation,
 )
@@ -463,3 +464,48 @@ def test_deltas_in_document_and_division_currency(store):
     assert (r["currency"], r["division_currency"]) == ("USD", "EUR")
     assert r["shop_gross_dc"] == D("100.0000") and r["exact_gross_dc"] == D("99.00")
     assert r["delta_gross_dc"] == D("-1.00") and r["delta_gross"] == 0
+
+
+def test_vat_split_deltas_in_document_and_division_currency(store):
+    w = World()
+    # in the division currency: the DC columns are the document-currency ones
+    w.doc(810, lines=[nl("50", 9), nl("50")])
+    w.entry("WC-810", lines=[("2", D(100), D("15.00"))])
+    # a USD document with its base amounts in EUR, one bucket: OSS DE booked as OSS FR, at 0.8
+    w.doc(811, currency="USD", base_currency="EUR", fx=D("1.25"), lines=[oss("DE", "125.00", "19")], country="DE")
+    w.entry("WC-811", lines=[("FRH", D("125.00"), D("23.75"))], currency="USD", fx=D("0.8"), customer="acc-de")
+    # a USD document with two buckets: its EUR base amounts cannot be split without rounding
+    w.doc(812, currency="USD", base_currency="EUR", fx=D("1.25"),
+          lines=[oss("DE", "100.00", "19"), oss("DE", "25.00", "7")], country="DE")
+    w.entry("WC-812", lines=[("DEH", D("125.00"), D("23.75"))], currency="USD", fx=D("0.8"), customer="acc-de")
+    run, rows = reconcile(store, w)
+    assert {rows[f"doc:woo:invoice:{n}"]["status"] for n in (810, 811, 812)} == {"vat_differs"}
+
+    def buckets(n: int) -> dict:
+        frame = document_detail(store, run.run_id, f"doc:woo:invoice:{n}")["vat_comparison"]
+        return {(r["treatment"], r["country"], r["rate"]): r for r in frame.iter_rows(named=True)}
+
+    for r in buckets(810).values():
+        assert (r["shop_base_dc"], r["shop_vat_dc"], r["exact_base_dc"], r["exact_vat_dc"]) == (
+            r["shop_base"], r["shop_vat"], r["exact_base"], r["exact_vat"])
+        assert (r["delta_base_dc"], r["delta_vat_dc"]) == (r["delta_base"], r["delta_vat"])
+
+    one = buckets(811)
+    de, fr = one[("oss", "DE", D(19))], one[("oss", "FR", D(20))]
+    assert (de["shop_base"], de["shop_base_dc"], de["shop_vat_dc"]) == (D("125.00"), D(100), D("19.00"))
+    assert de["exact_base_dc"] is None and de["delta_base_dc"] == D(-100) and de["delta_vat_dc"] == D("-19.00")
+    assert (fr["shop_base_dc"], fr["exact_base_dc"], fr["exact_vat_dc"]) == (None, D("100.00"), D("19.00"))
+    assert (fr["delta_base_dc"], fr["delta_vat_dc"]) == (D("100.00"), D("19.00"))
+
+    two = buckets(812)
+    assert set(two) == {("oss", "DE", D(19)), ("oss", "DE", D(7))}
+    for r in two.values():
+        assert r["shop_base_dc"] is None and r["delta_base_dc"] is None and r["delta_vat_dc"] is None
+    assert two[("oss", "DE", D(19))]["exact_base_dc"] == D("100.00")
+    assert two[("oss", "DE", D(7))]["exact_base_dc"] is None
+
+    # the drill-down shows the division-currency columns only where they say something else
+    from exactsync.views.recon import document_detail as drill_down
+
+    assert "delta_base_dc" not in drill_down(store, run.run_id, "doc:woo:invoice:810")["comparison"].columns
+    assert "delta_base_dc" in drill_down(store, run.run_id, "doc:woo:invoice:811")["comparison"].columns
