@@ -287,11 +287,13 @@ def phase_pandas(path: Path) -> dict:
     el = el.merge(e[["division", "entry_id", "key"]], on=["division", "entry_id"])
     el = el[el["key"].str.startswith("doc:")]
     el["cls"] = el["treatment"].replace({"exempt": "zero_rated", "export": "zero_rated"})
+    el.loc[(el["treatment"] == "domestic") & (el["rate"] == 0), "cls"] = "zero_rated"
     el["ctry"] = np.where(el["treatment"] == "oss", el["oss_country"], "")
     xs = el.groupby(["key", "cls", "ctry", "rate"], as_index=False)[["base", "vat"]].sum()
     sl = t["lines"].merge(pdocs[["doc_key"]], on="doc_key")
     sl["key"] = "doc:" + sl["doc_key"]
     sl["cls"] = sl["treatment"].replace({"exempt": "zero_rated", "export": "zero_rated"})
+    sl.loc[(sl["treatment"] == "domestic") & (sl["rate"] == 0), "cls"] = "zero_rated"
     sl["ctry"] = np.where(sl["treatment"] == "oss", sl["country"], "")
     ss = sl.groupby(["key", "cls", "ctry", "rate"], as_index=False)[["base", "vat"]].sum()
     both = set(xs["key"]) & set(ss["key"])

@@ -213,13 +213,15 @@ CREATE OR REPLACE TEMP MACRO exs_country(c) AS
 CREATE OR REPLACE TEMP MACRO exs_vatno(v) AS
     CASE WHEN v IS NULL THEN NULL
          ELSE nullif(regexp_replace(regexp_replace(upper(v), '[^A-Z0-9]', '', 'g'), '^[A-Z]{{2}}', ''), '') END;
-CREATE OR REPLACE TEMP MACRO exs_cmp_treatment(t) AS
-    CASE WHEN t IN ('export', 'exempt') THEN 'zero_rated' ELSE t END;
+-- the treatment class a VAT bucket compares in: Exact's 0 % codes do not tell export, exempt and a
+-- domestic 0 % rate apart (docs/reconcile.md, VAT split)
+CREATE OR REPLACE TEMP MACRO exs_cmp_treatment(t, r) AS
+    CASE WHEN t IN ('export', 'exempt') OR (t = 'domestic' AND r = 0) THEN 'zero_rated' ELSE t END;
 CREATE OR REPLACE TEMP MACRO exs_cmp_country(t, c) AS
     CASE WHEN t = 'oss' THEN coalesce(c, '?') ELSE '' END;
 -- two VAT buckets (treatment, OSS country, rate) are one (NULL when a part is unknown)
 CREATE OR REPLACE TEMP MACRO exs_same_bucket(t1, c1, r1, t2, c2, r2) AS
-    exs_cmp_treatment(t1) = exs_cmp_treatment(t2) AND exs_cmp_country(t1, c1) = exs_cmp_country(t2, c2) AND r1 = r2;
+    exs_cmp_treatment(t1, r1) = exs_cmp_treatment(t2, r2) AND exs_cmp_country(t1, c1) = exs_cmp_country(t2, c2) AND r1 = r2;
 -- the rate an Exact VAT line is read at: the mapping's, else the line's (rate at booking), else the code's
 CREATE OR REPLACE TEMP MACRO exs_rate(source, code_rate, line_rate) AS
     CAST(CASE WHEN source = 'vat_code_map' AND code_rate IS NOT NULL THEN code_rate
@@ -279,11 +281,11 @@ _EXACT_LINES = """
 #: only rows with VAT lines on both sides are compared
 _CMP_SQL = """
 WITH q AS MATERIALIZED ({rids}), s AS (
-    SELECT rid, exs_cmp_treatment(treatment) AS treatment, exs_cmp_country(treatment, country) AS country, rate,
+    SELECT rid, exs_cmp_treatment(treatment, rate) AS treatment, exs_cmp_country(treatment, country) AS country, rate,
            sum(base) AS base, sum(vat) AS vat
     FROM (""" + _SHOP_LINES.format(rids="SELECT rid FROM q") + """) GROUP BY ALL
 ), x AS (
-    SELECT rid, exs_cmp_treatment(treatment) AS treatment, exs_cmp_country(treatment, country) AS country, rate,
+    SELECT rid, exs_cmp_treatment(treatment, rate) AS treatment, exs_cmp_country(treatment, country) AS country, rate,
            sum(base) AS base, sum(vat) AS vat, sum(base_dc) AS base_dc, sum(vat_dc) AS vat_dc
     FROM (""" + _EXACT_LINES.format(eids="SELECT e.eid FROM _rc_e0 e SEMI JOIN q ON q.rid = e.owner_id") + """)
     GROUP BY ALL
@@ -797,9 +799,9 @@ WITH f AS (
     SELECT rid, single_eid FROM _rc_fin
     WHERE status <> 'matched' AND is_doc AND single_eid IS NOT NULL AND rid NOT IN (SELECT rid FROM _rc_cx)
 ), p AS (
-    SELECT f.rid, exs_cmp_treatment(d.s_treatment) AS st, exs_cmp_country(d.s_treatment, d.s_country) AS sc,
+    SELECT f.rid, exs_cmp_treatment(d.s_treatment, d.s_rate) AS st, exs_cmp_country(d.s_treatment, d.s_country) AS sc,
            d.s_rate AS sr, d.s_base AS sb, d.s_vat AS sv,
-           exs_cmp_treatment(e.x_treatment) AS xt, exs_cmp_country(e.x_treatment, e.x_mcountry) AS xc,
+           exs_cmp_treatment(e.x_treatment, e.x_rate) AS xt, exs_cmp_country(e.x_treatment, e.x_mcountry) AS xc,
            e.x_rate AS xr, e.x_base AS xb, e.x_vat AS xv, e.x_base_dc AS xbd, e.x_vat_dc AS xvd
     FROM f
     JOIN (SELECT d.* FROM _rc_doc d SEMI JOIN f ON f.rid = d.doc_id) d ON d.doc_id = f.rid

@@ -258,6 +258,21 @@ def test_export_and_exempt_compare_as_zero_rated(store):
     assert rows["doc:woo:invoice:17"]["status"] == "matched"
 
 
+def test_a_domestic_zero_rate_compares_as_zero_rated(store):
+    """A Magento credit memo's adjustment fee is a domestic 0 % line; Exact's 0 % codes read as
+    zero-rated, so a correct booking is matched, not "VAT differs" (reverse charge stays apart)."""
+    w = World()
+    fee = Line("domestic", "NL", D(0), D("-5.00"), D(0), line_type="adjustment")
+    w.doc(18, kind="credit_note", lines=[nl("-50"), fee])
+    w.entry("WC-CN-18", lines=[("2", D(-50), D("-10.50")), ("EXP", D("-5.00"), D(0))])
+    w.doc(19, kind="credit_note", lines=[nl("-100"), fee])  # the fee booked on the reverse-charge code
+    w.entry("WC-CN-19", lines=[("2", D(-100), D(-21)), ("ICL", D("-5.00"), D(0))])
+    _, rows = reconcile(store, w)
+    assert rows["doc:woo:credit_note:18"]["status"] == "matched"
+    assert (rows["doc:woo:credit_note:19"]["status"], rows["doc:woo:credit_note:19"]["cause"]) == (
+        "vat_differs", "vat_differs")
+
+
 def test_customer_differs_by_country_and_by_vat_number(store):
     w = World()
     b2c = w.doc(18, lines=[oss("DE", "100", "19")], country="DE")
