@@ -78,8 +78,12 @@ def page() -> None:
         st.page_link("pages/differences.py", label="Go to Differences", icon=":material/difference:")
         st.stop()
 
+    closed_day = st.date_input(
+        "Date for entries whose own period is closed", value=None, key="closed_period_date",
+        help="Exact refuses entries in a closed period. With a date here (in an open period) such entries are "
+             "booked on it instead; the plan lists them. Empty: they are refused.")
     try:
-        plan = views.plan(get_store(), get_settings(), run["run_id"], selection)
+        plan = views.plan(get_store(), get_settings(), run["run_id"], selection, closed_period_date=closed_day)
     except Exception as e:  # noqa: BLE001
         show_error(e)
         st.stop()
@@ -93,6 +97,10 @@ def page() -> None:
     if plan.errors:
         st.error("The plan cannot be pushed until these are fixed (see *Mappings*):\n\n"
                  + "\n".join(f"- {e}" for e in plan.errors[:20]))
+    if plan.plan.moved:
+        st.info(f"{len(plan.plan.moved):,} entr{'y is' if len(plan.plan.moved) == 1 else 'ies are'} dated "
+                f"{plan.plan.closed_period_date}: their own period is closed "
+                f"({', '.join(sorted({m['closed_period'] for m in plan.plan.moved}))}).")
     if plan.refused.height:
         st.warning("Some selected documents cannot be pushed; they are left out:")
         st.dataframe(plan.refused, hide_index=True, width="stretch")

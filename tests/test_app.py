@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -541,6 +542,38 @@ def test_push_flow_up_to_the_confirmation(demo):
     at.button(key="cancel_push").click().run()
     assert "push_confirmed" not in at.session_state
     assert demo.store().scalar("SELECT count(*) FROM push_jobs") == 0, "nothing is sent before the confirmation"
+
+
+def test_push_books_a_closed_period_on_the_date_given(demo):
+    """October closed for the sales journal: the plan refuses, naming it; a date in November books there."""
+    store = demo.store()
+    journal = str(demo_settings_journal(demo))
+    store.execute("INSERT OR REPLACE INTO exact_journal_status VALUES (700001, ?, 2026, 10, 1)", [journal])
+    try:
+        at = run_page("differences.py")
+        at.multiselect(key="f_status").select("missing_in_exact").run()
+        at.button(key="select_all").click().run()
+        at.switch_page("pages/push.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any(f"2026-10 is closed for journal {journal}" in e.value for e in at.error)
+        assert at.button(key="push_open").disabled
+        at.date_input(key="closed_period_date").set_value(dt.date(2026, 11, 2)).run()
+        assert not at.exception and not at.error
+        missing = demo.expected("missing_in_exact")
+        assert any(f"dated 2026-11-02: their own period is closed (2026-10)" in i.value for i in at.info)
+        assert not at.button(key="push_open").disabled
+        effect = next(d.value for d in at.dataframe if {"period", "country", "vat_code", "jobs"} <= set(d.value.columns))
+        assert set(effect["period"]) == {"2026-11"} and int(effect["jobs"].sum()) >= missing
+    finally:
+        store.execute("DELETE FROM exact_journal_status WHERE division = 700001 AND journal_code = ? "
+                      "AND fin_year = 2026 AND fin_period = 10", [journal])
+    assert store.scalar("SELECT count(*) FROM push_jobs") == 0
+
+
+def demo_settings_journal(demo) -> str:
+    from exactsync.settings import load_settings
+
+    return load_settings(demo.config).exact.sales_journal
 
 
 def test_sync_log_shows_api_calls_redacted(demo):

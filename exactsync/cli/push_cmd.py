@@ -7,6 +7,8 @@ has errors, or no job synced), 6 Exact needs re-authorisation.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import click
 
 from exactsync.cli.main import Ctx, cli, emit, pass_ctx
@@ -40,11 +42,14 @@ def _finish(ctx: Ctx, outcome) -> None:
                    "customer, currency (default: missing).")
 @click.option("--run", "run_id", help="Reconciliation run to take results from (default: the latest).")
 @click.option("--shop", help="Only this shop.")
+@click.option("--closed-period-date", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Book entries whose own period is closed for the journal on this date (YYYY-MM-DD, in an "
+                   "open period) instead of refusing them; the plan lists every entry it moves.")
 @click.option("--dry-run", is_flag=True, help="Print the plan; send nothing (the default without --yes).")
 @click.option("--yes", is_flag=True, help="Execute the plan.")
 @click.pass_context
 def push(click_ctx: click.Context, period: str | None, statuses: str, run_id: str | None, shop: str | None,
-         dry_run: bool, yes: bool) -> None:
+         closed_period_date: dt.datetime | None, dry_run: bool, yes: bool) -> None:
     """Push what the reconciliation found missing or wrong to Exact (never twice).
 
     The results come from the latest reconciliation run of each month of --period (or --run).
@@ -71,7 +76,8 @@ def push(click_ctx: click.Context, period: str | None, statuses: str, run_id: st
         click.echo(f"No reconciliation run{f' for {period}' if period else ''}: run `exactsync reconcile "
                    f"--period …` first (only --status missing works without one).", err=True)
         click_ctx.exit(EXIT_FAILURE)
-    plan = plan_targets(store, settings, targets, period=period, shop=shop, clock=ctx.clock)
+    plan = plan_targets(store, settings, targets, period=period, shop=shop, clock=ctx.clock,
+                        closed_period_date=closed_period_date.date() if closed_period_date else None)
     if not yes or dry_run:
         emit(ctx, plan.as_dict(), lambda: f"Selected from {source}.\n" + plan.summary()
              + ("" if plan.ok else "\nThe plan has errors: fix the mappings or the selection; nothing was sent.")

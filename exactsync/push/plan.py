@@ -11,6 +11,12 @@ For each selected result:
 
 Any unknown or blocked code, missing mapping or closed period stops the plan: ``Plan.errors``
 names it and :func:`~exactsync.push.execute.execute_plan` refuses a plan with errors.
+
+Closed periods: an entry is dated like its document (a reversal like the entry it reverses). When
+that period is closed for the journal, ``closed_period_date`` (CLI ``--closed-period-date``) books
+the job on that date instead, which must fall in an open period (the reference's advice: a reversal
+or correction in an open period, never an edit); ``Plan.moved`` lists every job it moved. Without it
+the plan refuses, naming the period.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import hashlib
 import math
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Iterable, Sequence
 
@@ -147,6 +153,10 @@ class Plan:
     reset_in: float = 60.0
     calls_by_division: dict[int, int] = field(default_factory=dict)
     remaining_by_division: dict[int, int | None] = field(default_factory=dict)
+    #: the date for jobs whose own period is closed (None: such jobs are refused)
+    closed_period_date: dt.date | None = None
+    #: jobs booked on ``closed_period_date``: job_id, kind, your_ref, the closed period, the new date
+    moved: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -212,6 +222,8 @@ class Plan:
             "calls": {"lookups": self.lookups, "posts": self.posts, "debtors": self.debtor_calls,
                       "total": self.calls},
             "eta_seconds": self.eta_seconds,
+            "closed_period_date": self.closed_period_date.isoformat() if self.closed_period_date else None,
+            "moved": self.moved,
         }
 
     def summary(self) -> str:
@@ -237,6 +249,9 @@ class Plan:
                              f"reverse {extra}")
             if len(self.duplicates) > 20:
                 lines.append(f"    … and {len(self.duplicates) - 20} more")
+        if self.moved:
+            lines.append(f"  {len(self.moved)} job(s) dated {self.closed_period_date}: their own period is closed "
+                         f"({', '.join(sorted({m['closed_period'] for m in self.moved}))})")
         eff = self.effect()
         if eff.height:
             lines.append("  Effect on Exact (net / VAT) per period, country, VAT code:")
@@ -398,10 +413,12 @@ def plan_push(
     shop: str | None = None,
     headroom: Any = None,
     clock: Clock | None = None,
+    closed_period_date: dt.date | None = None,
 ) -> Plan:
     """Plan the push of reconciliation results (see the module docstring). Sends nothing."""
     targets = load_targets(store, run_id, result_keys=result_keys, statuses=statuses, period=period, shop=shop)
-    return plan_targets(store, settings, targets, period=period, shop=shop, headroom=headroom, clock=clock)
+    return plan_targets(store, settings, targets, period=period, shop=shop, headroom=headroom, clock=clock,
+                        closed_period_date=closed_period_date)
 
 
 def _period_filter(period: str | None):
@@ -429,6 +446,7 @@ def plan_targets(
     shop: str | None = None,
     headroom: Any = None,
     clock: Clock | None = None,
+    closed_period_date: dt.date | None = None,
 ) -> Plan:
     """Plan ``targets`` (see the module docstring). Sends nothing.
 
@@ -438,7 +456,7 @@ def plan_targets(
     clock = clock or SYSTEM_CLOCK
     now = clock.time()
     plan = Plan(plan_id=uuid.uuid4().hex[:12], minutely_limit=int(settings.exact.minutely_limit or 60),
-                reset_in=round(60.0 - now % 60, 1))
+                reset_in=round(60.0 - now % 60, 1), closed_period_date=closed_period_date)
     if headroom is not None:
         plan.minutely_limit = int(getattr(headroom, "minutely_limit", None) or plan.minutely_limit)
         plan.minutely_remaining = getattr(headroom, "minutely_remaining", None)
@@ -456,6 +474,14 @@ def plan_targets(
             vat_lines[r["doc_key"]].append(r)
         existing_jobs = {r["job_id"]: r for r in _rows(con, "SELECT job_id, status, exact_entry_number "
                                                             "FROM push_jobs", [])}
+        # the last correction of each document that landed in Exact, and when the targets' runs were made
+        corrected = {r["doc_key"]: r for r in _rows(
+            con, "SELECT doc_key, arg_max(job_id, synced_at) AS job_id, max(synced_at) AS synced_at "
+                 "FROM push_jobs WHERE status = 'Synced' AND kind = 'rebook' AND doc_key IN "
+                 "(SELECT unnest(?::VARCHAR[])) GROUP BY doc_key", [doc_keys])}
+        run_ids = sorted({t.run_id for t in targets if t.run_id})
+        run_times = {r["run_id"]: r["created_at"] for r in _rows(
+            con, "SELECT run_id, created_at FROM recon_runs WHERE run_id IN (SELECT unnest(?::VARCHAR[]))", [run_ids])}
     mappings: dict[int, Mappings] = {}
     problems: list[str] = []
     by_division: dict[int, list[tuple[Target, dict]]] = defaultdict(list)
@@ -466,6 +492,13 @@ def plan_targets(
         doc = docs.get(t.doc_key or "")
         if doc is None:
             plan.skipped.append((t.doc_key or t.result_key or "?", "no shop document (nothing to push)"))
+            continue
+        fix = corrected.get(doc["doc_key"]) if t.status in CORRECTABLE else None
+        made = run_times.get(t.run_id or "")
+        if fix and made is not None and fix["synced_at"] is not None and fix["synced_at"] >= made:
+            # the run's difference was corrected after the run: pushing it again would correct twice
+            plan.skipped.append((doc["doc_key"], f"already corrected in Exact after run {t.run_id} (job "
+                                                 f"{fix['job_id']}); reconcile again to see where it stands"))
             continue
         if shop and doc["shop"] != shop:
             continue
@@ -495,7 +528,9 @@ def plan_targets(
         m = mappings[j.division]
         if j.fin_year is not None and (j.journal_code, j.fin_year, j.fin_period) in m.ref.closed:
             problems.append(f"{j.fin_year}-{j.fin_period:02d} is closed for journal {j.journal_code} in division "
-                            f"{j.division} ({j.kind} {j.your_ref})")
+                            f"{j.division} ({j.kind} {j.your_ref})" + (
+                                f"; {closed_period_date} is not in an open period either" if closed_period_date
+                                else "; give a date in an open period to book it there (push --closed-period-date, or the Push page)"))
     plan.errors = list(dict.fromkeys(problems))
     todo = [j for j in plan.jobs if j.existing_status != "Synced"]
     plan.posts = len(todo)
@@ -593,8 +628,22 @@ def _customer(m: Mappings, doc: dict) -> tuple[str | None, str | None, str | Non
     return ref.accounts_by_code[code.strip()]["account_id"], None, None
 
 
-def _job(plan: Plan, draft: EntryDraft, kind: str, t: Target, doc: dict, existing: dict,
+def _in_open_period(plan: Plan, m: Mappings, draft: EntryDraft) -> tuple[EntryDraft, str | None]:
+    """The draft dated ``plan.closed_period_date`` when its own period is closed for the journal
+    (and that date has a period); returns it and the closed period it left (None: not moved)."""
+    day = plan.closed_period_date
+    if day is None or draft.fin_year is None or (draft.journal, draft.fin_year, draft.fin_period) not in m.ref.closed:
+        return draft, None
+    period = m.ref.period_for(day)
+    if period is None:
+        return draft, None
+    return (replace(draft, entry_date=day, fin_year=period[0], fin_period=period[1]),
+            f"{draft.fin_year}-{draft.fin_period:02d}")
+
+
+def _job(plan: Plan, m: Mappings, draft: EntryDraft, kind: str, t: Target, doc: dict, existing: dict,
          reverses: dict | None = None, country: str | None = None) -> PlannedJob:
+    draft, closed = _in_open_period(plan, m, draft)
     payload = payload_of(draft)
     jid = job_id_for(draft.division, kind, draft.your_ref, reverses["entry_id"] if reverses else None)
     prev = existing.get(jid)
@@ -611,6 +660,9 @@ def _job(plan: Plan, draft: EntryDraft, kind: str, t: Target, doc: dict, existin
                 "net": x.amount, "vat": x.vat_amount} for x in draft.lines],
     )
     plan.jobs.append(job)
+    if closed:
+        plan.moved.append({"job_id": jid, "kind": kind, "your_ref": draft.your_ref, "closed_period": closed,
+                           "entry_date": draft.entry_date.isoformat()})
     return job
 
 
@@ -634,7 +686,7 @@ def _plan_one(plan: Plan, settings: Any, m: Mappings, t: Target, doc: dict, ref:
             if draft:
                 for x in draft.lines:
                     x.country = country
-                _job(plan, draft, "reverse", t, doc, existing, reverses=e, country=country)
+                _job(plan, m, draft, "reverse", t, doc, existing, reverses=e, country=country)
         plan.duplicates.append({"doc_key": doc["doc_key"], "your_ref": ref, "kept": keep["entry_number"],
                                 "kept_entry_id": keep["entry_id"],
                                 "reversed": [e["entry_number"] for e in live if e is not keep]})
@@ -649,7 +701,7 @@ def _plan_one(plan: Plan, settings: Any, m: Mappings, t: Target, doc: dict, ref:
             return []
         draft, p = build_document_entry(doc, lines, m, customer_id=customer, your_ref=ref)
         if draft:
-            _job(plan, draft, "create", t, doc, existing).debtor_key = debtor_key
+            _job(plan, m, draft, "create", t, doc, existing).debtor_key = debtor_key
         return p
     # a correction: reverse what is booked, book the correct entry
     live = live_entries(entries)
@@ -664,13 +716,13 @@ def _plan_one(plan: Plan, settings: Any, m: Mappings, t: Target, doc: dict, ref:
         if draft:
             for x in draft.lines:
                 x.country = country
-            reversals.append(_job(plan, draft, "reverse", t, doc, existing, reverses=e, country=country))
+            reversals.append(_job(plan, m, draft, "reverse", t, doc, existing, reverses=e, country=country))
     first = live[0]
     draft, p = build_document_entry(doc, lines, m, customer_id=customer, your_ref=ref,
                                     description=correction_description(first["entry_number"]))
     problems.extend(p)
     if draft and reversals:
-        rebook = _job(plan, draft, "rebook", t, doc, existing, reverses=first)
+        rebook = _job(plan, m, draft, "rebook", t, doc, existing, reverses=first)
         rebook.debtor_key = debtor_key
         rebook.pair_job_id = reversals[0].job_id
         for r in reversals:

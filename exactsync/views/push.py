@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -94,11 +95,13 @@ class PushPreview:
         return not self.errors
 
 
-def plan(store: Store, settings: Any, run_id: str, result_keys: Sequence[str]) -> PushPreview:
-    """Plan the push of the selected results (nothing is sent): entries, effect, calls, ETA."""
+def plan(store: Store, settings: Any, run_id: str, result_keys: Sequence[str], *,
+         closed_period_date: dt.date | None = None) -> PushPreview:
+    """Plan the push of the selected results (nothing is sent): entries, effect, calls, ETA.
+    ``closed_period_date``: the date for entries whose own period is closed (see exactsync.push.plan)."""
     from exactsync.push import plan_push
 
-    p = plan_push(store, settings, run_id, result_keys=list(result_keys))
+    p = plan_push(store, settings, run_id, result_keys=list(result_keys), closed_period_date=closed_period_date)
     todo = [j for j in p.jobs if j.existing_status != "Synced"]
     refused = pl.DataFrame([{"document": k, "reason": r} for k, r in p.skipped],
                            schema={"document": pl.String, "reason": pl.String}, orient="row")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import socket
@@ -9,7 +10,7 @@ from decimal import Decimal
 
 import httpx2
 
-from exactsync.push import Target, execute_plan, list_jobs, plan_targets, retry_jobs
+from exactsync.push import Target, execute_plan, list_jobs, plan_push, plan_targets, retry_jobs
 
 from .conftest import DIV, make_doc
 
@@ -149,6 +150,41 @@ def test_correction_reverses_and_rebooks_and_duplicate_gets_a_reversal(make_env)
     assert e["net"].to_list() == [D("82.64"), D("-82.64"), D("90.00")]
 
 
+def test_a_correction_in_a_closed_period_is_booked_on_the_date_given(make_env):
+    env = make_env()
+    # WC-1001 is booked on 20 January (104.95 net, period 2026-01, closed for journal 70); the shop says 110.00
+    env.add_docs([make_doc(1001, day="2026-01-20", lines=[("goods", "21", "110.00", "23.10")])])
+    targets = [Target("woo:invoice:1001", "amount_differs")]
+    refused = plan_targets(env.store, env.settings, targets)
+    assert not refused.ok and refused.moved == []
+    assert refused.errors[0].startswith("2026-01 is closed for journal 70 in division 123456")
+    assert "--closed-period-date" in refused.errors[0]
+    still_closed = plan_targets(env.store, env.settings, targets, closed_period_date=dt.date(2026, 1, 31))
+    assert not still_closed.ok and "2026-01-31 is not in an open period either" in still_closed.errors[0]
+
+    plan = plan_targets(env.store, env.settings, targets, closed_period_date=dt.date(2026, 3, 2))
+    assert plan.ok, plan.errors
+    assert sorted((m["kind"], m["closed_period"]) for m in plan.moved) == [("rebook", "2026-01"), ("reverse", "2026-01")]
+    assert {(j.entry_date, j.fin_year, j.fin_period) for j in plan.jobs} == {(dt.date(2026, 3, 2), 2026, 3)}
+    assert "2 job(s) dated 2026-03-02: their own period is closed (2026-01)" in plan.summary()
+    assert {r["period"] for r in plan.effect().to_dicts()} == {"2026-03"}
+    with env.client() as client:
+        out = execute_plan(env.store, env.settings, plan, client=client)
+    assert out.synced == 2 and out.exit_code == 0
+    again = plan_targets(env.store, env.settings, targets, closed_period_date=dt.date(2026, 3, 2))
+    assert again.posts == 0  # planned again: the jobs are synced, nothing is sent twice
+    env.pull()
+    booked = env.store.rows("SELECT entry_date, fin_period, net FROM exact_entries "
+                            "WHERE your_ref = 'WC-1001' ORDER BY entry_number")
+    assert booked == [(dt.date(2026, 1, 20), 1, D("104.95")), (dt.date(2026, 3, 2), 3, D("-104.95")),
+                      (dt.date(2026, 3, 2), 3, D("110.00"))]
+    # January's reconciliation: the document's live entry is booked in March
+    from exactsync.reconcile import results, run_reconciliation
+
+    jan = results(env.store, run_reconciliation(env.store, env.settings, "2026-01", clock=env.clock).run_id)
+    assert jan.filter(jan["doc_key"] == "woo:invoice:1001")["status"].to_list() == ["other_period"]
+
+
 class _WatchPosts(httpx2.BaseTransport):
     """Real HTTP; at each POST of a sales entry, reads that job's row from the DuckDB file (a
     separate connection) as it is at the moment the POST leaves."""
@@ -242,6 +278,12 @@ def test_a_processed_entry_is_corrected_by_reversal_never_edited_and_reconciles_
     assert [e["Description"] for e in booked[1:]] == [f"Reversal of entry {n}", f"Correction of entry {n}"]
     # re-pull and re-reconcile: the document is matched; all three entries stay visible, linked
     env.pull()
+    # the old run still says "amount differs": pushing from it again would correct twice, so it is skipped
+    stale = plan_push(env.store, env.settings, run.run_id, statuses=["amount_differs"])
+    assert stale.jobs == [] and stale.posts == 0
+    assert [why for _, why in stale.skipped] == [
+        f"already corrected in Exact after run {run.run_id} (job {plan.jobs[-1].job_id}); "
+        "reconcile again to see where it stands"]
     rerun = run_reconciliation(env.store, env.settings, "2026-02", clock=env.clock)
     [row] = differences(env.store, rerun.run_id, DiffFilters(search="1002", include_ok=True), limit=10).to_dicts()
     assert row["status"] == "matched" and sorted(row["entry_numbers"]) == [e["EntryNumber"] for e in booked]
