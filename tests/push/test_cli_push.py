@@ -146,6 +146,14 @@ def test_a_closed_period_is_refused_before_any_call_naming_the_period(cli_env):
         assert "ERROR 2026-01 is closed for journal 70 in division 123456 (create WC-7301)" in r.stdout
         assert "nothing was sent" in r.stdout
     assert env.app.calls() == [] and env.store.scalar("SELECT count(*) FROM push_jobs") == 0
+    # with a date in an open period, the January document is booked on it (a dry run sends nothing)
+    r = env.invoke("push", "--period", "2026-01..2026-02", "--closed-period-date", "2026-03-02", "--dry-run")
+    assert r.exit_code == EXIT_OK, r.output
+    assert "1 job(s) dated 2026-03-02: their own period is closed (2026-01)" in r.stdout
+    assert "2026-03 NL" in r.stdout and "2026-02 NL" in r.stdout  # effect: January's entry lands in March
+    assert env.app.calls() == []
+    r = env.invoke("push", "--closed-period-date", "March", "--dry-run")
+    assert r.exit_code == EXIT_USAGE and "Traceback" not in r.output
     r = env.invoke("push", "--period", "2026-01", "--status", "amount", "--dry-run")
     assert r.exit_code == EXIT_FAILURE and "run `exactsync reconcile" in r.stderr
     for bad in (("--period", "2026-13"), ("--period", "March"), ("--run", "no-such-run")):
