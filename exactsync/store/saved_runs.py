@@ -58,9 +58,8 @@ def _any_saved(con: duckdb.DuckDBPyConnection) -> bool:
 
 def _write_out(con: duckdb.DuckDBPyConnection, which: str, *, entries: str = "exact_entries") -> int:
     """Write the slim rows ``which`` (SQL over ``m``) out in full; returns how many."""
-    n = con.execute(f"SELECT count(*) FROM recon_result_matched m WHERE {which}").fetchall()[0][0]
+    n = con.execute(_WRITE_OUT.replace("{entries}", entries).replace("{which}", which)).fetchall()[0][0]
     if n:
-        con.execute(_WRITE_OUT.replace("{entries}", entries).replace("{which}", which))
         con.execute(f"DELETE FROM recon_result_matched m WHERE {which}")
     return int(n)
 
