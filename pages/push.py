@@ -97,10 +97,8 @@ def page() -> None:
     if plan.errors:
         st.error("The plan cannot be pushed until these are fixed (see *Mappings*):\n\n"
                  + "\n".join(f"- {e}" for e in plan.errors[:20]))
-    if plan.plan.moved:
-        st.info(f"{len(plan.plan.moved):,} entr{'y is' if len(plan.plan.moved) == 1 else 'ies are'} dated "
-                f"{plan.plan.closed_period_date}: their own period is closed "
-                f"({', '.join(sorted({m['closed_period'] for m in plan.plan.moved}))}).")
+    if plan.plan.moved_note:
+        st.info(plan.plan.moved_note + ".")
     if plan.refused.height:
         st.warning("Some selected documents cannot be pushed; they are left out:")
         st.dataframe(plan.refused, hide_index=True, width="stretch")

@@ -159,6 +159,14 @@ class Plan:
     moved: list[dict[str, Any]] = field(default_factory=list)
 
     @property
+    def moved_note(self) -> str | None:
+        """One sentence on the jobs booked on ``closed_period_date`` (None: none were)."""
+        if not self.moved:
+            return None
+        closed = ", ".join(sorted({m["closed_period"] for m in self.moved}))
+        return f"{len(self.moved)} job(s) dated {self.closed_period_date}: their own period is closed ({closed})"
+
+    @property
     def ok(self) -> bool:
         return not self.errors
 
@@ -249,9 +257,8 @@ class Plan:
                              f"reverse {extra}")
             if len(self.duplicates) > 20:
                 lines.append(f"    … and {len(self.duplicates) - 20} more")
-        if self.moved:
-            lines.append(f"  {len(self.moved)} job(s) dated {self.closed_period_date}: their own period is closed "
-                         f"({', '.join(sorted({m['closed_period'] for m in self.moved}))})")
+        if self.moved_note:
+            lines.append(f"  {self.moved_note}")
         eff = self.effect()
         if eff.height:
             lines.append("  Effect on Exact (net / VAT) per period, country, VAT code:")
@@ -493,16 +500,16 @@ def plan_targets(
         if doc is None:
             plan.skipped.append((t.doc_key or t.result_key or "?", "no shop document (nothing to push)"))
             continue
+        if shop and doc["shop"] != shop:
+            continue
+        if not in_period(doc["doc_date"]):
+            continue
         fix = corrected.get(doc["doc_key"]) if t.status in CORRECTABLE else None
         made = run_times.get(t.run_id or "")
         if fix and made is not None and fix["synced_at"] is not None and fix["synced_at"] >= made:
             # the run's difference was corrected after the run: pushing it again would correct twice
             plan.skipped.append((doc["doc_key"], f"already corrected in Exact after run {t.run_id} (job "
                                                  f"{fix['job_id']}); reconcile again to see where it stands"))
-            continue
-        if shop and doc["shop"] != shop:
-            continue
-        if not in_period(doc["doc_date"]):
             continue
         division = _division_for(settings, doc["shop"])
         if division is None:
