@@ -659,7 +659,7 @@ _STEPS: list[tuple[str, str]] = [
 #: the wide side when both have a million rows)
 _FIXED_BUILD_SIDE = frozenset({"e0"})
 
-_TEMP_TABLES = tuple(f"_rc_{name}" for name, _ in reversed(_STEPS)) + ("_rc_shops",)
+_TEMP_TABLES = tuple(f"_rc_{name}" for name, _ in reversed(_STEPS)) + ("_rc_sd", "_rc_shops")
 
 #: matched documents with one entry: key, entry and amounts (the recon_results view rebuilds the rest)
 _INSERT_MATCHED = """
@@ -669,14 +669,19 @@ SELECT $run_id AS run_id, doc_key, shop, division, single_entry_id AS entry_id,
 FROM _rc_fin WHERE slim
 """
 
+#: what the saved rows that are not slim show of their shop documents (read once, by row id)
+_SAVED_DOCS = """
+CREATE OR REPLACE TEMP TABLE _rc_sd AS
+SELECT sd.rowid + 1 AS doc_row, sd.shop, sd.treatment, sd.kind, sd.doc_number, sd.doc_date, sd.vat_number,
+       sd.base_currency, sd.net_base, sd.vat_base, sd.gross_base, sd.vat_country, sd.currency
+FROM shop_documents sd SEMI JOIN (SELECT doc_row FROM _rc_fin WHERE NOT slim) f ON f.doc_row = sd.rowid + 1
+"""
+
 #: every other row with all its columns, sentence and flags
 _INSERT_RESULTS = f"""
 INSERT INTO recon_result_rows BY NAME
 WITH f AS (SELECT * FROM _rc_fin WHERE NOT slim),
 d AS (SELECT d.doc_id, d.ref FROM _rc_doc d SEMI JOIN f ON f.rid = d.doc_id),
-sd AS (SELECT sd.rowid + 1 AS doc_row, sd.shop, sd.treatment, sd.kind, sd.doc_number, sd.doc_date, sd.vat_number,
-              sd.base_currency, sd.net_base, sd.vat_base, sd.gross_base, sd.vat_country, sd.currency
-       FROM shop_documents sd SEMI JOIN f ON f.doc_row = sd.rowid + 1),
 kd AS (SELECT kd.doc_id, kd.doc_key FROM _rc_doc kd SEMI JOIN _rc_dup k ON k.owner_id = kd.doc_id),
 st AS (
     SELECT rid, string_agg(treatment || coalesce(' ' || country, '') || ' ' || CAST(CAST(rate AS DOUBLE) AS VARCHAR)
@@ -714,7 +719,7 @@ x AS (
     FROM f
     LEFT JOIN d ON d.doc_id = f.rid
     LEFT JOIN o ON o.rid = f.rid
-    LEFT JOIN sd ON sd.doc_row = f.doc_row
+    LEFT JOIN _rc_sd sd ON sd.doc_row = f.doc_row
     LEFT JOIN e ON e.eid = f.single_eid
     LEFT JOIN _rc_grpm m ON m.rid = f.rid
     LEFT JOIN _rc_acc a ON a.acc_id = coalesce(e.acc_id, m.acc_id)
@@ -830,16 +835,13 @@ WITH c AS MATERIALIZED (
     WHERE f.status <> 'matched' AND f.is_doc
 ), n AS (
     SELECT rid, count(*) FILTER (WHERE shop_base IS NOT NULL) AS shop_buckets FROM c GROUP BY rid
-), sd AS (
-    SELECT sd.rowid + 1 AS doc_row, sd.currency, sd.base_currency, sd.net_base, sd.vat_base
-    FROM shop_documents sd SEMI JOIN c ON c.doc_row = sd.rowid + 1
 ), k AS (
     SELECT c.*, sd.net_base, sd.vat_base,
            -- 1: the shop bucket's own amounts, 2: the document's base-currency amounts, 0: unknown
            CASE WHEN sd.currency = v.currency OR v.currency IS NULL OR n.shop_buckets = 0 THEN 1
                 WHEN sd.base_currency = v.currency AND n.shop_buckets = 1 THEN 2 ELSE 0 END AS shop_dc
     FROM c JOIN n ON n.rid = c.rid
-    LEFT JOIN sd ON sd.doc_row = c.doc_row
+    LEFT JOIN _rc_sd sd ON sd.doc_row = c.doc_row
     LEFT JOIN _rc_divs v ON v.division = c.division
 ), y AS (
     SELECT k.*,
@@ -895,7 +897,8 @@ INSERT INTO recon_vat_map BY NAME
 SELECT $run_id AS run_id, division, vat_code, country, rate, treatment, source FROM _rc_vmap
 """
 
-_SAVE_STEPS = (("more_cmp", _MORE_CMP), ("ins_matched", _INSERT_MATCHED), ("ins_rows", _INSERT_RESULTS),
+_SAVE_STEPS = (("more_cmp", _MORE_CMP), ("ins_matched", _INSERT_MATCHED), ("sd", _SAVED_DOCS),
+               ("ins_rows", _INSERT_RESULTS),
                ("ins_rvat", _INSERT_RESULT_VAT), ("ins_vat", _INSERT_VAT), ("ins_vmap", _INSERT_VMAP))
 
 #: per status: rows and amounts, with what the totals add up (one scan of the run's rows)
