@@ -75,15 +75,16 @@ WHERE e.division = s.division AND e.entry_id = s.entry_id
 """
 
 
+#: set only where the table has the column: migrations 0320 and 0340 run before the later columns
+#: exist (the match references come with 0340, the entries' division-currency sums with 0350)
 _SHOP_REF = ",\n    ref_tail = exs_norm_ref(exs_ref_tail(d.kind, d.doc_number))"
 _ENTRY_REF = ", ref_norm = exs_norm_ref(e.your_ref)"
-#: the lines' division-currency sums (migration 0350_result_vat_dc; earlier migrations run without them)
 _ENTRY_DC = ", lines_base_dc = s.base_dc, lines_vat_dc = s.vat_dc"
 
 
-def _has_dc(con: duckdb.DuckDBPyConnection) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_columns() WHERE table_name = 'exact_entries' "
-                            "AND column_name = 'lines_base_dc' AND database_name = current_database()").fetchall()[0][0])
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    return {r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
+                                      "AND database_name = current_database()", [table]).fetchall()}
 
 
 def _macros(con: duckdb.DuckDBPyConnection, refs: bool) -> None:
@@ -93,11 +94,9 @@ def _macros(con: duckdb.DuckDBPyConnection, refs: bool) -> None:
         install_reference_macro(con)
 
 
-def refresh_shop_summaries(con: duckdb.DuckDBPyConnection, doc_keys: Sequence[str] | None = None, *,
-                           refs: bool = True) -> None:
-    """Recompute the line summaries of these documents (``None``: of every document).
-
-    ``refs=False``: not the match reference (migration 0320 runs before its column exists)."""
+def refresh_shop_summaries(con: duckdb.DuckDBPyConnection, doc_keys: Sequence[str] | None = None) -> None:
+    """Recompute the line summaries of these documents (``None``: of every document)."""
+    refs = "ref_tail" in _columns(con, "shop_documents")
     _macros(con, refs)
     sql = _SHOP.replace("{refs}", _SHOP_REF if refs else "")
     if doc_keys is None:
@@ -107,11 +106,14 @@ def refresh_shop_summaries(con: duckdb.DuckDBPyConnection, doc_keys: Sequence[st
 
 
 def refresh_entry_summaries(con: duckdb.DuckDBPyConnection, entries: Sequence[tuple[int, str]] | None = None, *,
-                            where: str | None = None, params: dict | None = None, refs: bool = True) -> None:
+                            where: str | None = None, params: dict | None = None) -> None:
     """Recompute the line summaries of these (division, entry_id) entries; ``where``: a condition on
-    ``exact_entries e`` instead (with named ``params``); neither: every entry. ``refs``: as for documents."""
+    ``exact_entries e`` instead (with named ``params``); neither: every entry."""
+    columns = _columns(con, "exact_entries")
+    refs = "ref_norm" in columns
     _macros(con, refs)
-    sql = _ENTRY.replace("{refs}", _ENTRY_REF if refs else "").replace("{dc}", _ENTRY_DC if _has_dc(con) else "")
+    sql = _ENTRY.replace("{refs}", _ENTRY_REF if refs else "").replace(
+        "{dc}", _ENTRY_DC if "lines_base_dc" in columns else "")
     if where is not None:
         con.execute(sql.format(keys=f"SELECT e.division, e.entry_id FROM exact_entries e WHERE {where}"),
                     params or {})

@@ -17,5 +17,5 @@ def up(con) -> None:
                    ("lines_base", MONEY), ("lines_vat", MONEY)]
         for name, kind in columns:
             con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
-    refresh_shop_summaries(con, refs=False)  # the match references come with 0340
-    refresh_entry_summaries(con, refs=False)
+    refresh_shop_summaries(con)  # only the columns that exist now: the match references come with 0340
+    refresh_entry_summaries(con)
