@@ -147,6 +147,21 @@ def _atomic_write_json(path: Path, data: dict) -> None:
         os.close(dfd)
 
 
+#: the token file's times (epoch seconds), which its readers do arithmetic on
+_TIME_FIELDS = ("issued_at", "expires_in", "expires_at", "refreshed_at")
+
+
+def _number_or_none(value: object) -> bool:
+    """True for a missing time or a number (a hand-edited file may hold anything)."""
+    if value is None:
+        return True
+    try:
+        float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(value, bool)
+
+
 class TokenStore:
     """The Exact token in a 0600 JSON file, refreshed under a thread + process lock.
 
@@ -214,7 +229,8 @@ class TokenStore:
             return None
         except (OSError, ValueError) as e:
             raise ReauthorizationNeeded(f"The token file {self.path} cannot be read ({type(e).__name__}). {_RECONNECT}") from None
-        if not isinstance(token, dict) or not token.get("access_token") or not token.get("refresh_token"):
+        if (not isinstance(token, dict) or not token.get("access_token") or not token.get("refresh_token")
+                or not all(_number_or_none(token.get(k)) for k in _TIME_FIELDS)):
             raise ReauthorizationNeeded(f"The token file {self.path} holds no usable token. {_RECONNECT}")
         register_secret(token.get("access_token"))
         register_secret(token.get("refresh_token"))

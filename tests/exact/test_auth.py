@@ -176,3 +176,17 @@ def test_refresh_token_expiry_warning(make_env, clock):
     assert status.warning and "expires in" in status.warning and status.refresh_days_left < 5
     clock.advance(5 * 86400)
     assert "expired" in tokens.status().warning
+
+
+def test_a_damaged_token_file_asks_to_connect_again(make_env):
+    env = make_env()
+    path = env.settings.exact.token_file
+    token = json.loads(path.read_text())
+    path.write_text(json.dumps({**token, "refreshed_at": "yesterday"}))  # edited by hand, say
+    tokens = env.tokens()
+    with pytest.raises(ReauthorizationNeeded, match="holds no usable token") as info:
+        tokens.access_token()
+    assert info.value.exit_code == 6 and "exactsync exact connect" in str(info.value)
+    assert token["refresh_token"] not in str(info.value)
+    status = tokens.status()
+    assert not status.connected and "holds no usable token" in status.warning
