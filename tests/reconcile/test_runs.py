@@ -228,3 +228,15 @@ def test_a_matched_row_keeps_its_saved_amounts_after_the_document_changes(store)
     assert after == before  # every column of the saved row, as it was
     assert results(store, second.run_id).row(0, named=True)["status"] == "amount_differs"
     assert amounts_by_status(store, first.run_id)["shop_gross"].to_list() == [D("121.0000")]
+
+
+def test_timings_cover_every_step_and_the_commit(store):
+    """bench/reconcile.py prints these: one figure per step, the save steps and DuckDB's commit."""
+    w = World()
+    month(w)
+    w.write(store)
+    timings: dict[str, float] = {}
+    run_reconciliation(store, w.settings(), PERIOD, timings=timings)
+    assert {"doc", "e0", "fin", "summary", "ins_matched", "ins_rows", "ins_vat", "commit"} <= set(timings)
+    assert all(v >= 0 for v in timings.values())
+    assert list(timings)[-1] == "commit"
