@@ -57,7 +57,8 @@ def run_cmd(ctx: Ctx, base_dir: Path, orders: int, seed: int, serve: bool) -> No
     from exactsync.demo.bootstrap import run_demo_pipeline, start_demo
     from exactsync.store import Store
 
-    env = start_demo(base_dir, orders=orders, seed=seed, on_progress=ctx.progress("demo"))
+    # serving for later commands: they read DIR/exactsync.toml, so the sandboxes must be on its ports
+    env = start_demo(base_dir, orders=orders, seed=seed, on_progress=ctx.progress("demo"), fixed_ports=serve)
     try:
         store = Store.from_settings(env.settings)
         summary = run_demo_pipeline(env, store, on_progress=ctx.progress("pull"))
@@ -67,7 +68,9 @@ def run_cmd(ctx: Ctx, base_dir: Path, orders: int, seed: int, serve: bool) -> No
             [f"{name} {url}" for name, url in env.urls.items()]
             + [f"store {env.settings.store.path}",
                "pulled: " + ", ".join(f"{k} {v['documents']} documents" for k, v in summary["shops"].items())
-               + ", " + ", ".join(f"Exact {k} {v['entries']} entries" for k, v in summary["exact"].items())]))
+               + ", " + ", ".join(f"Exact {k} {v['entries']} entries" for k, v in summary["exact"].items())]
+            + [f"push mappings of division {d}: " + ("; ".join(p) if p else "ready (the demo's codes, unless already set)")
+               for d, p in summary["mappings"].items()]))
         if serve:
             stop = threading.Event()
             for sig in (signal.SIGINT, signal.SIGTERM):

@@ -70,11 +70,16 @@ def _is_loopback(url: str) -> bool:
         return False
 
 
-def _serve(app: SandboxApp, host: str, port: int) -> ServerThread:
+def _serve(app: SandboxApp, host: str, port: int, *, fixed: bool = False, config: Path | None = None) -> ServerThread:
     try:
         server = ServerThread(app, host, port)
-    except OSError:  # port taken: any free port
-        server = ServerThread(app, host, 0)
+    except OSError:  # port taken
+        if fixed and port:
+            raise ExactsyncError(
+                f"port {port} for the {app.name} sandbox is already in use on {host} (another `exactsync demo run`?). "
+                f"Stop it first: the commands that read {config or 'the demo settings'} send to that port."
+            ) from None
+        server = ServerThread(app, host, 0)  # any free port: this process's settings carry the URL
     return server.start()
 
 
@@ -102,11 +107,14 @@ def connect_sandbox_exact(settings: Settings) -> dict[str, Any]:
 
 def start_demo(base_dir: str | Path, *, orders: int = 2000, seed: int = DEFAULT_SEED, period: str = DEFAULT_PERIOD,
                on_progress: Progress | None = None, host: str = "127.0.0.1", ports: dict[str, int] | None = None,
-               connect: bool = True) -> DemoEnvironment:
+               connect: bool = True, fixed_ports: bool = False) -> DemoEnvironment:
     """Generate (if missing) and serve the demo month in ``base_dir``; connect exactsync to it.
 
-    ``ports`` overrides the default ports (0 = any free port). The returned settings point at the
-    actual URLs; the store path and token file are inside ``base_dir/data``. Call ``.stop()``.
+    ``ports`` overrides the default ports (0 = any free port). A port in use is replaced by a free
+    one, unless ``fixed_ports``: then it is an error (``exactsync demo run`` keeps serving for the
+    commands that read ``base_dir/exactsync.toml``, which name the default ports). The returned
+    settings point at the actual URLs; the store path and token file are inside ``base_dir/data``.
+    Call ``.stop()``.
     """
     base = Path(base_dir).resolve()  # settings resolve their paths against it: a relative one would count twice
     if not scenario_complete(base):
@@ -119,7 +127,7 @@ def start_demo(base_dir: str | Path, *, orders: int = 2000, seed: int = DEFAULT_
     servers: dict[str, ServerThread] = {}
     try:
         for n, name in enumerate(("exact", "woocommerce", "magento"), start=1):
-            servers[name] = _serve(apps[name], host, wanted[name])
+            servers[name] = _serve(apps[name], host, wanted[name], fixed=fixed_ports, config=base / "exactsync.toml")
             if on_progress:
                 on_progress(n, 3, f"sandbox {name} at {servers[name].url}")
         (base / "data").mkdir(exist_ok=True)
@@ -140,10 +148,10 @@ def start_demo(base_dir: str | Path, *, orders: int = 2000, seed: int = DEFAULT_
 
 
 def run_demo_pipeline(env: DemoEnvironment, store: Any, on_progress: Progress | None = None) -> dict[str, Any]:
-    """Pull both shops and every Exact division of the demo into ``store``; returns a summary.
-
-    TODO(reconcile): reconciliation is not on this branch yet; once ``exactsync.reconcile`` lands,
-    run it here after the pulls (the caller can already run it on the filled store).
+    """Pull both shops and every Exact division of the demo into ``store``, then save the demo's push
+    mappings for each shop division that has none (:mod:`exactsync.demo.mappings`, as the
+    dashboard's first start does); returns a summary. Reconciling is the caller's next step
+    (``exactsync reconcile``; the dashboard runs it on first start).
     """
     from exactsync.exact.pull import pull_exact
     from exactsync.shops.magento import pull_magento
@@ -172,4 +180,8 @@ def run_demo_pipeline(env: DemoEnvironment, store: Any, on_progress: Progress | 
         out["exact"][division] = {"lines": result.lines_upserted, "entries": entries,
                                   "errors": result.record_errors, "complete": result.complete}
         tick(f"pulled Exact {division}")
+    from exactsync.demo.mappings import seed_demo_mappings
+
+    out["mappings"] = {division: seed_demo_mappings(store, division)
+                       for division in sorted({s.division for s in settings.shops.values() if s.division})}
     return out

@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 import polars as pl
 
+from exactsync.demo.mappings import demo_mapping_frames, seed_demo_mappings
 from exactsync.store import Store
 from exactsync.views.base import PAGE_SIZE, Page, _has_table, fmt_eta, paged
 
@@ -171,51 +172,3 @@ def failed_job_ids(store: Store, limit: int = 1000) -> list[str]:
     if not _has_table(store, "push_jobs"):
         return []
     return [r[0] for r in store.rows("SELECT job_id FROM push_jobs WHERE status = 'Error' ORDER BY job_id LIMIT ?", [limit])]
-
-
-def demo_mapping_frames(division: int) -> dict[str, pl.DataFrame]:
-    """Push mappings that book the demo month the way its Exact side does (exactsync.demo's
-    ``vat_code`` / ``gl_for`` / ``debtor_code`` rules), so *Push* works on first start."""
-    from decimal import Decimal
-
-    from exactsync.demo.model import DEBTOR_COUNTRIES, debtor_code
-    from exactsync.demo.rates import EU_RATES, HOME
-
-    zero = Decimal("0")
-    vat = []
-    std_home, red_home = EU_RATES[HOME]
-    vat += [(division, HOME, red_home, "domestic", "1"), (division, HOME, std_home, "domestic", "2")]
-    for country, (std, red) in EU_RATES.items():
-        if country == HOME:
-            continue
-        vat.append((division, country, std, "oss", f"{country}H"))
-        if red != std:
-            vat.append((division, country, red, "oss", f"{country}L"))
-    vat += [(division, "", zero, "reverse_charge", "ICL"), (division, "", zero, "export", "EXP"),
-            (division, "", zero, "exempt", "EXP")]
-    gl = [(division, "goods", "", "", "8020"), (division, "goods", "", HOME, "8000"),
-          (division, "shipping", "", "", "8100"), (division, "fee", "", "", "8020"),
-          (division, "adjustment", "", "", "8020")]
-    gl += [(division, "goods", "", c, "8010") for c in EU_RATES if c != HOME]
-    debtors = [(division, c, debtor_code(c)) for c in DEBTOR_COUNTRIES] + [(division, "", debtor_code(HOME))]
-    from exactsync.mapping import _SPECS
-
-    def frame(kind: str, rows: list[tuple]) -> pl.DataFrame:
-        schema = _SPECS[kind][3]
-        return pl.DataFrame([dict(zip(schema, r)) for r in rows], schema=schema, orient="row")
-
-    return {"vat": frame("vat", vat), "gl": frame("gl", gl), "debtor": frame("debtor", debtors),
-            "settings": frame("settings", [(division, "70", "collective", False)])}
-
-
-def seed_demo_mappings(store: Store, division: int) -> list[str]:
-    """Save the demo mappings when the division has none yet; returns problems (empty = ok)."""
-    from exactsync.mapping import read_mapping, save_mapping
-
-    if read_mapping(store, "vat", division).height:
-        return []
-    problems: list[str] = []
-    for kind, frame in demo_mapping_frames(division).items():
-        saved = save_mapping(store, kind, frame, division)
-        problems += [f"{kind}: {e}" for e in saved.errors]
-    return problems

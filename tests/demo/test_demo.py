@@ -278,3 +278,61 @@ def test_cli_generate_writes_the_files(tmp_path):
     assert all((out / name).exists() for name in FILES)
     bad = CliRunner().invoke(cli, ["demo", "generate", "--out", str(out), "--period", "2026-13"])
     assert bad.exit_code != 0 and "YYYY-MM" in bad.output
+
+
+def test_the_pipeline_saves_push_mappings_so_the_demo_plans_without_errors(reconciled, pipeline):
+    """`exactsync demo run` seeds the demo's push mappings as the dashboard's first start does: a push
+    of every correctable difference of the demo month plans without a mapping error (none sent)."""
+    from exactsync.mapping import read_mapping
+    from exactsync.push.plan import plan_push
+
+    env, store, run, rows = reconciled
+    assert pipeline[2]["mappings"] == {700001: []}
+    assert read_mapping(store, "debtor", 700001).height > 0
+    statuses = ("missing_in_exact", "amount_differs", "vat_differs", "duplicated_in_exact")
+    plan = plan_push(store, env.settings, run.run_id, statuses=statuses)
+    assert plan.errors == []
+    wanted = sum(1 for r in rows.values() if r["status"] in statuses)
+    assert len(plan.jobs) >= wanted > 0
+    assert store.scalar("SELECT count(*) FROM push_jobs") == 0  # planning sends and claims nothing
+
+
+@pytest.mark.timeout(90)  # without the check, `demo run` would serve on another port until stopped
+def test_demo_run_refuses_a_taken_port_instead_of_serving_elsewhere(tmp_path):
+    """`exactsync demo run` keeps serving for commands that read DIR/exactsync.toml, which name the
+    default ports: with one of them taken (another demo run), it stops with a clear message instead
+    of serving on another port while those commands reach the other process. A run that only pulls
+    (--no-serve), and start_demo itself, take a free port instead."""
+    import socket
+
+    from click.testing import CliRunner
+
+    from exactsync.cli.main import cli, load_commands
+    from exactsync.demo.generate import DEFAULT_PORTS
+    from exactsync.errors import ExactsyncError
+
+    load_commands()
+    generate_demo(tmp_path / "demo", orders=100, seed=11)
+    taken = socket.socket()
+    taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        taken.bind(("127.0.0.1", DEFAULT_PORTS["woocommerce"]))
+    except OSError:
+        pass  # already taken by something else: the same situation
+    else:
+        taken.listen()
+    try:
+        r = CliRunner().invoke(cli, ["demo", "run", "--dir", str(tmp_path / "demo"), "--orders", "100"])
+        assert r.exit_code == 1, r.output
+        assert f"port {DEFAULT_PORTS['woocommerce']} for the woocommerce sandbox is already in use" in r.output
+        assert "exactsync.toml" in r.output
+        assert "Traceback" not in r.output
+        with pytest.raises(ExactsyncError, match="already in use"):
+            start_demo(tmp_path / "demo", ports={"exact": 0, "magento": 0}, connect=False, fixed_ports=True)
+        env = start_demo(tmp_path / "demo", ports={"exact": 0, "magento": 0}, connect=False)
+        try:
+            assert env.urls["woocommerce"] != f"http://127.0.0.1:{DEFAULT_PORTS['woocommerce']}"
+        finally:
+            env.stop()
+    finally:
+        taken.close()
