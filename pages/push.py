@@ -99,6 +99,8 @@ def page() -> None:
                  + "\n".join(f"- {e}" for e in plan.errors[:20]))
     if plan.plan.moved_note:
         st.info(plan.plan.moved_note + ".")
+    if plan.plan.collective_b2b_note:
+        st.warning(plan.plan.collective_b2b_note + ".")
     if plan.refused.height:
         st.warning("Some selected documents cannot be pushed; they are left out:")
         st.dataframe(plan.refused, hide_index=True, width="stretch")

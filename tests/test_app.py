@@ -570,6 +570,36 @@ def test_push_books_a_closed_period_on_the_date_given(demo):
     assert store.scalar("SELECT count(*) FROM push_jobs") == 0
 
 
+def test_push_warns_when_b2b_documents_go_to_a_collective_debtor(demo):
+    """Strategy collective on the demo: correcting the planted amount and VAT differences books the
+    B2B ones (with a VAT number) on a collective debtor; the Push page warns and still allows it."""
+    import polars as pl
+
+    from exactsync import mapping
+
+    store = demo.store()
+    before = mapping.read_mapping(store, "settings", 700001).drop("error")
+    collective = before.with_columns(pl.lit("collective").alias("debtor_strategy"))
+    assert mapping.save_mapping(store, "settings", collective, 700001).saved
+    try:
+        at = run_page("differences.py")
+        at.multiselect(key="f_status").select("amount_differs").select("vat_differs").run()
+        at.button(key="select_all").click().run()
+        at.switch_page("pages/push.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        warned = [w.value for w in at.warning if "with a VAT number go to their country's collective debtor" in w.value]
+        assert warned and "Mappings → Journal & debtors" in warned[0]
+        assert not at.button(key="push_open").disabled
+    finally:
+        assert mapping.save_mapping(store, "settings", before, 700001).saved
+    at = run_page("differences.py")
+    at.multiselect(key="f_status").select("amount_differs").select("vat_differs").run()
+    at.button(key="select_all").click().run()
+    at.switch_page("pages/push.py").run()
+    assert not [w for w in at.warning if "collective debtor" in w.value]  # the demo's lookup strategy
+    assert store.scalar("SELECT count(*) FROM push_jobs") == 0
+
+
 def demo_settings_journal(demo) -> str:
     from exactsync.settings import load_settings
 

@@ -157,6 +157,19 @@ class Plan:
     closed_period_date: dt.date | None = None
     #: jobs booked on ``closed_period_date``: job_id, kind, your_ref, the closed period, the new date
     moved: list[dict[str, Any]] = field(default_factory=list)
+    #: YourRefs of documents with a VAT number whose new entry goes to a collective debtor
+    collective_b2b: list[str] = field(default_factory=list)
+
+    @property
+    def collective_b2b_note(self) -> str | None:
+        """A warning when B2B documents go to a collective debtor (None: none do)."""
+        if not self.collective_b2b:
+            return None
+        refs = ", ".join(self.collective_b2b[:5]) + (" …" if len(self.collective_b2b) > 5 else "")
+        return (f"{len(self.collective_b2b)} document(s) with a VAT number go to their country's collective debtor "
+                f"({refs}): Exact's EU sales listing needs the customer's VAT number, and the next reconciliation "
+                f"reports them as customer_differs. To book them on their own account, set the debtor strategy to "
+                f"lookup (and create debtors) under Mappings → Journal & debtors")
 
     @property
     def moved_note(self) -> str | None:
@@ -232,6 +245,7 @@ class Plan:
             "eta_seconds": self.eta_seconds,
             "closed_period_date": self.closed_period_date.isoformat() if self.closed_period_date else None,
             "moved": self.moved,
+            "collective_b2b": self.collective_b2b,
         }
 
     def summary(self) -> str:
@@ -259,6 +273,8 @@ class Plan:
                 lines.append(f"    … and {len(self.duplicates) - 20} more")
         if self.moved_note:
             lines.append(f"  {self.moved_note}")
+        if self.collective_b2b_note:
+            lines.append(f"  WARNING {self.collective_b2b_note}")
         eff = self.effect()
         if eff.height:
             lines.append("  Effect on Exact (net / VAT) per period, country, VAT code:")
@@ -635,6 +651,13 @@ def _customer(m: Mappings, doc: dict) -> tuple[str | None, str | None, str | Non
     return ref.accounts_by_code[code.strip()]["account_id"], None, None
 
 
+def _collective_id(m: Mappings, doc: dict) -> str | None:
+    """The account GUID of the document's collective debtor (None: none usable)."""
+    code = m.collective_debtor((doc.get("vat_country") or doc.get("billing_country") or "").upper())
+    account = m.ref.accounts_by_code.get(code.strip()) if code else None
+    return account["account_id"] if account else None
+
+
 def _in_open_period(plan: Plan, m: Mappings, draft: EntryDraft) -> tuple[EntryDraft, str | None]:
     """The draft dated ``plan.closed_period_date`` when its own period is closed for the journal
     (and that date has a period); returns it and the closed period it left (None: not moved)."""
@@ -701,6 +724,7 @@ def _plan_one(plan: Plan, settings: Any, m: Mappings, t: Target, doc: dict, ref:
     customer, cp, debtor_key = _customer(m, doc)
     if cp:
         return [cp]
+    on_collective = bool(debtor_keys(doc)[0]) and customer == _collective_id(m, doc)
     if t.status == "missing_in_exact":
         live = live_entries(entries)
         if live:
@@ -709,6 +733,8 @@ def _plan_one(plan: Plan, settings: Any, m: Mappings, t: Target, doc: dict, ref:
         draft, p = build_document_entry(doc, lines, m, customer_id=customer, your_ref=ref)
         if draft:
             _job(plan, m, draft, "create", t, doc, existing).debtor_key = debtor_key
+            if on_collective:
+                plan.collective_b2b.append(ref)
         return p
     # a correction: reverse what is booked, book the correct entry
     live = live_entries(entries)
@@ -731,6 +757,8 @@ def _plan_one(plan: Plan, settings: Any, m: Mappings, t: Target, doc: dict, ref:
     if draft and reversals:
         rebook = _job(plan, m, draft, "rebook", t, doc, existing, reverses=first)
         rebook.debtor_key = debtor_key
+        if on_collective:
+            plan.collective_b2b.append(ref)
         rebook.pair_job_id = reversals[0].job_id
         for r in reversals:
             r.pair_job_id = rebook.job_id

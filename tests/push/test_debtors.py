@@ -202,3 +202,27 @@ def test_a_debtor_created_by_a_run_that_died_is_found_not_created_again(make_env
     created = [a for a in _accounts(env) if a["Email"] == "crash@example.com"]
     assert len(created) == 1 and _customer_of(env, "WC-9301") == created[0]["ID"]
     assert [c["method"] for c in _account_calls(env)] == ["GET"]
+
+
+def test_a_b2b_document_on_a_collective_debtor_is_warned_about_not_refused(make_env):
+    """Strategy collective (or lookup finding no account and creating none) books a document with a
+    VAT number on its country's collective debtor: allowed, but the plan says what follows (EU sales
+    listing, customer_differs) and how to book it on its own account; B2C documents raise nothing."""
+    env = make_env()  # the conftest's mappings: strategy collective
+    docs = [
+        _doc(9201, vat="DE123456789", country="DE", treatment="reverse_charge", lines=[("goods", "0", "500.00", "0.00")]),
+        _doc(9202, email="b2c@example.com"),
+    ]
+    env.add_docs(docs)
+    targets = [Target(d["doc_key"], "missing_in_exact") for d, _ in docs]
+    plan = plan_targets(env.store, env.settings, targets)
+    assert plan.ok, plan.errors
+    assert plan.collective_b2b == ["WC-9201"]
+    assert plan.collective_b2b_note.startswith("1 document(s) with a VAT number go to their country's collective debtor")
+    assert "WARNING 1 document(s) with a VAT number" in plan.summary()
+    assert plan.as_dict()["collective_b2b"] == ["WC-9201"]
+    # lookup finds ACME GmbH by its VAT number: no warning
+    _strategy(env, create=False)
+    plan = plan_targets(env.store, env.settings, targets)
+    assert plan.ok and plan.collective_b2b == [] and plan.collective_b2b_note is None
+    assert "WARNING" not in plan.summary()
