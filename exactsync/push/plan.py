@@ -384,6 +384,12 @@ def load_targets(
     from exactsync.reconcile import DiffFilters, count_differences, differences
 
     wanted = [STATUS_ALIASES.get(s.strip(), s.strip()) for s in statuses if s.strip()] if statuses else []
+    from exactsync.reconcile.constants import PRECEDENCE
+
+    unknown = [s for s in wanted if s not in PRECEDENCE]
+    if unknown:
+        raise PushPlanError(f"unknown status {', '.join(map(repr, unknown))}; push fixes: "
+                            f"missing, amount, vat, duplicated, customer, currency (or {', '.join(PUSHABLE_STATUSES)})")
     if result_keys:
         # chosen results: every one comes back (a status push does not act on is skipped, with why)
         filters = DiffFilters(statuses=wanted, include_ok=True, result_keys=[str(k) for k in result_keys])

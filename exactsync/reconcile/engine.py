@@ -174,6 +174,14 @@ def _scope(con: duckdb.DuckDBPyConnection, settings: Any, divisions: Iterable[in
         names = sorted(in_data)
 
     if wanted_divs is not None:
+        known = ({s.division for s in configured.values() if s.division is not None}
+                 | {int(d) for d in (getattr(getattr(settings, "exact", None), "divisions", None) or [])}
+                 | {r[0] for r in con.execute(
+                     "SELECT division FROM exact_entries UNION SELECT division FROM exact_divisions").fetchall()})
+        unknown = [d for d in wanted_divs if d not in known]
+        if unknown:
+            raise ReconcileError(f"unknown division {', '.join(map(str, unknown))}: neither configured nor pulled "
+                                 f"(known: {', '.join(map(str, sorted(known))) or 'none'})")
         divs = wanted_divs
     else:
         found = {s.division for n, s in configured.items() if n in names and s.division is not None}

@@ -160,3 +160,16 @@ def test_a_closed_period_is_refused_before_any_call_naming_the_period(cli_env):
         r = env.invoke("push", *bad, "--dry-run")
         assert r.exit_code == EXIT_USAGE and "Traceback" not in r.output, r.output
         assert bad[1] in r.stderr
+
+
+def test_an_unknown_status_is_a_usage_error_not_an_empty_plan(cli_env):
+    """`--status missin` (a typo) used to plan nothing and exit 0, as if nothing needed pushing."""
+    env = cli_env
+    env.add_docs([make_doc(7200, day="2026-03-20")])
+    run_reconciliation(env.store, env.settings, "2026-03", clock=env.clock)
+    r = env.invoke("push", "--period", "2026-03", "--status", "missing,missin", "--dry-run")
+    assert r.exit_code == EXIT_USAGE, r.output
+    assert "unknown status 'missin'; push fixes: missing, amount, vat" in r.output
+    assert "Plan " not in r.output and not _posts(env)
+    r = env.invoke("push", "--period", "2026-03", "--status", "missing", "--dry-run")
+    assert r.exit_code == EXIT_OK and "1 job(s) 1 create" in r.output

@@ -240,3 +240,14 @@ def test_timings_cover_every_step_and_the_commit(store):
     assert {"doc", "e0", "fin", "summary", "ins_matched", "ins_rows", "ins_vat", "commit"} <= set(timings)
     assert all(v >= 0 for v in timings.values())
     assert list(timings)[-1] == "commit"
+
+
+def test_an_unknown_division_is_an_error_not_an_empty_run(store):
+    """`--division 70001` (a digit short) used to save an empty run that then showed as the latest."""
+    w = World()
+    month(w)
+    w.write(store)
+    with pytest.raises(ReconcileError, match=rf"unknown division 999: neither configured nor pulled \(known: {DIV}[,)]"):
+        run_reconciliation(store, w.settings(), PERIOD, divisions=[999])
+    assert list_runs(store).height == 0
+    assert run_reconciliation(store, w.settings(), PERIOD, divisions=[DIV]).counts["matched"] > 0
