@@ -46,6 +46,9 @@ _EPOCH = dt.datetime(1970, 1, 1)
 _READS = frozenset({"GET", "HEAD"})
 
 
+_NO_ANSWER = "no answer from Exact: "
+
+
 class ExactApiError(ExactsyncError):
     """Exact answered with an error: ``status``, Exact's ``message`` and the ``Reason`` header."""
 
@@ -56,9 +59,14 @@ class ExactApiError(ExactsyncError):
         self.reason = redact(reason) if reason else None
         self.method = method
         self.path = redact_url(path) if path else ""
-        where = f" ({method} {self.path})" if method else ""
+        shown = self.path if len(self.path) <= 160 else self.path.split("?", 1)[0] + "?…"
+        where = f" ({method} {shown})" if method else ""
         extra = f" [{self.reason}]" if self.reason else ""
-        super().__init__(f"Exact answered {status}{where}: {self.message or '(no message)'}{extra}")
+        text = self.message or "(no message)"
+        if status is None:  # no HTTP answer at all (connection refused, timeout): say so
+            super().__init__(f"Exact did not answer{where}: {text.removeprefix(_NO_ANSWER)}{extra}")
+        else:
+            super().__init__(f"Exact answered {status}{where}: {text}{extra}")
 
 
 @dataclass
@@ -288,7 +296,8 @@ class ExactClient:
                     self._backoff(attempt, method, url, error)
                     attempt += 1
                     continue
-                raise ExactApiError(None, f"no answer from Exact: {error}", method=method, path=sent_url)
+                tries = f" after {attempt + 1} attempts" if attempt else ""
+                raise ExactApiError(None, f"{_NO_ANSWER}{error}{tries}", method=method, path=sent_url)
             if status == 429:
                 got_429 += 1
                 if got_429 > self.max_429:

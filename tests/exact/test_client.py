@@ -133,3 +133,24 @@ def test_401_with_a_too_young_token_and_with_a_revoked_chain(make_env, clock):
     clock.advance(600)
     with pytest.raises(ReauthorizationNeeded, match="exact connect"):
         client.get("financial/Journals", DIV)
+
+
+def test_no_answer_says_so_with_the_attempts_and_a_short_url():
+    """Connection refused on every try: 'Exact did not answer (GET …/path?…): … after 5 attempts',
+    not 'Exact answered None' with the whole $select; a POST is tried once and says only the error."""
+    def handler(request):
+        raise httpx2.ConnectError("refused", request=request)
+
+    client = _client(handler)
+    cols = ",".join(f"Column{i}" for i in range(40))
+    with pytest.raises(ExactApiError) as info:
+        client.get("sync/Financial/TransactionLines", DIV, params={"$select": cols})
+    text = str(info.value)
+    assert text.startswith(f"Exact did not answer (GET https://start.exactonline.nl/api/v1/{DIV}/sync/Financial/"
+                           "TransactionLines?…): transport error (ConnectError) after 5 attempts")
+    assert "None" not in text and "Column39" not in text
+    assert info.value.status is None and "Column39" in info.value.path  # the attribute keeps it whole
+    assert info.value.message.startswith("no answer from Exact: ")  # what a push job records
+    with pytest.raises(ExactApiError) as info:
+        client.post("salesentry/SalesEntries", DIV, {"Journal": "70"})
+    assert str(info.value).endswith("): transport error (ConnectError)")
