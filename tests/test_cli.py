@@ -46,6 +46,24 @@ def test_status_human(tmp_path):
     assert "Schema version:" in r.output and "shop_documents" in r.output and "none yet" in r.output
 
 
+def test_status_shows_pull_times_in_utc(tmp_path):
+    """Times are UTC at rest; the status says so (as the dashboard's sidebar does)."""
+    import datetime as dt
+
+    from exactsync.store import Store
+
+    cfg = tmp_path / "exactsync.toml"
+    cfg.write_text('[store]\npath = "s.duckdb"\n')
+    store = Store.open(tmp_path / "s.duckdb")
+    with store.atomic() as con:
+        Store.set_cursor(con, "shop:woo:orders", "", "c1")
+        con.execute("UPDATE sync_state SET last_success_at = ?", [dt.datetime(2026, 11, 30, 22, 5, 9, 123456)])
+    del store
+    r = run("--config", str(cfg), "status")
+    assert r.exit_code == 0
+    assert "shop:woo:orders" in r.output and "2026-11-30 22:05:09 UTC" in r.output
+
+
 def test_bad_config_exit_code_and_no_traceback(tmp_path):
     cfg = tmp_path / "exactsync.toml"
     cfg.write_text('[exact]\nclinet_id = "x"\n')

@@ -29,7 +29,8 @@ def status(ctx: Ctx) -> None:
         if not info["pulls"]:
             lines.append("  none yet")
         for p in info["pulls"]:
-            when = p["last_success_at"] or "never succeeded"
+            at = p["last_success_at"]
+            when = f"{at:%Y-%m-%d %H:%M:%S} UTC" if hasattr(at, "strftime") else (at or "never succeeded")
             lines.append(f"  {p['source']:<34} {p['scope'] or '-':<10} {when}")
         return "\n".join(lines)
 
