@@ -89,8 +89,10 @@ class Ctx:
                 filled = int(20 * min(done, total) / total)
                 bar = "[" + "#" * filled + "-" * (20 - filled) + "] "
             click.echo(f"\r{label}: {bar}{done}{of} {message}".ljust(79)[:200], err=True, nl=False)
+            _open_line[0] = True
             if total and done >= total:
                 click.echo("", err=True)
+                _open_line[0] = False
 
         return report
 
@@ -119,6 +121,10 @@ def emit(ctx: Ctx, data: Any, human: str | Callable[[], str] | None = None) -> N
     click.echo(redact(text))
 
 
+#: whether a progress bar left its line open on stderr (the next message then starts a new line)
+_open_line = [False]
+
+
 class ExactsyncGroup(click.Group):
     """Turns every :class:`ExactsyncError` into its message and exit code: no tracebacks."""
 
@@ -126,6 +132,9 @@ class ExactsyncGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ExactsyncError as e:
+            if _open_line[0]:  # a progress bar is mid-line: the error starts on its own line
+                click.echo("", err=True)
+                _open_line[0] = False
             click.echo(f"Error: {redact(e)}", err=True)
             ctx.exit(e.exit_code)
 

@@ -20,9 +20,21 @@ from typing import Callable
 import uvicorn
 
 from exactsync.clock import Clock
+from exactsync.errors import EXIT_CONFIG, ExactsyncError
 from exactsync.sandbox.base import SandboxApp
 
-__all__ = ["SANDBOXES", "ServerThread", "serve", "load_scenario_apps", "RunningSandbox"]
+__all__ = ["SANDBOXES", "ServerThread", "serve", "load_scenario_apps", "RunningSandbox", "ScenarioError",
+           "ScenarioNotFound"]
+
+
+class ScenarioError(ExactsyncError):
+    """A scenario file that cannot be read or served (damaged JSON, an order that does not add up)."""
+
+    exit_code = EXIT_CONFIG
+
+
+class ScenarioNotFound(ScenarioError, FileNotFoundError):
+    """No scenario directory, or no scenario file in it."""
 
 log = logging.getLogger(__name__)
 
@@ -43,16 +55,19 @@ def load_scenario_apps(directory: str | Path, clock: Clock | None = None) -> dic
     """Build every sandbox whose scenario file exists in ``directory``."""
     directory = Path(directory)
     if not directory.is_dir():
-        raise FileNotFoundError(f"scenario directory not found: {directory}")
+        raise ScenarioNotFound(f"scenario directory not found: {directory}")
     apps: dict[str, SandboxApp] = {}
     for name in SANDBOXES:
         path = directory / f"{name}.json"
         if path.exists():
-            with path.open(encoding="utf-8") as f:
-                scenario = json.load(f)
-            apps[name] = _factory(name)(scenario, clock=clock)
+            try:
+                with path.open(encoding="utf-8") as f:
+                    scenario = json.load(f)
+                apps[name] = _factory(name)(scenario, clock=clock)
+            except (ValueError, TypeError, KeyError, ArithmeticError) as e:  # a damaged or hand-edited file
+                raise ScenarioError(f"scenario file {path} cannot be served: {e}") from None
     if not apps:
-        raise FileNotFoundError(
+        raise ScenarioNotFound(
             f"no scenario files in {directory}: expected one of "
             + ", ".join(f"{n}.json" for n in SANDBOXES)
         )

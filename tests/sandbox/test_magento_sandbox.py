@@ -310,3 +310,43 @@ def test_load_scenario_dir(tmp_path):
     (tmp_path / "magento.json").write_text(DATA.read_text())
     apps = load_scenario_apps(tmp_path)
     assert len(apps["magento"].orders) == 9
+
+
+def test_a_damaged_scenario_file_is_a_clear_error_naming_file_and_order(tmp_path):
+    """A hand-edited scenario (an amount that is not one, broken JSON) stops `sandbox serve` and
+    `demo run` with the file and the order named, exit 5, no traceback; a missing directory is
+    still a FileNotFoundError for callers that expect one."""
+    import json
+
+    from click.testing import CliRunner
+
+    from exactsync.cli.main import cli, load_commands
+    from exactsync.sandbox.server import ScenarioError
+
+    load_commands()
+    data = json.loads(DATA.read_text())
+    data["orders"][0]["items"][0]["price"] = "abc"
+    (tmp_path / "magento.json").write_text(json.dumps(data))
+    with pytest.raises(ScenarioError, match=r"magento\.json cannot be served: magento scenario: order .*'abc' is not an amount"):
+        load_scenario_apps(tmp_path)
+    r = CliRunner().invoke(cli, ["sandbox", "serve", "--scenario", str(tmp_path)])
+    assert r.exit_code == 5 and "Error: scenario file" in r.output and "Traceback" not in r.output
+    (tmp_path / "magento.json").write_text("{not json")
+    with pytest.raises(ScenarioError, match="cannot be served"):
+        load_scenario_apps(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        load_scenario_apps(tmp_path / "nowhere")
+
+
+def test_an_error_after_a_progress_bar_starts_on_its_own_line(tmp_path):
+    from click.testing import CliRunner
+
+    from exactsync.cli.main import cli, load_commands
+    from exactsync.demo import generate_demo
+
+    load_commands()
+    generate_demo(tmp_path, orders=100, seed=3)
+    (tmp_path / "magento.json").write_text("{not json")
+    r = CliRunner().invoke(cli, ["demo", "run", "--dir", str(tmp_path), "--no-serve"])
+    assert r.exit_code == 5
+    assert "starting sandboxes" in r.output and "\nError: scenario file" in r.output

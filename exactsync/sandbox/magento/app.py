@@ -122,11 +122,12 @@ class MagentoSandbox(SandboxApp):
         self.orders: dict[int, dict[str, Any]] = {}
         self.invoices: dict[int, dict[str, Any]] = {}
         self.creditmemos: dict[int, dict[str, Any]] = {}
-        try:
-            for a in scenario.get("orders", []):
+        for a in scenario.get("orders", []):
+            try:
                 self.add_order(a)
-        except AuthorError as e:
-            raise ValueError(f"magento scenario: {e}") from None
+            except AuthorError as e:
+                which = a.get("increment_id") or a.get("id") if isinstance(a, dict) else None
+                raise ValueError(f"magento scenario: order {which or '?'}: {e}") from None
         for raw in scenario.get("raw_orders", []):
             o = _decimals(raw)
             self.orders[int(o["entity_id"])] = o

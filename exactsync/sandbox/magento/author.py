@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 __all__ = ["AuthorError", "Ids", "expand_order", "make_invoice", "make_creditmemo", "to_decimal", "fmt_time", "deep_merge"]
@@ -45,7 +45,13 @@ def to_decimal(v: Any, default: Decimal | None = None) -> Decimal:
         return v
     if isinstance(v, float):
         return Decimal(repr(v))
-    return Decimal(str(v))
+    try:
+        amount = Decimal(str(v))
+    except InvalidOperation:
+        raise AuthorError(f"{v!r} is not an amount") from None
+    if not amount.is_finite():
+        raise AuthorError(f"{v!r} is not an amount")
+    return amount
 
 
 def fmt_time(v: Any) -> str:
