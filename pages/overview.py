@@ -39,8 +39,13 @@ def page() -> None:
     c[0].metric("Documents", f"{s['documents']:,}")
     c[1].metric("Matched", f"{s['matched_share']:.1%}")
     c[2].metric("Differences", f"{s['differences']:,}")
-    c[3].metric("Amount of differences", views.fmt_money(s["difference_amount"], "€"))
-    c[4].metric("VAT difference", views.fmt_money(s["vat_difference"], "€"), help="Exact − shop, over the differences")
+    cur = views.currency_symbol(run["currency"])
+    left_out = (f" {s['dc_unknown']:,} difference(s) without an amount in {run['currency'] or 'the division currency'}"
+                " are left out." if s["dc_unknown"] else "")
+    c[3].metric("Amount of differences", views.fmt_money(s["difference_amount"], cur),
+                help="Σ |Exact − shop| gross over the differences, in the division's currency." + left_out)
+    c[4].metric("VAT difference", views.fmt_money(s["vat_difference"], cur),
+                help="Exact − shop, over the differences, in the division's currency." + left_out)
 
     pulls = view("last_pulls")
     if pulls.height:
@@ -57,7 +62,8 @@ def page() -> None:
         if by_status.height:
             fig = px.bar(by_status, y="status_label", x="amount_chart", color="cause_label", orientation="h",
                          hover_data=["documents"],
-                         labels={"status_label": "Status", "amount_chart": "Gross amount (EUR)", "cause_label": "Cause",
+                         labels={"status_label": "Status", "amount_chart": f"Gross amount ({run['currency'] or 'division currency'})",
+                                 "cause_label": "Cause",
                                  "documents": "Documents"})
             fig.update_layout(showlegend=False, yaxis={"categoryorder": "total ascending"})
             st.plotly_chart(fig, width="stretch", key="chart_status")

@@ -189,7 +189,8 @@ def test_first_start_without_configuration_runs_the_demo(tmp_path, monkeypatch):
 
 
 def _difference_sums(store, run_id: str, shop: str | None = None):
-    """Σ |Δgross| and Σ ΔVAT over a run's differences, summed here in Decimal from its rows."""
+    """Σ |Δgross| and Σ ΔVAT over a run's differences in the division's currency (the demo has
+    GBP and SEK documents beside EUR ones), summed here in Decimal from its rows."""
     from decimal import Decimal
 
     from exactsync.reconcile import results
@@ -199,8 +200,10 @@ def _difference_sums(store, run_id: str, shop: str | None = None):
     for r in rows.iter_rows(named=True):
         if r["status"] in ("matched", "matched_within_tolerance") or (shop and r["shop"] != shop):
             continue
-        amount += abs(r["delta_gross"])
-        vat += r["delta_vat"]
+        if r["currency"] not in (None, "EUR"):
+            assert r["shop_gross_dc"] is not None  # Magento's base currency is EUR: every document has EUR amounts
+        amount += abs(r["delta_gross_dc"])
+        vat += r["delta_vat_dc"]
     return amount, vat
 
 

@@ -87,7 +87,7 @@ DIFFERENCE_STATUSES = tuple(s for s in PRECEDENCE if s not in OK_STATUSES)
 TOLERANCE_TYPES = ("net", "vat", "gross")
 
 #: stored with every run; bump when a rule changes so old runs say which rules made them
-ENGINE_VERSION = "2"  # 2: a domestic 0 % VAT bucket compares as zero-rated
+ENGINE_VERSION = "3"  # 2: a domestic 0 % VAT bucket compares as zero-rated; 3: no DC delta without DC amounts
 
 
 def status_label(status: str | None) -> str:

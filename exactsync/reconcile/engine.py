@@ -125,6 +125,12 @@ class RunSummary:
     tolerated: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def currency(self) -> str | None:
+        """The divisions' one currency (the ``*_dc`` amounts are in it); None when they differ or it is unknown."""
+        found = {c for c in (self.params.get("division_currencies") or {}).values() if c}
+        return found.pop() if len(found) == 1 else None
+
+    @property
     def counts(self) -> dict[str, int]:
         return {k: v["count"] for k, v in self.by_status.items()}
 
@@ -136,6 +142,7 @@ class RunSummary:
         d = asdict(self)
         d["counts"] = self.counts
         d["differences"] = self.differences
+        d["currency"] = self.currency
         return d
 
 
@@ -794,9 +801,13 @@ SELECT $run_id AS run_id,
        shop_net_dc, shop_vat_dc, shop_gross_dc,
        coalesce(exact_net_dc, 0) AS exact_net_dc, coalesce(exact_vat_dc, 0) AS exact_vat_dc,
        coalesce(exact_gross_dc, 0) AS exact_gross_dc,
-       coalesce(exact_net_dc, 0) - coalesce(shop_net_dc, 0) AS delta_net_dc,
-       coalesce(exact_vat_dc, 0) - coalesce(shop_vat_dc, 0) AS delta_vat_dc,
-       coalesce(exact_gross_dc, 0) - coalesce(shop_gross_dc, 0) AS delta_gross_dc,
+       -- a document without amounts in the division's currency has no DC delta (not Exact's whole amount)
+       CASE WHEN NOT (is_doc AND shop_net_dc IS NULL) THEN coalesce(exact_net_dc, 0) - coalesce(shop_net_dc, 0) END
+           AS delta_net_dc,
+       CASE WHEN NOT (is_doc AND shop_vat_dc IS NULL) THEN coalesce(exact_vat_dc, 0) - coalesce(shop_vat_dc, 0) END
+           AS delta_vat_dc,
+       CASE WHEN NOT (is_doc AND shop_gross_dc IS NULL) THEN coalesce(exact_gross_dc, 0) - coalesce(shop_gross_dc, 0) END
+           AS delta_gross_dc,
        CASE WHEN tolerated THEN d_net ELSE 0 END AS tolerated_net,
        CASE WHEN tolerated THEN d_vat ELSE 0 END AS tolerated_vat,
        CASE WHEN tolerated THEN d_gross ELSE 0 END AS tolerated_gross,
@@ -909,7 +920,10 @@ _SAVE_STEPS = (("more_cmp", _MORE_CMP), ("ins_matched", _INSERT_MATCHED), ("sd",
                ("ins_rows", _INSERT_RESULTS),
                ("ins_rvat", _INSERT_RESULT_VAT), ("ins_vat", _INSERT_VAT), ("ins_vmap", _INSERT_VMAP))
 
-#: per status: rows and amounts, with what the totals add up (one scan of the run's rows)
+#: per status: rows and amounts, with what the totals add up (one scan of the run's rows); the
+#: amounts in document currency (summed as they are, whatever the currency) and in the division's
+#: (``*_dc``: what the totals mean when documents come in several currencies), with the documents
+#: that have no division-currency amount (``dc_unknown``, left out of the ``*_dc`` sums)
 _SUMMARY_SELECT = """
 SELECT status, count(*) AS count,
        coalesce(sum(shop_net), 0), coalesce(sum(shop_vat), 0), coalesce(sum(shop_gross), 0),
@@ -917,35 +931,51 @@ SELECT status, count(*) AS count,
        coalesce(sum(delta_gross), 0),
        count(*) FILTER (WHERE shop_gross IS NOT NULL), coalesce(sum(entry_count), 0),
        coalesce(sum(tolerated_net), 0), coalesce(sum(tolerated_vat), 0), coalesce(sum(tolerated_gross), 0),
-       count(*) FILTER (WHERE tolerated_net <> 0 OR tolerated_vat <> 0 OR tolerated_gross <> 0)
+       count(*) FILTER (WHERE tolerated_net <> 0 OR tolerated_vat <> 0 OR tolerated_gross <> 0),
+       coalesce(sum(shop_net_dc), 0), coalesce(sum(shop_vat_dc), 0), coalesce(sum(shop_gross_dc), 0),
+       coalesce(sum(exact_net_dc), 0), coalesce(sum(exact_vat_dc), 0), coalesce(sum(exact_gross_dc), 0),
+       coalesce(sum(delta_gross_dc), 0),
+       count(*) FILTER (WHERE shop_gross IS NOT NULL AND shop_gross_dc IS NULL)
 FROM {source} GROUP BY status
 """
 
-#: the run's rows while it is being made (the same sums recon_results will show)
-_FIN_AS_RESULTS = """(SELECT status, shop_net, shop_vat, shop_gross, coalesce(exact_net, 0) AS exact_net,
-    coalesce(exact_vat, 0) AS exact_vat, coalesce(exact_gross, 0) AS exact_gross,
-    coalesce(exact_gross, 0) - coalesce(shop_gross, 0) AS delta_gross, coalesce(entry_count, 0) AS entry_count,
-    CASE WHEN fl & 2048 <> 0 THEN coalesce(exact_net, 0) - coalesce(shop_net, 0) ELSE 0 END AS tolerated_net,
-    CASE WHEN fl & 2048 <> 0 THEN coalesce(exact_vat, 0) - coalesce(shop_vat, 0) ELSE 0 END AS tolerated_vat,
-    CASE WHEN fl & 2048 <> 0 THEN coalesce(exact_gross, 0) - coalesce(shop_gross, 0) ELSE 0 END AS tolerated_gross
-    FROM _rc_fin)"""
+#: the run's rows as saved: the slim ones straight from the run's own table, the others as written
+_RUN_AS_RESULTS = """(
+    SELECT 'matched' AS status, shop_net, shop_vat, shop_gross, exact_net, exact_vat, exact_gross,
+           CAST(0 AS DECIMAL(18,4)) AS delta_gross, entry_count,
+           CAST(0 AS DECIMAL(18,4)) AS tolerated_net, CAST(0 AS DECIMAL(18,4)) AS tolerated_vat,
+           CAST(0 AS DECIMAL(18,4)) AS tolerated_gross,
+           shop_net AS shop_net_dc, shop_vat AS shop_vat_dc, shop_gross AS shop_gross_dc,
+           exact_net AS exact_net_dc, exact_vat AS exact_vat_dc, exact_gross AS exact_gross_dc,
+           CAST(0 AS DECIMAL(18,4)) AS delta_gross_dc
+    FROM _rc_fin WHERE slim
+    UNION ALL
+    SELECT status, shop_net, shop_vat, shop_gross, exact_net, exact_vat, exact_gross, delta_gross, entry_count,
+           tolerated_net, tolerated_vat, tolerated_gross, shop_net_dc, shop_vat_dc, shop_gross_dc,
+           exact_net_dc, exact_vat_dc, exact_gross_dc, delta_gross_dc
+    FROM recon_result_rows WHERE run_id = ?)"""
 
 _AMOUNT_KEYS = ("shop_net", "shop_vat", "shop_gross", "exact_net", "exact_vat", "exact_gross")
+_DC_KEYS = tuple(f"{k}_dc" for k in _AMOUNT_KEYS)
 
 
 def _summary(con: duckdb.DuckDBPyConnection, source: str,
              params: list[Any]) -> tuple[dict[str, dict[str, Any]], dict[str, Any], dict[str, Any]]:
-    by_status: dict[str, dict[str, Any]] = {s: {"count": 0, **{k: Decimal("0") for k in _AMOUNT_KEYS},
-                                               "delta_gross": Decimal("0")} for s in PRECEDENCE}
     zero = Decimal("0")
-    totals: dict[str, Any] = {"documents": 0, "exact_entries": 0, "results": 0, **{k: zero for k in _AMOUNT_KEYS}}
+    by_status: dict[str, dict[str, Any]] = {
+        s: {"count": 0, **{k: zero for k in _AMOUNT_KEYS}, "delta_gross": zero,
+            **{k: zero for k in _DC_KEYS}, "delta_gross_dc": zero, "dc_unknown": 0} for s in PRECEDENCE}
+    totals: dict[str, Any] = {"documents": 0, "exact_entries": 0, "results": 0, **{k: zero for k in _AMOUNT_KEYS},
+                              **{k: zero for k in _DC_KEYS}, "dc_unknown": 0}
     tolerated: dict[str, Any] = {"net": zero, "vat": zero, "gross": zero, "rows": 0}
     for row in con.execute(_SUMMARY_SELECT.format(source=source), params).fetchall():
-        by_status[row[0]] = {"count": row[1], **dict(zip(_AMOUNT_KEYS, row[2:8])), "delta_gross": row[8]}
+        by_status[row[0]] = {"count": row[1], **dict(zip(_AMOUNT_KEYS, row[2:8])), "delta_gross": row[8],
+                             **dict(zip(_DC_KEYS, row[15:21])), "delta_gross_dc": row[21], "dc_unknown": row[22]}
         totals["documents"] += row[9]
         totals["exact_entries"] += row[10]
         totals["results"] += row[1]
-        for k, v in zip(_AMOUNT_KEYS, row[2:8]):
+        totals["dc_unknown"] += row[22]
+        for k, v in zip(_AMOUNT_KEYS + _DC_KEYS, (*row[2:8], *row[15:21])):
             totals[k] += v
         for k, v in zip(("net", "vat", "gross", "rows"), row[11:15]):
             tolerated[k] += v
@@ -1030,19 +1060,21 @@ def run_reconciliation(
                 if name in _FIXED_BUILD_SIDE:
                     con.execute("RESET disabled_optimizers")
                 timings[name] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            by_status, totals, tolerated = _summary(con, _FIN_AS_RESULTS, [])
-            timings["summary"] = time.perf_counter() - t0
             for name, step in _SAVE_STEPS:
                 t0 = time.perf_counter()
                 con.execute(step, {k: v for k, v in params.items() if f"${k}" in step})
                 timings[name] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            by_status, totals, tolerated = _summary(con, _RUN_AS_RESULTS, [run_id])
+            timings["summary"] = time.perf_counter() - t0
+            currencies = {str(d): c for d, c in con.execute("SELECT division, currency FROM _rc_divs ORDER BY division").fetchall()}
             duration_ms = int((time.perf_counter() - began) * 1000)
             run_params = {"period": period, "start": start.isoformat(), "end": end.isoformat(),
                           "divisions": divs, "shops": [r[0] for r in shop_rows],
                           "shop_divisions": {r[0]: r[1] for r in shop_rows},
                           "reference_prefixes": {r[0]: r[2] for r in shop_rows},
-                          "tolerance": tol.as_dict(), "customer_check": customer_check, "flag_draft": bool(flag_draft)}
+                          "tolerance": tol.as_dict(), "customer_check": customer_check, "flag_draft": bool(flag_draft),
+                          "division_currencies": currencies}
             summary = {"by_status": by_status, "totals": totals, "tolerated": tolerated}
             con.execute(
                 "INSERT INTO recon_runs (run_id, created_at, period, divisions, shops, tolerance, params, summary, "

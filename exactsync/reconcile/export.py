@@ -63,24 +63,33 @@ def _summary_frame(store: Any, run_id: str) -> tuple[pl.DataFrame, pl.DataFrame]
          "value": " / ".join(run.tolerance.get(k, "") for k in ("net", "vat", "gross"))},
         {"item": "engine version", "value": run.engine_version},
     ]
+    # the amounts: in the division's currency (documents come in several currencies; their own
+    # amounts added up would mean nothing). Runs saved before engine version 3 have only the
+    # document-currency sums; those are shown, and said to be.
+    dc = "shop_gross_dc" in run.totals
+    cur = run.currency or "the division's currency"
+    rows.append({"item": "amounts in", "value": f"{cur} (division currency)" if dc else
+                 "each document's own currency, added as they are (run saved before amounts in the division's currency)"})
+    if dc and run.totals.get("dc_unknown"):
+        rows.append({"item": f"documents without an amount in {cur}",
+                     "value": f"{run.totals['dc_unknown']} (left out of the shop amounts; see Differences)"})
     meta = pl.DataFrame(rows, schema={"item": pl.String, "value": pl.String})
+    keys = ("shop_net", "shop_vat", "shop_gross", "exact_net", "exact_vat", "exact_gross")
+    src = {k: f"{k}_dc" if dc else k for k in keys}
     lines = []
     for status in PRECEDENCE:
         s = run.by_status.get(status, {"count": 0})
         lines.append({"status": status, "label": status_label(status), "count": int(s.get("count", 0)),
-                      **{k: str(s.get(k, "0")) for k in ("shop_net", "shop_vat", "shop_gross", "exact_net",
-                                                         "exact_vat", "exact_gross")}})
+                      **{k: str(s.get(src[k], "0")) for k in keys}})
     t = run.totals
     lines.append({"status": "total", "label": "Total", "count": int(t.get("results", 0)),
-                  **{k: str(t.get(k, "0")) for k in ("shop_net", "shop_vat", "shop_gross", "exact_net",
-                                                     "exact_vat", "exact_gross")}})
+                  **{k: str(t.get(src[k], "0")) for k in keys}})
     tol = run.tolerated
-    lines.append({"status": "tolerated", "label": f"Tolerated differences ({tol.get('rows', 0)} rows)", "count": None,
-                  "shop_net": None, "shop_vat": None, "shop_gross": None, "exact_net": str(tol.get("net", "0")),
-                  "exact_vat": str(tol.get("vat", "0")), "exact_gross": str(tol.get("gross", "0"))})
-    table = pl.DataFrame(lines).with_columns(
-        [pl.col(c).cast(pl.Decimal(18, 4)) for c in ("shop_net", "shop_vat", "shop_gross", "exact_net",
-                                                      "exact_vat", "exact_gross")])
+    lines.append({"status": "tolerated", "label": f"Tolerated differences ({tol.get('rows', 0)} rows, document currency)",
+                  "count": None, "shop_net": None, "shop_vat": None, "shop_gross": None,
+                  "exact_net": str(tol.get("net", "0")), "exact_vat": str(tol.get("vat", "0")),
+                  "exact_gross": str(tol.get("gross", "0"))})
+    table = pl.DataFrame(lines).with_columns([pl.col(c).cast(pl.Decimal(18, 4)) for c in keys])
     return meta, table
 
 

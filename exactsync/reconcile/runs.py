@@ -196,7 +196,9 @@ def count_differences(store: Any, run_id: str, filters: DiffFilters | None = Non
 
 
 def amounts_by_status(store: Any, run_id: str, *, shop: str | None = None) -> pl.DataFrame:
-    """Per status (and cause): rows, shop and Exact amounts, deltas, tolerated amounts."""
+    """Per status (and cause): rows, shop and Exact amounts (document currency, as they add up) and
+    their gross in the division's currency (``*_gross_dc``; ``amount`` = the shop's, else Exact's),
+    deltas, tolerated amounts."""
     where, params = ("run_id = ? AND shop = ?", [run_id, shop]) if shop else ("run_id = ?", [run_id])
     frame = store.query(
         f"""SELECT status, cause, count(*) AS documents,
@@ -204,7 +206,9 @@ def amounts_by_status(store: Any, run_id: str, *, shop: str | None = None) -> pl
                    coalesce(sum(shop_gross), 0) AS shop_gross, sum(exact_net) AS exact_net,
                    sum(exact_vat) AS exact_vat, sum(exact_gross) AS exact_gross,
                    sum(delta_gross) AS delta_gross, sum(tolerated_gross) AS tolerated_gross,
-                   coalesce(sum(shop_gross), sum(exact_gross)) AS amount
+                   -- the gross amount in the division's currency (the rows' own currencies differ)
+                   sum(shop_gross_dc) AS shop_gross_dc, sum(exact_gross_dc) AS exact_gross_dc,
+                   coalesce(sum(shop_gross_dc), sum(exact_gross_dc)) AS amount
             FROM recon_result_amounts WHERE {where} GROUP BY status, cause ORDER BY documents DESC, status""", params)
     if not frame.height:
         return frame.with_columns(pl.lit(None, pl.String).alias("status_label"), pl.lit(None, pl.String).alias("cause_label"))

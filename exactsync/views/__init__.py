@@ -13,6 +13,7 @@ from exactsync.views.base import (
     PAGE_SIZE,
     period_bounds,
     fmt_money,
+    currency_symbol,
     fmt_age,
     fmt_eta,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "PAGE_SIZE",
     "period_bounds",
     "fmt_money",
+    "currency_symbol",
     "fmt_age",
     "fmt_eta",
     "last_pulls",

@@ -16,6 +16,7 @@ __all__ = [
     "PAGE_SIZE",
     "period_bounds",
     "fmt_money",
+    "currency_symbol",
     "fmt_age",
     "fmt_eta",
 ]
@@ -82,6 +83,11 @@ def fmt_money(value: Any, currency: str = "EUR") -> str:
         return "—"
     q = Decimal(str(value)).quantize(Decimal("0.01"))
     return f"{currency} {q:,.2f}"
+
+
+def currency_symbol(code: str | None) -> str:
+    """What money tiles are prefixed with: ``€`` for EUR, else the code (``GBP``); ``''`` unknown."""
+    return {"EUR": "€", None: ""}.get(code, code or "")
 
 
 def fmt_age(seconds: float | None) -> str:

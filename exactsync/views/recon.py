@@ -76,7 +76,7 @@ def _run_dict(run: Any) -> dict | None:
     if run is None:
         return None
     return {"run_id": run.run_id, "period": run.period, "created_at": run.created_at, "divisions": run.divisions,
-            "shops": run.shops, "totals": run.totals, "by_status": run.by_status}
+            "shops": run.shops, "totals": run.totals, "by_status": run.by_status, "currency": run.currency}
 
 
 def run_info(store: Store, run_id: str) -> dict | None:
@@ -108,24 +108,27 @@ def has_run(store: Store) -> bool:
 def overview(store: Store, run_id: str, *, shop: str | None = None) -> dict:
     """Tiles of the Overview: results, matched share, differences, their amount and VAT delta.
 
-    Amount of differences = Σ |delta gross| (shop gross for a document missing in Exact, Exact
-    gross for an Exact-only entry); VAT difference = Σ delta VAT (Exact − shop) over differences.
+    In the division's currency (documents come in several; their own amounts added would mean
+    nothing): amount of differences = Σ |delta gross DC| (the shop's gross for a document missing
+    in Exact, Exact's for an Exact-only entry); VAT difference = Σ delta VAT DC (Exact − shop), both
+    over the differences. ``dc_unknown``: differences of documents without an amount in that
+    currency (left out of both).
     """
     m = ", ".join(f"'{s}'" for s in MATCHED)
     where, params = ("run_id = ? AND shop = ?", [run_id, shop]) if shop else ("run_id = ?", [run_id])
     row = store.rows(
         f"""SELECT count(*), count(*) FILTER (WHERE status IN ({m})),
                    count(*) FILTER (WHERE status NOT IN ({m})),
-                   coalesce(sum(abs(coalesce(delta_gross, exact_gross - shop_gross, shop_gross, exact_gross)))
-                            FILTER (WHERE status NOT IN ({m})), 0),
-                   coalesce(sum(coalesce(delta_vat, coalesce(exact_vat, 0) - coalesce(shop_vat, 0)))
-                            FILTER (WHERE status NOT IN ({m})), 0)
+                   coalesce(sum(abs(delta_gross_dc)) FILTER (WHERE status NOT IN ({m})), 0),
+                   coalesce(sum(delta_vat_dc) FILTER (WHERE status NOT IN ({m})), 0),
+                   count(*) FILTER (WHERE status NOT IN ({m}) AND delta_gross_dc IS NULL)
             FROM recon_result_amounts WHERE {where}""",
         params,
     )[0]
     docs = int(row[0])
     return {"documents": docs, "matched": int(row[1]), "matched_share": (row[1] / docs) if docs else 0.0,
-            "differences": int(row[2]), "difference_amount": row[3], "vat_difference": row[4]}
+            "differences": int(row[2]), "difference_amount": row[3], "vat_difference": row[4],
+            "dc_unknown": int(row[5])}
 
 
 def amounts_by_status(store: Store, run_id: str, *, shop: str | None = None) -> pl.DataFrame:

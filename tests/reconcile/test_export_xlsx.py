@@ -44,3 +44,27 @@ def test_xlsx_reads_back_with_amounts_as_numbers(store, tmp_path):
     assert len(vat) == want_vat.height
     assert sum(_cents(r["shop_vat"]) for r in vat if r["shop_vat"] is not None) == \
         sum(_cents(v) for v in want_vat["shop_vat"].drop_nulls().to_list())
+
+
+def test_xlsx_summary_adds_amounts_of_one_currency(store, tmp_path):
+    """A GBP document beside EUR ones: the Summary sheet's amounts are the division's (EUR), said
+    so in a row of its own, and its total is the sum of the rows' EUR amounts, not EUR + GBP."""
+    from recon_world import D, nl
+
+    from exactsync.reconcile import results
+
+    w = World()
+    month(w)
+    w.book(w.doc(950, currency="GBP", base_currency="EUR", fx=D("0.8"), lines=[nl("80")]))
+    w.write(store)
+    run = run_reconciliation(store, w.settings(), PERIOD)
+    book = openpyxl.load_workbook(export_run(store, run.run_id, tmp_path / "oktober.xlsx"), read_only=True)
+    rows = list(book["Summary"].iter_rows(values_only=True))
+    items = {r[0]: r[1] for r in rows if r[0] and r[1] is not None}
+    assert items["amounts in"] == "EUR (division currency)"
+    header = next(i for i, r in enumerate(rows) if r[0] == "status")
+    table = [dict(zip(rows[header], r)) for r in rows[header + 1:] if r[0]]
+    total = next(r for r in table if r["status"] == "total")
+    saved = results(store, run.run_id)
+    assert _cents(total["shop_gross"]) == _cents(sum(saved["shop_gross_dc"].drop_nulls()))
+    assert _cents(total["shop_gross"]) != _cents(sum(saved["shop_gross"].drop_nulls()))  # not EUR + GBP

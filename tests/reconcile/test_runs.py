@@ -200,6 +200,11 @@ def test_cli_reconcile(tmp_path):
     r = runner.invoke(cli, ["--config", str(cfg), "reconcile", "--period", PERIOD, "--shop", "woo",
                             "--division", str(DIV), "--tolerance", "0.05"], catch_exceptions=False)
     assert r.exit_code == 0 and "Missing in Exact" in r.output and "Total" in r.output
+    # the table adds amounts of one currency: the division's (EUR here), and says so
+    assert "shop gross (EUR)" in r.output and "Exact gross (EUR)" in r.output
+    dc_total = store.scalar("SELECT sum(shop_gross_dc) FROM recon_results WHERE run_id = ("
+                            "SELECT run_id FROM recon_runs ORDER BY created_at DESC LIMIT 1)")
+    assert f"{dc_total:,.2f}" in next(line for line in r.output.splitlines() if line.strip().startswith("Total"))
     r = runner.invoke(cli, ["--config", str(cfg), "reconcile", "--period", "2026-13"], catch_exceptions=False)
     assert r.exit_code == 2 and "2026-10" in r.output
 

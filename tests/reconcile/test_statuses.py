@@ -524,3 +524,33 @@ def test_vat_split_deltas_in_document_and_division_currency(store):
 
     assert "delta_base_dc" not in drill_down(store, run.run_id, "doc:woo:invoice:810")["comparison"].columns
     assert "delta_base_dc" in drill_down(store, run.run_id, "doc:woo:invoice:811")["comparison"].columns
+
+
+def test_run_totals_in_the_division_currency_leave_out_what_has_no_amount_in_it(store):
+    """Documents in EUR, in GBP with EUR base amounts and in USD with USD base amounts (no EUR
+    amount at all): the run's ``*_dc`` totals add EUR only, count the USD document apart, and the
+    USD document has no DC delta (it used to get Exact's whole DC amount as its delta)."""
+    w = World()
+    w.book(w.doc(900, lines=[nl("100")]))  # EUR, matched
+    w.doc(901, currency="GBP", base_currency="EUR", fx=D("0.8"), lines=[nl("80")])  # missing, EUR base 100
+    w.doc(902, currency="USD", base_currency="USD", fx=D(1), lines=[Line("export", "US", D(0), D("50.00"), D(0))],
+          country="US")
+    w.entry("WC-902", lines=[("EXP", D("50.00"), D(0))], currency="USD", fx=D("0.9"), customer="acc-us")
+    run, rows = reconcile(store, w)
+    usd = rows["doc:woo:invoice:902"]
+    assert usd["shop_gross_dc"] is None and usd["exact_gross_dc"] == D("45.00")
+    assert usd["delta_gross_dc"] is None
+    t = run.totals
+    assert t["shop_gross"] == D("121.00") + D("96.80") + D("50.00")  # three currencies added: meaningless
+    assert t["shop_gross_dc"] == D("121.00") + D("121.00")  # EUR only: the GBP document's EUR base amounts
+    assert t["exact_gross_dc"] == D("121.00") + D("45.00")
+    assert t["dc_unknown"] == 1 and run.by_status[usd["status"]]["dc_unknown"] == 1
+    assert run.by_status["missing_in_exact"]["shop_gross_dc"] == D("121.00")
+    assert run.currency == "EUR" and run.params["division_currencies"][str(DIV)] == "EUR"
+    # the saved run says the same, and so do the amounts a dashboard adds
+    from exactsync.reconcile import load_run
+
+    assert load_run(store, run.run_id).totals["shop_gross_dc"] == t["shop_gross_dc"]
+    amounts = store.query("SELECT sum(shop_gross_dc) AS s, sum(delta_gross_dc) AS d, count(delta_gross_dc) AS n "
+                          "FROM recon_result_amounts WHERE run_id = ?", [run.run_id]).row(0, named=True)
+    assert amounts["s"] == t["shop_gross_dc"] and amounts["n"] == 2
