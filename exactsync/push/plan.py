@@ -206,21 +206,22 @@ class Plan:
         return round(total, 1)
 
     def effect(self) -> pl.DataFrame:
-        """Net and VAT the plan adds, per period, country and VAT code (sales sign)."""
+        """Net and VAT the plan adds, per period, country, VAT code and currency (sales sign; in the
+        entries' own currency, so amounts of different currencies are never added together)."""
         rows = [ln for j in self.jobs if j.existing_status != "Synced" for ln in j.lines]
-        schema = {"period": pl.String, "country": pl.String, "vat_code": pl.String, "jobs": pl.Int64,
-                  "net": pl.Decimal(18, 2), "vat": pl.Decimal(18, 2)}
+        schema = {"period": pl.String, "country": pl.String, "vat_code": pl.String, "currency": pl.String,
+                  "jobs": pl.Int64, "net": pl.Decimal(18, 2), "vat": pl.Decimal(18, 2)}
         if not rows:
             return pl.DataFrame(schema=schema)
         acc: dict[tuple, list] = {}
         for ln in rows:
-            key = (ln["period"], ln["country"] or "", ln["vat_code"] or "")
+            key = (ln["period"], ln["country"] or "", ln["vat_code"] or "", ln.get("currency") or "")
             a = acc.setdefault(key, [set(), ZERO, ZERO])
             a[0].add(ln["job_id"])
             a[1] += ln["net"]
             a[2] += ln["vat"]
-        data = [{"period": k[0], "country": k[1], "vat_code": k[2], "jobs": len(v[0]), "net": v[1], "vat": v[2]}
-                for k, v in sorted(acc.items())]
+        data = [{"period": k[0], "country": k[1], "vat_code": k[2], "currency": k[3] or None, "jobs": len(v[0]),
+                 "net": v[1], "vat": v[2]} for k, v in sorted(acc.items())]
         return pl.DataFrame(data, schema=schema, orient="row")
 
     def jobs_frame(self) -> pl.DataFrame:
@@ -277,9 +278,9 @@ class Plan:
             lines.append(f"  WARNING {self.collective_b2b_note}")
         eff = self.effect()
         if eff.height:
-            lines.append("  Effect on Exact (net / VAT) per period, country, VAT code:")
+            lines.append("  Effect on Exact (net / VAT) per period, country, VAT code, currency:")
             for r in eff.iter_rows(named=True):
-                lines.append(f"    {r['period']} {r['country'] or '--':3} {r['vat_code'] or '-':8} "
+                lines.append(f"    {r['period']} {r['country'] or '--':3} {r['vat_code'] or '-':8} {r['currency'] or '':3} "
                              f"{r['net']:>14} {r['vat']:>12}  ({r['jobs']} job(s))")
         debtors = f" + ≤ {self.debtor_calls} for {self.new_debtors} new debtor(s)" if self.new_debtors else ""
         left = ", ".join(f"{'a fresh minute' if r is None else f'{r} left this minute'}"
@@ -693,7 +694,7 @@ def _job(plan: Plan, m: Mappings, draft: EntryDraft, kind: str, t: Target, doc: 
         reverses_entry_number=reverses["entry_number"] if reverses else None,
         existing_status=prev["status"] if prev else None,
         lines=[{"job_id": jid, "period": period, "country": x.country or country, "vat_code": x.vat_code,
-                "net": x.amount, "vat": x.vat_amount} for x in draft.lines],
+                "currency": draft.currency, "net": x.amount, "vat": x.vat_amount} for x in draft.lines],
     )
     plan.jobs.append(job)
     if closed:

@@ -74,7 +74,7 @@ def test_dry_run_prints_the_plan_sends_nothing_then_yes_pushes_once(cli_env):
     assert f"WC-1003: entries {dup[0]['EntryNumber']}, {dup[1]['EntryNumber']}; keep {dup[0]['EntryNumber']}, " \
            f"reverse {dup[1]['EntryNumber']}" in out
     assert f"Reversal of entry {dup[1]['EntryNumber']}" in out
-    assert "Effect on Exact (net / VAT) per period, country, VAT code:" in out and "2026-03 NL  2" in out
+    assert "Effect on Exact (net / VAT) per period, country, VAT code, currency:" in out and "2026-03 NL  2        EUR" in out
     assert "API calls: 3 look-up(s) + 6 POST(s) = 9" in out and "ETA ≈" in out
     assert "dry run: nothing sent" in out
     assert _posts(env) == [] and env.store.scalar("SELECT count(*) FROM push_jobs") == 0

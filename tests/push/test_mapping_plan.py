@@ -156,3 +156,19 @@ def test_cost_centre_mapping_is_validated(make_env):
     assert res.frame["error"].to_list() == ["cost centre 'WEBSHOP-NL' is longer than 8 characters",
                                             "cost centre is missing", None]
     assert read_mapping(env.store, "cost_center", DIV).height == 0
+
+
+def test_the_effect_keeps_currencies_apart(make_env):
+    """Two documents for NL at code 2, one in EUR, one in GBP (its EUR base amounts given): the plan's
+    effect has a row per currency, never 100 EUR + 80 GBP = 180."""
+    env = make_env()
+    eur = make_doc(8200)
+    gbp, gbp_lines = make_doc(8201, lines=[("goods", "21", "80.00", "16.80")])
+    gbp.update(currency="GBP", fx_rate=D("0.8"), net_base=D("100.00"), vat_base=D("21.00"), gross_base=D("121.00"))
+    env.add_docs([eur, (gbp, gbp_lines)])
+    plan = plan_targets(env.store, env.settings, [Target("woo:invoice:8200", "missing_in_exact"),
+                                                  Target("woo:invoice:8201", "missing_in_exact")])
+    assert plan.ok, plan.errors
+    eff = {(r["country"], r["vat_code"], r["currency"]): (r["net"], r["jobs"]) for r in plan.effect().to_dicts()}
+    assert eff == {("NL", "2", "EUR"): (D("100.00"), 1), ("NL", "2", "GBP"): (D("80.00"), 1)}
+    assert " EUR " in plan.summary() and " GBP " in plan.summary()
