@@ -888,3 +888,19 @@ def test_sync_log_retries_the_failed_jobs(demo):
     assert any(s.value.startswith(f"Retried {n - 1} job(s)") for s in at.success)
     at.run()
     assert metrics(at)["Error"] == "0" and metrics(at)["Synced"] == str(n)
+
+
+def test_vat_chart_keeps_currencies_apart():
+    """A bar adds one country's VAT in one currency: SE in EUR and SE in SEK are two bars."""
+    from decimal import Decimal as D
+
+    import polars as pl
+
+    from exactsync.views import vat_chart_frame
+
+    t = pl.DataFrame({"country": ["SE", "SE", "DE"], "currency": ["EUR", "SEK", "EUR"],
+                      "shop_vat": [D("1.00"), D("10.00"), D("2.00")], "exact_vat": [D("1.50"), D("10.00"), D("2.00")]})
+    bars = {(r["country"], r["side"]): r["vat"] for r in vat_chart_frame(t).iter_rows(named=True)}
+    assert bars[("SE SEK", "Shop")] == 10.0 and bars[("SE EUR", "Exact")] == 1.5 and ("SE", "Shop") not in bars
+    one = vat_chart_frame(t.filter(pl.col("currency") == "EUR"))
+    assert set(one["country"]) == {"SE", "DE"}  # one currency: plain country names

@@ -328,7 +328,12 @@ def vat_outside_shops(store: Store, run_id: str, *, division: int | None = None)
 
 
 def vat_chart_frame(table: pl.DataFrame) -> pl.DataFrame:
-    """VAT per country, shop vs Exact, long format with float amounts (chart axis only)."""
+    """VAT per country, shop vs Exact, long format with float amounts (chart axis only). With rows in
+    several currencies a bar is one country in one currency (``SE SEK``): amounts of different
+    currencies are never added."""
+    if "currency" in table.columns and table["currency"].n_unique() > 1:
+        table = table.with_columns(pl.concat_str([pl.col("country").fill_null("?"), pl.col("currency").fill_null("?")],
+                                                 separator=" ").alias("country"))
     wide = table.group_by("country").agg(pl.col("shop_vat").sum().alias("Shop"), pl.col("exact_vat").sum().alias("Exact"))
     return (wide.unpivot(index="country", variable_name="side", value_name="vat")
             .with_columns(pl.col("vat").cast(pl.Float64)).sort("country", "side"))
