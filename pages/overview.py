@@ -59,8 +59,12 @@ def page() -> None:
     g1, g2 = st.columns(2)
     with g1:
         st.subheader("Amounts by status and cause")
-        if by_status.height:
-            fig = px.bar(by_status, y="status_label", x="amount_chart", color="cause_label", orientation="h",
+        chart, ok_docs, ok_amount = views.status_chart_frame(by_status)
+        if ok_docs:  # drawn beside the differences, matched documents would leave them invisible
+            st.caption(f"Matched and within tolerance, not drawn: {ok_docs:,} documents, "
+                       f"{views.fmt_money(ok_amount, cur)}.")
+        if chart.height:
+            fig = px.bar(chart, y="status_label", x="amount_chart", color="cause_label", orientation="h",
                          hover_data=["documents"],
                          labels={"status_label": "Status", "amount_chart": f"Gross amount ({run['currency'] or 'division currency'})",
                                  "cause_label": "Cause",

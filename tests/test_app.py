@@ -231,6 +231,14 @@ def test_overview_tiles_match_the_demo_manifest(demo):
     assert at.sidebar.selectbox(key="period").value == demo.period
     assert at.sidebar.selectbox(key="division").value == 700001
     assert len(at.get("plotly_chart")) == 2  # amounts by status and cause; differences by day
+    # the status chart draws the differences; the matched documents are a caption beside it
+    ok = statuses.get("matched", 0) + statuses.get("matched_within_tolerance", 0)
+    assert any(c.value.startswith(f"Matched and within tolerance, not drawn: {ok:,} documents, €") for c in at.caption)
+    import json
+
+    drawn = json.loads(at.get("plotly_chart")[0].proto.spec)
+    labels = {y for trace in drawn["data"] for y in trace.get("y", [])}
+    assert "Missing in Exact" in labels and "Matched" not in labels
     per_status = at.dataframe[0].value
     assert int(per_status["Documents"].sum()) == total
     assert int(per_status.loc[per_status["Status"] == "Missing in Exact", "Documents"].sum()) == \

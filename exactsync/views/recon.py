@@ -22,6 +22,7 @@ __all__ = [
     "has_run",
     "overview",
     "amounts_by_status",
+    "status_chart_frame",
     "differences_by_day",
     "DiffFilters",
     "difference_choices",
@@ -72,11 +73,17 @@ def cause_label(cause: str | None) -> str:
     return label(cause)
 
 
-def _run_dict(run: Any) -> dict | None:
+def _run_dict(run: Any, store: Store) -> dict | None:
     if run is None:
         return None
+    currency = run.currency
+    if currency is None and run.divisions and not run.params.get("division_currencies"):
+        # a run saved before it recorded its divisions' currency: the divisions' as pulled
+        found = store.rows("SELECT DISTINCT currency FROM exact_divisions WHERE division IN (SELECT unnest(?)) "
+                           "AND nullif(currency, '') IS NOT NULL", [list(run.divisions)])
+        currency = found[0][0] if len(found) == 1 else None
     return {"run_id": run.run_id, "period": run.period, "created_at": run.created_at, "divisions": run.divisions,
-            "shops": run.shops, "totals": run.totals, "by_status": run.by_status, "currency": run.currency}
+            "shops": run.shops, "totals": run.totals, "by_status": run.by_status, "currency": currency}
 
 
 def run_info(store: Store, run_id: str) -> dict | None:
@@ -86,7 +93,7 @@ def run_info(store: Store, run_id: str) -> dict | None:
     if not _has_table(store, "recon_runs"):
         return None
     try:
-        return _run_dict(load_run(store, run_id))
+        return _run_dict(load_run(store, run_id), store)
     except ReconcileError:
         return None
 
@@ -97,7 +104,7 @@ def latest_run_info(store: Store, *, period: str | None = None, division: int | 
 
     if not _has_table(store, "recon_runs"):
         return None  # nothing reconciled yet
-    return _run_dict(latest_run(store, period, division=division))
+    return _run_dict(latest_run(store, period, division=division), store)
 
 
 def has_run(store: Store) -> bool:
@@ -144,6 +151,18 @@ def amounts_by_status(store: Store, run_id: str, *, shop: str | None = None) -> 
         pl.col("amount").cast(pl.Decimal(18, 2)),
         pl.col("amount").cast(pl.Float64).alias("amount_chart"),  # chart axis only; tables show the Decimal
     )
+
+
+def status_chart_frame(by_status: pl.DataFrame) -> tuple[pl.DataFrame, int, Any]:
+    """The rows of :func:`amounts_by_status` the Overview's bar chart draws (the differences), and
+    the documents and amount of the matched ones it leaves out (they would dwarf the rest)."""
+    from decimal import Decimal
+
+    if not by_status.height:
+        return by_status, 0, Decimal(0)
+    ok = by_status["status"].is_in(list(MATCHED))
+    kept = by_status.filter(ok)
+    return by_status.filter(~ok), int(kept["documents"].sum()), sum(kept["amount"].drop_nulls().to_list(), Decimal(0))
 
 
 def differences_by_day(store: Store, run_id: str, *, shop: str | None = None) -> pl.DataFrame:

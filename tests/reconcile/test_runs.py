@@ -256,3 +256,18 @@ def test_an_unknown_division_is_an_error_not_an_empty_run(store):
         run_reconciliation(store, w.settings(), PERIOD, divisions=[999])
     assert list_runs(store).height == 0
     assert run_reconciliation(store, w.settings(), PERIOD, divisions=[DIV]).counts["matched"] > 0
+
+
+def test_a_run_saved_before_it_recorded_its_currency_reads_the_divisions(store):
+    """Runs before engine version 3 have no division_currencies: the dashboard labels their amounts
+    with the divisions' currency as pulled; a new run carries its own."""
+    from exactsync import views
+
+    w = World()
+    month(w)
+    w.write(store)
+    run = run_reconciliation(store, w.settings(), PERIOD, divisions=[DIV])
+    assert views.run_info(store, run.run_id)["currency"] == run.currency == "EUR"
+    store.execute("UPDATE recon_runs SET params = json_object('period', ?) WHERE run_id = ?", [PERIOD, run.run_id])
+    assert load_run(store, run.run_id).currency is None
+    assert views.run_info(store, run.run_id)["currency"] == "EUR"
