@@ -22,7 +22,8 @@ def page() -> None:
     statuses = f1.multiselect("Status", choices["statuses"], format_func=views.status_label, key="f_status", on_change=_first_page)
     causes = f2.multiselect("Cause", choices["causes"], format_func=views.cause_label, key="f_cause", on_change=_first_page)
     countries = f3.multiselect("Country", choices["countries"], key="f_country", on_change=_first_page)
-    min_amount = f4.number_input("Min. |amount|", min_value=0.0, value=0.0, step=10.0, key="f_amount", on_change=_first_page)
+    min_amount = f4.number_input("Min. |amount|", min_value=0.0, value=0.0, step=10.0, key="f_amount", on_change=_first_page,
+                                 help="Smallest |Exact − shop| gross, in the division's currency.")
     filters = views.DiffFilters(statuses=tuple(statuses), causes=tuple(causes), countries=tuple(countries),
                                 min_amount=str(min_amount) if min_amount else None, shop=shop_filter())
 

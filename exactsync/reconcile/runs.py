@@ -109,7 +109,7 @@ class DiffFilters:
     shops: Sequence[str] = ()
     divisions: Sequence[int] = ()
     countries: Sequence[str] = ()
-    #: smallest |delta_gross| (or |exact_gross| for rows without a shop document)
+    #: smallest |delta gross| in the division's currency (a row without amounts in it: in its own)
     min_amount: Decimal | str | None = None
     #: free text in the reference, document number or detail
     search: str | None = None
@@ -120,6 +120,11 @@ class DiffFilters:
     extra: dict[str, Any] = field(default_factory=dict)
     #: only these results (``result_key``); the status filters still apply
     result_keys: Sequence[str] = ()
+
+
+#: how large a difference is: in the division's currency, so that 1,000 SEK is not larger than 500
+#: EUR; a document without amounts in that currency by its own delta
+_SIZE = "abs(coalesce(delta_gross_dc, delta_gross))"
 
 
 def _where(run_id: str, f: DiffFilters | None) -> tuple[str, list[Any]]:
@@ -152,7 +157,7 @@ def _where(run_id: str, f: DiffFilters | None) -> tuple[str, list[Any]]:
         where.append("list_contains(?::VARCHAR[], vat_country)")
         params.append([c.upper() for c in f.countries])
     if f.min_amount not in (None, ""):
-        where.append("abs(delta_gross) >= ?")
+        where.append(f"{_SIZE} >= ?")
         params.append(Decimal(str(f.min_amount)))
     if f.search:
         where.append("(your_ref ILIKE ? OR doc_number ILIKE ? OR doc_key ILIKE ? OR detail ILIKE ?)")
@@ -178,11 +183,12 @@ def results(store: Any, run_id: str) -> pl.DataFrame:
 
 def differences(store: Any, run_id: str, filters: DiffFilters | None = None, limit: int = 100,
                 offset: int = 0) -> pl.DataFrame:
-    """One page of a run's differences (or, with ``include_ok``, any rows), largest first."""
+    """One page of a run's differences (or, with ``include_ok``, any rows), largest first (in the
+    division's currency)."""
     where, params = _where(run_id, filters)
     frame = store.query(
         f"SELECT {_DIFF_COLUMNS} FROM recon_results WHERE {where} "
-        "ORDER BY abs(delta_gross) DESC, result_key LIMIT ? OFFSET ?", [*params, int(limit), int(offset)])
+        f"ORDER BY {_SIZE} DESC, result_key LIMIT ? OFFSET ?", [*params, int(limit), int(offset)])
     return frame.with_columns(
         pl.col("status").map_elements(status_label, return_dtype=pl.String).alias("status_label"),
         pl.col("cause").map_elements(cause_label, return_dtype=pl.String, skip_nulls=False).alias("cause_label"),

@@ -271,3 +271,19 @@ def test_a_run_saved_before_it_recorded_its_currency_reads_the_divisions(store):
     store.execute("UPDATE recon_runs SET params = json_object('period', ?) WHERE run_id = ?", [PERIOD, run.run_id])
     assert load_run(store, run.run_id).currency is None
     assert views.run_info(store, run.run_id)["currency"] == "EUR"
+
+
+def test_differences_are_sized_in_the_division_currency(store):
+    """A SEK document missing in Exact (1,210 SEK = 110 EUR by its base amounts) and an EUR one
+    (121 EUR): the EUR one is the larger difference, and a 120 minimum keeps only it."""
+    from recon_world import D, nl
+
+    w = World()
+    w.doc(960, currency="SEK", base_currency="EUR", fx=D(11), lines=[nl("1000")])  # missing, 1,210 SEK
+    w.doc(961, lines=[nl("100")])  # missing, 121 EUR
+    w.write(store)
+    run = run_reconciliation(store, w.settings(), PERIOD)
+    page = differences(store, run.run_id)
+    assert page["doc_key"].to_list() == ["woo:invoice:961", "woo:invoice:960"]
+    assert page["delta_gross_dc"].to_list() == [D("-121.0000"), D("-110.0000")]
+    assert differences(store, run.run_id, DiffFilters(min_amount="120"))["doc_key"].to_list() == ["woo:invoice:961"]
