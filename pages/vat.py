@@ -39,6 +39,9 @@ def page() -> None:
         if not part.height:
             continue
         st.subheader(title)
+        note = views.oss_currency_note(part) if treatment == "oss" else None
+        if note:
+            st.caption(note)
         t1, t2 = st.columns([3, 2])
         table(part.drop("treatment"), container=t1)
         long = views.vat_chart_frame(part)

@@ -369,6 +369,11 @@ def test_vat_per_country_sections(demo):
         for currency, vat in zip(d.value["currency"], d.value["shop_vat"]):
             got[currency] = got.get(currency, Decimal(0)) + Decimal(str(vat))
     assert got == expected
+    # the demo sells to Sweden in SEK: the OSS section says those rows are not converted to EUR
+    oss = next(d.value for d in at.dataframe if "SE" in set(d.value["country"]) and "SEK" in set(d.value["currency"]))
+    assert len(oss)
+    assert any(c.value.startswith("Rows in SEK are in their own currency. The OSS return is filed in EUR")
+               for c in at.caption)
 
 
 def _vat_sums(at: AppTest, column: str) -> dict:

@@ -15,6 +15,7 @@ __all__ = [
     "MATCHED",
     "TREATMENT_SECTIONS",
     "treatment_sections",
+    "oss_currency_note",
     "status_label",
     "cause_label",
     "run_info",
@@ -59,6 +60,21 @@ def treatment_sections(present: Sequence[str]) -> list[tuple[str, str]]:
     known = [(t, title) for t, title in TREATMENT_SECTIONS if t in present]
     named = {t for t, _ in TREATMENT_SECTIONS}
     return known + [(t, str(t)) for t in sorted(p for p in present if p not in named and p is not None)]
+
+
+def oss_currency_note(part: pl.DataFrame) -> str | None:
+    """For the OSS section: a reminder when some of its rows are not in EUR (None: all are).
+
+    The OSS return is filed in EUR, with other currencies converted at the ECB rate of the last day
+    of the period (Art. 366 of the VAT Directive). exactsync has no ECB rates and converts
+    nothing: those rows stay in their own currency."""
+    if "currency" not in part.columns:
+        return None
+    others = sorted({c for c in part["currency"].to_list() if c and c != "EUR"})
+    if not others:
+        return None
+    return (f"Rows in {', '.join(others)} are in their own currency. The OSS return is filed in EUR, converted at "
+            f"the ECB rate of the last day of the period; exactsync does not convert them.")
 
 
 def status_label(status: str | None) -> str:
