@@ -917,3 +917,14 @@ def test_vat_chart_keeps_currencies_apart():
     assert bars[("SE SEK", "Shop")] == 10.0 and bars[("SE EUR", "Exact")] == 1.5 and ("SE", "Shop") not in bars
     one = vat_chart_frame(t.filter(pl.col("currency") == "EUR"))
     assert set(one["country"]) == {"SE", "DE"}  # one currency: plain country names
+
+
+def test_money_tiles_with_and_without_a_known_currency():
+    from decimal import Decimal as D
+
+    from exactsync.views import currency_symbol, fmt_money
+
+    assert fmt_money(D("-1234.5"), currency_symbol("EUR")) == "€ -1,234.50"
+    assert fmt_money(D("3"), currency_symbol("GBP")) == "GBP 3.00"
+    assert fmt_money(D("3"), currency_symbol(None)) == "3.00"  # a run whose divisions' currency is unknown
+    assert fmt_money(None, "€") == "—"

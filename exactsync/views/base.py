@@ -76,13 +76,14 @@ def period_bounds(period: str) -> tuple[dt.date, dt.date]:
 
 
 def fmt_money(value: Any, currency: str = "EUR") -> str:
-    """``Decimal('-1234.5')`` → ``'EUR -1,234.50'`` (display only; money stays Decimal)."""
+    """``Decimal('-1234.5')`` → ``'EUR -1,234.50'`` (display only; money stays Decimal); an empty
+    ``currency`` (not known) shows the amount alone."""
     from decimal import Decimal
 
     if value is None:
         return "—"
     q = Decimal(str(value)).quantize(Decimal("0.01"))
-    return f"{currency} {q:,.2f}"
+    return f"{currency} {q:,.2f}" if currency else f"{q:,.2f}"
 
 
 def currency_symbol(code: str | None) -> str:
