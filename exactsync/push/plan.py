@@ -387,10 +387,14 @@ def load_targets(
     wanted = [STATUS_ALIASES.get(s.strip(), s.strip()) for s in statuses if s.strip()] if statuses else []
     from exactsync.reconcile.constants import PRECEDENCE
 
+    fixes = f"push fixes: missing, amount, vat, duplicated, customer, currency (or {', '.join(PUSHABLE_STATUSES)})"
     unknown = [s for s in wanted if s not in PRECEDENCE]
     if unknown:
-        raise PushPlanError(f"unknown status {', '.join(map(repr, unknown))}; push fixes: "
-                            f"missing, amount, vat, duplicated, customer, currency (or {', '.join(PUSHABLE_STATUSES)})")
+        raise PushPlanError(f"unknown status {', '.join(map(repr, unknown))}; {fixes}")
+    if not result_keys and (kept := [s for s in wanted if s not in PUSHABLE_STATUSES]):
+        # asked by status, a status push does not act on would only list every such row as skipped
+        raise PushPlanError(f"push does not correct {', '.join(kept)} (a draft is processed in Exact, an entry "
+                            f"booked in another period or only in Exact is looked at there); {fixes}")
     if result_keys:
         # chosen results: every one comes back (a status push does not act on is skipped, with why)
         filters = DiffFilters(statuses=wanted, include_ok=True, result_keys=[str(k) for k in result_keys])

@@ -171,5 +171,7 @@ def test_an_unknown_status_is_a_usage_error_not_an_empty_plan(cli_env):
     assert r.exit_code == EXIT_USAGE, r.output
     assert "unknown status 'missin'; push fixes: missing, amount, vat" in r.output
     assert "Plan " not in r.output and not _posts(env)
+    r = env.invoke("push", "--period", "2026-03", "--status", "missing,draft", "--dry-run")
+    assert r.exit_code == EXIT_USAGE and "push does not correct draft (a draft is processed in Exact" in r.output
     r = env.invoke("push", "--period", "2026-03", "--status", "missing", "--dry-run")
     assert r.exit_code == EXIT_OK and "1 job(s) 1 create" in r.output
