@@ -180,11 +180,14 @@ def _scope(con: duckdb.DuckDBPyConnection, settings: Any, divisions: Iterable[in
     else:
         names = sorted(in_data)
 
+    exact_divs = {int(d) for d in (getattr(getattr(settings, "exact", None), "divisions", None) or [])}
+
+    def pulled() -> set[int]:
+        return {r[0] for r in con.execute(
+            "SELECT division FROM exact_entries UNION SELECT division FROM exact_divisions").fetchall()}
+
     if wanted_divs is not None:
-        known = ({s.division for s in configured.values() if s.division is not None}
-                 | {int(d) for d in (getattr(getattr(settings, "exact", None), "divisions", None) or [])}
-                 | {r[0] for r in con.execute(
-                     "SELECT division FROM exact_entries UNION SELECT division FROM exact_divisions").fetchall()})
+        known = {s.division for s in configured.values() if s.division is not None} | exact_divs | pulled()
         unknown = [d for d in wanted_divs if d not in known]
         if unknown:
             raise ReconcileError(f"unknown division {', '.join(map(str, unknown))}: neither configured nor pulled "
@@ -193,10 +196,9 @@ def _scope(con: duckdb.DuckDBPyConnection, settings: Any, divisions: Iterable[in
     else:
         found = {s.division for n, s in configured.items() if n in names and s.division is not None}
         if shops is None:
-            found |= {int(d) for d in (getattr(getattr(settings, "exact", None), "divisions", None) or [])}
+            found |= exact_divs
         if not found:
-            found = {r[0] for r in con.execute(
-                "SELECT division FROM exact_entries UNION SELECT division FROM exact_divisions").fetchall()}
+            found = pulled()
         divs = sorted(found)
 
     rows = []
@@ -939,22 +941,6 @@ SELECT status, count(*) AS count,
 FROM {source} GROUP BY status
 """
 
-#: the run's rows as saved: the slim ones straight from the run's own table, the others as written
-_RUN_AS_RESULTS = """(
-    SELECT 'matched' AS status, shop_net, shop_vat, shop_gross, exact_net, exact_vat, exact_gross,
-           CAST(0 AS DECIMAL(18,4)) AS delta_gross, entry_count,
-           CAST(0 AS DECIMAL(18,4)) AS tolerated_net, CAST(0 AS DECIMAL(18,4)) AS tolerated_vat,
-           CAST(0 AS DECIMAL(18,4)) AS tolerated_gross,
-           shop_net AS shop_net_dc, shop_vat AS shop_vat_dc, shop_gross AS shop_gross_dc,
-           exact_net AS exact_net_dc, exact_vat AS exact_vat_dc, exact_gross AS exact_gross_dc,
-           CAST(0 AS DECIMAL(18,4)) AS delta_gross_dc
-    FROM _rc_fin WHERE slim
-    UNION ALL
-    SELECT status, shop_net, shop_vat, shop_gross, exact_net, exact_vat, exact_gross, delta_gross, entry_count,
-           tolerated_net, tolerated_vat, tolerated_gross, shop_net_dc, shop_vat_dc, shop_gross_dc,
-           exact_net_dc, exact_vat_dc, exact_gross_dc, delta_gross_dc
-    FROM recon_result_rows WHERE run_id = ?)"""
-
 _AMOUNT_KEYS = ("shop_net", "shop_vat", "shop_gross", "exact_net", "exact_vat", "exact_gross")
 _DC_KEYS = tuple(f"{k}_dc" for k in _AMOUNT_KEYS)
 
@@ -1065,7 +1051,7 @@ def run_reconciliation(
                 con.execute(step, {k: v for k, v in params.items() if f"${k}" in step})
                 timings[name] = time.perf_counter() - t0
             t0 = time.perf_counter()
-            by_status, totals, tolerated = _summary(con, _RUN_AS_RESULTS, [run_id])
+            by_status, totals, tolerated = summary_of(con, run_id)  # the saved rows, as a reopened run sums them
             timings["summary"] = time.perf_counter() - t0
             currencies = {str(d): c for d, c in con.execute("SELECT division, currency FROM _rc_divs ORDER BY division").fetchall()}
             duration_ms = int((time.perf_counter() - began) * 1000)
