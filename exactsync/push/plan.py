@@ -631,8 +631,9 @@ def debtor_keys(doc: dict) -> tuple[str | None, str | None]:
     return (f"vat:{vat}" if vat else None), (f"email:{email}" if email else None)
 
 
-def _customer(m: Mappings, doc: dict) -> tuple[str | None, str | None, str | None]:
-    """(account GUID or a NEW_DEBTOR placeholder, problem, debtor key to create).
+def _customer(m: Mappings, doc: dict) -> tuple[str | None, str | None, str | None, bool]:
+    """(account GUID or a NEW_DEBTOR placeholder, problem, debtor key to create, whether it is the
+    country's collective debtor).
 
     Strategy ``lookup``: the pulled (or earlier created) customer with the document's VAT number,
     else with its e-mail address; else, with ``create_debtors``, one to find-or-create when
@@ -645,28 +646,21 @@ def _customer(m: Mappings, doc: dict) -> tuple[str | None, str | None, str | Non
         if vat_key:
             hit = ref.accounts_by_vat.get(vat_key[4:]) or m.known_debtors.get(vat_key)
             if hit:
-                return (hit["account_id"] if isinstance(hit, dict) else hit[0]), None, None
+                return (hit["account_id"] if isinstance(hit, dict) else hit[0]), None, None, False
         if email_key:
             hit = ref.accounts_by_email.get(email_key[6:]) or m.known_debtors.get(email_key)
             if hit:
-                return (hit["account_id"] if isinstance(hit, dict) else hit[0]), None, None
+                return (hit["account_id"] if isinstance(hit, dict) else hit[0]), None, None, False
         if m.create_debtors and (vat_key or email_key):
             # Not created while planning: execute looks it up in Exact first, and creates it once.
-            return f"{NEW_DEBTOR}{doc['doc_key']}", None, vat_key or email_key
+            return f"{NEW_DEBTOR}{doc['doc_key']}", None, vat_key or email_key, False
     code = m.collective_debtor(country)
     if code is None:
-        return None, f"no collective debtor mapped for {country or 'any country'} in division {m.division}", None
+        return None, f"no collective debtor mapped for {country or 'any country'} in division {m.division}", None, True
     p = ref.account_problem(code)
     if p:
-        return None, p, None
-    return ref.accounts_by_code[code.strip()]["account_id"], None, None
-
-
-def _collective_id(m: Mappings, doc: dict) -> str | None:
-    """The account GUID of the document's collective debtor (None: none usable)."""
-    code = m.collective_debtor((doc.get("vat_country") or doc.get("billing_country") or "").upper())
-    account = m.ref.accounts_by_code.get(code.strip()) if code else None
-    return account["account_id"] if account else None
+        return None, p, None, True
+    return ref.accounts_by_code[code.strip()]["account_id"], None, None, True
 
 
 def _in_open_period(plan: Plan, m: Mappings, draft: EntryDraft) -> tuple[EntryDraft, str | None]:
@@ -732,10 +726,10 @@ def _plan_one(plan: Plan, settings: Any, m: Mappings, t: Target, doc: dict, ref:
                                 "kept_entry_id": keep["entry_id"],
                                 "reversed": [e["entry_number"] for e in live if e is not keep]})
         return problems
-    customer, cp, debtor_key = _customer(m, doc)
+    customer, cp, debtor_key, collective = _customer(m, doc)
     if cp:
         return [cp]
-    on_collective = bool(debtor_keys(doc)[0]) and customer == _collective_id(m, doc)
+    on_collective = collective and bool(debtor_keys(doc)[0])  # a B2B document on a collective debtor
     if t.status == "missing_in_exact":
         live = live_entries(entries)
         if live:
