@@ -88,7 +88,7 @@ def fmt_money(value: Any, currency: str = "EUR") -> str:
 
 def currency_symbol(code: str | None) -> str:
     """What money tiles are prefixed with: ``€`` for EUR, else the code (``GBP``); ``''`` unknown."""
-    return {"EUR": "€", None: ""}.get(code, code or "")
+    return "€" if code == "EUR" else (code or "")
 
 
 def fmt_age(seconds: float | None) -> str:
