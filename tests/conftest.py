@@ -99,3 +99,15 @@ def stop_process(proc: subprocess.Popen) -> str:
         proc.kill()
         out, _ = proc.communicate()
     return out or ""
+
+
+@pytest.fixture(scope="session")
+def soffice():
+    """LibreOffice (Debian's libreoffice-calc-nogui), or skip locally; in CI a missing one is a failure."""
+    path = shutil.which("soffice") or shutil.which("libreoffice")
+    if path is None:
+        if IN_CI:
+            pytest.fail("CI=true but LibreOffice is not installed: the spreadsheet test must run in CI "
+                        "(.ci/run installs libreoffice-calc-nogui)")
+        pytest.skip("LibreOffice not installed (apt-get install -y libreoffice-calc-nogui)")
+    return path
