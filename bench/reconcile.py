@@ -16,7 +16,8 @@ Then, each in a fresh process (so peak memory is its own):
   cents), loading excluded from its time.
 
 Prints wall time (DuckDB: the median of ``--repeat=N`` runs, default 3, each in a fresh process on a
-fresh copy), peak RSS and the status counts of both; nothing is asserted.
+fresh copy), peak RSS, the status counts of both and whether their VAT per country (shop side, to the
+cent) agrees; nothing is asserted.
 Run: ``.venv/bin/python bench/reconcile.py [n_docs] [--repeat=N]`` (default 1,000,000).
 """
 
@@ -193,9 +194,12 @@ def phase_duckdb(path: Path) -> dict:
     seconds = time.perf_counter() - t0
     t1 = time.perf_counter()
     vat = vat_by_country(store, run.run_id)
+    shop_vat = {f"{r['treatment']} {r['country'] or '-'} {r['rate']:.2f}":
+                [int(round(r["shop_base"] * 100)), int(round(r["shop_vat"] * 100))]
+                for r in vat.iter_rows(named=True) if r["shop_base"] or r["shop_vat"]}
     return {"seconds": round(seconds, 3), "vat_read_seconds": round(time.perf_counter() - t1, 3),
             "peak_mb": round(peak_mb()), "counts": {k: v for k, v in run.counts.items() if v},
-            "vat_rows": vat.height, "threads": store.scalar("SELECT current_setting('threads')"),
+            "vat": {"shop": shop_vat}, "threads": store.scalar("SELECT current_setting('threads')"),
             "steps": {k: round(v, 2) for k, v in steps.items() if v >= 0.02}}
 
 
@@ -328,7 +332,9 @@ def phase_pandas(path: Path) -> dict:
     seconds = time.perf_counter() - t0
     return {"seconds": round(seconds, 3), "peak_mb": round(peak_mb()),
             "counts": {k: int(v) for k, v in sorted(counts.items()) if v},
-            "vat_rows": len(vat_shop) + len(vat_exact)}
+            "vat": {
+                "shop": {f"{t} {c or '-'} {r:.2f}": [int(v["base"]), int(v["vat"])]
+                         for (t, c, r), v in vat_shop.iterrows() if v["base"] or v["vat"]}}}
 
 
 def _phase(phase: str, path: Path) -> dict:
@@ -371,7 +377,14 @@ def main() -> None:
         print(f"pandas merge (classification only, load excluded): {p['seconds']:.2f} s wall, peak RSS {p['peak_mb']:,} MB")
         print(f"speed-up: {p['seconds'] / d['seconds']:.1f}x median, {p['seconds'] / runs[0]['seconds']:.1f}x best"
               f"  (target ≥ 10x)")
-        print(f"VAT per country rows: DuckDB {d['vat_rows']}, pandas {p['vat_rows']}")
+        # the shop side of VAT per country is the same sum in both (pandas keeps Exact's non-OSS
+        # lines without a country and leaves out Exact-only entries, so that side is not comparable)
+        agree = d["vat"]["shop"] == p["vat"]["shop"]
+        print(f"VAT per country, shop side (treatment, country, rate): {len(d['vat']['shop'])} buckets in DuckDB, "
+              f"{len(p['vat']['shop'])} in pandas, " + ("equal to the cent" if agree else "DIFFER"))
+        if not agree:
+            for k in sorted(set(d["vat"]["shop"]) | set(p["vat"]["shop"])):
+                print(f"  {k:<28} duckdb {d['vat']['shop'].get(k)}   pandas {p['vat']['shop'].get(k)}")
         same = all(r["counts"] == p["counts"] for r in runs)
         print("status counts agree:" if same else "status counts DIFFER:")
         for k in sorted(set(d["counts"]) | set(p["counts"])):
