@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from exactsync.ui import show_error
+from exactsync.ui import navigation_position, show_error
 from exactsync.ui.chrome import router
 
 pages = {
@@ -29,8 +29,10 @@ pages = {
     ],
 }
 
+# the navigation first: until it is called, Streamlit lists the pages/ files themselves in the
+# sidebar ("app", "connections", …), which a fresh start showed while it prepared the demo month
+page = st.navigation(pages, position=navigation_position())
 with router():  # login gate, OAuth redirect, demo, banner, sidebar pickers (exactsync.ui.chrome)
-    page = st.navigation(pages)
     try:
         page.run()
     except Exception as e:  # noqa: BLE001 - the last net: a message, never a traceback (st.stop/rerun pass)

@@ -33,6 +33,7 @@ __all__ = [
     "progress_status",
     "pager",
     "auth_gate",
+    "navigation_position",
     "picked",
     "money_config",
     "table",
@@ -184,17 +185,28 @@ def pager(key: str, total: int, page_size: int) -> int:
     return (int(number) - 1) * page_size
 
 
+def _login_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except (FileNotFoundError, st.errors.StreamlitSecretNotFoundError):  # no secrets.toml at all
+        return False
+
+
+def navigation_position() -> str:
+    """Where app.py's ``st.navigation`` shows the pages: in the sidebar, or nowhere while the
+    optional login (:func:`auth_gate`) waits for a user to sign in."""
+    if _login_configured() and not st.user.get("is_logged_in", False):
+        return "hidden"
+    return "sidebar"
+
+
 def auth_gate() -> None:
     """Optional OIDC login for exposed deployments (``[auth]`` in .streamlit/secrets.toml).
 
     Off unless ``[auth]`` is configured (so tests and local use run without it). ``st.login``
     only gates dashboard users: it can never replace Exact's own OAuth flow.
     """
-    try:
-        has_auth = "auth" in st.secrets
-    except (FileNotFoundError, st.errors.StreamlitSecretNotFoundError):  # no secrets.toml at all
-        has_auth = False
-    if not has_auth:
+    if not _login_configured():
         return
     if not st.user.get("is_logged_in", False):
         st.title("exactsync")

@@ -1,8 +1,9 @@
 """Shared chrome drawn before every page: login gate, Exact's OAuth redirect, demo start and
 banner, sidebar pickers (period, division, shop) and last-pull status.
 
-app.py draws it once per run, then runs the page through ``st.navigation``. Each page also calls
-:func:`page_chrome` first: a no-op inside app.py.
+app.py calls ``st.navigation`` first (so the sidebar lists the app's pages from the first screen
+on, even while the demo month is prepared), draws the chrome once per run, then runs the page. Each
+page also calls :func:`page_chrome` first: a no-op inside app.py.
 
 Why that call exists: with a folder named ``pages/`` next to app.py, Streamlit starts in its legacy
 ``pages/`` folder mode until ``st.navigation`` is first called in the process — the very first run
