@@ -26,7 +26,22 @@ def page() -> None:
         st.info("No reconciliation runs saved yet.")
         st.stop()
 
-    st.dataframe(page.rows, hide_index=True, width="stretch")
+    st.dataframe(
+        page.rows, hide_index=True, width="stretch",
+        column_order=("run_id", "created_at", "period", "divisions", "shops", "documents", "differences",
+                      "tolerance_text", "engine_version"),
+        column_config={
+            "run_id": "Run",
+            "created_at": st.column_config.DatetimeColumn("Reconciled (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            "period": "Period",
+            "divisions": "Divisions",
+            "shops": "Shops",
+            "documents": st.column_config.NumberColumn("Shop documents", format="localized"),
+            "differences": st.column_config.NumberColumn("Differences", format="localized"),
+            "tolerance_text": "Tolerance (net / VAT / gross)",
+            "engine_version": st.column_config.NumberColumn("Engine", help="Version of the reconciliation engine"),
+        },
+    )
     pager("runs_page", page.total, views.PAGE_SIZE)
 
     ids = page.rows["run_id"].to_list()

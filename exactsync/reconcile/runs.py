@@ -81,12 +81,17 @@ def latest_run(store: Any, period: str | None = None, *, division: int | None = 
 
 
 def list_runs(store: Any, *, period: str | None = None, limit: int = 50, offset: int = 0) -> pl.DataFrame:
-    """Saved runs, newest first: id, time, period, scope, counts."""
+    """Saved runs, newest first: id, time, period, scope, counts (``differences``: results that
+    are neither matched nor matched within tolerance)."""
     where, params = ("WHERE period = ?", [period]) if period else ("", [])
     return store.query(
         f"""SELECT run_id, created_at, period, divisions, shops, tolerance, engine_version, duration_ms,
                    CAST(json_extract(summary, '$.totals.documents') AS BIGINT) AS documents,
-                   CAST(json_extract(summary, '$.totals.results') AS BIGINT) AS results
+                   CAST(json_extract(summary, '$.totals.results') AS BIGINT) AS results,
+                   CAST(json_extract(summary, '$.totals.results') AS BIGINT)
+                   - coalesce(CAST(json_extract(summary, '$.by_status.matched.count') AS BIGINT), 0)
+                   - coalesce(CAST(json_extract(summary, '$.by_status.matched_within_tolerance.count') AS BIGINT), 0)
+                       AS differences
             FROM recon_runs {where} ORDER BY created_at DESC, run_id DESC LIMIT ? OFFSET ?""",
         [*params, int(limit), int(offset)],
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -381,7 +383,19 @@ def runs_page(store: Store, *, limit: int = PAGE_SIZE, offset: int = 0) -> Page:
     if not _has_table(store, "recon_runs"):
         return Page(rows=pl.DataFrame(), total=0, offset=0, limit=limit)
     total = int(store.scalar("SELECT count(*) FROM recon_runs"))
-    return Page(rows=list_runs(store, limit=limit, offset=offset), total=total, offset=offset, limit=limit)
+    rows = list_runs(store, limit=limit, offset=offset)
+    return Page(rows=rows.with_columns(pl.Series("tolerance_text", [_tolerance_text(t) for t in rows["tolerance"]],
+                                                 dtype=pl.String)),
+                total=total, offset=offset, limit=limit)
+
+
+def _tolerance_text(saved: str | None) -> str:
+    """A run's tolerance as saved (JSON ``{"net": …, "vat": …, "gross": …}``) as "net / VAT / gross"."""
+    try:
+        tol = json.loads(saved or "{}")
+        return " / ".join(str(tol[k]) for k in ("net", "vat", "gross"))
+    except (ValueError, KeyError, TypeError):
+        return saved or ""
 
 
 def export(store: Store, run_id: str, path: Path) -> Path:

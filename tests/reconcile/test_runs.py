@@ -77,6 +77,11 @@ def test_run_is_saved_and_reopens_as_it_was(store):
     assert first_reading["EXP"] == "export"
     runs = list_runs(store)
     assert runs["run_id"].to_list() == [second.run_id, first.run_id]
+    assert runs["differences"].to_list() == [second.differences, first.differences]
+    from exactsync import views
+
+    shown = views.runs_page(store).rows
+    assert shown["tolerance_text"].to_list() == ["0.01 / 0.01 / 0.01"] * 2
     delete_run(store, first.run_id)
     with pytest.raises(ReconcileError):
         load_run(store, first.run_id)
