@@ -37,7 +37,10 @@ def page() -> None:
         on_select="rerun",
         selection_mode="multi-row",
         key="diff_table",
-        column_config={"result_key": None, "date": st.column_config.DateColumn("date", format="YYYY-MM-DD")},
+        column_config={"result_key": None,
+                       "date": st.column_config.DateColumn(
+                           "date", format="YYYY-MM-DD",
+                           help="The shop document's date; for an Exact entry without one, the entry's date")},
     )
     pager("diff_page", page.total, views.PAGE_SIZE)
 

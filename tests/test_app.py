@@ -928,3 +928,17 @@ def test_money_tiles_with_and_without_a_known_currency():
     assert fmt_money(D("3"), currency_symbol("GBP")) == "GBP 3.00"
     assert fmt_money(D("3"), currency_symbol(None)) == "3.00"  # a run whose divisions' currency is unknown
     assert fmt_money(None, "€") == "—"
+
+
+def test_differences_rows_without_a_shop_document_show_the_entrys_date_and_currency(demo):
+    """An Exact-only row has no shop document: the grid shows its entry's date and currency and a
+    shop amount of 0, not empty "None" cells."""
+    at = run_page("differences.py")
+    at.multiselect(key="f_status").select("only_in_exact").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert len(table) == demo.expected("only_in_exact")
+    assert table["date"].notna().all() and table["currency"].notna().all(), table[["date", "currency"]]
+    assert (table["shop_gross"].map(float) == 0).all()
+    assert (table["difference"].map(float) == table["exact_gross"].map(float)).all()
+    assert not table["shop"].isna().any()

@@ -177,7 +177,7 @@ def _where(run_id: str, f: DiffFilters | None) -> tuple[str, list[Any]]:
 
 
 _DIFF_COLUMNS = """result_key, status, cause, shop, doc_key, doc_number, kind, doc_date, division, your_ref,
-    entry_numbers, entry_date, vat_country, treatment, currency, shop_net, shop_vat, shop_gross, exact_net,
+    entry_numbers, entry_date, vat_country, treatment, currency, exact_currency, shop_net, shop_vat, shop_gross, exact_net,
     exact_vat, exact_gross, delta_net, delta_vat, delta_gross, delta_gross_dc, tolerated_gross, flags, detail"""
 
 

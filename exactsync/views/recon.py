@@ -238,8 +238,17 @@ def differences_page(store: Store, run_id: str, filters: DiffFilters, *, limit: 
     total = count_differences(store, run_id, lib)
     frame = differences(store, run_id, lib, limit=limit, offset=offset)
     money = [c for c in ("shop_gross", "exact_gross", "delta_gross", "delta_vat") if c in frame.columns]
-    rows = (frame.with_columns([pl.col(c).cast(pl.Decimal(18, 2)) for c in money])
-            .select([c for c in _SHOWN if c in frame.columns]).rename(_SHOWN_AS, strict=False))
+    frame = frame.with_columns([pl.col(c).cast(pl.Decimal(18, 2)) for c in money])
+    if frame.height and {"doc_date", "entry_date", "currency", "exact_currency"} <= set(frame.columns):
+        # a row without a shop document (only in Exact, or booked in another period) shows its
+        # entry's date and currency, and 0 on the side that has nothing, instead of empty cells
+        frame = frame.with_columns(
+            pl.coalesce("doc_date", "entry_date").alias("doc_date"),
+            pl.coalesce("currency", "exact_currency").alias("currency"),
+            *[pl.col(c).fill_null(0).cast(pl.Decimal(18, 2)) for c in ("shop_gross", "exact_gross") if c in frame.columns],
+            *[pl.col(c).fill_null("") for c in ("shop", "your_ref", "vat_country", "detail") if c in frame.columns],
+        )
+    rows = frame.select([c for c in _SHOWN if c in frame.columns]).rename(_SHOWN_AS, strict=False)
     return Page(rows=rows, total=total, offset=offset, limit=limit)
 
 
