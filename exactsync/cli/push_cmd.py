@@ -36,7 +36,8 @@ def _finish(ctx: Ctx, outcome) -> None:
 
 
 @cli.group(invoke_without_command=True)
-@click.option("--period", help="Documents of this period: YYYY-MM, YYYY, or YYYY-MM..YYYY-MM.")
+@click.option("--period", help="Documents of this period: YYYY-MM, YYYY, YYYY-MM..YYYY-MM, or previous / current "
+                               "(last month / this month, in the shops' time zone).")
 @click.option("--status", "statuses", default="missing",
               help="Reconciliation statuses to fix, comma-separated: missing, amount, vat, duplicated, "
                    "customer, currency (default: missing).")
@@ -61,8 +62,12 @@ def push(click_ctx: click.Context, period: str | None, statuses: str, run_id: st
     from exactsync.push import execute_plan, load_targets, missing_targets, plan_targets, target_runs
     from exactsync.push.plan import format_eta
 
+    from exactsync.reconcile import resolve_period
+
     ctx: Ctx = click_ctx.find_object(Ctx)
     settings, store = ctx.settings, ctx.store
+    if period is not None:
+        period = resolve_period(period, settings, ctx.clock)
     wanted = [s.strip() for s in statuses.split(",") if s.strip()]
     runs = target_runs(store, run_id, period=period, shop=shop)
     if runs:

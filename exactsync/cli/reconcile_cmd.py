@@ -15,7 +15,9 @@ __all__ = ["reconcile_cmd"]
 
 
 @cli.command("reconcile")
-@click.option("--period", required=True, help="Month to reconcile, e.g. 2026-10.")
+@click.option("--period", required=True,
+              help="Month to reconcile, e.g. 2026-10, or previous / current (last month / this month, in the "
+                   "shops' time zone: for cron).")
 @click.option("--division", "divisions", type=int, multiple=True, help="Exact division (repeatable; default: all configured).")
 @click.option("--shop", "shops", multiple=True, help="Shop name (repeatable; default: all configured).")
 @click.option("--tolerance", default=None, help="Tolerance per document (default: reconcile.tolerance, 0.01).")
@@ -29,14 +31,14 @@ __all__ = ["reconcile_cmd"]
 def reconcile_cmd(ctx: Ctx, period: str, divisions: tuple[int, ...], shops: tuple[str, ...], tolerance: str | None,
                   customer_check: str, no_draft: bool, export_path: Path | None, as_json: bool) -> None:
     """Reconcile PERIOD: one status per shop document and per Exact-only entry, saved as a run."""
-    from exactsync.reconcile import PRECEDENCE, export_run, run_reconciliation, status_label
+    from exactsync.reconcile import PRECEDENCE, export_run, resolve_period, run_reconciliation, status_label
 
     if as_json:
         ctx.json = True
     summary = run_reconciliation(
-        ctx.store, ctx.settings, period,
+        ctx.store, ctx.settings, resolve_period(period, ctx.settings, ctx.clock),
         divisions=list(divisions) or None, shops=list(shops) or None, tolerance=tolerance,
-        customer_check=customer_check, flag_draft=not no_draft,
+        customer_check=customer_check, flag_draft=not no_draft, clock=ctx.clock,
     )
     data = summary.as_dict()
     if export_path is not None:

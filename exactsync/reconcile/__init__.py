@@ -23,6 +23,7 @@ from exactsync.reconcile.engine import (
     RunSummary,
     Tolerance,
     parse_period,
+    resolve_period,
     run_reconciliation,
 )
 from exactsync.reconcile.export import EXPORT_SUFFIXES, export_run
@@ -68,6 +69,7 @@ __all__ = [
     "list_runs",
     "load_run",
     "parse_period",
+    "resolve_period",
     "results",
     "run_reconciliation",
     "status_label",

@@ -50,6 +50,7 @@ __all__ = [
     "RunSummary",
     "CUSTOMER_CHECKS",
     "parse_period",
+    "resolve_period",
     "run_reconciliation",
     "summary_of",
 ]
@@ -158,6 +159,36 @@ def parse_period(period: str) -> tuple[dt.date, dt.date]:
         raise ReconcileError(f"period {period!r} is not a month like 2026-10")
     end = start + dt.timedelta(days=calendar.monthrange(year, month)[1])
     return start, end
+
+
+#: words a command line takes for a month, for cron jobs that should not compute dates themselves
+PERIOD_WORDS = ("previous", "current")
+
+
+def resolve_period(period: str, settings: Any = None, clock: Clock | None = None) -> str:
+    """``'previous'`` / ``'current'`` → the month before this one / this month (``YYYY-MM``), in the
+    shops' time zone (``shops.<name>.timezone``; document dates are taken in it, so a cron job at
+    00:30 on 1 November in Amsterdam gets October, not September). Anything else is returned as
+    given. Shops in different time zones make the word ambiguous: an error asking for the month."""
+    word = str(period).strip().lower()
+    if word not in PERIOD_WORDS:
+        return period
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    zones = sorted({getattr(shop, "timezone", None) or "Europe/Amsterdam"
+                    for shop in (getattr(settings, "shops", None) or {}).values()}) or ["Europe/Amsterdam"]
+    if len(zones) > 1:
+        raise ReconcileError(f"period {period!r}: the shops are in different time zones ({', '.join(zones)}); "
+                             f"give the month, e.g. --period 2026-10")
+    try:
+        zone = ZoneInfo(zones[0])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ReconcileError(f"period {period!r}: unknown shop time zone {zones[0]!r}") from None
+    today = (clock or SYSTEM_CLOCK).now().astimezone(zone).date()
+    if word == "current":
+        return f"{today:%Y-%m}"
+    last_month = today.replace(day=1) - dt.timedelta(days=1)
+    return f"{last_month:%Y-%m}"
 
 
 # ----------------------------------------------------------------------------- scope

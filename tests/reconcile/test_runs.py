@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import zipfile
 from decimal import Decimal
 
@@ -292,3 +293,52 @@ def test_differences_are_sized_in_the_division_currency(store):
     assert page["doc_key"].to_list() == ["woo:invoice:961", "woo:invoice:960"]
     assert page["delta_gross_dc"].to_list() == [D("-121.0000"), D("-110.0000")]
     assert differences(store, run.run_id, DiffFilters(min_amount="120"))["doc_key"].to_list() == ["woo:invoice:961"]
+
+
+def test_period_words_for_cron_are_months_in_the_shops_time_zone():
+    from types import SimpleNamespace
+
+    from exactsync.clock import FakeClock
+    from exactsync.reconcile import resolve_period
+
+    # 00:30 on 1 November in Amsterdam is still 31 October in UTC
+    clock = FakeClock(dt.datetime(2026, 10, 31, 23, 30, tzinfo=dt.timezone.utc))
+    amsterdam = SimpleNamespace(shops={"woo": SimpleNamespace(timezone="Europe/Amsterdam")})
+    assert resolve_period("previous", amsterdam, clock) == "2026-10"
+    assert resolve_period("current", amsterdam, clock) == "2026-11"
+    utc = SimpleNamespace(shops={"woo": SimpleNamespace(timezone="UTC")})
+    assert resolve_period("previous", utc, clock) == "2026-09"
+    january = FakeClock(dt.datetime(2027, 1, 15, 12, 0, tzinfo=dt.timezone.utc))
+    assert resolve_period("Previous", amsterdam, january) == "2026-12"  # across the year
+    assert resolve_period("2026-10", amsterdam, clock) == "2026-10"  # a month stays as given
+    both = SimpleNamespace(shops={"woo": SimpleNamespace(timezone="Europe/Amsterdam"),
+                                  "m2": SimpleNamespace(timezone="America/New_York")})
+    with pytest.raises(ReconcileError, match="different time zones"):
+        resolve_period("previous", both, clock)
+
+
+def test_cli_reconcile_and_push_take_previous_for_the_month_before(tmp_path):
+    from exactsync.cli.main import cli, load_commands
+    from exactsync.store import Store
+
+    load_commands()
+    cfg = tmp_path / "exactsync.toml"
+    cfg.write_text(f'[store]\npath = "s.duckdb"\n[exact]\ndivisions = [{DIV}]\n'
+                   f'[shops.woo]\nkind = "woocommerce"\ndivision = {DIV}\nreference_prefix = "WC-"\n')
+    store = Store.open(tmp_path / "s.duckdb")
+    w = World(prefixes={"woo": "WC-"}, shop_divisions={"woo": DIV})
+    month(w)
+    w.write(store)
+    clock = tmp_path / "clock"
+    clock.write_text(str(dt.datetime(2026, 11, 3, 8, 0, tzinfo=dt.timezone.utc).timestamp()))
+    runner = CliRunner()
+    r = runner.invoke(cli, ["--config", str(cfg), "--simulated-clock", str(clock), "reconcile", "--period", "previous",
+                            "--json"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output[r.output.index("{"):])
+    assert data["period"] == PERIOD and data["counts"]["missing_in_exact"] == 1
+    r = runner.invoke(cli, ["--config", str(cfg), "--simulated-clock", str(clock), "push", "--period", "previous",
+                            "--dry-run"], catch_exceptions=False)
+    assert re.search(rf"Selected from reconciliation run {data['run_id']} \({PERIOD}\)", r.output), r.output
+    # the run is stamped by the command's clock (here the simulated one), like the push's jobs
+    assert data["run_id"].startswith("20261103T0800")
