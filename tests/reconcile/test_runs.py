@@ -183,7 +183,8 @@ def test_exports(store, tmp_path):
         export_run(store, "no-such-run", tmp_path / "x.xlsx")
 
 
-def test_cli_reconcile(tmp_path):
+def _cli_month(tmp_path):
+    """The CLI (commands loaded), a configuration for one shop and a store holding the month."""
     from exactsync.cli.main import cli, load_commands
     from exactsync.store import Store
 
@@ -195,6 +196,11 @@ def test_cli_reconcile(tmp_path):
     w = World(prefixes={"woo": "WC-"}, shop_divisions={"woo": DIV})
     month(w)
     w.write(store)
+    return cli, cfg, store
+
+
+def test_cli_reconcile(tmp_path):
+    cli, cfg, store = _cli_month(tmp_path)
     runner = CliRunner()
     r = runner.invoke(cli, ["--config", str(cfg), "reconcile", "--period", PERIOD, "--json",
                             "--export", str(tmp_path / "r.xlsx")], catch_exceptions=False)
@@ -318,17 +324,7 @@ def test_period_words_for_cron_are_months_in_the_shops_time_zone():
 
 
 def test_cli_reconcile_and_push_take_previous_for_the_month_before(tmp_path):
-    from exactsync.cli.main import cli, load_commands
-    from exactsync.store import Store
-
-    load_commands()
-    cfg = tmp_path / "exactsync.toml"
-    cfg.write_text(f'[store]\npath = "s.duckdb"\n[exact]\ndivisions = [{DIV}]\n'
-                   f'[shops.woo]\nkind = "woocommerce"\ndivision = {DIV}\nreference_prefix = "WC-"\n')
-    store = Store.open(tmp_path / "s.duckdb")
-    w = World(prefixes={"woo": "WC-"}, shop_divisions={"woo": DIV})
-    month(w)
-    w.write(store)
+    cli, cfg, _ = _cli_month(tmp_path)
     clock = tmp_path / "clock"
     clock.write_text(str(dt.datetime(2026, 11, 3, 8, 0, tzinfo=dt.timezone.utc).timestamp()))
     runner = CliRunner()
