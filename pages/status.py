@@ -26,7 +26,17 @@ def page() -> None:
 
     st.subheader("Last pulls")
     if info["pulls"]:
-        st.dataframe(info["pulls"], hide_index=True, width="stretch")
+        st.dataframe(
+            info["pulls"], hide_index=True, width="stretch",
+            column_config={
+                "source": "Source",
+                "scope": st.column_config.TextColumn("Division / scope"),
+                "cursor": st.column_config.TextColumn("Cursor", help="Where the next incremental pull starts"),
+                "last_success_at": st.column_config.DatetimeColumn("Last success (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+                "last_attempt_at": st.column_config.DatetimeColumn("Last attempt (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+                "rows_total": st.column_config.NumberColumn("Rows pulled", format="localized"),
+            },
+        )
     else:
         st.info("Nothing pulled yet.")
 
