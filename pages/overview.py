@@ -32,6 +32,8 @@ def page() -> None:
 
     with left:
         st.caption(f"Run {run['run_id']} · period {run['period']} · reconciled {run['created_at']:%Y-%m-%d %H:%M} UTC")
+    for warning in run.get("warnings") or []:  # e.g. a shop not pulled since the period ended
+        st.warning(warning[:1].upper() + warning[1:], icon=":material/schedule:")
 
     shop = shop_filter()
     s = view("overview", run["run_id"], shop=shop)

@@ -942,3 +942,24 @@ def test_differences_rows_without_a_shop_document_show_the_entrys_date_and_curre
     assert (table["shop_gross"].map(float) == 0).all()
     assert (table["difference"].map(float) == table["exact_gross"].map(float)).all()
     assert not table["shop"].isna().any()
+
+
+def test_overview_shows_the_runs_warnings(app_env, monkeypatch):
+    """A run made while a shop had not been pulled since the month ended says so on the Overview."""
+    monkeypatch.syspath_prepend(str(ROOT / "tests" / "reconcile"))
+    from recon_world import World
+    from test_runs import PERIOD, _pulled, month
+
+    from exactsync.reconcile import run_reconciliation
+    from exactsync.store import Store
+
+    store = Store.open(app_env / "app.duckdb")
+    w = World()
+    month(w)
+    w.write(store)
+    _pulled(store, {"shop:woo:orders@": dt.datetime(2026, 10, 20, 8, 0)})
+    run = run_reconciliation(store, w.settings(), PERIOD)
+    assert run.warnings
+    at = run_page("overview.py")
+    shown = [x.value for x in at.warning]
+    assert any(v.startswith("Shop woo was last pulled 2026-10-20 08:00 UTC, before 2026-10 ended") for v in shown), shown

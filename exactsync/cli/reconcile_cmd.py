@@ -70,6 +70,7 @@ def reconcile_cmd(ctx: Ctx, period: str, divisions: tuple[int, ...], shops: tupl
         lines.append(f"Tolerated: {tol['rows']:,} rows, gross {tol['gross']:,.2f} (net {tol['net']:,.2f}, VAT {tol['vat']:,.2f})")
         if "export" in data:
             lines.append(f"Exported to {data['export']}")
+        lines.extend(f"WARNING: {w}" for w in summary.warnings)
         return "\n".join(lines)
 
     emit(ctx, data, human)

@@ -124,6 +124,9 @@ class RunSummary:
     totals: dict[str, Any] = field(default_factory=dict)
     #: tolerated differences, summed (net, vat, gross, rows)
     tolerated: dict[str, Any] = field(default_factory=dict)
+    #: what the reader should know before trusting the run: shops or divisions not pulled since the
+    #: period ended (their later documents or entries are not in it), saved with the run
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def currency(self) -> str | None:
@@ -189,6 +192,60 @@ def resolve_period(period: str, settings: Any = None, clock: Clock | None = None
         return f"{today:%Y-%m}"
     last_month = today.replace(day=1) - dt.timedelta(days=1)
     return f"{last_month:%Y-%m}"
+
+
+# ----------------------------------------------------------------------------- freshness
+
+
+def _zone(name: str | None) -> dt.tzinfo:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name or "Europe/Amsterdam")
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt.timezone.utc
+
+
+def _freshness(con: duckdb.DuckDBPyConnection, settings: Any, shop_rows: Sequence[tuple], divisions: Sequence[int],
+               period: str, end: dt.date) -> list[str]:
+    """Warnings for the shops and divisions of a run whose last successful pull (``sync_state``) is
+    before the period ended (midnight after its last day, in the shop's time zone): documents or
+    entries after that pull are not in the run. A store no pull ever wrote to (rows written
+    directly, as tests and the bench do) gets none."""
+    pulls: dict[tuple[str, str], dt.datetime | None] = {
+        (src, scope): at for src, scope, at in con.execute("SELECT source, scope, last_success_at FROM sync_state").fetchall()}
+    if not pulls:
+        return []
+    shops_cfg = dict(getattr(settings, "shops", {}) or {})
+    zones = {r[0]: _zone(getattr(shops_cfg.get(r[0]), "timezone", None)) for r in shop_rows}
+
+    def ended(zone: dt.tzinfo) -> dt.datetime:  # the period's end as naive UTC, like sync_state
+        local = dt.datetime.combine(end, dt.time(0), tzinfo=zone)
+        return local.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+    def when(at: dt.datetime) -> str:
+        return f"{at:%Y-%m-%d %H:%M} UTC"
+
+    out: list[str] = []
+    for shop, *_ in shop_rows:
+        times = [at for (src, _scope), at in pulls.items() if src.startswith(f"shop:{shop}:")]
+        if not times or any(at is None for at in times):
+            out.append(f"shop {shop} has not been pulled successfully (exactsync pull shop --shop {shop}): "
+                       f"its documents may be missing from this run")
+        elif min(times) < ended(zones[shop]):
+            out.append(f"shop {shop} was last pulled {when(min(times))}, before {period} ended: documents "
+                       f"after that are not in this run (pull it and reconcile again)")
+    for division in divisions:
+        at = pulls.get(("exact:transaction_lines", str(division)))
+        division_zones = {zones[r[0]] for r in shop_rows if r[1] == division} or {_zone(None)}
+        if at is None:
+            out.append(f"Exact division {division} has not been pulled successfully "
+                       f"(exactsync pull exact --division {division}): "
+                       f"its entries may be missing from this run")
+        elif at < max(ended(z) for z in division_zones):
+            out.append(f"Exact division {division} was last pulled {when(at)}, before {period} ended: entries "
+                       f"booked after that are not in this run (pull it and reconcile again)")
+    return out
 
 
 # ----------------------------------------------------------------------------- scope
@@ -1092,7 +1149,8 @@ def run_reconciliation(
                           "reference_prefixes": {r[0]: r[2] for r in shop_rows},
                           "tolerance": tol.as_dict(), "customer_check": customer_check, "flag_draft": bool(flag_draft),
                           "division_currencies": currencies}
-            summary = {"by_status": by_status, "totals": totals, "tolerated": tolerated}
+            warnings = _freshness(con, settings, shop_rows, divs, period, end)
+            summary = {"by_status": by_status, "totals": totals, "tolerated": tolerated, "warnings": warnings}
             con.execute(
                 "INSERT INTO recon_runs (run_id, created_at, period, divisions, shops, tolerance, params, summary, "
                 "engine_version, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -1110,5 +1168,5 @@ def run_reconciliation(
     return RunSummary(
         run_id=run_id, created_at=created_at, period=period, divisions=divs, shops=[r[0] for r in shop_rows],
         tolerance=tol.as_dict(), params=_jsonable(run_params), engine_version=ENGINE_VERSION,
-        duration_ms=duration_ms, by_status=by_status, totals=totals, tolerated=tolerated,
+        duration_ms=duration_ms, by_status=by_status, totals=totals, tolerated=tolerated, warnings=warnings,
     )

@@ -48,6 +48,7 @@ def _run_row_to_summary(row: tuple) -> RunSummary:
         engine_version=engine_version, duration_ms=duration_ms,
         by_status={k: dec(v) for k, v in summary.get("by_status", {}).items()},
         totals=dec(summary.get("totals", {})), tolerated=dec(summary.get("tolerated", {})),
+        warnings=list(summary.get("warnings") or []),
     )
 
 

@@ -101,7 +101,8 @@ def _run_dict(run: Any, store: Store) -> dict | None:
                            "AND nullif(currency, '') IS NOT NULL", [list(run.divisions)])
         currency = found[0][0] if len(found) == 1 else None
     return {"run_id": run.run_id, "period": run.period, "created_at": run.created_at, "divisions": run.divisions,
-            "shops": run.shops, "totals": run.totals, "by_status": run.by_status, "currency": currency}
+            "shops": run.shops, "totals": run.totals, "by_status": run.by_status, "currency": currency,
+            "warnings": list(getattr(run, "warnings", None) or [])}
 
 
 def run_info(store: Store, run_id: str) -> dict | None:

@@ -338,3 +338,59 @@ def test_cli_reconcile_and_push_take_previous_for_the_month_before(tmp_path):
     assert re.search(rf"Selected from reconciliation run {data['run_id']} \({PERIOD}\)", r.output), r.output
     # the run is stamped by the command's clock (here the simulated one), like the push's jobs
     assert data["run_id"].startswith("20261103T0800")
+
+
+def _pulled(store, when: dict[str, dt.datetime]) -> None:
+    """sync_state rows as the pulls write them: source/scope → last success (naive UTC)."""
+    with store.atomic() as con:
+        for key, at in when.items():
+            source, _, scope = key.partition("@")
+            con.execute("INSERT OR REPLACE INTO sync_state (source, scope, last_success_at, last_attempt_at) "
+                        "VALUES (?, ?, ?, ?)", [source, scope, at, at])
+
+
+def test_a_run_warns_of_shops_and_divisions_not_pulled_since_the_period_ended(store):
+    from exactsync.reconcile import load_run
+    from recon_world import OTHER_DIV
+
+    w = World()
+    month(w)
+    w.write(store)
+    settings = w.settings()
+    assert run_reconciliation(store, settings, PERIOD).warnings == []  # no pull ever: rows written directly
+
+    after = dt.datetime(2026, 11, 2, 6, 0)
+    _pulled(store, {
+        "shop:woo:orders@": dt.datetime(2026, 11, 1, 9, 0), "shop:woo:refunds@": dt.datetime(2026, 10, 30, 14, 2),
+        # 00:30 on 1 November in Amsterdam: after the period ended there, though still 31 October in UTC
+        "shop:mag:invoices@": dt.datetime(2026, 10, 31, 23, 30), "shop:mag:creditmemos@": after,
+        f"exact:transaction_lines@{DIV}": dt.datetime(2026, 10, 31, 12, 0),
+        f"exact:transaction_lines@{OTHER_DIV}": after,
+    })
+    run = run_reconciliation(store, settings, PERIOD)
+    assert run.warnings == [
+        "shop woo was last pulled 2026-10-30 14:02 UTC, before 2026-10 ended: documents after that are not in "
+        "this run (pull it and reconcile again)",
+        f"Exact division {DIV} was last pulled 2026-10-31 12:00 UTC, before 2026-10 ended: entries booked after "
+        f"that are not in this run (pull it and reconcile again)",
+    ]
+    assert load_run(store, run.run_id).warnings == run.warnings  # saved with the run
+
+    _pulled(store, {"shop:woo:refunds@": after, f"exact:transaction_lines@{DIV}": after})
+    assert run_reconciliation(store, settings, PERIOD).warnings == []
+    with store.atomic() as con:
+        con.execute("DELETE FROM sync_state WHERE source LIKE 'shop:mag:%'")
+    assert run_reconciliation(store, settings, PERIOD).warnings == [
+        "shop mag has not been pulled successfully (exactsync pull shop --shop mag): its documents may be "
+        "missing from this run"]
+
+
+def test_cli_reconcile_prints_the_runs_warnings(tmp_path):
+    cli, cfg, store = _cli_month(tmp_path)
+    _pulled(store, {"shop:woo:orders@": dt.datetime(2026, 10, 20, 8, 0),
+                    f"exact:transaction_lines@{DIV}": dt.datetime(2026, 11, 2, 8, 0)})
+    r = CliRunner().invoke(cli, ["--config", str(cfg), "reconcile", "--period", PERIOD], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert "WARNING: shop woo was last pulled 2026-10-20 08:00 UTC, before 2026-10 ended" in r.output
+    r = CliRunner().invoke(cli, ["--config", str(cfg), "--json", "reconcile", "--period", PERIOD], catch_exceptions=False)
+    assert json.loads(r.output)["warnings"][0].startswith("shop woo was last pulled")
