@@ -375,6 +375,9 @@ def test_a_run_warns_of_shops_and_divisions_not_pulled_since_the_period_ended(st
         f"that are not in this run (pull it and reconcile again)",
     ]
     assert load_run(store, run.run_id).warnings == run.warnings  # saved with the run
+    with zipfile.ZipFile(export_run(store, run.run_id, store.path.parent / "run.zip")) as z:
+        summary_csv = z.read("summary.csv").decode()
+    assert summary_csv.count("\nwarning,") == 2 and "shop woo was last pulled" in summary_csv  # and in its export
 
     _pulled(store, {"shop:woo:refunds@": after, f"exact:transaction_lines@{DIV}": after})
     assert run_reconciliation(store, settings, PERIOD).warnings == []
