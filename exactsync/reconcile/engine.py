@@ -207,11 +207,12 @@ def _zone(name: str | None) -> dt.tzinfo:
 
 
 def _freshness(con: duckdb.DuckDBPyConnection, settings: Any, shop_rows: Sequence[tuple], divisions: Sequence[int],
-               period: str, end: dt.date) -> list[str]:
+               period: str, end: dt.date, now: dt.datetime) -> list[str]:
     """Warnings for the shops and divisions of a run whose last successful pull (``sync_state``) is
     before the period ended (midnight after its last day, in the shop's time zone): documents or
-    entries after that pull are not in the run. A store no pull ever wrote to (rows written
-    directly, as tests and the bench do) gets none."""
+    entries after that pull are not in the run. A period not over yet (``now``, naive UTC) gets one
+    warning saying so instead. A store no pull ever wrote to (rows written directly, as tests and
+    the bench do) gets none."""
     pulls: dict[tuple[str, str], dt.datetime | None] = {
         (src, scope): at for src, scope, at in con.execute("SELECT source, scope, last_success_at FROM sync_state").fetchall()}
     if not pulls:
@@ -225,6 +226,10 @@ def _freshness(con: duckdb.DuckDBPyConnection, settings: Any, shop_rows: Sequenc
 
     def when(at: dt.datetime) -> str:
         return f"{at:%Y-%m-%d %H:%M} UTC"
+
+    if now < min((ended(z) for z in zones.values()), default=ended(_zone(None))):
+        return [f"{period} is not over yet: this run shows what was pulled until now; reconcile it again "
+                f"after the month has ended and everything is pulled"]
 
     out: list[str] = []
     for shop, *_ in shop_rows:
@@ -1149,7 +1154,7 @@ def run_reconciliation(
                           "reference_prefixes": {r[0]: r[2] for r in shop_rows},
                           "tolerance": tol.as_dict(), "customer_check": customer_check, "flag_draft": bool(flag_draft),
                           "division_currencies": currencies}
-            warnings = _freshness(con, settings, shop_rows, divs, period, end)
+            warnings = _freshness(con, settings, shop_rows, divs, period, end, created_at)
             summary = {"by_status": by_status, "totals": totals, "tolerated": tolerated, "warnings": warnings}
             con.execute(
                 "INSERT INTO recon_runs (run_id, created_at, period, divisions, shops, tolerance, params, summary, "

@@ -386,6 +386,11 @@ def test_a_run_warns_of_shops_and_divisions_not_pulled_since_the_period_ended(st
     assert run_reconciliation(store, settings, PERIOD).warnings == [
         "shop mag has not been pulled successfully (exactsync pull shop --shop mag): its documents may be "
         "missing from this run"]
+    # a month in progress (mid-October, Amsterdam): one warning that it is not over, not one per shop
+    mid_month = FakeClock(dt.datetime(2026, 10, 15, 12, 0, tzinfo=dt.timezone.utc))
+    assert run_reconciliation(store, settings, PERIOD, clock=mid_month).warnings == [
+        "2026-10 is not over yet: this run shows what was pulled until now; reconcile it again after the "
+        "month has ended and everything is pulled"]
 
 
 def test_cli_reconcile_prints_the_runs_warnings(tmp_path):
