@@ -10,6 +10,23 @@ from exactsync.ui.chrome import guarded, page_chrome
 page_chrome()  # no-op under app.py; the chrome when Streamlit runs this file directly
 
 
+def _utc(label: str):
+    return st.column_config.DatetimeColumn(f"{label} (UTC)", format="YYYY-MM-DD HH:mm:ss")
+
+
+JOB_COLUMNS = {"job_id": "Job", "status": "Status", "kind": "Kind", "doc_key": "Document", "your_ref": "YourRef",
+               "division": "Division", "entry_date": st.column_config.DateColumn("Entry date", format="YYYY-MM-DD"),
+               "net": "Net", "vat": "VAT", "attempts": "Attempts", "last_error": "Last error",
+               "exact_entry_number": "Exact entry", "created_at": _utc("Created"), "queued_at": _utc("Queued"),
+               "synced_at": _utc("Synced"), "updated_at": _utc("Updated")}
+EVENT_COLUMNS = {"log_id": None, "logged_at": _utc("Time"), "run_id": "Run", "source": "Source", "level": "Level",
+                 "record_key": "Record", "message": "Message"}
+CALL_COLUMNS = {"call_id": None, "called_at": _utc("Time"), "system": "System", "scope": "Scope",
+                "method": "Method", "path": "Path", "status": "HTTP status", "duration_ms": "ms",
+                "rate_remaining": "Calls left today", "rate_minutely_remaining": "Calls left this minute",
+                "error": "Error"}
+
+
 def page() -> None:
     st.title("Sync log")
 
@@ -24,7 +41,7 @@ def page() -> None:
             status = st.selectbox("Status", ["All", *views.JOB_STATUSES], key="job_status")
             offset = (int(st.session_state.get("jobs_page", 1)) - 1) * views.PAGE_SIZE
             page = view("jobs_page", status=None if status == "All" else status, limit=views.PAGE_SIZE, offset=offset)
-            table(page.rows)
+            table(page.rows, column_config=JOB_COLUMNS)
             pager("jobs_page", page.total, views.PAGE_SIZE)
             failed = view("failed_job_ids")
             chosen = st.multiselect("Failed jobs to retry", failed, key="retry_pick")
@@ -49,7 +66,7 @@ def page() -> None:
             offset = (int(st.session_state.get("log_page", 1)) - 1) * views.PAGE_SIZE
             page = view("sync_log_page", level=None if level == "All" else level, limit=views.PAGE_SIZE, offset=offset)
             st.caption(f"{page.total:,} event(s)")
-            st.dataframe(page.rows, hide_index=True, width="stretch")
+            st.dataframe(page.rows, hide_index=True, width="stretch", column_config=EVENT_COLUMNS)
             pager("log_page", page.total, views.PAGE_SIZE)
         except Exception as e:  # noqa: BLE001
             show_error(e)
@@ -62,7 +79,7 @@ def page() -> None:
             page = view("api_calls_page", system=None if system == "All" else system, errors_only=errors_only,
                         limit=views.PAGE_SIZE, offset=offset)
             st.caption(f"{page.total:,} call(s); paths are stored with secrets removed")
-            st.dataframe(page.rows, hide_index=True, width="stretch")
+            st.dataframe(page.rows, hide_index=True, width="stretch", column_config=CALL_COLUMNS)
             pager("calls_page", page.total, views.PAGE_SIZE)
         except Exception as e:  # noqa: BLE001
             show_error(e)
