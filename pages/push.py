@@ -88,6 +88,8 @@ def page() -> None:
         show_error(e)
         st.stop()
     st.session_state["push_plan"] = plan
+    for warning in run.get("warnings") or []:  # the run's own: e.g. Exact not pulled since the month ended
+        st.warning(f"The run this plan comes from: {warning}", icon=":material/schedule:")
 
     c = st.columns(4)
     c[0].metric("Entries to create", f"{plan.count:,}")

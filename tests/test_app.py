@@ -963,3 +963,10 @@ def test_overview_shows_the_runs_warnings(app_env, monkeypatch):
     at = run_page("overview.py")
     shown = [x.value for x in at.warning]
     assert any(v.startswith("Shop woo was last pulled 2026-10-20 08:00 UTC, before 2026-10 ended") for v in shown), shown
+    # the Push page repeats them above a plan made from that run
+    from exactsync.reconcile import DiffFilters, differences
+
+    missing = differences(store, run.run_id, DiffFilters(statuses=["missing_in_exact"]))["result_key"].to_list()
+    at = run_page("push.py", push_selection=set(missing))
+    shown = [x.value for x in at.warning]
+    assert any(v.startswith("The run this plan comes from: shop woo was last pulled") for v in shown), shown

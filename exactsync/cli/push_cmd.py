@@ -70,6 +70,9 @@ def push(click_ctx: click.Context, period: str | None, statuses: str, run_id: st
         period = resolve_period(period, settings, ctx.clock)
     wanted = [s.strip() for s in statuses.split(",") if s.strip()]
     runs = target_runs(store, run_id, period=period, shop=shop)
+    # what those runs warned of (e.g. Exact not pulled since the month ended): worth reading before
+    # pushing "missing" entries, though each one is looked up in Exact before it is posted
+    warned = "".join(f"\nWARNING: the {r.period} run: {w}" for r in runs for w in r.warnings)
     if runs:
         targets = load_targets(store, run_id, statuses=wanted, period=period, shop=shop)
         source = "reconciliation run " + ", ".join(f"{r.run_id} ({r.period})" for r in runs)
@@ -84,19 +87,19 @@ def push(click_ctx: click.Context, period: str | None, statuses: str, run_id: st
     plan = plan_targets(store, settings, targets, period=period, shop=shop, clock=ctx.clock,
                         closed_period_date=closed_period_date.date() if closed_period_date else None)
     if not yes or dry_run:
-        emit(ctx, plan.as_dict(), lambda: f"Selected from {source}.\n" + plan.summary()
+        emit(ctx, plan.as_dict(), lambda: f"Selected from {source}.{warned}\n" + plan.summary()
              + ("" if plan.ok else "\nThe plan has errors: fix the mappings or the selection; nothing was sent.")
              + ("\n(dry run: nothing sent; add --yes to execute)" if plan.ok else ""))
         if not plan.ok:
             click_ctx.exit(EXIT_FAILURE)
         return
     if not plan.ok:
-        emit(ctx, plan.as_dict(), lambda: f"Selected from {source}.\n" + plan.summary()
+        emit(ctx, plan.as_dict(), lambda: f"Selected from {source}.{warned}\n" + plan.summary()
              + "\nThe plan has errors; nothing was sent.")
         click_ctx.exit(EXIT_FAILURE)
     if not ctx.json:
         click.echo(f"Pushing {len(plan.jobs)} job(s) from {source}: {plan.calls} API call(s), "
-                   f"ETA ≈ {format_eta(plan.eta_seconds)}", err=True)
+                   f"ETA ≈ {format_eta(plan.eta_seconds)}{warned}", err=True)
     outcome = execute_plan(store, settings, plan, on_progress=ctx.progress("push"), clock=ctx.clock)
     _finish(ctx, outcome)
 
