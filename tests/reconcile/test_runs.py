@@ -393,23 +393,17 @@ def test_a_run_warns_of_shops_and_divisions_not_pulled_since_the_period_ended(st
         "month has ended and everything is pulled"]
 
 
-def test_cli_reconcile_prints_the_runs_warnings(tmp_path):
+def test_cli_reconcile_prints_the_runs_warnings_and_push_repeats_them(tmp_path):
     cli, cfg, store = _cli_month(tmp_path)
     _pulled(store, {"shop:woo:orders@": dt.datetime(2026, 10, 20, 8, 0),
-                    f"exact:transaction_lines@{DIV}": dt.datetime(2026, 11, 2, 8, 0)})
+                    f"exact:transaction_lines@{DIV}": dt.datetime(2026, 10, 25, 8, 0)})
     r = CliRunner().invoke(cli, ["--config", str(cfg), "reconcile", "--period", PERIOD], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     assert "WARNING: shop woo was last pulled 2026-10-20 08:00 UTC, before 2026-10 ended" in r.output
     r = CliRunner().invoke(cli, ["--config", str(cfg), "--json", "reconcile", "--period", PERIOD], catch_exceptions=False)
     assert json.loads(r.output)["warnings"][0].startswith("shop woo was last pulled")
-
-
-def test_cli_push_repeats_the_warnings_of_the_run_it_uses(tmp_path):
-    cli, cfg, store = _cli_month(tmp_path)
-    _pulled(store, {"shop:woo:orders@": dt.datetime(2026, 11, 2, 8, 0),
-                    f"exact:transaction_lines@{DIV}": dt.datetime(2026, 10, 25, 8, 0)})
-    r = CliRunner().invoke(cli, ["--config", str(cfg), "reconcile", "--period", PERIOD], catch_exceptions=False)
-    assert r.exit_code == 0, r.output
+    # push: the warnings of the run its plan comes from, under the line that names the run
     r = CliRunner().invoke(cli, ["--config", str(cfg), "push", "--period", PERIOD, "--dry-run"], catch_exceptions=False)
-    assert re.search(r"Selected from reconciliation run \S+ \(2026-10\)\.\nWARNING: the 2026-10 run: Exact division "
+    assert re.search(r"Selected from reconciliation run \S+ \(2026-10\)\.\nWARNING: the 2026-10 run: shop woo was "
+                     r"last pulled 2026-10-20 08:00 UTC.*\nWARNING: the 2026-10 run: Exact division "
                      rf"{DIV} was last pulled 2026-10-25 08:00 UTC, before 2026-10 ended", r.output), r.output
