@@ -31,7 +31,7 @@ def page() -> None:
                 if bad:
                     st.error(f"{bad} row(s) need a fix (see the *error* column); nothing was saved.")
                 edited = st.data_editor(
-                    frame, num_rows="dynamic", hide_index=True, width="stretch", key=f"map_edit_{kind}",
+                    views.editor_frame(frame), num_rows="dynamic", hide_index=True, width="stretch", key=f"map_edit_{kind}",
                     disabled=["error"], column_config=views.mapping_columns(kind, division),
                 )
                 if st.button("Validate and save", type="primary", key=f"map_save_{kind}"):

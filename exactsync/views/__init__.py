@@ -39,6 +39,7 @@ from exactsync.views.connections import (
 from exactsync.views.push import (
     mapping_columns,
     mapping_frame,
+    editor_frame,
     JOB_STATUSES,
     PushPreview,
     plan,
@@ -105,6 +106,7 @@ __all__ = [
     "test_shop",
     "mapping_columns",
     "mapping_frame",
+    "editor_frame",
     "JOB_STATUSES",
     "PushPreview",
     "plan",

@@ -41,6 +41,11 @@ def mapping_columns(kind: str, division: int) -> dict[str, dict]:
     return cols
 
 
+def editor_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """A mapping as the editor shows it: a row without a problem has a blank *error* cell, not "None"."""
+    return frame.with_columns(pl.col("error").fill_null("")) if "error" in frame.columns else frame
+
+
 def mapping_frame(kind: str, edited: Any, division: int) -> pl.DataFrame:
     """The editor's frame back in the mapping's own types (pandas round-trips turn Decimals into
     floats or objects); rows without a division get the picked one. Pure, so it is testable."""
