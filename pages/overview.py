@@ -32,6 +32,9 @@ def page() -> None:
 
     with left:
         st.caption(f"Run {run['run_id']} · period {run['period']} · reconciled {run['created_at']:%Y-%m-%d %H:%M} UTC")
+        changes = view("run_changes", run["run_id"])  # e.g. after a push and a new pull: what it fixed
+        if changes:
+            st.caption(changes)
     for warning in run.get("warnings") or []:  # e.g. a shop not pulled since the period ended
         st.warning(warning[:1].upper() + warning[1:], icon=":material/schedule:")
 

@@ -740,7 +740,12 @@ def test_runs_page_reopens_a_run(demo):
     from exactsync.reconcile import run_reconciliation
 
     store = demo.store()
-    run_reconciliation(store, demo.settings, demo.period)  # a newer run than the one to reopen
+    newer = run_reconciliation(store, demo.settings, demo.period)  # a newer run than the one to reopen
+    # the Overview of the newer run says what changed since the one before it (nothing: same data)
+    at = run_page("overview.py")
+    assert any(c.value.startswith("Since the previous run of this period (") and
+               f"0 difference(s) resolved, 0 new, {newer.differences:,} still open" in c.value for c in at.caption), \
+        [c.value for c in at.caption]
     at = run_page("runs.py")
     runs = at.dataframe[0].value
     assert len(runs) >= 2

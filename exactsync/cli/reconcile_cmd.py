@@ -31,7 +31,8 @@ __all__ = ["reconcile_cmd"]
 def reconcile_cmd(ctx: Ctx, period: str, divisions: tuple[int, ...], shops: tuple[str, ...], tolerance: str | None,
                   customer_check: str, no_draft: bool, export_path: Path | None, as_json: bool) -> None:
     """Reconcile PERIOD: one status per shop document and per Exact-only entry, saved as a run."""
-    from exactsync.reconcile import PRECEDENCE, export_run, resolve_period, run_reconciliation, status_label
+    from exactsync.reconcile import (PRECEDENCE, compare_runs, export_run, resolve_period, run_reconciliation,
+                                     status_label)
 
     if as_json:
         ctx.json = True
@@ -41,6 +42,8 @@ def reconcile_cmd(ctx: Ctx, period: str, divisions: tuple[int, ...], shops: tupl
         customer_check=customer_check, flag_draft=not no_draft, clock=ctx.clock,
     )
     data = summary.as_dict()
+    changes = compare_runs(ctx.store, summary.run_id)  # against the previous run of the period, if any
+    data["since_previous"] = changes.as_dict() if changes is not None else None
     if export_path is not None:
         data["export"] = str(export_run(ctx.store, summary.run_id, export_path))
 
@@ -70,6 +73,8 @@ def reconcile_cmd(ctx: Ctx, period: str, divisions: tuple[int, ...], shops: tupl
         lines.append(f"Tolerated: {tol['rows']:,} rows, gross {tol['gross']:,.2f} (net {tol['net']:,.2f}, VAT {tol['vat']:,.2f})")
         if "export" in data:
             lines.append(f"Exported to {data['export']}")
+        if changes is not None:
+            lines.append(changes.sentence())
         lines.extend(f"WARNING: {w}" for w in summary.warnings)
         return "\n".join(lines)
 

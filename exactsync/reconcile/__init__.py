@@ -41,6 +41,8 @@ from exactsync.reconcile.runs import (
     results,
     vat_by_country,
     vat_code_reading,
+    RunChanges,
+    compare_runs,
 )
 
 __all__ = [
@@ -75,4 +77,6 @@ __all__ = [
     "status_label",
     "vat_by_country",
     "vat_code_reading",
+    "RunChanges",
+    "compare_runs",
 ]

@@ -32,6 +32,8 @@ __all__ = [
     "vat_by_country",
     "document_detail",
     "vat_code_reading",
+    "RunChanges",
+    "compare_runs",
 ]
 
 
@@ -331,3 +333,59 @@ def document_detail(store: Any, run_id: str, result_key: str) -> dict[str, Any] 
         "exact_lines": exact_lines,
         "vat_comparison": comparison,
     }
+
+
+@dataclass(frozen=True)
+class RunChanges:
+    """What changed between a run and the run of the same period before it, difference by difference
+    (a row's ``result_key``): after a push and a new pull, which differences are gone and which came."""
+
+    run_id: str
+    previous_run_id: str
+    previous_created_at: Any
+    #: differences of the previous run that this run no longer has (matched now, or gone)
+    resolved: int
+    #: differences this run has that the previous one did not
+    new: int
+    #: differences in both runs; ``changed``: of those, how many with another status
+    still: int
+    changed: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"previous_run_id": self.previous_run_id, "previous_created_at": str(self.previous_created_at),
+                "resolved": self.resolved, "new": self.new, "still": self.still, "changed": self.changed}
+
+    def sentence(self) -> str:
+        when = f"{self.previous_created_at:%Y-%m-%d %H:%M} UTC" if hasattr(self.previous_created_at, "strftime") \
+            else str(self.previous_created_at)
+        return (f"Since the previous run of this period ({self.previous_run_id}, {when}): {self.resolved:,} "
+                f"difference(s) resolved, {self.new:,} new, {self.still:,} still open"
+                + (f" ({self.changed:,} with another status)" if self.changed else ""))
+
+
+def compare_runs(store: Any, run_id: str, previous_run_id: str | None = None) -> RunChanges | None:
+    """The differences of ``run_id`` against ``previous_run_id`` (default: the newest earlier run of
+    the same period, divisions and shops), or None when there is no such run. Only rows that differ are compared:
+    they are all saved in full (``recon_result_rows``), so this reads no more than those."""
+    run = load_run(store, run_id)
+    if previous_run_id is None:
+        # the same scope: a run of one shop says nothing of what another shop's run resolved
+        rows = store.rows("SELECT run_id FROM recon_runs WHERE period = ? AND divisions = ?::INTEGER[] "
+                          "AND shops = ?::VARCHAR[] AND (created_at < ? OR (created_at = ? AND run_id < ?)) "
+                          "ORDER BY created_at DESC, run_id DESC LIMIT 1",
+                          [run.period, list(run.divisions), list(run.shops), run.created_at, run.created_at, run_id])
+        if not rows:
+            return None
+        previous_run_id = rows[0][0]
+    previous = load_run(store, previous_run_id)
+    ok = list(OK_STATUSES)
+    resolved, new, still, changed = store.rows(
+        """WITH a AS (SELECT result_key, status FROM recon_result_rows WHERE run_id = ? AND status NOT IN (SELECT unnest(?))),
+                b AS (SELECT result_key, status FROM recon_result_rows WHERE run_id = ? AND status NOT IN (SELECT unnest(?)))
+           SELECT count(*) FILTER (WHERE b.result_key IS NULL), count(*) FILTER (WHERE a.result_key IS NULL),
+                  count(*) FILTER (WHERE a.result_key IS NOT NULL AND b.result_key IS NOT NULL),
+                  count(*) FILTER (WHERE a.result_key IS NOT NULL AND b.result_key IS NOT NULL AND a.status <> b.status)
+           FROM a FULL OUTER JOIN b USING (result_key)""",
+        [previous_run_id, ok, run_id, ok])[0]
+    return RunChanges(run_id=run_id, previous_run_id=previous_run_id, previous_created_at=previous.created_at,
+                      resolved=int(resolved), new=int(new), still=int(still), changed=int(changed))

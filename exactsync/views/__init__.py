@@ -77,6 +77,7 @@ from exactsync.views.recon import (
     vat_outside_shops,
     vat_chart_frame,
     runs_page,
+    run_changes,
     export,
 )
 
@@ -142,5 +143,6 @@ __all__ = [
     "vat_outside_shops",
     "vat_chart_frame",
     "runs_page",
+    "run_changes",
     "export",
 ]

@@ -38,6 +38,7 @@ __all__ = [
     "vat_outside_shops",
     "vat_chart_frame",
     "runs_page",
+    "run_changes",
     "export",
 ]
 
@@ -103,6 +104,14 @@ def _run_dict(run: Any, store: Store) -> dict | None:
     return {"run_id": run.run_id, "period": run.period, "created_at": run.created_at, "divisions": run.divisions,
             "shops": run.shops, "totals": run.totals, "by_status": run.by_status, "currency": currency,
             "warnings": list(getattr(run, "warnings", None) or [])}
+
+
+def run_changes(store: Store, run_id: str) -> str | None:
+    """What changed since the previous run of the same period, as a sentence (None: no earlier run)."""
+    from exactsync.reconcile import compare_runs
+
+    changes = compare_runs(store, run_id)
+    return changes.sentence() if changes is not None else None
 
 
 def run_info(store: Store, run_id: str) -> dict | None:

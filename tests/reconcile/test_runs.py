@@ -209,9 +209,12 @@ def test_cli_reconcile(tmp_path):
     assert data["counts"]["missing_in_exact"] == 1 and data["differences"] == 3
     assert data["totals"]["shop_gross"] == str(run_total(store, data["run_id"]))
     assert (tmp_path / "r.xlsx").exists()
+    assert data["since_previous"] is None  # the period's first run
     r = runner.invoke(cli, ["--config", str(cfg), "reconcile", "--period", PERIOD, "--shop", "woo",
                             "--division", str(DIV), "--tolerance", "0.05"], catch_exceptions=False)
     assert r.exit_code == 0 and "Missing in Exact" in r.output and "Total" in r.output
+    assert (f"Since the previous run of this period ({data['run_id']}, " in r.output
+            and "0 difference(s) resolved, 0 new, 3 still open" in r.output), r.output
     # the table adds amounts of one currency: the division's (EUR here), and says so
     assert "shop gross (EUR)" in r.output and "Exact gross (EUR)" in r.output
     dc_total = store.scalar("SELECT sum(shop_gross_dc) FROM recon_results WHERE run_id = ("
@@ -407,3 +410,29 @@ def test_cli_reconcile_prints_the_runs_warnings_and_push_repeats_them(tmp_path):
     assert re.search(r"Selected from reconciliation run \S+ \(2026-10\)\.\nWARNING: the 2026-10 run: shop woo was "
                      r"last pulled 2026-10-20 08:00 UTC.*\nWARNING: the 2026-10 run: Exact division "
                      rf"{DIV} was last pulled 2026-10-25 08:00 UTC, before 2026-10 ended", r.output), r.output
+
+
+def test_compare_runs_says_which_differences_were_resolved_and_which_are_new(store):
+    """The month: doc 4 missing, WC-5 only in Exact, doc 6 VAT differs. Then doc 4 gets booked and
+    a new document 9 comes without an entry: the next run has 1 resolved, 1 new, 2 still open."""
+    from exactsync.reconcile import compare_runs
+
+    w = World()
+    month(w)
+    w.write(store)
+    first = run_reconciliation(store, w.settings(), PERIOD)
+    assert compare_runs(store, first.run_id) is None  # nothing before it
+    w.book(w.doc(4, "2026-10-03"))
+    w.doc(9, "2026-10-09")
+    w.write(store)
+    one_shop = run_reconciliation(store, w.settings(), PERIOD, shops=["mag"])  # another scope: not compared
+    assert compare_runs(store, one_shop.run_id) is None
+    second = run_reconciliation(store, w.settings(), PERIOD)
+    changes = compare_runs(store, second.run_id)
+    assert (changes.previous_run_id, changes.resolved, changes.new, changes.still, changes.changed) == \
+        (first.run_id, 1, 1, 2, 0)
+    assert changes.sentence().startswith(f"Since the previous run of this period ({first.run_id}, ")
+    assert "1 difference(s) resolved, 1 new, 2 still open" in changes.sentence()
+    back = compare_runs(store, first.run_id, second.run_id)  # any two runs, either way round
+    assert (back.resolved, back.new, back.still) == (1, 1, 2)
+    assert compare_runs(store, run_reconciliation(store, w.settings(), "2026-09").run_id) is None  # another period
