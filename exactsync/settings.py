@@ -184,6 +184,16 @@ class Settings:
 # --------------------------------------------------------------------------- loading
 
 
+def _is_time_zone(name: str) -> bool:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 def load_settings(
     config_file: str | Path | None = None,
     *,
@@ -231,6 +241,9 @@ def load_settings(
         shop.name = shop.name or name
         if shop.kind not in ("woocommerce", "magento"):
             raise SettingsError(f"shops.{name}.kind must be 'woocommerce' or 'magento', not {shop.kind!r}")
+        if not _is_time_zone(shop.timezone):
+            raise SettingsError(f"shops.{name}.timezone: {shop.timezone!r} is not a time zone "
+                                f"(an IANA name such as 'Europe/Amsterdam' or 'UTC')")
     for div in settings.exact.divisions:
         if div <= 0:
             raise SettingsError(f"exact.divisions: {div} is not a division code")

@@ -78,6 +78,7 @@ def test_explicit_config_file_and_env_config(tmp_path):
         ('[exact]\nclinet_id = "x"\n', "unknown setting.*exact.clinet_id"),
         ('[exact]\ndivisions = ["abc"]\n', "exact.divisions"),
         ('[shops.x]\nkind = "shopify"\n', "must be 'woocommerce' or 'magento'"),
+        ('[shops.x]\ntimezone = "Europe/Amsterdm"\n', r"shops.x.timezone: 'Europe/Amsterdm' is not a time zone"),
         ('[nonsense]\na = 1\n', "unknown section"),
         ('[store\n', "not valid TOML"),
     ],
