@@ -61,7 +61,6 @@ def push(click_ctx: click.Context, period: str | None, statuses: str, run_id: st
         return
     from exactsync.push import execute_plan, load_targets, missing_targets, plan_targets, target_runs
     from exactsync.push.plan import format_eta
-
     from exactsync.reconcile import resolve_period
 
     ctx: Ctx = click_ctx.find_object(Ctx)

@@ -7,6 +7,7 @@ entries (the source rows, which later pulls may have changed; ``recorded`` shows
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -342,7 +343,8 @@ class RunChanges:
 
     run_id: str
     previous_run_id: str
-    previous_created_at: Any
+    #: when the previous run was made (naive UTC, as saved)
+    previous_created_at: dt.datetime
     #: differences of the previous run that this run no longer has (matched now, or gone)
     resolved: int
     #: differences this run has that the previous one did not
@@ -352,12 +354,11 @@ class RunChanges:
     changed: int
 
     def as_dict(self) -> dict[str, Any]:
-        return {"previous_run_id": self.previous_run_id, "previous_created_at": str(self.previous_created_at),
+        return {"previous_run_id": self.previous_run_id, "previous_created_at": self.previous_created_at.isoformat(),
                 "resolved": self.resolved, "new": self.new, "still": self.still, "changed": self.changed}
 
     def sentence(self) -> str:
-        when = f"{self.previous_created_at:%Y-%m-%d %H:%M} UTC" if hasattr(self.previous_created_at, "strftime") \
-            else str(self.previous_created_at)
+        when = f"{self.previous_created_at:%Y-%m-%d %H:%M} UTC"
         return (f"Since the previous run of this period ({self.previous_run_id}, {when}): {self.resolved:,} "
                 f"difference(s) resolved, {self.new:,} new, {self.still:,} still open"
                 + (f" ({self.changed:,} with another status)" if self.changed else ""))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -103,7 +102,7 @@ def _run_dict(run: Any, store: Store) -> dict | None:
         currency = found[0][0] if len(found) == 1 else None
     return {"run_id": run.run_id, "period": run.period, "created_at": run.created_at, "divisions": run.divisions,
             "shops": run.shops, "totals": run.totals, "by_status": run.by_status, "currency": currency,
-            "warnings": list(getattr(run, "warnings", None) or [])}
+            "warnings": list(run.warnings)}
 
 
 def run_changes(store: Store, run_id: str) -> str | None:
