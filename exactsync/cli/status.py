@@ -30,7 +30,7 @@ def status(ctx: Ctx) -> None:
             lines.append("  none yet")
         for p in info["pulls"]:
             at = p["last_success_at"]
-            when = f"{at:%Y-%m-%d %H:%M:%S} UTC" if hasattr(at, "strftime") else (at or "never succeeded")
+            when = f"{at:%Y-%m-%d %H:%M:%S} UTC" if at is not None else "never succeeded"  # TIMESTAMP or NULL
             lines.append(f"  {p['source']:<34} {p['scope'] or '-':<10} {when}")
         return "\n".join(lines)
 

@@ -382,11 +382,9 @@ def load_targets(
     ``statuses`` (aliases such as ``missing``, ``amount`` allowed) narrow the pushable statuses;
     ``result_keys`` picks results of ``run_id`` (or of the latest run).
     """
-    from exactsync.reconcile import DiffFilters, count_differences, differences
+    from exactsync.reconcile import PRECEDENCE, DiffFilters, count_differences, differences
 
     wanted = [STATUS_ALIASES.get(s.strip(), s.strip()) for s in statuses if s.strip()] if statuses else []
-    from exactsync.reconcile.constants import PRECEDENCE
-
     fixes = f"push fixes: missing, amount, vat, duplicated, customer, currency (or {', '.join(PUSHABLE_STATUSES)})"
     unknown = [s for s in wanted if s not in PRECEDENCE]
     if unknown:

@@ -371,14 +371,15 @@ def compare_runs(store: Any, run_id: str, previous_run_id: str | None = None) ->
     run = load_run(store, run_id)
     if previous_run_id is None:
         # the same scope: a run of one shop says nothing of what another shop's run resolved
-        rows = store.rows("SELECT run_id FROM recon_runs WHERE period = ? AND divisions = ?::INTEGER[] "
+        rows = store.rows("SELECT run_id, created_at FROM recon_runs WHERE period = ? AND divisions = ?::INTEGER[] "
                           "AND shops = ?::VARCHAR[] AND (created_at < ? OR (created_at = ? AND run_id < ?)) "
                           "ORDER BY created_at DESC, run_id DESC LIMIT 1",
                           [run.period, list(run.divisions), list(run.shops), run.created_at, run.created_at, run_id])
         if not rows:
             return None
-        previous_run_id = rows[0][0]
-    previous = load_run(store, previous_run_id)
+        previous_run_id, previous_created_at = rows[0]
+    else:
+        previous_created_at = load_run(store, previous_run_id).created_at  # an unknown id: ReconcileError
     ok = list(OK_STATUSES)
     resolved, new, still, changed = store.rows(
         """WITH a AS (SELECT result_key, status FROM recon_result_rows WHERE run_id = ? AND status NOT IN (SELECT unnest(?))),
@@ -388,5 +389,5 @@ def compare_runs(store: Any, run_id: str, previous_run_id: str | None = None) ->
                   count(*) FILTER (WHERE a.result_key IS NOT NULL AND b.result_key IS NOT NULL AND a.status <> b.status)
            FROM a FULL OUTER JOIN b USING (result_key)""",
         [previous_run_id, ok, run_id, ok])[0]
-    return RunChanges(run_id=run_id, previous_run_id=previous_run_id, previous_created_at=previous.created_at,
+    return RunChanges(run_id=run_id, previous_run_id=previous_run_id, previous_created_at=previous_created_at,
                       resolved=int(resolved), new=int(new), still=int(still), changed=int(changed))
