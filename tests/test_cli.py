@@ -94,3 +94,36 @@ def test_console_script_busy_database_exit_code(tmp_path):
     finally:
         holder.kill()
         holder.communicate()
+
+
+def test_progress_in_a_log_is_whole_lines_one_per_tenth(capsys, monkeypatch):
+    """Cron mail and log files get whole lines (no carriage-return redraws), only the first, one per
+    tenth of the total and the last; a terminal gets the one redrawn bar."""
+    import exactsync.cli.main as main
+
+    report = main.Ctx().progress("pull")
+    for i in range(1, 2001):
+        report(i, 2000, "orders")
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    lines = err.splitlines()
+    assert lines[0] == "pull: [--------------------] 1/2000 orders"
+    assert lines[-1] == "pull: [####################] 2000/2000 orders"
+    assert len(lines) == 11 and "pull: [##########----------] 1000/2000 orders" in lines
+
+    # without a total: the first line, then at most one per 30 s
+    report = main.Ctx().progress("pull")
+    for i in range(500):
+        report(i, None, "pages")
+    assert capsys.readouterr().err.splitlines() == ["pull: 0 pages"]
+
+    monkeypatch.setattr(main, "_stderr_is_tty", lambda: True)
+    report = main.Ctx().progress("pull")
+    for i in range(1, 4):
+        report(i, 3, "shops")
+    err = capsys.readouterr().err
+    assert err.count("\r") == 3 and err.endswith("\n") and err.count("\n") == 1
+
+    report = main.Ctx(json=True).progress("pull")  # --json: nothing on stderr
+    report(1, 1, "done")
+    assert capsys.readouterr().err == ""

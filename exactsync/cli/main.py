@@ -21,6 +21,7 @@ import json
 import logging
 import pkgutil
 import sys
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -78,7 +79,13 @@ class Ctx:
         return self._store
 
     def progress(self, label: str) -> Callable[[int, int | None, str], None]:
-        """A progress callback ``(done, total, message)`` printing a bar to stderr (quiet with --json)."""
+        """A progress callback ``(done, total, message)`` printing a bar to stderr (quiet with --json).
+
+        On a terminal the bar redraws one line. Anywhere else (cron mail, a log file) it prints whole
+        lines, and only the first, one per tenth of the total (one per 30 s without a total) and the
+        last, so a job's log shows how far it got without thousands of redraws."""
+        tty = _stderr_is_tty()
+        shown = {"step": -1, "at": 0.0}
 
         def report(done: int, total: int | None, message: str = "") -> None:
             if self.json:
@@ -88,13 +95,35 @@ class Ctx:
             if total:
                 filled = int(20 * min(done, total) / total)
                 bar = "[" + "#" * filled + "-" * (20 - filled) + "] "
-            click.echo(f"\r{label}: {bar}{done}{of} {message}".ljust(79)[:200], err=True, nl=False)
-            _open_line[0] = True
-            if total and done >= total:
-                click.echo("", err=True)
-                _open_line[0] = False
+            finished = bool(total) and done >= total
+            line = f"{label}: {bar}{done}{of} {message}"
+            if tty:
+                click.echo(f"\r{line}".ljust(79)[:200], err=True, nl=False)
+                _open_line[0] = True
+                if finished:
+                    click.echo("", err=True)
+                    _open_line[0] = False
+                return
+            now = time.monotonic()
+            step = int(10 * min(done, total) / total) if total else None
+            if finished or (step is not None and step > shown["step"]) or (
+                    step is None and now - shown["at"] >= _PLAIN_PROGRESS_SECONDS) or shown["step"] == -1:
+                click.echo(line.rstrip()[:200], err=True)
+                shown["step"] = step if step is not None else 0
+                shown["at"] = now
 
         return report
+
+
+def _stderr_is_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # a closed or replaced stream
+        return False
+
+
+#: without a total, a non-terminal progress line at most this often
+_PLAIN_PROGRESS_SECONDS = 30.0
 
 
 pass_ctx = click.make_pass_decorator(Ctx)
