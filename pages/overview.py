@@ -52,6 +52,9 @@ def page() -> None:
     c[4].metric("VAT difference", views.fmt_money(s["vat_difference"], cur),
                 help="Exact − shop, over the differences, in the division's currency." + left_out)
 
+    if run.get("exchange_note") and shop is None:  # matched documents in GBP, SEK, …: why the EUR totals differ
+        st.caption(f"Exchange rates: {run['exchange_note']}.")
+
     pulls = view("last_pulls")
     if pulls.height:
         cols = st.columns(min(4, pulls.height))

@@ -234,6 +234,11 @@ def test_overview_tiles_match_the_demo_manifest(demo):
     # the status chart draws the differences; the matched documents are a caption beside it
     ok = statuses.get("matched", 0) + statuses.get("matched_within_tolerance", 0)
     assert any(c.value.startswith(f"Matched and within tolerance, not drawn: {ok:,} documents, €") for c in at.caption)
+    # the demo's GBP / SEK documents: matched, their EUR amounts apart by exchange rates (said, not hidden)
+    from exactsync.reconcile import load_run
+
+    note = load_run(demo.store(), run_id).exchange_note()
+    assert note and [c.value for c in at.caption if c.value.startswith("Exchange rates: ")] == [f"Exchange rates: {note}."]
     import json
 
     drawn = json.loads(at.get("plotly_chart")[0].proto.spec)
@@ -256,6 +261,7 @@ def test_overview_honours_the_shop_picker(demo):
     differing = [c for c in cases if c["expected_status"] not in ("matched", "matched_within_tolerance")]
     assert m["Documents"] == f"{demo.manifest['totals']['woo-demo']['documents']:,}"
     assert m["Differences"] == f"{len(differing):,}"
+    assert not [c for c in at.caption if c.value.startswith("Exchange rates: ")]  # the run's, not the shop's
     run_id = next(c.value for c in at.caption if c.value.startswith("Run ")).split(" ")[1]
     amount, vat = _difference_sums(demo.store(), run_id, shop="woo-demo")
     assert m["Amount of differences"] == views.fmt_money(amount, "€")

@@ -53,6 +53,7 @@ __all__ = [
     "resolve_period",
     "run_reconciliation",
     "summary_of",
+    "exchange_of",
 ]
 
 #: ``strict``: VAT number when the document has one, else the account's country against the
@@ -127,6 +128,21 @@ class RunSummary:
     #: what the reader should know before trusting the run: shops or divisions not pulled since the
     #: period ended (their later documents or entries are not in it), saved with the run
     warnings: list[str] = field(default_factory=list)
+    #: matched documents in another currency than their division's whose converted amounts differ
+    #: from Exact's (the two systems' exchange rates): documents, currencies, net, vat, gross
+    #: (Exact − shop, division currency); empty when there are none or the run predates it
+    exchange: dict[str, Any] = field(default_factory=dict)
+
+    def exchange_note(self) -> str | None:
+        """The exchange-rate difference of the matched documents, as a sentence (None: none)."""
+        x = self.exchange or {}
+        if not x.get("documents"):
+            return None
+        cur = self.currency or "the division's currency"
+        return (f"{x['documents']:,} matched document(s) in {', '.join(x.get('currencies') or []) or 'other currencies'} "
+                f"agree in their own currency; in {cur}, Exact's amounts differ from the shop's by gross "
+                f"{Decimal(x['gross']):,.2f} (net {Decimal(x['net']):,.2f}, VAT {Decimal(x['vat']):,.2f}): the two "
+                f"systems' exchange rates, not a booking difference")
 
     @property
     def currency(self) -> str | None:
@@ -1053,6 +1069,21 @@ def _summary(con: duckdb.DuckDBPyConnection, source: str,
     return by_status, totals, tolerated
 
 
+def exchange_of(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
+    """What :attr:`RunSummary.exchange` holds, from a saved run's rows: its matched documents in a
+    currency other than their division's (saved as full rows, never slim) whose amounts in the
+    division's currency differ from Exact's. ``{}`` when there are none."""
+    n, currencies, net, vat, gross = con.execute("""
+        SELECT count(*), list_sort(list(DISTINCT currency)), sum(delta_net_dc), sum(delta_vat_dc), sum(delta_gross_dc)
+        FROM recon_result_rows
+        WHERE run_id = ? AND status = 'matched' AND doc_key IS NOT NULL AND division_currency IS NOT NULL
+          AND currency IS DISTINCT FROM division_currency
+          AND (delta_net_dc <> 0 OR delta_vat_dc <> 0 OR delta_gross_dc <> 0)""", [run_id]).fetchall()[0]
+    if not n:
+        return {}
+    return {"documents": n, "currencies": list(currencies), "net": net, "vat": vat, "gross": gross}
+
+
 def summary_of(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[dict[str, dict[str, Any]], dict[str, Any], dict[str, Any]]:
     """(by_status, totals, tolerated) of a saved run, computed from its result rows."""
     return _summary(con, "(SELECT * FROM recon_result_amounts WHERE run_id = ?)", [run_id])
@@ -1137,6 +1168,7 @@ def run_reconciliation(
                 timings[name] = time.perf_counter() - t0
             t0 = time.perf_counter()
             by_status, totals, tolerated = summary_of(con, run_id)  # the saved rows, as a reopened run sums them
+            exchange = exchange_of(con, run_id)
             timings["summary"] = time.perf_counter() - t0
             currencies = {str(d): c for d, c in con.execute("SELECT division, currency FROM _rc_divs ORDER BY division").fetchall()}
             duration_ms = int((time.perf_counter() - began) * 1000)
@@ -1147,7 +1179,8 @@ def run_reconciliation(
                           "tolerance": tol.as_dict(), "customer_check": customer_check, "flag_draft": bool(flag_draft),
                           "division_currencies": currencies}
             warnings = _freshness(con, settings, shop_rows, divs, period, end, created_at)
-            summary = {"by_status": by_status, "totals": totals, "tolerated": tolerated, "warnings": warnings}
+            summary = {"by_status": by_status, "totals": totals, "tolerated": tolerated, "warnings": warnings,
+                       "exchange": exchange}
             con.execute(
                 "INSERT INTO recon_runs (run_id, created_at, period, divisions, shops, tolerance, params, summary, "
                 "engine_version, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -1166,4 +1199,5 @@ def run_reconciliation(
         run_id=run_id, created_at=created_at, period=period, divisions=divs, shops=[r[0] for r in shop_rows],
         tolerance=tol.as_dict(), params=_jsonable(run_params), engine_version=ENGINE_VERSION,
         duration_ms=duration_ms, by_status=by_status, totals=totals, tolerated=tolerated, warnings=warnings,
+        exchange=exchange,
     )

@@ -52,6 +52,8 @@ def _run_row_to_summary(row: tuple) -> RunSummary:
         by_status={k: dec(v) for k, v in summary.get("by_status", {}).items()},
         totals=dec(summary.get("totals", {})), tolerated=dec(summary.get("tolerated", {})),
         warnings=list(summary.get("warnings") or []),
+        exchange={k: (Decimal(v) if k in ("net", "vat", "gross") else v)
+                  for k, v in (summary.get("exchange") or {}).items()},
     )
 
 

@@ -102,7 +102,7 @@ def _run_dict(run: Any, store: Store) -> dict | None:
         currency = found[0][0] if len(found) == 1 else None
     return {"run_id": run.run_id, "period": run.period, "created_at": run.created_at, "divisions": run.divisions,
             "shops": run.shops, "totals": run.totals, "by_status": run.by_status, "currency": currency,
-            "warnings": list(run.warnings)}
+            "warnings": list(run.warnings), "exchange_note": run.exchange_note()}
 
 
 def run_changes(store: Store, run_id: str) -> str | None:

@@ -336,3 +336,32 @@ def test_demo_run_refuses_a_taken_port_instead_of_serving_elsewhere(tmp_path):
             env.stop()
     finally:
         taken.close()
+
+
+def test_matched_documents_in_other_currencies_explain_their_exchange_difference(reconciled, tmp_path):
+    """The demo's GBP and SEK documents match in their own currency, but their EUR amounts (the shop's
+    conversion) differ from Exact's by cents: the run says so, with the amounts, everywhere it
+    shows its totals, instead of leaving the matched row's two EUR totals unexplained."""
+    from exactsync.reconcile import export_run, load_run
+
+    env, store, run, rows = reconciled
+    fx = [r for r in rows.values()
+          if r["status"] == "matched" and r["currency"] != "EUR" and r["delta_gross_dc"] not in (None, 0)]
+    assert fx, "the demo month has foreign-currency documents converted differently"
+    assert all(r["delta_gross"] == 0 and r["delta_net"] == 0 and r["delta_vat"] == 0 for r in fx)
+    want = {"documents": len(fx), "currencies": sorted({r["currency"] for r in fx}),
+            "net": sum(r["delta_net_dc"] for r in fx), "vat": sum(r["delta_vat_dc"] for r in fx),
+            "gross": sum(r["delta_gross_dc"] for r in fx)}
+    assert run.exchange == want
+    matched = run.by_status["matched"]
+    assert matched["exact_gross_dc"] - matched["shop_gross_dc"] == want["gross"]  # all of the matched rows' gap
+    assert load_run(store, run.run_id).exchange == want  # reopened as it was
+    note = run.exchange_note()
+    assert f"{len(fx)} matched document(s) in {', '.join(want['currencies'])}" in note
+    assert f"by gross {want['gross']:,.2f}" in note and "exchange rates" in note
+
+    import openpyxl
+
+    book = openpyxl.load_workbook(export_run(store, run.run_id, tmp_path / "run.xlsx"), read_only=True)
+    cells = [c for row in book["Summary"].iter_rows(values_only=True) for c in row]
+    assert "exchange rates" in cells and note in cells

@@ -436,3 +436,29 @@ def test_compare_runs_says_which_differences_were_resolved_and_which_are_new(sto
     back = compare_runs(store, first.run_id, second.run_id)  # any two runs, either way round
     assert (back.resolved, back.new, back.still) == (1, 1, 2)
     assert compare_runs(store, run_reconciliation(store, w.settings(), "2026-09").run_id) is None  # another period
+
+
+def test_cli_explains_the_exchange_difference_of_matched_documents_in_another_currency(tmp_path):
+    """A GBP invoice booked in GBP with the same amounts is matched; Exact converts it at its own rate,
+    the shop at its own, so the EUR totals of the matched row differ. The CLI says why, with the
+    amounts; a month all in EUR says nothing of the kind."""
+    cli, cfg, store = _cli_month(tmp_path)
+    r = CliRunner().invoke(cli, ["--config", str(cfg), "reconcile", "--period", PERIOD], catch_exceptions=False)
+    assert r.exit_code == 0 and "Exchange rates" not in r.output
+    assert load_run(store, latest_run(store, PERIOD).run_id).exchange == {}
+
+    w = World(prefixes={"woo": "WC-"}, shop_divisions={"woo": DIV})
+    gbp = w.doc(70, "2026-10-12", currency="GBP", fx=D("0.85"), country="GB")  # 100 + 21 GBP = 142.3529 EUR
+    w.book(gbp, customer=None, fx=D("1.1765"))  # Exact: 117.65 + 24.71 = 142.36 EUR
+    w.write(store, reference=False)
+    r = CliRunner().invoke(cli, ["--config", str(cfg), "--json", "reconcile", "--period", PERIOD], catch_exceptions=False)
+    data = json.loads(r.output)
+    row = results(store, data["run_id"]).filter(pl.col("doc_key") == gbp.doc_key).row(0, named=True)
+    assert row["status"] == "matched" and row["delta_gross"] == 0
+    assert data["exchange"] == {"documents": 1, "currencies": ["GBP"], "net": str(row["delta_net_dc"]),
+                                "vat": str(row["delta_vat_dc"]), "gross": str(row["delta_gross_dc"])}
+    assert D(data["exchange"]["gross"]) == D("142.36") - (D(121) / D("0.85")).quantize(D("0.0001"))
+    r = CliRunner().invoke(cli, ["--config", str(cfg), "reconcile", "--period", PERIOD], catch_exceptions=False)
+    assert ("Exchange rates: 1 matched document(s) in GBP agree in their own currency; in EUR, Exact's amounts "
+            "differ from the shop's by gross 0.01 (net 0.00, VAT 0.00): the two systems' exchange rates, not a "
+            "booking difference") in r.output
