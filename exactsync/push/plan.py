@@ -127,8 +127,15 @@ class PlannedJob:
     debtor_key: str | None = None  # vat:… / email:… of a debtor to find or create when executing
     lines: list[dict] = field(default_factory=list)  # for the effect table: period, country, vat_code, net, vat
 
+    @property
+    def currency(self) -> str | None:
+        """The entry's currency as sent (its lines'; None: the division's, when the payload names none)."""
+        found = {ln.get("currency") for ln in self.lines if ln.get("currency")}
+        return found.pop() if len(found) == 1 else self.payload.get("Currency")
+
     def as_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in self.__dict__.items() if k != "lines"}
+        d["currency"] = self.currency
         return d
 
 
@@ -226,11 +233,11 @@ class Plan:
 
     def jobs_frame(self) -> pl.DataFrame:
         cols = ["job_id", "kind", "doc_key", "division", "your_ref", "description", "entry_date", "fin_year",
-                "fin_period", "net", "vat", "reverses_entry_number", "pair_job_id", "existing_status"]
+                "fin_period", "currency", "net", "vat", "reverses_entry_number", "pair_job_id", "existing_status"]
         rows = [{c: getattr(j, c) for c in cols} for j in self.jobs]
         schema = {"job_id": pl.String, "kind": pl.String, "doc_key": pl.String, "division": pl.Int64,
                   "your_ref": pl.String, "description": pl.String, "entry_date": pl.Date, "fin_year": pl.Int64,
-                  "fin_period": pl.Int64, "net": pl.Decimal(18, 2), "vat": pl.Decimal(18, 2),
+                  "fin_period": pl.Int64, "currency": pl.String, "net": pl.Decimal(18, 2), "vat": pl.Decimal(18, 2),
                   "reverses_entry_number": pl.Int64, "pair_job_id": pl.String, "existing_status": pl.String}
         return pl.DataFrame(rows, schema=schema, orient="row")
 
@@ -289,7 +296,8 @@ class Plan:
                      f"ETA ≈ {format_eta(self.eta_seconds)} at {self.minutely_limit}/min ({left})")
         for j in self.jobs[:50]:
             state = f" [{j.existing_status}]" if j.existing_status else ""
-            lines.append(f"    {j.kind:7} {j.your_ref:20} {j.entry_date} {j.net:>12} {j.vat:>10} "
+            # the currency beside the amounts: a currency correction reverses in one and rebooks in another
+            lines.append(f"    {j.kind:7} {j.your_ref:20} {j.entry_date} {j.currency or '':3} {j.net:>12} {j.vat:>10} "
                          f"{j.description}{state}")
         if len(self.jobs) > 50:
             lines.append(f"    … and {len(self.jobs) - 50} more job(s)")

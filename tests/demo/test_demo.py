@@ -365,3 +365,21 @@ def test_matched_documents_in_other_currencies_explain_their_exchange_difference
     book = openpyxl.load_workbook(export_run(store, run.run_id, tmp_path / "run.xlsx"), read_only=True)
     cells = [c for row in book["Summary"].iter_rows(values_only=True) for c in row]
     assert "exchange rates" in cells and note in cells
+
+
+def test_a_currency_correction_names_the_currency_of_each_job(reconciled):
+    """The demo's currency cases are booked in EUR for GBP / SEK documents: the plan reverses each in
+    EUR and rebooks it in the document's currency. Every job line says which, so a reversal of 82.95
+    beside a rebooking of 931.87 reads as EUR against SEK, not as a tenfold correction."""
+    from exactsync.push.plan import plan_push
+
+    env, store, run, rows = reconciled
+    plan = plan_push(store, env.settings, run.run_id, statuses=("currency_differs",))
+    cases = {r["doc_key"]: r for r in rows.values() if r["status"] == "currency_differs"}
+    assert plan.errors == [] and {j.doc_key for j in plan.jobs} == set(cases)
+    for j in plan.jobs:
+        assert j.currency == (cases[j.doc_key]["currency"] if j.kind == "rebook" else cases[j.doc_key]["exact_currency"])
+        assert f"{j.kind:7} {j.your_ref:20} {j.entry_date} {j.currency} {j.net:>12}" in plan.summary()
+    assert {j.currency for j in plan.jobs if j.kind == "rebook"} >= {"GBP", "SEK"}
+    assert plan.jobs_frame()["currency"].to_list() == [j.currency for j in plan.jobs]
+    assert [d["currency"] for d in plan.as_dict()["jobs"]] == [j.currency for j in plan.jobs]
