@@ -195,7 +195,9 @@ def pull_exact_cmd(ctx: Ctx, divisions: tuple[int, ...], full: bool, resync: boo
                 lines.append(f"Division {r['division']}: stopped. {r.get('stopped')}")
                 continue
             lines.append(f"Division {r['division']}: {r['lines_upserted']} lines, {r['lines_deleted']} deleted, "
-                         f"{r['entries_derived']} entries re-derived, {r['record_errors']} record errors, "
+                         + (f"{r['entries_derived']} entries re-derived (reference data refreshed), "
+                            if r.get("rederived_all") else f"{r['entries_derived']} sales entries new or changed, ")
+                         + f"{r['record_errors']} record errors, "
                          f"{r['calls']} API calls")
         return "\n".join(lines)
 

@@ -124,8 +124,10 @@ def _run(con: duckdb.DuckDBPyConnection, division: int, scope: str, scope_e: str
                        params).fetchall()[0][0]
 
 
-def derive_entries(con: duckdb.DuckDBPyConnection, division: int, entry_ids: set[str] | list[str]) -> int:
-    """Re-derive the given entries (inside the caller's transaction); returns entries written."""
+def derive_entries(con: duckdb.DuckDBPyConnection, division: int, entry_ids: set[str] | list[str],
+                   written: set[str] | None = None) -> int:
+    """Re-derive the given entries (inside the caller's transaction); returns entries written.
+    ``written``, when given, gets their ids (a pull counts each entry once across its pages)."""
     ids = sorted({e for e in entry_ids if e})
     if not ids:
         return 0
@@ -135,6 +137,9 @@ def derive_entries(con: duckdb.DuckDBPyConnection, division: int, entry_ids: set
     scope = f"t.entry_id IN (SELECT entry_id FROM {_AFFECTED})"
     scope_e = f"e.entry_id IN (SELECT entry_id FROM {_AFFECTED})"
     n = _run(con, division, scope, scope_e)
+    if written is not None:
+        written.update(r[0] for r in con.execute(
+            f"SELECT e.entry_id FROM exact_entries e WHERE e.division = ? AND {scope_e}", [division]).fetchall())
     con.execute(f"DELETE FROM {_AFFECTED}")
     return n
 

@@ -65,7 +65,11 @@ class PullResult:
     calls: int = 0
     lines_upserted: int = 0
     lines_deleted: int = 0
+    #: entries written from the lines this pull brought (new or changed sales entries); after a
+    #: reference refresh, every entry of the division (``rederived_all``)
     entries_derived: int = 0
+    rederived_all: bool = False
+    derived_ids: set[str] = field(default_factory=set, repr=False)
     record_errors: int = 0
     pages: int = 0
     reference_refreshed: bool = False
@@ -81,7 +85,7 @@ class PullResult:
         return self.record_errors > 0 or not self.complete
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k != "derived_ids"}
 
 
 def make_client(settings: Any, *, store: Store | None = None, clock: Clock | None = None, transport: Any = None,
@@ -162,6 +166,7 @@ def pull_exact(
         if result.reference_refreshed and not first_run:  # a first run derived every page as it came
             with store.atomic() as con:
                 result.entries_derived = derive.derive_all(con, division)
+                result.rederived_all = True
         result.complete = True
     except DailyLimitReached as e:
         result.stopped = str(e)
@@ -215,7 +220,8 @@ def _pull_lines(store: Store, client: ExactClient, division: int, cursor: int, r
             Store.upsert_rows(con, "exact_transaction_lines", list(rows.values()))
             for key, message in errors:
                 Store.log_event(con, LOG_SOURCE, message, record_key=key, run_id=result.run_id)
-            derive.derive_entries(con, division, {r["entry_id"] for r in rows.values()})
+            derive.derive_entries(con, division, {r["entry_id"] for r in rows.values()}, result.derived_ids)
+            result.entries_derived = len(result.derived_ids)
             Store.set_cursor(con, SOURCE_LINES, scope, str(max_ts), rows=len(rows),
                              detail=json.dumps({"pulled_at": clock.time()}))
         cursor = max_ts
@@ -267,7 +273,8 @@ def _pull_deleted(store: Store, client: ExactClient, division: int, cursor: int,
                             [division, *accounts])
             for key, message in errors:
                 Store.log_event(con, LOG_SOURCE, message, record_key=key, run_id=result.run_id)
-            derive.derive_entries(con, division, affected)
+            derive.derive_entries(con, division, affected, result.derived_ids)
+            result.entries_derived = len(result.derived_ids)
             Store.set_cursor(con, SOURCE_DELETED, scope, str(max_ts), rows=deleted,
                              detail=json.dumps({"polled_at": clock.time()}))
         cursor = max_ts

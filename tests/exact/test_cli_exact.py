@@ -51,6 +51,10 @@ def test_connect_test_pull_and_second_pull(cli_env, tmp_path):
     r = run("--config", cfg, "pull", "exact")
     assert r.exit_code == 0, r.output
     assert f"Division {DIV}:" in r.output and f"Division {DIV2}:" in r.output
+    from exactsync.store import Store
+
+    entries = Store.open(tmp_path / "cli.duckdb").scalar("SELECT count(*) FROM exact_entries WHERE division = ?", [DIV])
+    assert f"Division {DIV}: 34 lines, 0 deleted, {entries} sales entries new or changed" in r.output and entries > 0
 
     r = run("--config", cfg, "--json", "pull", "exact")
     assert r.exit_code == 0, r.output

@@ -25,13 +25,17 @@ def test_full_pull_call_budget_and_second_pull_costs_one_call(make_env):
         assert len(calls) <= math.ceil(5000 / 1000) + 10  # + reference data and sync/Deleted
         assert first.calls == len(calls) and first.complete
         assert first.lines_upserted == 5000 and len(set(_ids(env))) == 5000
+        # every sales entry counted once, though the lines of some straddle two pages
+        entries = env.store.scalar("SELECT count(*) FROM exact_entries WHERE division = ?", [DIV])
+        assert first.entries_derived == entries > 0 and not first.rederived_all
+        assert "derived_ids" not in first.as_dict()
         # the client's own call log agrees with the sandbox's
         assert env.store.scalar("SELECT count(*) FROM api_calls WHERE scope = ?", [str(DIV)]) == len(calls)
 
         env.app.clear_calls()
         second = pull_exact(env.store, env.settings, DIV, client=client)
         assert len(env.api_calls()) == 1 and second.calls == 1
-        assert second.lines_upserted == 0
+        assert second.lines_upserted == 0 and second.entries_derived == 0
 
 
 def test_entries_are_derived_in_sales_sign(make_env):
