@@ -347,7 +347,7 @@ def pull_magento(
             plans.append((kind, path, scope_source, cursor, params, total))
         grand_total = sum(p[5] for p in plans)
         done = 0
-        progress(0, grand_total, f"{shop}: {grand_total} documents to read")
+        progress(0, grand_total, f"{grand_total} documents to read")
 
         # 2. page by page: documents + their orders → rows + cursor in one transaction
         for kind, path, scope_source, cursor, params, total in plans:
@@ -393,7 +393,7 @@ def pull_magento(
                 result.cursor = new_cursor
                 done += len(items)
                 progress(min(done, grand_total) if grand_total else done, grand_total,
-                         f"{shop}: {label} page {pager.page} ({done}/{grand_total})")
+                         f"{label} page {pager.page}")
         with store.atomic() as con:
             Store.log_event(
                 con, source, f"pulled {result.documents} documents, {result.errors} errors", level="info", run_id=run_id,
@@ -408,7 +408,7 @@ def pull_magento(
     finally:
         client.close()
     result.finished_at = clock.now().replace(tzinfo=None)
-    progress(done, grand_total, f"{shop}: {result.documents} documents stored, {result.errors} errors")
+    progress(done, grand_total, f"{result.documents} documents stored, {result.errors} errors")
     return result
 
 
