@@ -41,9 +41,14 @@ def page() -> None:
     shop = shop_filter()
     s = view("overview", run["run_id"], shop=shop)
     c = st.columns(5)
-    c[0].metric("Documents", f"{s['documents']:,}")
-    c[1].metric("Matched", f"{s['matched_share']:.1%}")
-    c[2].metric("Differences", f"{s['differences']:,}")
+    extra = (f" The differences also count {s['exact_only']:,} Exact entr{'y' if s['exact_only'] == 1 else 'ies'} "
+             f"without a shop document of the period." if s["exact_only"] else "")
+    c[0].metric("Documents", f"{s['documents']:,}", help="Shop documents dated in the period." + extra)
+    c[1].metric("Matched", f"{s['matched_share']:.1%}", help="Of the shop documents, matched or within tolerance.")
+    c[2].metric("Differences", f"{s['differences']:,}",
+                help="Rows that are not matched: shop documents"
+                     + (f", and {s['exact_only']:,} only in Exact or booked for another month's document."
+                        if s["exact_only"] else "."))
     cur = views.currency_symbol(run["currency"])
     left_out = (f" {s['dc_unknown']:,} difference(s) without an amount in {run['currency'] or 'the division currency'}"
                 " are left out." if s["dc_unknown"] else "")
@@ -73,6 +78,7 @@ def page() -> None:
                        f"{views.fmt_money(ok_amount, cur)}.")
         if chart.height:
             fig = px.bar(chart, y="status_label", x="amount_chart", color="cause_label", orientation="h",
+                         color_discrete_map=views.status_colours(),
                          hover_data=["documents"],
                          labels={"status_label": "Status", "amount_chart": f"Gross amount ({run['currency'] or 'division currency'})",
                                  "cause_label": "Cause",
@@ -82,15 +88,17 @@ def page() -> None:
     with g2:
         st.subheader("Differences by day")
         if by_day.height:
-            fig = px.bar(by_day, x="day", y="differences", color="status_label",
+            fig = px.bar(by_day, x="day", y="differences", color="status_label", color_discrete_map=views.status_colours(),
                          labels={"day": "Date", "differences": "Differences", "status_label": "Status"})
             st.plotly_chart(fig, width="stretch", key="chart_day")
         else:
             st.success("No differences in this period.")
 
     st.subheader("Per status")
+    amount = f"Amount ({run['currency']})" if run["currency"] else "Amount"
     table(by_status.select("status_label", "cause_label", "documents", "amount")
-          .rename({"status_label": "Status", "cause_label": "Cause", "documents": "Documents", "amount": "Amount"}))
+          .rename({"status_label": "Status", "cause_label": "Cause", "documents": "Documents", "amount": amount}),
+          column_config={"Documents": st.column_config.NumberColumn("Documents", format="%,d")})
 
 
 guarded(page)

@@ -178,8 +178,7 @@ def test_first_start_without_configuration_runs_the_demo(tmp_path, monkeypatch):
         assert not at.error, [e.value for e in at.error]
         assert any("Demo data — sandbox, not your administration" in w.value for w in at.warning)
         manifest = json.loads((demo_dir / "manifest.json").read_text())
-        total = sum(manifest["counts"]["expected_status"].values())
-        assert metrics(at)["Documents"] == f"{total:,}"
+        assert metrics(at)["Documents"] == f"{manifest['counts']['documents']:,}"
         assert (demo_dir / "data" / "exactsync.duckdb").exists()
     finally:
         stop_demos()
@@ -214,10 +213,14 @@ def test_overview_tiles_match_the_demo_manifest(demo):
     m = metrics(at)
     statuses = demo.manifest["counts"]["expected_status"]
     total = sum(statuses.values())
+    documents = demo.manifest["counts"]["documents"]  # the shop's; the Exact-only rows are differences too
     matched = statuses.get("matched", 0) + statuses.get("matched_within_tolerance", 0)
-    assert m["Documents"] == f"{total:,}"
+    assert documents == total - statuses["only_in_exact"] < total
+    assert m["Documents"] == f"{documents:,}"
     assert m["Differences"] == f"{total - matched:,}"
-    assert m["Matched"] == f"{matched / total:.1%}"
+    assert m["Matched"] == f"{matched / documents:.1%}"
+    helps = {x.label: x.help for x in at.metric}
+    assert f"also count {statuses['only_in_exact']} Exact entries without a shop document" in helps["Documents"]
     run_id = next(c.value for c in at.caption if c.value.startswith("Run ")).split(" ")[1]
     amount, vat = _difference_sums(demo.store(), run_id)
     assert amount > 0
@@ -244,6 +247,14 @@ def test_overview_tiles_match_the_demo_manifest(demo):
     drawn = json.loads(at.get("plotly_chart")[0].proto.spec)
     labels = {y for trace in drawn["data"] for y in trace.get("y", [])}
     assert "Missing in Exact" in labels and "Matched" not in labels
+    # a status has one colour on both charts (each used to colour by order of appearance)
+    by_day = json.loads(at.get("plotly_chart")[1].proto.spec)
+    colours = [{t["name"]: t["marker"]["color"] for t in chart["data"]} for chart in (drawn, by_day)]
+    shared = colours[0].keys() & colours[1].keys()
+    assert "Missing in Exact" in shared and len(shared) >= 5
+    assert {k: colours[0][k] for k in shared} == {k: colours[1][k] for k in shared} == \
+        {k: views.status_colours()[k] for k in shared}
+    assert len(set(colours[0].values())) == len(colours[0])  # no two statuses alike
     per_status = at.dataframe[0].value
     assert int(per_status["Documents"].sum()) == total
     assert int(per_status.loc[per_status["Status"] == "Missing in Exact", "Documents"].sum()) == \
@@ -355,7 +366,7 @@ def test_vat_per_country_sections(demo):
     import json
 
     config = json.loads(at.dataframe[0].proto.columns)  # money: Decimal in the frame, two decimals shown
-    assert config["shop_vat"]["type_config"]["format"] == "%.2f" and "rate" not in config
+    assert config["shop_vat"]["type_config"]["format"] == "%,.2f" and "rate" not in config
     from decimal import Decimal as _D
 
     assert all(isinstance(v, _D) for v in at.dataframe[0].value["shop_vat"])  # Decimal values, not float
@@ -865,7 +876,7 @@ def test_overview_pull_and_reconcile_makes_a_new_run(demo):
     assert store.scalar("SELECT count(*) FROM recon_runs") == before + 1
     new_caption = next(c.value for c in at.caption if c.value.startswith("Run "))
     assert new_caption != old_caption
-    assert metrics(at)["Documents"] == f"{sum(demo.manifest['counts']['expected_status'].values()):,}"
+    assert metrics(at)["Documents"] == f"{demo.manifest['counts']['documents']:,}"
 
 
 def test_sync_log_retries_the_failed_jobs(demo):

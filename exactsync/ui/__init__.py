@@ -124,12 +124,12 @@ def picked() -> dict:
 
 
 def money_config(frame) -> dict:
-    """Column settings that show every money column (Decimal; rates excepted) with two decimals:
-    ``26.90``, not ``26.9``. Display only: the frame sent stays Decimal."""
+    """Column settings that show every money column (Decimal; rates excepted) with two decimals and
+    thousands separators: ``1,226.90``, not ``1226.9``. Display only: the frame sent stays Decimal."""
     import polars as pl
 
     schema = getattr(frame, "schema", {})
-    return {name: st.column_config.NumberColumn(name, format="%.2f") for name, dtype in schema.items()
+    return {name: st.column_config.NumberColumn(name, format="%,.2f") for name, dtype in schema.items()
             if isinstance(dtype, pl.Decimal) and "rate" not in name and "percentage" not in name}
 
 

@@ -140,7 +140,11 @@ def has_run(store: Store) -> bool:
 
 
 def overview(store: Store, run_id: str, *, shop: str | None = None) -> dict:
-    """Tiles of the Overview: results, matched share, differences, their amount and VAT delta.
+    """Tiles of the Overview: documents, matched share, differences, their amount and VAT delta.
+
+    ``documents``: the shop documents of the run (the matched share is of them); ``exact_only``: the
+    rows of Exact entries without a shop document of the period, which are differences too
+    (``differences`` counts every row that is not matched, both kinds).
 
     In the division's currency (documents come in several; their own amounts added would mean
     nothing): amount of differences = Σ |delta gross DC| (the shop's gross for a document missing
@@ -155,12 +159,15 @@ def overview(store: Store, run_id: str, *, shop: str | None = None) -> dict:
                    count(*) FILTER (WHERE status NOT IN ({m})),
                    coalesce(sum(abs(delta_gross_dc)) FILTER (WHERE status NOT IN ({m})), 0),
                    coalesce(sum(delta_vat_dc) FILTER (WHERE status NOT IN ({m})), 0),
-                   count(*) FILTER (WHERE status NOT IN ({m}) AND delta_gross_dc IS NULL)
+                   count(*) FILTER (WHERE status NOT IN ({m}) AND delta_gross_dc IS NULL),
+                   count(*) FILTER (WHERE result_key NOT LIKE 'doc:%')
             FROM recon_result_amounts WHERE {where}""",
         params,
     )[0]
-    docs = int(row[0])
-    return {"documents": docs, "matched": int(row[1]), "matched_share": (row[1] / docs) if docs else 0.0,
+    exact_only = int(row[6])
+    docs = int(row[0]) - exact_only
+    return {"documents": docs, "exact_only": exact_only, "matched": int(row[1]),
+            "matched_share": (row[1] / docs) if docs else 0.0,
             "differences": int(row[2]), "difference_amount": row[3], "vat_difference": row[4],
             "dc_unknown": int(row[5])}
 
@@ -178,6 +185,21 @@ def amounts_by_status(store: Store, run_id: str, *, shop: str | None = None) -> 
         pl.col("amount").cast(pl.Decimal(18, 2)),
         pl.col("amount").cast(pl.Float64).alias("amount_chart"),  # chart axis only; tables show the Decimal
     )
+
+
+#: one colour per status (and per cause, which shares its label), the same in every chart, so
+#: "Missing in Exact" is one colour on the Overview's two charts (Okabe-Ito, safe for colour blindness)
+_STATUS_COLOURS = {
+    "matched": "#009E73", "matched_within_tolerance": "#88CCEE", "amount_differs": "#E69F00",
+    "vat_differs": "#882255", "missing_in_exact": "#D55E00", "only_in_exact": "#0072B2",
+    "duplicated_in_exact": "#CC79A7", "other_period": "#56B4E9", "currency_differs": "#8C564B",
+    "customer_differs": "#999999", "draft": "#44AA99",
+}
+
+
+def status_colours() -> dict[str, str]:
+    """``{status or cause label: colour}`` for Plotly's ``color_discrete_map``."""
+    return {status_label(k): v for k, v in _STATUS_COLOURS.items()} | {"—": _STATUS_COLOURS["matched"]}
 
 
 def status_chart_frame(by_status: pl.DataFrame) -> tuple[pl.DataFrame, int, Any]:
