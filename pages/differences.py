@@ -3,11 +3,23 @@
 import streamlit as st
 
 from exactsync import views
-from exactsync.ui import pager, table
+from exactsync.ui import labelled, pager, readable, table
 from exactsync.ui.data import require_run, shop_filter, view
 from exactsync.ui.chrome import guarded, page_chrome
 
 page_chrome()  # no-op under app.py; the chrome when Streamlit runs this file directly
+
+
+DIFF_COLUMNS = {
+    "status": "Status", "cause": "Cause", "shop": "Shop", "reference": "Reference (YourRef)", "country": "Country",
+    "currency": "Currency", "shop_gross": "Shop gross", "exact_gross": "Exact gross", "difference": "Difference",
+    "vat_difference": "VAT difference", "exact_entries": "Exact entry numbers", "detail": "Explanation",
+}
+DIFF_HELP = {"difference": "Exact − shop, gross, in the row's currency", "vat_difference": "Exact − shop"}
+
+
+def _readable_table(frame) -> None:
+    table(frame, column_config=labelled(frame, readable(frame)))
 
 
 def page() -> None:
@@ -37,9 +49,9 @@ def page() -> None:
         on_select="rerun",
         selection_mode="multi-row",
         key="diff_table",
-        column_config={"result_key": None,
+        column_config={**labelled(page.rows, DIFF_COLUMNS, DIFF_HELP), "result_key": None,
                        "date": st.column_config.DateColumn(
-                           "date", format="YYYY-MM-DD",
+                           "Date", format="YYYY-MM-DD",
                            help="The shop document's date; for an Exact entry without one, the entry's date")},
     )
     pager("diff_page", page.total, views.PAGE_SIZE)
@@ -77,18 +89,18 @@ def page() -> None:
                 if detail["shop"] is None:
                     st.caption("No shop document (only in Exact).")
                 else:
-                    st.dataframe(detail["shop"], hide_index=True, width="stretch")
-                    table(detail["shop_lines"])
+                    table(detail["shop"], column_config=labelled(detail["shop"], readable(detail["shop"])))
+                    _readable_table(detail["shop_lines"])
             with right:
                 st.markdown("##### Exact entry")
                 if detail["exact"] is None:
                     st.caption("No entry in Exact.")
                 else:
-                    st.dataframe(detail["exact"], hide_index=True, width="stretch")
-                    table(detail["exact_lines"])
+                    _readable_table(detail["exact"])
+                    _readable_table(detail["exact_lines"])
             if detail["comparison"] is not None and detail["comparison"].height:
                 st.markdown("##### Per VAT rate (shop vs Exact)")
-                table(detail["comparison"])
+                _readable_table(detail["comparison"])
 
 
 guarded(page)

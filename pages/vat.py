@@ -4,11 +4,25 @@ import plotly.express as px
 import streamlit as st
 
 from exactsync import views
-from exactsync.ui import picked, table
+from exactsync.ui import labelled, picked, table
 from exactsync.ui.data import require_run, shop_filter, view
 from exactsync.ui.chrome import guarded, page_chrome
 
 page_chrome()  # no-op under app.py; the chrome when Streamlit runs this file directly
+
+
+VAT_COLUMNS = {
+    "country": "Country", "rate": "Rate %", "currency": "Currency",
+    "shop_base": "Shop base", "shop_vat": "Shop VAT", "exact_base": "Exact base", "exact_vat": "Exact VAT",
+    "delta_base": "Δ base", "delta_vat": "Δ VAT",
+    "exact_other_period_base": "Exact base, other period", "exact_other_period_vat": "Exact VAT, other period",
+    "shop_documents": "Shop documents", "exact_entries": "Exact entries",
+}
+VAT_HELP = {
+    "delta_base": "Exact − shop", "delta_vat": "Exact − shop",
+    "exact_other_period_base": "Entries of these documents booked in another period (kept apart)",
+    "exact_other_period_vat": "Entries of these documents booked in another period (kept apart)",
+}
 
 
 def page() -> None:
@@ -43,7 +57,8 @@ def page() -> None:
         if note:
             st.caption(note)
         t1, t2 = st.columns([3, 2])
-        table(part.drop("treatment"), container=t1)
+        shown = part.drop("treatment")
+        table(shown, container=t1, column_config=labelled(shown, VAT_COLUMNS, VAT_HELP))
         long = views.vat_chart_frame(part)
         t2.plotly_chart(px.bar(long, x="country", y="vat", color="side", barmode="group",
                                labels={"country": "Country", "vat": "VAT", "side": ""}),

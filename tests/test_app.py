@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -160,7 +161,6 @@ def test_oauth_redirect_with_a_foreign_state_is_refused(app_env):
 
 def test_first_start_without_configuration_runs_the_demo(tmp_path, monkeypatch):
     """No exactsync.toml, no EXACTSYNC_CONFIG, no secrets: the demo starts, pulls, reconciles."""
-    import json
 
     from exactsync.demo import generate_demo
     from exactsync.ui import config_present
@@ -242,7 +242,6 @@ def test_overview_tiles_match_the_demo_manifest(demo):
 
     note = load_run(demo.store(), run_id).exchange_note()
     assert note and [c.value for c in at.caption if c.value.startswith("Exchange rates: ")] == [f"Exchange rates: {note}."]
-    import json
 
     drawn = json.loads(at.get("plotly_chart")[0].proto.spec)
     labels = {y for trace in drawn["data"] for y in trace.get("y", [])}
@@ -339,6 +338,10 @@ def test_differences_filters_by_cause_country_and_amount(demo):
     columns = [set(d.value.columns) for d in at.dataframe]
     assert any({"vat_code", "gl_account_code"} <= c for c in columns), columns
     assert any({"rate", "base", "vat"} <= c and "vat_code" not in c for c in columns), columns
+    lines = next(d for d in at.dataframe if "gl_account_code" in d.value.columns)
+    labels = {k: v.get("label") for k, v in json.loads(lines.proto.columns).items()}
+    assert (labels["gl_account_code"], labels["vat_code"], labels["vat_percentage"]) == ("G/L account code", "VAT code",
+                                                                                      "VAT %")
 
     at.multiselect(key="f_cause").unselect("amount_differs").run()
     country = "DE"
@@ -356,6 +359,11 @@ def test_differences_never_sends_more_than_a_page(demo):
     total = int(at.caption[0].value.split(" ")[0].replace(",", ""))
     assert len(at.dataframe[0].value) == min(total, 50)
 
+    config = json.loads(at.dataframe[0].proto.columns)  # headed for a reader, money with separators
+    assert {k: config[k]["label"] for k in ("status", "reference", "difference", "detail")} == {
+        "status": "Status", "reference": "Reference (YourRef)", "difference": "Difference", "detail": "Explanation"}
+    assert config["exact_gross"]["type_config"]["format"] == "%,.2f" and config["result_key"]["hidden"]
+
 
 def test_vat_per_country_sections(demo):
     at = run_page("vat.py")
@@ -363,10 +371,12 @@ def test_vat_per_country_sections(demo):
     assert headers[:4] == ["Domestic", "EU distance sales (OSS)", "Intra-EU B2B (reverse charge)",
                            "Export outside the EU"], headers  # domestic / OSS / reverse charge / export apart
     assert len(at.get("plotly_chart")) == len(headers)  # a chart per treatment
-    import json
 
     config = json.loads(at.dataframe[0].proto.columns)  # money: Decimal in the frame, two decimals shown
-    assert config["shop_vat"]["type_config"]["format"] == "%,.2f" and "rate" not in config
+    assert config["shop_vat"]["type_config"]["format"] == "%,.2f"
+    assert config["rate"]["type_config"].get("format") is None  # a rate is not money
+    assert (config["shop_vat"]["label"], config["delta_vat"]["label"], config["rate"]["label"]) == \
+        ("Shop VAT", "Δ VAT", "Rate %")  # headed for a reader, not with the frame's names
     from decimal import Decimal as _D
 
     assert all(isinstance(v, _D) for v in at.dataframe[0].value["shop_vat"])  # Decimal values, not float
@@ -556,10 +566,12 @@ def test_push_flow_up_to_the_confirmation(demo):
     rows = results(store, views.latest_run_info(store, period=demo.period, division=700001)["run_id"])
     gone = rows.filter(rows["status"] == "missing_in_exact")
     effect = next(d.value for d in at.dataframe if {"period", "country", "vat_code", "jobs"} <= set(d.value.columns))
+    entries = next(d for d in at.dataframe if "kind" in d.value.columns)
+    labels = {k: v.get("label") for k, v in json.loads(entries.proto.columns).items()}
+    assert labels["currency"] == "Currency" and labels["your_ref"] == "YourRef" and labels["net"] == "Net"
     assert sum(Decimal(str(x)) for x in effect["net"]) == sum(gone["shop_net"])
     assert sum(Decimal(str(x)) for x in effect["vat"]) == sum(gone["shop_vat"])
     # the payload preview shows what is POSTed, for exactly these documents
-    import json
 
     payloads = [json.loads(c.value) for c in at.code]
     assert len(payloads) == min(missing, 5)
@@ -677,7 +689,6 @@ def test_connections_never_render_secrets(demo):
 def test_connections_token_age_and_the_30_day_warning(app_env, monkeypatch):
     """An Exact connection refreshed 27 days ago: token age shown, the refresh token's days left and
     the warning before the 30-day end; no token, secret or client secret on the page."""
-    import json
     import time
 
     now = time.time()

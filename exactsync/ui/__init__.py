@@ -36,6 +36,8 @@ __all__ = [
     "navigation_position",
     "picked",
     "money_config",
+    "labelled",
+    "readable",
     "table",
 ]
 
@@ -131,6 +133,47 @@ def money_config(frame) -> dict:
     schema = getattr(frame, "schema", {})
     return {name: st.column_config.NumberColumn(name, format="%,.2f") for name, dtype in schema.items()
             if isinstance(dtype, pl.Decimal) and "rate" not in name and "percentage" not in name}
+
+
+def labelled(frame, labels: dict[str, str], helps: dict[str, str] | None = None) -> dict:
+    """Column settings that head the columns of ``frame`` named in ``labels`` with their label (and
+    ``helps``' tooltip), money keeping :func:`money_config`'s format. Display only."""
+    import polars as pl
+
+    schema, money, helps = getattr(frame, "schema", {}), money_config(frame), helps or {}
+    out = {}
+    for name, label in labels.items():
+        if name not in schema:
+            continue
+        if name in money:
+            out[name] = st.column_config.NumberColumn(label, format="%,.2f", help=helps.get(name))
+        elif schema[name].is_integer():
+            out[name] = st.column_config.NumberColumn(label, help=helps.get(name))
+        elif isinstance(schema[name], pl.Decimal):  # a rate
+            out[name] = st.column_config.NumberColumn(label, help=helps.get(name))
+        else:
+            out[name] = st.column_config.Column(label, help=helps.get(name))
+    return out
+
+
+#: column names whose words read better otherwise (see :func:`readable`)
+_WORDS = {"vat": "VAT", "id": "ID", "gl": "G/L", "dc": "(division currency)"}
+_NAMES = {"your_ref": "YourRef", "vat_percentage": "VAT %", "rate": "Rate %", "delta_base": "Δ base",
+          "delta_vat": "Δ VAT", "fin_year": "Year", "fin_period": "Period", "mapped_country": "Country (as read)"}
+
+
+def readable(frame) -> dict[str, str]:
+    """``{column: label}`` for every column of ``frame``: ``gl_account_code`` → "G/L account code",
+    for tables whose columns have no hand-written labels (pass to :func:`labelled`)."""
+    out = {}
+    for name in getattr(frame, "columns", []):
+        if name in _NAMES:
+            out[name] = _NAMES[name]
+            continue
+        words = [_WORDS.get(w, w) for w in name.split("_")]
+        text = " ".join(words)
+        out[name] = text[:1].upper() + text[1:]
+    return out
 
 
 def table(frame, *, container=None, column_config: dict | None = None, **kwargs):
