@@ -111,11 +111,12 @@ def test_progress_in_a_log_is_whole_lines_one_per_tenth(capsys, monkeypatch):
     assert lines[-1] == "pull: [####################] 2000/2000 orders"
     assert len(lines) == 11 and "pull: [##########----------] 1000/2000 orders" in lines
 
-    # without a total: the first line, then at most one per 30 s
+    # without a total: a line per stage, within one at most one per 30 s
     report = main.Ctx().progress("pull")
+    report(0, None, "reference data")
     for i in range(500):
         report(i, None, "pages")
-    assert capsys.readouterr().err.splitlines() == ["pull: 0 pages"]
+    assert capsys.readouterr().err.splitlines() == ["pull: 0 reference data", "pull: 0 pages"]
 
     monkeypatch.setattr(main, "_stderr_is_tty", lambda: True)
     report = main.Ctx().progress("pull")

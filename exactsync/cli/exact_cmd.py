@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from exactsync.cli.main import Ctx, emit, exact, pass_ctx, pull
+from exactsync.cli.main import Ctx, emit, end_progress_line, exact, pass_ctx, pull
 from exactsync.errors import EXIT_AUTH, EXIT_FAILURE, EXIT_PARTIAL, ExactsyncError
 from exactsync.settings import SettingsError
 
@@ -182,8 +182,7 @@ def pull_exact_cmd(ctx: Ctx, divisions: tuple[int, ...], full: bool, resync: boo
                 stopped = e
                 results.append({"division": div, "complete": False, "stopped": str(e)})
                 continue
-            if not ctx.json:
-                click.echo("", err=True)
+            end_progress_line()
             results.append(res.as_dict())
     finally:
         client.close()

@@ -85,7 +85,7 @@ class Ctx:
         lines, and only the first, one per tenth of the total (one per 30 s without a total) and the
         last, so a job's log shows how far it got without thousands of redraws."""
         tty = _stderr_is_tty()
-        shown = {"step": -1, "at": 0.0}
+        shown: dict[str, Any] = {"step": -1, "at": 0.0, "message": None}
 
         def report(done: int, total: int | None, message: str = "") -> None:
             if self.json:
@@ -106,13 +106,20 @@ class Ctx:
                 return
             now = time.monotonic()
             step = int(10 * min(done, total) / total) if total else None
-            if finished or (step is not None and step > shown["step"]) or (
-                    step is None and now - shown["at"] >= _PLAIN_PROGRESS_SECONDS) or shown["step"] == -1:
+            if finished or (step is not None and step > shown["step"]) or shown["step"] == -1 or (
+                    step is None and (message != shown["message"] or now - shown["at"] >= _PLAIN_PROGRESS_SECONDS)):
                 click.echo(line.rstrip()[:200], err=True)
-                shown["step"] = step if step is not None else 0
-                shown["at"] = now
+                shown.update(step=step if step is not None else 0, at=now, message=message)
 
         return report
+
+
+def end_progress_line() -> None:
+    """Ends a terminal progress bar left mid-line (a bar without a total never finishes itself);
+    nothing when no bar is open, so a log gets no blank lines."""
+    if _open_line[0]:
+        click.echo("", err=True)
+        _open_line[0] = False
 
 
 def _stderr_is_tty() -> bool:

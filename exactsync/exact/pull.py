@@ -229,7 +229,7 @@ def _pull_lines(store: Store, client: ExactClient, division: int, cursor: int, r
         result.pages += 1
         result.lines_upserted += len(rows)
         result.record_errors += len(errors)
-        progress(result.lines_upserted, None, f"division {division}: transaction lines")
+        progress(result.lines_upserted, None, "transaction lines")
 
 
 # --------------------------------------------------------------------------- deletions

@@ -260,8 +260,8 @@ class Plan:
         kinds = defaultdict(int)
         for j in self.jobs:
             kinds[j.kind if j.existing_status != "Synced" else "already synced"] += 1
-        lines = [f"Plan {self.plan_id}: {len(self.jobs)} job(s) "
-                 + (", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "")]
+        lines = [f"Plan {self.plan_id}: {len(self.jobs)} job(s) " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+                 if self.jobs else f"Plan {self.plan_id}: nothing to push (no selected difference needs an entry)"]
         for e in self.errors:
             lines.append(f"  ERROR {e}")
         if self.skipped:

@@ -79,6 +79,10 @@ def test_dry_run_prints_the_plan_sends_nothing_then_yes_pushes_once(cli_env):
     assert "dry run: nothing sent" in out
     assert _posts(env) == [] and env.store.scalar("SELECT count(*) FROM push_jobs") == 0
 
+    # nothing of the kind asked for: said in words, not as "0 job(s)" and an empty line
+    r = env.invoke("push", "--period", "2026-02", "--status", "customer", "--dry-run")
+    assert r.exit_code == EXIT_OK and "nothing to push (no selected difference needs an entry)" in r.stdout
+
     plan = json.loads(env.invoke("--json", "push", "--period", "2026-03", "--dry-run").stdout)
     assert plan["ok"] and len(plan["jobs"]) == 3 and plan["calls"]["total"] == 4
     body = plan["jobs"][0]["payload"]
