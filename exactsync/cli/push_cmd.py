@@ -130,8 +130,13 @@ def push_jobs(ctx: Ctx, status: str | None, limit: int) -> None:
     def human() -> str:
         lines = ["jobs: " + (", ".join(f"{c['len']} {c['status']}" for c in counts) or "none")]
         for r in shown.iter_rows(named=True):
-            lines.append(f"{r['job_id']} {r['status']:7} {r['kind']:7} {r['your_ref']:20} "
-                         f"attempts={r['attempts']} entry={r['exact_entry_number'] or '-'} {r['last_error'] or ''}")
+            synced = f" synced {r['synced_at']:%Y-%m-%d %H:%M} UTC" if r["synced_at"] else ""
+            lines.append(f"{r['job_id']} {r['status']:7} {r['kind']:7} {r['your_ref']:20} {r['entry_date']} "
+                         f"{r['currency'] or '':3} {r['net']:>12,.2f} {r['vat']:>10,.2f} "
+                         f"attempts={r['attempts']} entry={r['exact_entry_number'] or '-'}{synced} {r['last_error'] or ''}"
+                         .rstrip())
+        if frame.height > shown.height:
+            lines.append(f"… and {frame.height - shown.height:,} more (--limit N to see them)")
         return "\n".join(lines)
 
     emit(ctx, {"counts": counts, "jobs": shown.to_dicts()}, human)

@@ -177,7 +177,7 @@ def list_jobs(store: Store, status: str | Iterable[str] | None = None, *, run_id
             where.append(f"{col} = ?")
             params.append(val)
     sql = ("SELECT job_id, status, kind, doc_key, division, journal_code, your_ref, description, entry_date, "
-           "fin_year, fin_period, net, vat, attempts, last_error, exact_entry_id, exact_entry_number, "
+           "fin_year, fin_period, json_extract_string(payload, '$.Currency') AS currency, net, vat, attempts, last_error, exact_entry_id, exact_entry_number, "
            "found_existing, reverses_entry_id, reverses_entry_number, pair_job_id, run_id, plan_id, "
            "created_at, queued_at, synced_at, updated_at FROM push_jobs")
     if where:

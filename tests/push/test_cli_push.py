@@ -10,6 +10,7 @@ agree and no test waits on the wall clock.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -136,6 +137,13 @@ def test_exit_codes_partial_and_failure_and_retry_of_one_or_all(cli_env):
     assert r.exit_code == EXIT_OK and "1/1 synced" in r.stdout
     assert set(list_jobs(env.store)["status"].to_list()) == {"Synced"}
     assert all(len(env.entries(f"WC-{n}")) == 1 for n in range(7201, 7205))
+    # the ledger says what was pushed: date, currency, net and VAT, the entry, when it synced
+    r = env.invoke("push", "jobs", "--limit", "3")
+    job = jobs["WC-7203"]
+    assert "… and 1 more (--limit N to see them)" in r.stdout and r.stdout.count(" Synced ") == 3
+    r = env.invoke("push", "jobs")
+    assert re.search(rf"{job['job_id']} Synced  create  WC-7203 +2026-03-07 EUR +50\.00 +9\.50 attempts=3 entry=\d+ "
+                     rf"synced \d{{4}}-\d\d-\d\d \d\d:\d\d UTC", r.stdout), r.stdout
 
 
 def test_a_closed_period_is_refused_before_any_call_naming_the_period(cli_env):
