@@ -16,7 +16,7 @@ def _utc(label: str):
 
 JOB_COLUMNS = {"job_id": "Job", "status": "Status", "kind": "Kind", "doc_key": "Document", "your_ref": "YourRef",
                "division": "Division", "entry_date": st.column_config.DateColumn("Entry date", format="YYYY-MM-DD"),
-               "net": "Net", "vat": "VAT", "attempts": "Attempts", "last_error": "Last error",
+               "currency": "Currency", "net": "Net", "vat": "VAT", "attempts": "Attempts", "last_error": "Last error",
                "exact_entry_number": "Exact entry", "created_at": _utc("Created"), "queued_at": _utc("Queued"),
                "synced_at": _utc("Synced"), "updated_at": _utc("Updated")}
 EVENT_COLUMNS = {"log_id": None, "logged_at": _utc("Time"), "run_id": "Run", "source": "Source", "level": "Level",
