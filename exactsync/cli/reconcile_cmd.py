@@ -53,19 +53,20 @@ def reconcile_cmd(ctx: Ctx, period: str, divisions: tuple[int, ...], shops: tupl
         # amounts added together would mean nothing (the --json summary has both)
         cur = f"({summary.currency})" if summary.currency else "(div. cur.)"
         cur_name = summary.currency or "the division's currency"
+        w = max(18, len(f"Exact gross {cur}"))
         lines = [
             f"Run {summary.run_id} · period {summary.period} · divisions {', '.join(map(str, summary.divisions)) or '-'}"
             f" · shops {', '.join(summary.shops) or '-'}",
             f"{t['documents']:,} shop documents, {t['exact_entries']:,} Exact entries, {t['results']:,} results",
             "",
-            f"  {'status':<40} {'count':>9} {'shop gross ' + cur:>18} {'Exact gross ' + cur:>18}",
+            f"  {'status':<40} {'count':>9} {'shop gross ' + cur:>{w}} {'Exact gross ' + cur:>{w}}",
         ]
         for status in PRECEDENCE:
             s = summary.by_status[status]
             if s["count"]:
-                lines.append(f"  {status_label(status):<40} {s['count']:>9,} {s['shop_gross_dc']:>18,.2f} "
-                             f"{s['exact_gross_dc']:>18,.2f}")
-        lines.append(f"  {'Total':<40} {t['results']:>9,} {t['shop_gross_dc']:>18,.2f} {t['exact_gross_dc']:>18,.2f}")
+                lines.append(f"  {status_label(status):<40} {s['count']:>9,} {s['shop_gross_dc']:>{w},.2f} "
+                             f"{s['exact_gross_dc']:>{w},.2f}")
+        lines.append(f"  {'Total':<40} {t['results']:>9,} {t['shop_gross_dc']:>{w},.2f} {t['exact_gross_dc']:>{w},.2f}")
         if t["dc_unknown"]:
             lines.append(f"  {t['dc_unknown']:,} document(s) have no amount in {cur_name} (a foreign currency without "
                          f"{cur_name} base amounts): left out of the shop column; see --json or the export")

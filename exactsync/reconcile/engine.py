@@ -261,6 +261,22 @@ def _freshness(con: duckdb.DuckDBPyConnection, settings: Any, shop_rows: Sequenc
     return out
 
 
+def _empty_sides(totals: Mapping[str, Any], period: str, shops: Sequence[str], divisions: Sequence[int]) -> list[str]:
+    """Warnings for a run with nothing on one side: no shop document dated in the period, or no
+    Exact entry at all (then every document shows as missing). Zero differences out of nothing
+    must not read as a clean month."""
+    out = []
+    divs = ", ".join(map(str, divisions)) or "none"
+    if not totals.get("documents"):
+        out.append(f"no shop documents dated {period} in the store (shops: {', '.join(shops) or 'none'}): "
+                   f"pull the shops (exactsync pull shop), or check the period and the shops' settings")
+    if not totals.get("exact_entries"):
+        out.append(f"no Exact entries for this run (divisions: {divs}): "
+                   + ("every document shows as missing; " if totals.get("documents") else "")
+                   + "pull Exact (exactsync pull exact) before pushing anything")
+    return out
+
+
 # ----------------------------------------------------------------------------- scope
 
 
@@ -1178,7 +1194,8 @@ def run_reconciliation(
                           "reference_prefixes": {r[0]: r[2] for r in shop_rows},
                           "tolerance": tol.as_dict(), "customer_check": customer_check, "flag_draft": bool(flag_draft),
                           "division_currencies": currencies}
-            warnings = _freshness(con, settings, shop_rows, divs, period, end, created_at)
+            warnings = _freshness(con, settings, shop_rows, divs, period, end, created_at) + _empty_sides(
+                totals, period, [r[0] for r in shop_rows], divs)
             summary = {"by_status": by_status, "totals": totals, "tolerated": tolerated, "warnings": warnings,
                        "exchange": exchange}
             con.execute(

@@ -11,7 +11,7 @@ from decimal import Decimal
 import polars as pl
 import pytest
 from click.testing import CliRunner
-from recon_world import DIV, D, World, icl, nl, oss
+from recon_world import DIV, OTHER_DIV, D, World, icl, nl, oss
 
 from exactsync.clock import FakeClock
 from exactsync.reconcile import (
@@ -462,3 +462,25 @@ def test_cli_explains_the_exchange_difference_of_matched_documents_in_another_cu
     assert ("Exchange rates: 1 matched document(s) in GBP agree in their own currency; in EUR, Exact's amounts "
             "differ from the shop's by gross 0.01 (net 0.00, VAT 0.00): the two systems' exchange rates, not a "
             "booking difference") in r.output
+
+
+def test_a_run_with_nothing_on_one_side_warns_instead_of_reading_as_a_clean_month(store):
+    """Nothing pulled: 0 documents, 0 differences — which must not look like a reconciled month. Only
+    documents (Exact not pulled): every document is missing, and the run says why before a push."""
+    w = World()
+    settings = w.settings()
+    run = run_reconciliation(store, settings, PERIOD)
+    assert run.differences == 0 and run.warnings == [
+        f"no shop documents dated {PERIOD} in the store (shops: mag, woo): pull the shops (exactsync pull shop), "
+        "or check the period and the shops' settings",
+        f"no Exact entries for this run (divisions: {DIV}, {OTHER_DIV}): pull Exact (exactsync pull exact) before "
+        "pushing anything"]
+    w.doc(1, "2026-10-01")
+    w.write(store, reference=False)
+    run = run_reconciliation(store, settings, PERIOD)
+    assert run.counts["missing_in_exact"] == 1
+    assert run.warnings == [f"no Exact entries for this run (divisions: {DIV}, {OTHER_DIV}): every document shows "
+                            "as missing; pull Exact (exactsync pull exact) before pushing anything"]
+    w.book(w.doc(2, "2026-10-02"))
+    w.write(store, reference=False)
+    assert run_reconciliation(store, settings, PERIOD).warnings == []
