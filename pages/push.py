@@ -5,21 +5,13 @@ import json
 import streamlit as st
 
 from exactsync import views
-from exactsync.ui import clear_caches, get_settings, get_store, labelled, progress_status, show_error, table
+from exactsync.ui import JOB_LABELS, clear_caches, get_settings, get_store, labelled, progress_status, show_error, table
 from exactsync.ui.data import require_run
 from exactsync.ui.chrome import guarded, page_chrome
 
 page_chrome()  # no-op under app.py; the chrome when Streamlit runs this file directly
 
 
-JOB_COLUMNS = {
-    "job_id": "Job", "status": "Status", "kind": "Kind", "doc_key": "Shop document", "division": "Division",
-    "your_ref": "YourRef", "description": "Description", "entry_date": "Entry date", "fin_year": "Year",
-    "fin_period": "Period", "currency": "Currency", "net": "Net", "vat": "VAT",
-    "reverses_entry_number": "Reverses entry", "pair_job_id": "Paired job", "existing_status": "Already pushed",
-    "exact_entry_number": "Exact entry", "found_existing": "Found in Exact", "attempts": "Attempts",
-    "last_error": "Last error", "synced_at": "Synced (UTC)",
-}
 JOB_HELP = {"kind": "create a missing entry; reverse a wrong one; rebook it corrected",
             "existing_status": "The same job in the push ledger, if any (a Synced job is not sent again)"}
 EFFECT_COLUMNS = {"period": "Period", "country": "Country", "vat_code": "VAT code", "currency": "Currency",
@@ -65,7 +57,7 @@ def page() -> None:
         c[1].metric("Already in Exact", counts.get("skipped", 0))
         c[2].metric("Error", counts.get("error", 0))
         (st.success if not counts.get("error") else st.warning)(outcome.message)
-        table(outcome.jobs, column_config=labelled(outcome.jobs, JOB_COLUMNS))
+        table(outcome.jobs, column_config=labelled(outcome.jobs, JOB_LABELS))
         st.caption("Entries created through the API stay open in Exact (Status 20) until someone processes them "
                    "there. An open entry exactsync posted itself is booked as intended, so after *Re-pull and "
                    "re-reconcile* the pushed documents count as *Matched* (open entries made elsewhere stay "
@@ -124,7 +116,7 @@ def page() -> None:
     st.subheader("Effect on totals")
     table(plan.effect, column_config=labelled(plan.effect, EFFECT_COLUMNS))
     st.subheader("Entries")
-    table(plan.entries, column_config=labelled(plan.entries, JOB_COLUMNS, JOB_HELP))
+    table(plan.entries, column_config=labelled(plan.entries, JOB_LABELS, JOB_HELP))
     with st.expander("Payload preview (first entries, as sent to Exact)"):
         for payload in plan.payloads[:5]:
             st.code(json.dumps(payload, indent=2, default=str), language="json")

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from exactsync import views
-from exactsync.ui import clear_caches, get_settings, get_store, pager, progress_status, show_error, table
+from exactsync.ui import JOB_LABELS, clear_caches, get_settings, get_store, labelled, pager, progress_status, show_error, table
 from exactsync.ui.data import view
 from exactsync.ui.chrome import guarded, page_chrome
 
@@ -14,11 +14,10 @@ def _utc(label: str):
     return st.column_config.DatetimeColumn(f"{label} (UTC)", format="YYYY-MM-DD HH:mm:ss")
 
 
-JOB_COLUMNS = {"job_id": "Job", "status": "Status", "kind": "Kind", "doc_key": "Document", "your_ref": "YourRef",
-               "division": "Division", "entry_date": st.column_config.DateColumn("Entry date", format="YYYY-MM-DD"),
-               "currency": "Currency", "net": "Net", "vat": "VAT", "attempts": "Attempts", "last_error": "Last error",
-               "exact_entry_number": "Exact entry", "created_at": _utc("Created"), "queued_at": _utc("Queued"),
-               "synced_at": _utc("Synced"), "updated_at": _utc("Updated")}
+#: push jobs: the shared headings; dates and times formatted, times marked UTC
+JOB_DATES = {"entry_date": st.column_config.DateColumn("Entry date", format="YYYY-MM-DD"),
+             "created_at": _utc("Created"), "queued_at": _utc("Queued"), "synced_at": _utc("Synced"),
+             "updated_at": _utc("Updated")}
 EVENT_COLUMNS = {"log_id": None, "logged_at": _utc("Time"), "run_id": "Run", "source": "Source", "level": "Level",
                  "record_key": "Record", "message": "Message"}
 CALL_COLUMNS = {"call_id": None, "called_at": _utc("Time"), "system": "System", "scope": "Scope",
@@ -41,7 +40,7 @@ def page() -> None:
             status = st.selectbox("Status", ["All", *views.JOB_STATUSES], key="job_status")
             offset = (int(st.session_state.get("jobs_page", 1)) - 1) * views.PAGE_SIZE
             page = view("jobs_page", status=None if status == "All" else status, limit=views.PAGE_SIZE, offset=offset)
-            table(page.rows, column_config=JOB_COLUMNS)
+            table(page.rows, column_config={**labelled(page.rows, JOB_LABELS), **JOB_DATES})
             pager("jobs_page", page.total, views.PAGE_SIZE)
             failed = view("failed_job_ids")
             chosen = st.multiselect("Failed jobs to retry", failed, key="retry_pick")
@@ -56,7 +55,7 @@ def page() -> None:
                     result = views.retry(get_store(), get_settings(), retry, on_progress=on_progress)
                 clear_caches()
                 (st.success if not result.counts.get("error") else st.warning)(f"Retried {len(retry)} job(s): {result.message}")
-                table(result.jobs)
+                table(result.jobs, column_config={**labelled(result.jobs, JOB_LABELS), **JOB_DATES})
         except Exception as e:  # noqa: BLE001
             show_error(e)
 

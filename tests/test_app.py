@@ -917,7 +917,9 @@ def test_sync_log_retries_the_failed_jobs(demo):
     jobs = at.dataframe[0].value
     assert set(jobs["status"]) == {"Error"} and jobs["last_error"].str.len().min() > 0  # the details
     assert set(jobs["currency"]) == {"EUR"}  # beside the amounts, as the Push page and the CLI show them
-    assert json.loads(at.dataframe[0].proto.columns)["currency"]["label"] == "Currency"
+    config = json.loads(at.dataframe[0].proto.columns)
+    assert config["currency"]["label"] == "Currency"
+    assert (config["net"]["label"], config["net"]["type_config"]["format"]) == ("Net", "%,.2f")  # money, as elsewhere
     # retry selected: only the picked job is retried
     assert at.button(key="retry_selected").disabled
     failed = at.multiselect(key="retry_pick").options

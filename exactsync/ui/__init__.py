@@ -37,6 +37,7 @@ __all__ = [
     "picked",
     "money_config",
     "labelled",
+    "JOB_LABELS",
     "readable",
     "table",
 ]
@@ -125,31 +126,41 @@ def picked() -> dict:
     }
 
 
+#: how a money column shows (money_config, labelled): two decimals, thousands separators
+_MONEY_FORMAT = "%,.2f"
+
+#: headings of push-job columns, the same on every page that lists jobs (Push, Sync log)
+JOB_LABELS = {
+    "job_id": "Job", "status": "Status", "kind": "Kind", "doc_key": "Shop document", "division": "Division",
+    "your_ref": "YourRef", "description": "Description", "entry_date": "Entry date", "fin_year": "Year",
+    "fin_period": "Period", "currency": "Currency", "net": "Net", "vat": "VAT",
+    "reverses_entry_number": "Reverses entry", "pair_job_id": "Paired job", "existing_status": "Already pushed",
+    "exact_entry_number": "Exact entry", "found_existing": "Found in Exact", "attempts": "Attempts",
+    "last_error": "Last error", "synced_at": "Synced (UTC)",
+}
+
+
 def money_config(frame) -> dict:
     """Column settings that show every money column (Decimal; rates excepted) with two decimals and
     thousands separators: ``1,226.90``, not ``1226.9``. Display only: the frame sent stays Decimal."""
     import polars as pl
 
     schema = getattr(frame, "schema", {})
-    return {name: st.column_config.NumberColumn(name, format="%,.2f") for name, dtype in schema.items()
+    return {name: st.column_config.NumberColumn(name, format=_MONEY_FORMAT) for name, dtype in schema.items()
             if isinstance(dtype, pl.Decimal) and "rate" not in name and "percentage" not in name}
 
 
 def labelled(frame, labels: dict[str, str], helps: dict[str, str] | None = None) -> dict:
     """Column settings that head the columns of ``frame`` named in ``labels`` with their label (and
     ``helps``' tooltip), money keeping :func:`money_config`'s format. Display only."""
-    import polars as pl
-
     schema, money, helps = getattr(frame, "schema", {}), money_config(frame), helps or {}
     out = {}
     for name, label in labels.items():
         if name not in schema:
             continue
         if name in money:
-            out[name] = st.column_config.NumberColumn(label, format="%,.2f", help=helps.get(name))
-        elif schema[name].is_integer():
-            out[name] = st.column_config.NumberColumn(label, help=helps.get(name))
-        elif isinstance(schema[name], pl.Decimal):  # a rate
+            out[name] = st.column_config.NumberColumn(label, format=_MONEY_FORMAT, help=helps.get(name))
+        elif schema[name].is_numeric():  # counts, ids, rates
             out[name] = st.column_config.NumberColumn(label, help=helps.get(name))
         else:
             out[name] = st.column_config.Column(label, help=helps.get(name))
