@@ -72,8 +72,8 @@ def reconcile_cmd(ctx: Ctx, period: str, divisions: tuple[int, ...], shops: tupl
                          f"{cur_name} base amounts): left out of the shop column; see --json or the export")
         tol = summary.tolerated
         lines.append(f"Tolerated: {tol['rows']:,} rows, gross {tol['gross']:,.2f} (net {tol['net']:,.2f}, VAT {tol['vat']:,.2f})")
-        if summary.exchange_note():
-            lines.append(f"Exchange rates: {summary.exchange_note()}")
+        if note := summary.exchange_note():
+            lines.append(f"Exchange rates: {note}")
         if "export" in data:
             lines.append(f"Exported to {data['export']}")
         if changes is not None:

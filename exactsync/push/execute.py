@@ -165,6 +165,10 @@ def _jobs(store: Store, job_ids: Sequence[str]) -> list[dict]:
         return [dict(zip(names, r)) for r in cur.fetchall()]
 
 
+#: a job's currency as sent (its payload's Currency; NULL: the division's), for job listings
+JOB_CURRENCY_SQL = "json_extract_string(payload, '$.Currency') AS currency"
+
+
 def list_jobs(store: Store, status: str | Iterable[str] | None = None, *, run_id: str | None = None,
               plan_id: str | None = None, doc_key: str | None = None) -> pl.DataFrame:
     """Push jobs (newest first) with their status, attempts, last error and Exact ids."""
@@ -177,7 +181,7 @@ def list_jobs(store: Store, status: str | Iterable[str] | None = None, *, run_id
             where.append(f"{col} = ?")
             params.append(val)
     sql = ("SELECT job_id, status, kind, doc_key, division, journal_code, your_ref, description, entry_date, "
-           "fin_year, fin_period, json_extract_string(payload, '$.Currency') AS currency, net, vat, attempts, last_error, exact_entry_id, exact_entry_number, "
+           f"fin_year, fin_period, {JOB_CURRENCY_SQL}, net, vat, attempts, last_error, exact_entry_id, exact_entry_number, "
            "found_existing, reverses_entry_id, reverses_entry_number, pair_job_id, run_id, plan_id, "
            "created_at, queued_at, synced_at, updated_at FROM push_jobs")
     if where:

@@ -73,8 +73,8 @@ def _summary_frame(store: Any, run_id: str) -> tuple[pl.DataFrame, pl.DataFrame]
     if dc and run.totals.get("dc_unknown"):
         rows.append({"item": f"documents without an amount in {cur}",
                      "value": f"{run.totals['dc_unknown']} (left out of the shop amounts; see Differences)"})
-    if run.exchange_note():  # matched documents in another currency: the exchange-rate difference
-        rows.append({"item": "exchange rates", "value": run.exchange_note()})
+    if note := run.exchange_note():  # matched documents in another currency: the exchange-rate difference
+        rows.append({"item": "exchange rates", "value": note})
     rows.extend({"item": "warning", "value": w} for w in run.warnings)  # e.g. a shop not pulled since the period ended
     meta = pl.DataFrame(rows, schema={"item": pl.String, "value": pl.String})
     keys = ("shop_net", "shop_vat", "shop_gross", "exact_net", "exact_vat", "exact_gross")

@@ -168,8 +168,10 @@ def jobs_page(store: Store, *, status: str | None = None, limit: int = PAGE_SIZE
     if not _has_table(store, "push_jobs"):
         return Page(rows=pl.DataFrame(), total=0, offset=0, limit=limit)
     where, params = ("WHERE status = ?", [status]) if status else ("", [])
-    sql = ("SELECT job_id, status, kind, doc_key, your_ref, division, entry_date, "
-           "json_extract_string(payload, '$.Currency') AS currency, net, vat, attempts, last_error, "
+    from exactsync.push.execute import JOB_CURRENCY_SQL
+
+    sql = (f"SELECT job_id, status, kind, doc_key, your_ref, division, entry_date, {JOB_CURRENCY_SQL}, net, vat, "
+           "attempts, last_error, "
            "exact_entry_number, created_at, queued_at, synced_at, updated_at FROM push_jobs " + where)
     return paged(store, sql, params, limit=limit, offset=offset, order_by="updated_at DESC NULLS LAST, job_id")
 
