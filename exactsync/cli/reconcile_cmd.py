@@ -11,7 +11,7 @@ import click
 
 from exactsync.cli.main import Ctx, cli, emit, pass_ctx
 
-__all__ = ["reconcile_cmd"]
+__all__ = ["reconcile_cmd", "summary_text"]
 
 
 @cli.command("reconcile")
@@ -31,8 +31,7 @@ __all__ = ["reconcile_cmd"]
 def reconcile_cmd(ctx: Ctx, period: str, divisions: tuple[int, ...], shops: tuple[str, ...], tolerance: str | None,
                   customer_check: str, no_draft: bool, export_path: Path | None, as_json: bool) -> None:
     """Reconcile PERIOD: one status per shop document and per Exact-only entry, saved as a run."""
-    from exactsync.reconcile import (PRECEDENCE, compare_runs, export_run, resolve_period, run_reconciliation,
-                                     status_label)
+    from exactsync.reconcile import compare_runs, export_run, resolve_period, run_reconciliation
 
     if as_json:
         ctx.json = True
@@ -47,38 +46,51 @@ def reconcile_cmd(ctx: Ctx, period: str, divisions: tuple[int, ...], shops: tupl
     if export_path is not None:
         data["export"] = str(export_run(ctx.store, summary.run_id, export_path))
 
-    def human() -> str:
-        t = summary.totals
-        # amounts in the division's currency: documents come in several currencies, and their own
-        # amounts added together would mean nothing (the --json summary has both)
-        cur = f"({summary.currency})" if summary.currency else "(div. cur.)"
-        cur_name = summary.currency or "the division's currency"
-        w = max(18, len(f"Exact gross {cur}"))
-        lines = [
-            f"Run {summary.run_id} · period {summary.period} · divisions {', '.join(map(str, summary.divisions)) or '-'}"
-            f" · shops {', '.join(summary.shops) or '-'}",
-            f"{t['documents']:,} shop documents, {t['exact_entries']:,} Exact entries, {t['results']:,} results",
-            "",
-            f"  {'status':<40} {'count':>9} {'shop gross ' + cur:>{w}} {'Exact gross ' + cur:>{w}}",
-        ]
-        for status in PRECEDENCE:
-            s = summary.by_status[status]
-            if s["count"]:
-                lines.append(f"  {status_label(status):<40} {s['count']:>9,} {s['shop_gross_dc']:>{w},.2f} "
-                             f"{s['exact_gross_dc']:>{w},.2f}")
-        lines.append(f"  {'Total':<40} {t['results']:>9,} {t['shop_gross_dc']:>{w},.2f} {t['exact_gross_dc']:>{w},.2f}")
-        if t["dc_unknown"]:
-            lines.append(f"  {t['dc_unknown']:,} document(s) have no amount in {cur_name} (a foreign currency without "
-                         f"{cur_name} base amounts): left out of the shop column; see --json or the export")
-        tol = summary.tolerated
-        lines.append(f"Tolerated: {tol['rows']:,} rows, gross {tol['gross']:,.2f} (net {tol['net']:,.2f}, VAT {tol['vat']:,.2f})")
-        if note := summary.exchange_note():
-            lines.append(f"Exchange rates: {note}")
-        if "export" in data:
-            lines.append(f"Exported to {data['export']}")
-        if changes is not None:
-            lines.append(changes.sentence())
-        lines.extend(f"WARNING: {w}" for w in summary.warnings)
-        return "\n".join(lines)
+    emit(ctx, data, lambda: summary_text(summary, changes=changes, export=data.get("export")))
 
-    emit(ctx, data, human)
+
+def summary_text(summary, *, changes=None, export: str | None = None, saved: bool = False) -> str:
+    """A run's summary as the terminal shows it: counts and gross per status, tolerated, exchange-rate
+    note, export, what changed since the previous run, warnings. ``saved``: say when it ran (a
+    reopened run)."""
+    from exactsync.reconcile import PRECEDENCE, status_label
+
+    t = summary.totals
+    # amounts in the division's currency: documents come in several currencies, and their own
+    # amounts added together would mean nothing (the --json summary has both)
+    cur = f"({summary.currency})" if summary.currency else "(div. cur.)"
+    cur_name = summary.currency or "the division's currency"
+    w = max(18, len(f"Exact gross {cur}"))
+    lines = [
+        f"Run {summary.run_id} · period {summary.period} · divisions {', '.join(map(str, summary.divisions)) or '-'}"
+        f" · shops {', '.join(summary.shops) or '-'}",
+    ]
+    if saved:
+        tol = summary.tolerance or {}
+        lines.append(f"Reconciled {summary.created_at:%Y-%m-%d %H:%M:%S} UTC · engine {summary.engine_version} · "
+                     f"tolerance net {tol.get('net', '?')} / VAT {tol.get('vat', '?')} / gross {tol.get('gross', '?')}"
+                     " (saved: shown as it was then)")
+    lines += [
+        f"{t['documents']:,} shop documents, {t['exact_entries']:,} Exact entries, {t['results']:,} results",
+        "",
+        f"  {'status':<40} {'count':>9} {'shop gross ' + cur:>{w}} {'Exact gross ' + cur:>{w}}",
+    ]
+    for status in PRECEDENCE:
+        s = summary.by_status.get(status) or {}
+        if s.get("count"):
+            lines.append(f"  {status_label(status):<40} {s['count']:>9,} {s['shop_gross_dc']:>{w},.2f} "
+                         f"{s['exact_gross_dc']:>{w},.2f}")
+    lines.append(f"  {'Total':<40} {t['results']:>9,} {t['shop_gross_dc']:>{w},.2f} {t['exact_gross_dc']:>{w},.2f}")
+    if t.get("dc_unknown"):
+        lines.append(f"  {t['dc_unknown']:,} document(s) have no amount in {cur_name} (a foreign currency without "
+                     f"{cur_name} base amounts): left out of the shop column; see --json or the export")
+    tol = summary.tolerated
+    lines.append(f"Tolerated: {tol['rows']:,} rows, gross {tol['gross']:,.2f} (net {tol['net']:,.2f}, VAT {tol['vat']:,.2f})")
+    if note := summary.exchange_note():
+        lines.append(f"Exchange rates: {note}")
+    if export:
+        lines.append(f"Exported to {export}")
+    if changes is not None:
+        lines.append(changes.sentence())
+    lines.extend(f"WARNING: {w}" for w in summary.warnings)
+    return "\n".join(lines)

@@ -35,6 +35,7 @@ import polars as pl
 from exactsync.clock import SYSTEM_CLOCK, Clock
 from exactsync.errors import EXIT_USAGE, ExactsyncError
 from exactsync.mapping import Mappings, load_mappings
+from exactsync.reconcile.constants import STATUS_ALIASES as RECONCILE_ALIASES
 from exactsync.money import ZERO, to_cents
 from exactsync.push.payload import (
     EntryDraft,
@@ -67,17 +68,10 @@ __all__ = [
     "format_eta",
 ]
 
-STATUS_ALIASES = {
-    "missing": "missing_in_exact",
-    "amount": "amount_differs",
-    "vat": "vat_differs",
-    "duplicated": "duplicated_in_exact",
-    "duplicate": "duplicated_in_exact",
-    "customer": "customer_differs",
-    "currency": "currency_differs",
-}
 CORRECTABLE = ("amount_differs", "vat_differs", "customer_differs", "currency_differs")
 PUSHABLE_STATUSES = ("missing_in_exact", "duplicated_in_exact", *CORRECTABLE)
+#: the short names of the statuses push acts on (``--status missing,amount``)
+STATUS_ALIASES = {k: v for k, v in RECONCILE_ALIASES.items() if v in PUSHABLE_STATUSES}
 #: YourRefs per lookup call (reference §9.2: ~40 with ``or``, within the 6,000-char URL limit).
 LOOKUP_BATCH = 40
 #: placeholder Customer of a payload whose debtor is created (look-up first) when executing

@@ -28,6 +28,7 @@ __all__ = [
     "OK_STATUSES",
     "TOLERANCE_TYPES",
     "ENGINE_VERSION",
+    "STATUS_ALIASES",
     "status_label",
     "cause_label",
 ]
@@ -82,6 +83,21 @@ PRECEDENCE: tuple[str, ...] = (
 
 OK_STATUSES = (MATCHED, MATCHED_WITHIN_TOLERANCE)
 DIFFERENCE_STATUSES = tuple(s for s in PRECEDENCE if s not in OK_STATUSES)
+
+#: short names a command line accepts for a status (``--status missing,amount``), beside the identifiers
+STATUS_ALIASES: dict[str, str] = {
+    "missing": MISSING_IN_EXACT,
+    "amount": AMOUNT_DIFFERS,
+    "vat": VAT_DIFFERS,
+    "duplicated": DUPLICATED_IN_EXACT,
+    "duplicate": DUPLICATED_IN_EXACT,
+    "customer": CUSTOMER_DIFFERS,
+    "currency": CURRENCY_DIFFERS,
+    "only": ONLY_IN_EXACT,
+    "period": OTHER_PERIOD,
+    "tolerance": MATCHED_WITHIN_TOLERANCE,
+    "rounding": MATCHED_WITHIN_TOLERANCE,
+}
 
 #: difference types a tolerance can be set for (document currency, per document)
 TOLERANCE_TYPES = ("net", "vat", "gross")

@@ -16,13 +16,15 @@ from typing import Any
 
 import polars as pl
 
-from exactsync.reconcile.constants import OK_STATUSES, cause_label, status_label
+from exactsync.reconcile.constants import OK_STATUSES, PRECEDENCE, STATUS_ALIASES, cause_label, status_label
 from exactsync.reconcile.engine import ReconcileError, RunSummary
 
 __all__ = [
     "DiffFilters",
     "load_run",
     "latest_run",
+    "find_run",
+    "resolve_statuses",
     "list_runs",
     "delete_run",
     "results",
@@ -84,6 +86,47 @@ def latest_run(store: Any, period: str | None = None, *, division: int | None = 
     rows = store.rows(f"SELECT {_RUN_COLUMNS} FROM recon_runs WHERE {' AND '.join(where)} "
                       "ORDER BY created_at DESC, run_id DESC LIMIT 1", params)
     return _run_row_to_summary(rows[0]) if rows else None
+
+
+def find_run(store: Any, ref: str | None = "latest", *, period: str | None = None) -> RunSummary:
+    """The run ``ref`` names: ``latest`` (of ``period``, if given), a run id, or the unique start of one.
+
+    Raises :class:`ReconcileError` with what to do when none or several runs fit.
+    """
+    ref = (ref or "latest").strip()
+    of = f" for {period}" if period else ""
+    if ref.lower() == "latest":
+        run = latest_run(store, period)
+        if run is None:
+            raise ReconcileError(f"no reconciliation run saved{of}: `exactsync reconcile --period "
+                                 f"{period or 'YYYY-MM'}` saves one")
+        return run
+    where, params = ["starts_with(run_id, ?)"], [ref]
+    if period:
+        where.append("period = ?")
+        params.append(period)
+    ids = [r[0] for r in store.rows(f"SELECT run_id FROM recon_runs WHERE {' AND '.join(where)} "
+                                    "ORDER BY created_at DESC, run_id DESC LIMIT 6", params)]
+    if ref in ids or len(ids) == 1:
+        return load_run(store, ref if ref in ids else ids[0])
+    if not ids:
+        raise ReconcileError(f"no reconciliation run {ref!r}{of} (`exactsync runs` lists them)")
+    shown = ", ".join(ids[:5]) + (", …" if len(ids) > 5 else "")
+    raise ReconcileError(f"{ref!r} is the start of several runs{of} ({shown}): give more of the id")
+
+
+def resolve_statuses(names: Sequence[str] | str | None) -> list[str]:
+    """Status identifiers from what a user typed: identifiers or short names (``missing``, ``amount``,
+    …, :data:`~exactsync.reconcile.constants.STATUS_ALIASES`), a list or one comma-separated text."""
+    if isinstance(names, str):
+        names = names.split(",")
+    wanted = [STATUS_ALIASES.get(n.strip().lower(), n.strip().lower()) for n in names or () if n.strip()]
+    unknown = [n for n in wanted if n not in PRECEDENCE]
+    if unknown:
+        short = ", ".join(dict.fromkeys(STATUS_ALIASES))
+        raise ReconcileError(f"unknown status {', '.join(map(repr, unknown))}: use {short} or one of "
+                             f"{', '.join(PRECEDENCE)}")
+    return list(dict.fromkeys(wanted))
 
 
 def list_runs(store: Any, *, period: str | None = None, limit: int = 50, offset: int = 0) -> pl.DataFrame:

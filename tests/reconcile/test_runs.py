@@ -185,6 +185,11 @@ def test_exports(store, tmp_path):
 
 def _cli_month(tmp_path):
     """The CLI (commands loaded), a configuration for one shop and a store holding the month."""
+    return _cli_world(tmp_path)[:3]
+
+
+def _cli_world(tmp_path):
+    """:func:`_cli_month` and the world that wrote the month (to book more of it)."""
     from exactsync.cli.main import cli, load_commands
     from exactsync.store import Store
 
@@ -196,7 +201,7 @@ def _cli_month(tmp_path):
     w = World(prefixes={"woo": "WC-"}, shop_divisions={"woo": DIV})
     month(w)
     w.write(store)
-    return cli, cfg, store
+    return cli, cfg, store, w
 
 
 def test_cli_reconcile(tmp_path):
@@ -484,3 +489,58 @@ def test_a_run_with_nothing_on_one_side_warns_instead_of_reading_as_a_clean_mont
     w.book(w.doc(2, "2026-10-02"))
     w.write(store, reference=False)
     assert run_reconciliation(store, settings, PERIOD).warnings == []
+
+
+def test_cli_runs_lists_reopens_and_exports_a_saved_run_as_it_was(tmp_path):
+    """`runs` lists saved runs; `runs show` reopens one with its differences as they were when it ran,
+    after the month was booked further; `runs export` writes that run, not today's data."""
+    cli, cfg, store, w = _cli_world(tmp_path)
+    runner = CliRunner()
+
+    def run(*args, code=0):
+        r = runner.invoke(cli, ["--config", str(cfg), *args], catch_exceptions=False)
+        assert r.exit_code == code, r.output
+        return r.output
+
+    assert "No reconciliation run saved (`exactsync reconcile --period YYYY-MM` saves one)." in run("runs")
+    assert "no reconciliation run saved for 2026-10" in run("runs", "show", "--period", PERIOD, code=2)
+    first = json.loads(run("--json", "reconcile", "--period", PERIOD))["run_id"]
+    w.book(w.doc(4, "2026-10-03"))  # the missing document gets booked
+    w.write(store)
+    second = json.loads(run("--json", "reconcile", "--period", PERIOD))["run_id"]
+
+    listed = run("runs")
+    assert listed.index(second) < listed.index(first)  # newest first
+    assert re.search(rf"{first}\s+\S+ \S+ 2026-10\s+5\s+3\s+{DIV} · woo", listed), listed
+    assert re.search(rf"{second}\s+\S+ \S+ 2026-10\s+5\s+2\s+{DIV} · woo", listed), listed
+    assert "… and 1 more (--limit N to see them)" in run("runs", "--limit", "1")
+    assert json.loads(run("--json", "runs", "--period", "2026-09")) == {"total": 0, "runs": []}
+
+    # the first run, reopened: the document was missing then, whatever Exact holds now
+    shown = run("runs", "show", first, "--differences")
+    assert f"Run {first} · period 2026-10" in shown and "(saved: shown as it was then)" in shown
+    assert re.search(r"Missing in Exact\s+1 ", shown) and "3 result(s) that differ:" in shown
+    line = next(x for x in shown.splitlines() if x.strip().startswith("Missing in Exact") and "WC-4" in x)
+    assert "woo" in line and "2026-10-03" in line and "no Exact entry with reference WC-4" in line
+    assert "Missing in Exact" not in run("runs", "show", "latest", "--differences")  # booked since
+    assert "No differences with that selection." in run("runs", "show", second, "--status", "missing")
+    data = json.loads(run("--json", "runs", "show", first[:-2], "--status", "missing,only"))
+    assert data["run_id"] == first and data["differences_total"] == 2
+    assert sorted(d["status"] for d in data["differences"]) == ["missing_in_exact", "only_in_exact"]
+    assert data["since_previous"] is None
+    assert json.loads(run("--json", "runs", "show"))["since_previous"]["resolved"] == 1
+    matched = run("runs", "show", first, "--status", "matched", "--limit", "1").split("with that selection:")[1]
+    assert re.search(r"\n  Matched\s+WC-\d", matched) and "… and 2 more (--limit N to see them)" in matched
+
+    # what cannot be found is said, with what to do
+    assert "is the start of several runs" in run("runs", "show", "2", code=2)
+    assert "no reconciliation run 'nope'" in run("runs", "show", "nope", code=2)
+    assert "unknown status 'bogus'" in run("runs", "show", "--status", "bogus", code=2)
+
+    out = tmp_path / "first.csv"
+    assert f"Exported run {first} (period 2026-10" in run("runs", "export", first, str(out))
+    back = pl.read_csv(out, infer_schema=False)
+    assert back.filter(pl.col("doc_key").str.ends_with(":4"))["status"].to_list() == ["missing_in_exact"]
+    assert (tmp_path / "latest.xlsx").exists() is False
+    run("runs", "export", "latest", str(tmp_path / "latest.xlsx"), "--period", PERIOD)
+    assert zipfile.is_zipfile(tmp_path / "latest.xlsx")

@@ -1,0 +1,132 @@
+"""``exactsync runs``: the saved reconciliation runs — list them, reopen one as it was (its summary
+and its differences), export it again.
+
+A saved run never changes, so ``runs show`` and ``runs export`` give last month's reconciliation
+exactly as it was when it ran, whatever was pulled since (``reconcile`` would make a new run from
+today's data). RUN is a run id, the start of one, or ``latest`` (with ``--period``: that month's).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from exactsync.cli.main import Ctx, cli, emit, pass_ctx
+
+__all__ = ["runs", "runs_show", "runs_export"]
+
+_PERIOD_HELP = "Only runs of this month (YYYY-MM, previous or current); with RUN latest: that month's newest."
+
+
+def _period(ctx: Ctx, period: str | None) -> str | None:
+    from exactsync.reconcile import resolve_period
+
+    return resolve_period(period, ctx.settings, ctx.clock) if period else None
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--period", help=_PERIOD_HELP)
+@click.option("--limit", default=20, show_default=True, help="How many runs to list, newest first.")
+@click.pass_context
+def runs(click_ctx: click.Context, period: str | None, limit: int) -> None:
+    """Saved reconciliation runs, newest first (`runs show RUN` reopens one as it was)."""
+    if click_ctx.invoked_subcommand is not None:
+        return
+    from exactsync.reconcile import list_runs
+
+    ctx: Ctx = click_ctx.find_object(Ctx)
+    period = _period(ctx, period)
+    where, params = ("WHERE period = ?", [period]) if period else ("", [])
+    total = int(ctx.store.scalar(f"SELECT count(*) FROM recon_runs {where}", params))
+    frame = list_runs(ctx.store, period=period, limit=max(limit, 0))
+
+    def human() -> str:
+        if not total:
+            return (f"No reconciliation run saved{f' for {period}' if period else ''} "
+                    f"(`exactsync reconcile --period {period or 'YYYY-MM'}` saves one).")
+        lines = [f"  {'run':<30} {'reconciled (UTC)':<19} {'period':<7} {'documents':>10} {'differences':>11}  "
+                 f"divisions · shops"]
+        for r in frame.iter_rows(named=True):
+            lines.append(f"  {r['run_id']:<30} {r['created_at']:%Y-%m-%d %H:%M:%S} {r['period']:<7} "
+                         f"{r['documents'] or 0:>10,} {r['differences'] or 0:>11,}  "
+                         f"{', '.join(map(str, r['divisions'] or [])) or '-'} · {', '.join(r['shops'] or []) or '-'}")
+        if total > frame.height:
+            lines.append(f"… and {total - frame.height:,} more (--limit N to see them)")
+        return "\n".join(lines)
+
+    emit(ctx, {"total": total, "runs": frame.to_dicts()}, human)
+
+
+def _difference_lines(frame, total: int) -> list[str]:
+    """Differences, one line each: status, reference, shop, date, gross delta in the row's currency
+    and the explanation."""
+    lines = [f"  {'status':<36} {'reference':<18} {'shop':<14} {'date':<10} {'Δ gross':>12}      explanation"]
+    for r in frame.iter_rows(named=True):
+        day = r["doc_date"] or r["entry_date"]
+        cur = r["currency"] or r["exact_currency"] or ""
+        lines.append(f"  {r['status_label']:<36} {r['your_ref'] or r['doc_number'] or '-':<18} {r['shop'] or '-':<14} "
+                     f"{day.isoformat() if day else '-':<10} {r['delta_gross'] or 0:>12,.2f} {cur:<4} {r['detail'] or ''}"
+                     .rstrip())
+    if total > frame.height:
+        lines.append(f"… and {total - frame.height:,} more (--limit N to see them)")
+    return lines
+
+
+@runs.command("show")
+@click.argument("run_ref", metavar="[RUN]", default="latest")
+@click.option("--period", help=_PERIOD_HELP)
+@click.option("--differences", "with_differences", is_flag=True,
+              help="Also list the differences, largest first (in the division's currency).")
+@click.option("--status", "statuses",
+              help="Only these statuses (implies --differences), comma-separated: missing, amount, vat, duplicated, "
+                   "customer, currency, only, period, draft, tolerance, matched, or their identifiers.")
+@click.option("--shop", "shops", multiple=True, help="Only differences of this shop (repeatable; implies --differences).")
+@click.option("--limit", default=50, show_default=True, help="How many differences to list.")
+@pass_ctx
+def runs_show(ctx: Ctx, run_ref: str, period: str | None, with_differences: bool, statuses: str | None,
+              shops: tuple[str, ...], limit: int) -> None:
+    """Reopen a saved run: its summary as it was saved, and with --differences what differs and why."""
+    from exactsync.cli.reconcile_cmd import summary_text
+    from exactsync.reconcile import (OK_STATUSES, DiffFilters, compare_runs, count_differences, differences,
+                                     find_run, resolve_statuses)
+
+    run = find_run(ctx.store, run_ref, period=_period(ctx, period))
+    wanted = resolve_statuses(statuses)
+    changes = compare_runs(ctx.store, run.run_id)  # against the run of the period before it, if any
+    data = run.as_dict()
+    data["since_previous"] = changes.as_dict() if changes is not None else None
+    frame, total = None, 0
+    if with_differences or wanted or shops:
+        filters = DiffFilters(statuses=wanted, shops=shops, include_ok=any(s in OK_STATUSES for s in wanted))
+        total = count_differences(ctx.store, run.run_id, filters)
+        frame = differences(ctx.store, run.run_id, filters, limit=max(limit, 0))
+        data["differences_total"] = total
+        data["differences"] = frame.drop("status_label", "cause_label").to_dicts()
+
+    def human() -> str:
+        text = summary_text(run, changes=changes, saved=True)
+        if frame is None:
+            return text + "\n(--differences lists them; `exactsync runs export` writes the run to a file)"
+        if not total:
+            return text + "\n\nNo differences" + (" with that selection." if wanted or shops else " in this run.")
+        return text + f"\n\n{total:,} result(s)" + (" with that selection" if wanted or shops else " that differ") + \
+            ":\n" + "\n".join(_difference_lines(frame, total))
+
+    emit(ctx, data, human)
+
+
+@runs.command("export")
+@click.argument("run_ref", metavar="RUN")
+@click.argument("path", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--period", help=_PERIOD_HELP)
+@pass_ctx
+def runs_export(ctx: Ctx, run_ref: str, path: Path, period: str | None) -> None:
+    """Export a saved run as it was: FILE .xlsx, .csv (all results) or .zip (CSV per sheet)."""
+    from exactsync.reconcile import export_run, find_run
+
+    run = find_run(ctx.store, run_ref, period=_period(ctx, period))
+    written = export_run(ctx.store, run.run_id, path)
+    emit(ctx, {"run_id": run.run_id, "period": run.period, "export": str(written)},
+         f"Exported run {run.run_id} (period {run.period}, reconciled {run.created_at:%Y-%m-%d %H:%M:%S} UTC) "
+         f"to {written}")
