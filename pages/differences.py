@@ -36,14 +36,20 @@ def page() -> None:
     countries = f3.multiselect("Country", choices["countries"], key="f_country", on_change=_first_page)
     min_amount = f4.number_input("Min. |amount|", min_value=0.0, value=0.0, step=10.0, key="f_amount", on_change=_first_page,
                                  help="Smallest |Exact − shop| gross, in the division's currency.")
+    search = st.text_input("Search", key="f_search", on_change=_first_page,
+                           placeholder="Reference, document number or explanation, e.g. 10254",
+                           help="Finds matched documents too, so a document that is not listed is not in the run.")
     filters = views.DiffFilters(statuses=tuple(statuses), causes=tuple(causes), countries=tuple(countries),
-                                min_amount=str(min_amount) if min_amount else None, shop=shop_filter())
+                                min_amount=str(min_amount) if min_amount else None, shop=shop_filter(),
+                                search=search.strip() or None)
 
     offset = (int(st.session_state.get("diff_page", 1)) - 1) * views.PAGE_SIZE
     page = view("differences_page", run_id, filters, limit=views.PAGE_SIZE, offset=offset)
     selection: set = st.session_state.setdefault("push_selection", set())
 
-    st.caption(f"{page.total:,} difference(s) · page {page.number} of {page.pages} · {len(selection):,} selected for push")
+    found = (f"{page.total:,} result(s) for “{filters.search}” (matched documents included)" if filters.search
+             else f"{page.total:,} difference(s)")
+    st.caption(f"{found} · page {page.number} of {page.pages} · {len(selection):,} selected for push")
     event = table(
         page.rows,
         on_select="rerun",

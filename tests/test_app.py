@@ -354,6 +354,37 @@ def test_differences_filters_by_cause_country_and_amount(demo):
     assert (at.dataframe[0].value["difference"].map(lambda d: abs(float(d))) >= 50).all()
 
 
+def test_differences_search_finds_a_document_matched_or_not(demo):
+    """The search box finds one document by its number or reference: a difference, and a matched
+    document too (labelled so), so that "nothing found" means the run does not hold it."""
+    import polars as pl
+
+    from exactsync import views
+    from exactsync.reconcile import latest_run, results
+
+    rows = results(demo.store(), latest_run(demo.store()).run_id)
+    matched = rows.filter((pl.col("status") == "matched") & pl.col("doc_number").is_not_null()).row(0, named=True)
+    missing = rows.filter(pl.col("status") == "missing_in_exact").row(0, named=True)
+
+    def caption(at) -> str:
+        return next(c.value for c in at.caption if "selected for push" in c.value)
+
+    at = run_page("differences.py")
+    everything = caption(at).split(" · ")[0]
+    at.text_input(key="f_search").input(missing["doc_number"]).run()
+    shown = at.dataframe[0].value
+    assert missing["your_ref"] in set(shown["reference"]), shown
+    assert views.status_label("missing_in_exact") in set(shown["status"])
+    assert caption(at).startswith(f"{len(shown):,} result(s) for “{missing['doc_number']}” (matched documents included)")
+    at.text_input(key="f_search").input(matched["your_ref"]).run()
+    shown = at.dataframe[0].value
+    assert list(shown["status"]) == [views.status_label("matched")] and list(shown["reference"]) == [matched["your_ref"]]
+    at.text_input(key="f_search").input("no-such-document-42").run()
+    assert caption(at).startswith("0 result(s) for “no-such-document-42”")
+    at.text_input(key="f_search").input("").run()
+    assert caption(at).split(" · ")[0] == everything and everything.endswith("difference(s)")
+
+
 def test_differences_never_sends_more_than_a_page(demo):
     at = run_page("differences.py")
     total = int(at.caption[0].value.split(" ")[0].replace(",", ""))

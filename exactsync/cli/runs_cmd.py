@@ -82,10 +82,12 @@ def _difference_lines(frame, total: int) -> list[str]:
               help="Only these statuses (implies --differences), comma-separated: missing, amount, vat, duplicated, "
                    "customer, currency, only, period, draft, tolerance, matched, or their identifiers.")
 @click.option("--shop", "shops", multiple=True, help="Only differences of this shop (repeatable; implies --differences).")
+@click.option("--search", help="Only results whose reference, document number or explanation contains this "
+                               "(matched documents included; implies --differences).")
 @click.option("--limit", default=50, show_default=True, help="How many differences to list.")
 @pass_ctx
 def runs_show(ctx: Ctx, run_ref: str, period: str | None, with_differences: bool, statuses: str | None,
-              shops: tuple[str, ...], limit: int) -> None:
+              shops: tuple[str, ...], search: str | None, limit: int) -> None:
     """Reopen a saved run: its summary as it was saved, and with --differences what differs and why."""
     from exactsync.cli.reconcile_cmd import summary_text
     from exactsync.reconcile import (OK_STATUSES, DiffFilters, compare_runs, count_differences, differences,
@@ -97,8 +99,12 @@ def runs_show(ctx: Ctx, run_ref: str, period: str | None, with_differences: bool
     data = run.as_dict()
     data["since_previous"] = changes.as_dict() if changes is not None else None
     frame, total = None, 0
-    if with_differences or wanted or shops:
-        filters = DiffFilters(statuses=wanted, shops=shops, include_ok=any(s in OK_STATUSES for s in wanted))
+    search = (search or "").strip() or None
+    selected = bool(wanted or shops or search)
+    if with_differences or selected:
+        # a search looks for a document: a matched one is found too, so "none" means not in the run
+        filters = DiffFilters(statuses=wanted, shops=shops, search=search,
+                              include_ok=bool(search) or any(s in OK_STATUSES for s in wanted))
         total = count_differences(ctx.store, run.run_id, filters)
         frame = differences(ctx.store, run.run_id, filters, limit=max(limit, 0))
         data["differences_total"] = total
@@ -109,8 +115,8 @@ def runs_show(ctx: Ctx, run_ref: str, period: str | None, with_differences: bool
         if frame is None:
             return text + "\n(--differences lists them; `exactsync runs export` writes the run to a file)"
         if not total:
-            return text + "\n\nNo differences" + (" with that selection." if wanted or shops else " in this run.")
-        return text + f"\n\n{total:,} result(s)" + (" with that selection" if wanted or shops else " that differ") + \
+            return text + ("\n\nNo result with that selection." if selected else "\n\nNo differences in this run.")
+        return text + f"\n\n{total:,} result(s)" + (" with that selection" if selected else " that differ") + \
             ":\n" + "\n".join(_difference_lines(frame, total))
 
     emit(ctx, data, human)

@@ -523,7 +523,9 @@ def test_cli_runs_lists_reopens_and_exports_a_saved_run_as_it_was(tmp_path):
     line = next(x for x in shown.splitlines() if x.strip().startswith("Missing in Exact") and "WC-4" in x)
     assert "woo" in line and "2026-10-03" in line and "no Exact entry with reference WC-4" in line
     assert "Missing in Exact" not in run("runs", "show", "latest", "--differences")  # booked since
-    assert "No differences with that selection." in run("runs", "show", second, "--status", "missing")
+    assert "No result with that selection." in run("runs", "show", second, "--status", "missing")
+    found = run("runs", "show", second, "--search", "WC-4").split("with that selection:")[1]  # booked now: matched
+    assert re.search(r"\n  Matched\s+WC-4\s+woo\s+2026-10-03", found) and "1 result(s)" in run("runs", "show", second, "--search", "WC-4")
     data = json.loads(run("--json", "runs", "show", first[:-2], "--status", "missing,only"))
     assert data["run_id"] == first and data["differences_total"] == 2
     assert sorted(d["status"] for d in data["differences"]) == ["missing_in_exact", "only_in_exact"]
