@@ -13,6 +13,12 @@ By the suffix of ``path``:
 
 Lists (entry ids, flags) become ``;``-separated text; amounts keep their 4 decimals (Excel shows
 them with a 2-decimal number format).
+
+The workbook is for people: its columns are headed in words (:mod:`exactsync.labels`), and the
+*Differences* sheet gives status, cause and conditions as labels, with what an accountant reads
+first (status, reference, document, explanation, amounts) on the left and the identifiers (status
+and cause codes, keys, entry ids) on the right. CSV and ZIP keep the column names and identifiers:
+they are read by programs.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from typing import Any
 
 import polars as pl
 
-from exactsync.reconcile.constants import OK_STATUSES, PRECEDENCE, status_label
+from exactsync.labels import readable
+from exactsync.reconcile.constants import OK_STATUSES, PRECEDENCE, cause_label, status_label
 from exactsync.reconcile.engine import ReconcileError
 from exactsync.reconcile.runs import load_run, results, vat_by_country, vat_code_reading
 
@@ -96,6 +103,27 @@ def _summary_frame(store: Any, run_id: str) -> tuple[pl.DataFrame, pl.DataFrame]
     return meta, table
 
 
+#: the Differences sheet's first columns, in this order (the rest follow as the run has them)
+_DIFF_FIRST = ("status", "cause", "your_ref", "shop", "kind", "doc_number", "doc_date", "detail", "currency",
+               "shop_gross", "exact_gross", "delta_gross", "delta_net", "delta_vat", "delta_gross_dc")
+
+
+def _for_people(diffs: pl.DataFrame) -> pl.DataFrame:
+    """The Differences sheet as an accountant reads it: labels for status, cause and conditions,
+    the identifiers kept at the right (``status_code``, ``cause_code``)."""
+    def labels(names: str | None) -> str | None:
+        return None if names is None else "; ".join(status_label(n) for n in names.split(";") if n)
+
+    frame = diffs.with_columns(
+        pl.col("status").alias("status_code"), pl.col("cause").alias("cause_code"),
+        pl.col("status").map_elements(status_label, return_dtype=pl.String),
+        pl.col("cause").map_elements(cause_label, return_dtype=pl.String, skip_nulls=False),
+        pl.col("flags").map_elements(labels, return_dtype=pl.String),
+    )
+    first = [c for c in _DIFF_FIRST if c in frame.columns]
+    return frame.select(first + [c for c in frame.columns if c not in first])
+
+
 def _sheets(store: Any, run_id: str) -> dict[str, pl.DataFrame]:
     all_rows = _flat(results(store, run_id))
     diffs = all_rows.filter(~pl.col("status").is_in(list(OK_STATUSES)))
@@ -144,6 +172,15 @@ def _write_xlsx(path: Path, meta: pl.DataFrame, table: pl.DataFrame, sheets: dic
         return frame.with_columns([pl.col(c).cast(pl.Float64) for c, t in frame.schema.items()
                                    if isinstance(t, pl.Decimal)])
 
+    def headed(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.rename(readable(frame.columns))
+
+    meta = headed(meta)
+    table = table.rename({"status": "status_code", "label": "status"})
+    table = headed(table.select("status", *[c for c in table.columns if c not in ("status", "status_code")], "status_code"))
+    sheets = {**sheets, "differences": headed(_for_people(sheets["differences"])),
+              "vat_by_country": headed(sheets["vat_by_country"]), "vat_codes": headed(sheets["vat_codes"])}
+
     with xlsxwriter.Workbook(str(path)) as wb:
         ws = wb.add_worksheet("Summary")
         meta.write_excel(workbook=wb, worksheet=ws, position="A1", autofit=True, table_style="Table Style Light 1")
@@ -168,8 +205,9 @@ def _write_xlsx(path: Path, meta: pl.DataFrame, table: pl.DataFrame, sheets: dic
                                       table_style="Table Style Light 9", freeze_panes=(1, 0))
         else:
             ws.write(0, 0, "No VAT lines in this run.")
-        for treatment in vat["treatment"].unique(maintain_order=True).to_list() if vat.height else []:
-            part = vat.filter(pl.col("treatment") == treatment).drop("treatment")
+        treatment_col = readable(["treatment"])["treatment"]
+        for treatment in vat[treatment_col].unique(maintain_order=True).to_list() if vat.height else []:
+            part = vat.filter(pl.col(treatment_col) == treatment).drop(treatment_col)
             title = TREATMENT_TITLES.get(treatment, f"VAT {treatment}")[:31]
             ws = wb.add_worksheet(title)
             to_excel(part).write_excel(workbook=wb, worksheet=ws, autofit=True, column_formats=money_formats(part),
@@ -177,7 +215,7 @@ def _write_xlsx(path: Path, meta: pl.DataFrame, table: pl.DataFrame, sheets: dic
         codes = sheets["vat_codes"]
         ws = wb.add_worksheet("VAT codes")
         if codes.height:
-            codes.with_columns(pl.col("rate").cast(pl.Float64)).write_excel(
+            codes.with_columns(pl.col(readable(["rate"])["rate"]).cast(pl.Float64)).write_excel(
                 workbook=wb, worksheet=ws, autofit=True, table_style="Table Style Light 1")
         else:
             ws.write(0, 0, "No VAT codes in this run.")

@@ -168,23 +168,13 @@ def labelled(frame, labels: dict[str, str], helps: dict[str, str] | None = None)
 
 
 #: column names whose words read better otherwise (see :func:`readable`)
-_WORDS = {"vat": "VAT", "id": "ID", "gl": "G/L", "dc": "(division currency)"}
-_NAMES = {"your_ref": "YourRef", "vat_percentage": "VAT %", "rate": "Rate %", "delta_base": "Δ base",
-          "delta_vat": "Δ VAT", "fin_year": "Year", "fin_period": "Period", "mapped_country": "Country (as read)"}
-
-
 def readable(frame) -> dict[str, str]:
     """``{column: label}`` for every column of ``frame``: ``gl_account_code`` → "G/L account code",
-    for tables whose columns have no hand-written labels (pass to :func:`labelled`)."""
-    out = {}
-    for name in getattr(frame, "columns", []):
-        if name in _NAMES:
-            out[name] = _NAMES[name]
-            continue
-        words = [_WORDS.get(w, w) for w in name.split("_")]
-        text = " ".join(words)
-        out[name] = text[:1].upper() + text[1:]
-    return out
+    for tables whose columns have no hand-written labels (pass to :func:`labelled`); the words are
+    the export's (:mod:`exactsync.labels`)."""
+    from exactsync.labels import readable as headings
+
+    return headings(getattr(frame, "columns", []))
 
 
 def table(frame, *, container=None, column_config: dict | None = None, **kwargs):

@@ -13,7 +13,8 @@ import openpyxl
 from recon_world import D, World, nl
 from test_runs import PERIOD, month
 
-from exactsync.reconcile import differences, export_run, run_reconciliation, vat_by_country
+from exactsync.labels import column_label
+from exactsync.reconcile import differences, export_run, run_reconciliation, status_label, vat_by_country
 
 
 def _as_libreoffice_saves_it(soffice: str, xlsx, tmp_path):
@@ -49,27 +50,27 @@ def test_libreoffice_opens_every_sheet_with_the_runs_numbers(store, tmp_path, so
     book = _as_libreoffice_saves_it(soffice, xlsx, tmp_path)
     assert book.sheetnames == openpyxl.load_workbook(xlsx, read_only=True).sheetnames
 
-    summary = {r["status"]: r for r in _table(book["Summary"], "status")}
-    assert summary["total"]["count"] == sum(run.counts.values())
-    assert _cents(summary["total"]["shop_gross"]) == _cents(run.totals["shop_gross_dc"])
+    summary = {r["Status (identifier)"]: r for r in _table(book["Summary"], "Status")}
+    assert summary["total"]["Count"] == sum(run.counts.values())
+    assert _cents(summary["total"]["Shop gross"]) == _cents(run.totals["shop_gross_dc"])
     for status, count in run.counts.items():
         if count:
-            assert summary[status]["count"] == count
-            assert _cents(summary[status]["exact_gross"]) == _cents(run.by_status[status]["exact_gross_dc"])
+            assert summary[status]["Count"] == count
+            assert _cents(summary[status]["Exact gross"]) == _cents(run.by_status[status]["exact_gross_dc"])
 
-    diffs = _table(book["Differences"], "result_key")
+    diffs = _table(book["Differences"], "Status")
     want = {r["result_key"]: r for r in differences(store, run.run_id, limit=100).iter_rows(named=True)}
     assert len(diffs) == len(want) == run.differences
     for row in diffs:
-        expected = want[row["result_key"]]
-        assert row["status"] == expected["status"]
-        assert isinstance(row["delta_gross"], (int, float)), "amounts stay numbers in Calc"
-        assert _cents(row["delta_gross"]) == _cents(expected["delta_gross"])
+        expected = want[row["Result key"]]
+        assert row["Status (identifier)"] == expected["status"] and row["Status"] == status_label(expected["status"])
+        assert isinstance(row["Δ gross"], (int, float)), "amounts stay numbers in Calc"
+        assert _cents(row["Δ gross"]) == _cents(expected["delta_gross"])
         if expected["doc_date"] is not None:
-            assert isinstance(row["doc_date"], dt.datetime), "dates stay dates in Calc"
-            assert row["doc_date"].date() == expected["doc_date"]
+            assert isinstance(row["Document date"], dt.datetime), "dates stay dates in Calc"
+            assert row["Document date"].date() == expected["doc_date"]
 
     want_vat = vat_by_country(store, run.run_id)
-    vat = _table(book["VAT per country"], want_vat.columns[0])
+    vat = _table(book["VAT per country"], column_label(want_vat.columns[0]))
     assert len(vat) == want_vat.height
-    assert sum(_cents(r["shop_vat"]) for r in vat) == sum(_cents(v) for v in want_vat["shop_vat"].drop_nulls())
+    assert sum(_cents(r["Shop VAT"]) for r in vat) == sum(_cents(v) for v in want_vat["shop_vat"].drop_nulls())

@@ -8,7 +8,8 @@ import openpyxl
 from recon_world import World
 from test_runs import PERIOD, month
 
-from exactsync.reconcile import differences, export_run, run_reconciliation, vat_by_country
+from exactsync.labels import column_label as h
+from exactsync.reconcile import cause_label, differences, export_run, run_reconciliation, status_label, vat_by_country
 
 
 def _table(ws) -> list[dict]:
@@ -34,15 +35,25 @@ def test_xlsx_reads_back_with_amounts_as_numbers(store, tmp_path):
     assert len(diffs) == want.height == run.differences
     by_key = {r["result_key"]: r for r in want.iter_rows(named=True)}
     for row in diffs:
-        expected = by_key[row["result_key"]]
-        assert row["status"] == expected["status"] and row["cause"] == expected["cause"]
-        assert isinstance(row["delta_gross"], (int, float)), "amounts must be numbers, not text"
-        assert _cents(row["delta_gross"]) == _cents(expected["delta_gross"])
+        expected = by_key[row["Result key"]]
+        # for people: labels, the identifiers kept at the right
+        assert (row["Status"], row["Cause"]) == (status_label(expected["status"]), cause_label(expected["cause"]))
+        assert (row["Status (identifier)"], row["Cause (identifier)"]) == (expected["status"], expected["cause"])
+        assert row["Conditions found"] == "; ".join(status_label(f) for f in expected["flags"])
+        assert row["Explanation"] == expected["detail"]
+        assert isinstance(row["Δ gross"], (int, float)), "amounts must be numbers, not text"
+        assert _cents(row["Δ gross"]) == _cents(expected["delta_gross"])
+    header = next(book["Differences"].iter_rows(values_only=True))
+    assert header[:8] == ("Status", "Cause", "Reference (YourRef)", "Shop", "Kind", "Document number", "Document date",
+                          "Explanation")
+    assert not [c for c in header if c and "_" in c], header  # no column name left unworded
 
     vat = _table(book["VAT per country"])
     want_vat = vat_by_country(store, run.run_id)
     assert len(vat) == want_vat.height
-    assert sum(_cents(r["shop_vat"]) for r in vat if r["shop_vat"] is not None) == \
+    assert [c for c in next(book["VAT per country"].iter_rows(values_only=True)) if c] == \
+        [h(c) for c in want_vat.columns]
+    assert sum(_cents(r["Shop VAT"]) for r in vat if r["Shop VAT"] is not None) == \
         sum(_cents(v) for v in want_vat["shop_vat"].drop_nulls().to_list())
 
 
@@ -62,9 +73,10 @@ def test_xlsx_summary_adds_amounts_of_one_currency(store, tmp_path):
     rows = list(book["Summary"].iter_rows(values_only=True))
     items = {r[0]: r[1] for r in rows if r[0] and r[1] is not None}
     assert items["amounts in"] == "EUR (division currency)"
-    header = next(i for i, r in enumerate(rows) if r[0] == "status")
+    header = next(i for i, r in enumerate(rows) if r[0] == "Status")
     table = [dict(zip(rows[header], r)) for r in rows[header + 1:] if r[0]]
-    total = next(r for r in table if r["status"] == "total")
+    total = next(r for r in table if r["Status (identifier)"] == "total")
+    assert total["Status"] == "Total" and next(r for r in table if r["Status"] == "Missing in Exact")["Count"] == 1
     saved = results(store, run.run_id)
-    assert _cents(total["shop_gross"]) == _cents(sum(saved["shop_gross_dc"].drop_nulls()))
-    assert _cents(total["shop_gross"]) != _cents(sum(saved["shop_gross"].drop_nulls()))  # not EUR + GBP
+    assert _cents(total["Shop gross"]) == _cents(sum(saved["shop_gross_dc"].drop_nulls()))
+    assert _cents(total["Shop gross"]) != _cents(sum(saved["shop_gross"].drop_nulls()))  # not EUR + GBP
