@@ -46,7 +46,14 @@ def reconcile_cmd(ctx: Ctx, period: str, divisions: tuple[int, ...], shops: tupl
     if export_path is not None:
         data["export"] = str(export_run(ctx.store, summary.run_id, export_path))
 
-    emit(ctx, data, lambda: summary_text(summary, changes=changes, export=data.get("export")))
+    def human() -> str:
+        text = summary_text(summary, changes=changes, export=data.get("export"))
+        if summary.differences:
+            text += (f"\nThe {summary.differences:,} difference(s), largest first, with why: "
+                     f"exactsync runs show {summary.run_id} --differences")
+        return text
+
+    emit(ctx, data, human)
 
 
 def summary_text(summary, *, changes=None, export: str | None = None, saved: bool = False) -> str:

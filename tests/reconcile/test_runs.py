@@ -218,6 +218,9 @@ def test_cli_reconcile(tmp_path):
     r = runner.invoke(cli, ["--config", str(cfg), "reconcile", "--period", PERIOD, "--shop", "woo",
                             "--division", str(DIV), "--tolerance", "0.05"], catch_exceptions=False)
     assert r.exit_code == 0 and "Missing in Exact" in r.output and "Total" in r.output
+    second = latest_run(store, PERIOD).run_id
+    assert (f"The 3 difference(s), largest first, with why: exactsync runs show {second} --differences"
+            in r.output), r.output
     assert (f"Since the previous run of this period ({data['run_id']}, " in r.output
             and "0 difference(s) resolved, 0 new, 3 still open" in r.output), r.output
     # the table adds amounts of one currency: the division's (EUR here), and says so
