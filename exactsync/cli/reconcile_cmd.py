@@ -73,10 +73,8 @@ def summary_text(summary, *, changes=None, export: str | None = None, saved: boo
         f" · shops {', '.join(summary.shops) or '-'}",
     ]
     if saved:
-        tol = summary.tolerance or {}
         lines.append(f"Reconciled {summary.created_at:%Y-%m-%d %H:%M:%S} UTC · engine {summary.engine_version} · "
-                     f"tolerance net {tol.get('net', '?')} / VAT {tol.get('vat', '?')} / gross {tol.get('gross', '?')}"
-                     " (saved: shown as it was then)")
+                     f"tolerance (net / VAT / gross) {summary.tolerance_text} (saved: shown as it was then)")
     lines += [
         f"{t['documents']:,} shop documents, {t['exact_entries']:,} Exact entries, {t['results']:,} results",
         "",

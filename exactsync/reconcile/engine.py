@@ -95,6 +95,15 @@ class Tolerance:
     def as_dict(self) -> dict[str, str]:
         return {k: str(v) for k, v in asdict(self).items()}
 
+    @staticmethod
+    def text(saved: Mapping[str, Any] | str | None) -> str:
+        """A saved tolerance (:meth:`as_dict`, or its JSON) as "net / VAT / gross": ``0.01 / 0.01 / 0.01``."""
+        try:
+            tol = json.loads(saved or "{}") if isinstance(saved, str) else dict(saved or {})
+            return " / ".join(str(tol[k]) for k in TOLERANCE_TYPES)
+        except (ValueError, KeyError, TypeError):
+            return str(saved or "")
+
 
 def _amount(value: Any) -> Decimal:
     try:
@@ -143,6 +152,11 @@ class RunSummary:
                 f"agree in their own currency; in {cur}, Exact's amounts differ from the shop's by gross "
                 f"{Decimal(x['gross']):,.2f} (net {Decimal(x['net']):,.2f}, VAT {Decimal(x['vat']):,.2f}): the two "
                 f"systems' exchange rates, not a booking difference")
+
+    @property
+    def tolerance_text(self) -> str:
+        """The run's tolerance as "net / VAT / gross"."""
+        return Tolerance.text(self.tolerance)
 
     @property
     def currency(self) -> str | None:

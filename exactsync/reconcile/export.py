@@ -66,8 +66,7 @@ def _summary_frame(store: Any, run_id: str) -> tuple[pl.DataFrame, pl.DataFrame]
         {"item": "period", "value": run.period},
         {"item": "divisions", "value": ", ".join(str(d) for d in run.divisions)},
         {"item": "shops", "value": ", ".join(run.shops)},
-        {"item": "tolerance (net / VAT / gross)",
-         "value": " / ".join(run.tolerance.get(k, "") for k in ("net", "vat", "gross"))},
+        {"item": "tolerance (net / VAT / gross)", "value": run.tolerance_text},
         {"item": "engine version", "value": run.engine_version},
     ]
     # the amounts: in the division's currency (documents come in several currencies; their own

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -420,24 +419,15 @@ def vat_chart_frame(table: pl.DataFrame) -> pl.DataFrame:
 
 def runs_page(store: Store, *, limit: int = PAGE_SIZE, offset: int = 0) -> Page:
     """Saved reconciliation runs, newest first."""
-    from exactsync.reconcile import list_runs
+    from exactsync.reconcile import Tolerance, list_runs
 
     if not _has_table(store, "recon_runs"):
         return Page(rows=pl.DataFrame(), total=0, offset=0, limit=limit)
     total = int(store.scalar("SELECT count(*) FROM recon_runs"))
     rows = list_runs(store, limit=limit, offset=offset)
-    return Page(rows=rows.with_columns(pl.Series("tolerance_text", [_tolerance_text(t) for t in rows["tolerance"]],
+    return Page(rows=rows.with_columns(pl.Series("tolerance_text", [Tolerance.text(t) for t in rows["tolerance"]],
                                                  dtype=pl.String)),
                 total=total, offset=offset, limit=limit)
-
-
-def _tolerance_text(saved: str | None) -> str:
-    """A run's tolerance as saved (JSON ``{"net": …, "vat": …, "gross": …}``) as "net / VAT / gross"."""
-    try:
-        tol = json.loads(saved or "{}")
-        return " / ".join(str(tol[k]) for k in ("net", "vat", "gross"))
-    except (ValueError, KeyError, TypeError):
-        return saved or ""
 
 
 def export(store: Store, run_id: str, path: Path) -> Path:
