@@ -73,6 +73,26 @@ def _difference_lines(frame, total: int) -> list[str]:
     return lines
 
 
+_TREATMENTS = {"domestic": "Domestic", "oss": "EU distance sales (OSS)", "reverse_charge": "Intra-EU B2B (reverse charge)",
+               "export": "Export outside the EU"}
+
+
+def _vat_lines(frame) -> list[str]:
+    """VAT per country and rate in the shape of the OSS return, one block per treatment (domestic,
+    OSS, reverse charge and exports kept apart), shop beside Exact."""
+    lines: list[str] = []
+    for treatment in frame["treatment"].unique(maintain_order=True).to_list() if frame.height else []:
+        part = frame.filter(frame["treatment"] == treatment)
+        lines += ["", f"{_TREATMENTS.get(treatment, treatment)}:",
+                  f"  {'country':<7} {'rate %':>6} {'cur':<4} {'shop base':>14} {'shop VAT':>12} {'Exact base':>14} "
+                  f"{'Exact VAT':>12} {'Δ base':>12} {'Δ VAT':>10}"]
+        for r in part.iter_rows(named=True):
+            lines.append(f"  {r['country'] or '-':<7} {r['rate'] or 0:>6.2f} {r['currency'] or '':<4} {r['shop_base'] or 0:>14,.2f} "
+                         f"{r['shop_vat'] or 0:>12,.2f} {r['exact_base'] or 0:>14,.2f} {r['exact_vat'] or 0:>12,.2f} "
+                         f"{r['delta_base'] or 0:>12,.2f} {r['delta_vat'] or 0:>10,.2f}")
+    return lines or ["", "No VAT lines in this run."]
+
+
 @runs.command("show")
 @click.argument("run_ref", metavar="[RUN]", default="latest")
 @click.option("--period", help=_PERIOD_HELP)
@@ -85,13 +105,15 @@ def _difference_lines(frame, total: int) -> list[str]:
 @click.option("--search", help="Only results whose reference, document number or explanation contains this "
                                "(matched documents included; implies --differences).")
 @click.option("--limit", default=50, show_default=True, help="How many differences to list.")
+@click.option("--vat", "with_vat", is_flag=True,
+              help="Also print VAT per country and rate, shop beside Exact (the OSS return's shape).")
 @pass_ctx
 def runs_show(ctx: Ctx, run_ref: str, period: str | None, with_differences: bool, statuses: str | None,
-              shops: tuple[str, ...], search: str | None, limit: int) -> None:
+              shops: tuple[str, ...], search: str | None, limit: int, with_vat: bool) -> None:
     """Reopen a saved run: its summary as it was saved, and with --differences what differs and why."""
     from exactsync.cli.reconcile_cmd import summary_text
     from exactsync.reconcile import (OK_STATUSES, DiffFilters, compare_runs, count_differences, differences,
-                                     find_run, resolve_statuses)
+                                     find_run, resolve_statuses, vat_by_country)
 
     run = find_run(ctx.store, run_ref, period=_period(ctx, period))
     wanted = resolve_statuses(statuses)
@@ -110,10 +132,18 @@ def runs_show(ctx: Ctx, run_ref: str, period: str | None, with_differences: bool
         data["differences_total"] = total
         data["differences"] = frame.drop("status_label", "cause_label").to_dicts()
 
+    vat = vat_by_country(ctx.store, run.run_id) if with_vat else None
+    if vat is not None:
+        data["vat_by_country"] = vat.to_dicts()
+
     def human() -> str:
         text = summary_text(run, changes=changes, saved=True)
+        if vat is not None:
+            text += "\n" + "\n".join(_vat_lines(vat))
         if frame is None:
-            return text + "\n(--differences lists them; `exactsync runs export` writes the run to a file)"
+            return text + ("" if vat is not None else
+                           "\n(--differences lists them, --vat gives VAT per country; `exactsync runs export` "
+                           "writes the run to a file)")
         if not total:
             return text + ("\n\nNo result with that selection." if selected else "\n\nNo differences in this run.")
         return text + f"\n\n{total:,} result(s)" + (" with that selection" if selected else " that differ") + \

@@ -537,6 +537,18 @@ def test_cli_runs_lists_reopens_and_exports_a_saved_run_as_it_was(tmp_path):
     matched = run("runs", "show", first, "--status", "matched", "--limit", "1").split("with that selection:")[1]
     assert re.search(r"\n  Matched\s+WC-\d", matched) and "… and 2 more (--limit N to see them)" in matched
 
+    # VAT per country, OSS-shaped: treatments apart, shop beside Exact, to the cent of the run
+    vat = run("runs", "show", first, "--vat")
+    want = vat_by_country(store, first)
+    oss_de = want.filter((pl.col("treatment") == "oss") & (pl.col("country") == "DE")).row(0, named=True)
+    block = vat.split("EU distance sales (OSS):")[1].split("\n\n")[0]
+    assert re.search(rf"\n  DE\s+19.00 EUR\s+{oss_de['shop_base']:,.2f}\s+{oss_de['shop_vat']:,.2f}\s+"
+                     rf"{oss_de['exact_base']:,.2f}\s+{oss_de['exact_vat']:,.2f}", block), vat
+    assert "Domestic:" in vat and "Intra-EU B2B (reverse charge):" in vat
+    assert vat.index("Domestic:") < vat.index("EU distance sales (OSS):")
+    data = json.loads(run("--json", "runs", "show", first, "--vat"))
+    assert len(data["vat_by_country"]) == want.height
+
     # what cannot be found is said, with what to do
     assert "is the start of several runs" in run("runs", "show", "2", code=2)
     assert "no reconciliation run 'nope'" in run("runs", "show", "nope", code=2)
