@@ -73,17 +73,16 @@ def _difference_lines(frame, total: int) -> list[str]:
     return lines
 
 
-_TREATMENTS = {"domestic": "Domestic", "oss": "EU distance sales (OSS)", "reverse_charge": "Intra-EU B2B (reverse charge)",
-               "export": "Export outside the EU"}
-
-
 def _vat_lines(frame) -> list[str]:
     """VAT per country and rate in the shape of the OSS return, one block per treatment (domestic,
     OSS, reverse charge and exports kept apart), shop beside Exact."""
+    from exactsync.views.recon import treatment_sections  # the VAT page's sections, in its order
+
     lines: list[str] = []
-    for treatment in frame["treatment"].unique(maintain_order=True).to_list() if frame.height else []:
+    present = frame["treatment"].unique().to_list() if frame.height else []
+    for treatment, title in treatment_sections(present):
         part = frame.filter(frame["treatment"] == treatment)
-        lines += ["", f"{_TREATMENTS.get(treatment, treatment)}:",
+        lines += ["", f"{title}:",
                   f"  {'country':<7} {'rate %':>6} {'cur':<4} {'shop base':>14} {'shop VAT':>12} {'Exact base':>14} "
                   f"{'Exact VAT':>12} {'Δ base':>12} {'Δ VAT':>10}"]
         for r in part.iter_rows(named=True):
