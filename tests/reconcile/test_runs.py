@@ -552,7 +552,7 @@ def test_cli_runs_lists_reopens_and_exports_a_saved_run_as_it_was(tmp_path):
     # what cannot be found is said, with what to do
     assert "is the start of several runs" in run("runs", "show", "2", code=2)
     assert "no reconciliation run 'nope'" in run("runs", "show", "nope", code=2)
-    assert "unknown status 'bogus'" in run("runs", "show", "--status", "bogus", code=2)
+    assert "unknown status 'nosuchstatus'" in run("runs", "show", "--status", "nosuchstatus", code=2)
 
     out = tmp_path / "first.csv"
     assert f"Exported run {first} (period 2026-10" in run("runs", "export", first, str(out))
