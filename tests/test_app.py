@@ -335,6 +335,8 @@ def test_differences_filters_by_cause_country_and_amount(demo):
                                    f"**{views.cause_label('amount_differs')}** · net differs by") for md in at.markdown)
     heads = [md.value for md in at.markdown]
     assert "##### Shop document" in heads and "##### Exact entry" in heads
+    fields = next(d.value for d in at.dataframe if "field" in d.value.columns)  # the document, field by field
+    assert {"Shop document key", "Document number", "Document date", "VAT country", "Gross"} <= set(fields["field"])
     columns = [set(d.value.columns) for d in at.dataframe]
     assert any({"vat_code", "gl_account_code"} <= c for c in columns), columns
     assert any({"rate", "base", "vat"} <= c and "vat_code" not in c for c in columns), columns

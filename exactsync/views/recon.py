@@ -309,8 +309,10 @@ def _frame_t(df: pl.DataFrame | None, columns: Sequence[str]) -> pl.DataFrame | 
     """One record as (field, value) rows, for a side-by-side drill-down."""
     if df is None or not df.height:
         return None
+    from exactsync.labels import column_label
+
     r = df.select([c for c in columns if c in df.columns]).row(0, named=True)
-    return pl.DataFrame({"field": list(r), "value": ["" if v is None else str(v) for v in r.values()]})
+    return pl.DataFrame({"field": [column_label(c) for c in r], "value": ["" if v is None else str(v) for v in r.values()]})
 
 
 _SHOP_FIELDS = ("doc_key", "shop", "kind", "doc_number", "order_number", "doc_date", "currency", "customer_name",
