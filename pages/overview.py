@@ -90,6 +90,7 @@ def page() -> None:
         if by_day.height:
             fig = px.bar(by_day, x="day", y="differences", color="status_label", color_discrete_map=views.status_colours(),
                          labels={"day": "Date", "differences": "Differences", "status_label": "Status"})
+            fig.update_layout(yaxis=views.count_axis(by_day))
             st.plotly_chart(fig, width="stretch", key="chart_day")
         else:
             st.success("No differences in this period.")

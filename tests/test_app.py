@@ -254,6 +254,9 @@ def test_overview_tiles_match_the_demo_manifest(demo):
     assert {k: colours[0][k] for k in shared} == {k: colours[1][k] for k in shared} == \
         {k: views.status_colours()[k] for k in shared}
     assert len(set(colours[0].values())) == len(colours[0])  # no two statuses alike
+    # differences are counted in whole numbers: no tick at 1.5
+    axis = by_day["layout"]["yaxis"]
+    assert (axis["tick0"], axis["tickformat"]) == (0, ",d") and isinstance(axis["dtick"], int) and axis["dtick"] >= 1
     per_status = at.dataframe[0].value
     assert int(per_status["Documents"].sum()) == total
     assert int(per_status.loc[per_status["Status"] == "Missing in Exact", "Documents"].sum()) == \

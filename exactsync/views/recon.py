@@ -25,6 +25,7 @@ __all__ = [
     "amounts_by_status",
     "status_chart_frame",
     "differences_by_day",
+    "count_axis",
     "DiffFilters",
     "difference_choices",
     "differences_page",
@@ -199,6 +200,15 @@ _STATUS_COLOURS = {
 def status_colours() -> dict[str, str]:
     """``{status or cause label: colour}`` for Plotly's ``color_discrete_map``."""
     return {status_label(k): v for k, v in _STATUS_COLOURS.items()} | {"—": _STATUS_COLOURS["matched"]}
+
+
+def count_axis(by_day: pl.DataFrame) -> dict[str, Any]:
+    """A Plotly axis for counts of differences per day: whole numbers only (no "1.5 differences"),
+    about six ticks at most, from 0."""
+    import math
+
+    most = int(by_day.group_by("day").agg(pl.col("differences").sum())["differences"].max() or 0) if by_day.height else 0
+    return {"tick0": 0, "dtick": max(1, math.ceil(most / 6)), "tickformat": ",d", "rangemode": "tozero"}
 
 
 def status_chart_frame(by_status: pl.DataFrame) -> tuple[pl.DataFrame, int, Any]:
