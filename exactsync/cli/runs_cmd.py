@@ -26,7 +26,7 @@ def _period(ctx: Ctx, period: str | None) -> str | None:
 
 
 @cli.group(invoke_without_command=True)
-@click.option("--period", help=_PERIOD_HELP)
+@click.option("--period", help="Only runs of this month (YYYY-MM, previous or current).")
 @click.option("--limit", default=20, show_default=True, help="How many runs to list, newest first.")
 @click.pass_context
 def runs(click_ctx: click.Context, period: str | None, limit: int) -> None:
