@@ -1,4 +1,4 @@
-"""Status: where the data lives and what has been pulled."""
+"""Status: where the data lives, what has been pulled, the newest runs and the push jobs."""
 
 import streamlit as st
 
@@ -39,6 +39,32 @@ def page() -> None:
         )
     else:
         st.info("Nothing pulled yet.")
+
+    st.subheader("Reconciliation runs")
+    if info["runs"]:
+        st.dataframe(
+            info["runs"], hide_index=True, width="stretch",
+            column_config={
+                "run_id": "Run", "period": "Period",
+                "created_at": st.column_config.DatetimeColumn("Reconciled (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+                "documents": st.column_config.NumberColumn("Shop documents", format="localized"),
+                "differences": st.column_config.NumberColumn("Differences", format="localized"),
+            },
+        )
+        st.caption(f"The newest {len(info['runs'])} of {info['runs_total']:,}; *Runs & export* reopens any of them.")
+    else:
+        st.info("No reconciliation run saved yet.")
+
+    st.subheader("Push jobs")
+    jobs = info["push_jobs"]
+    if jobs:
+        cols = st.columns(len(jobs))
+        for col, (status, n) in zip(cols, jobs.items()):
+            col.metric(status, f"{n:,}")
+        if jobs.get("Error"):
+            st.warning(f"{jobs['Error']:,} push job(s) in Error: the *Sync log* says why; *Push* retries them.")
+    else:
+        st.info("Nothing pushed yet.")
 
 
 guarded(page)

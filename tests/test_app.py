@@ -128,6 +128,7 @@ def test_status_page_on_an_empty_store(app_env):
     assert metrics(at)["Shop documents"] == "0"
     assert any("Nothing pulled yet" in i.value for i in at.info)
     assert any("app.duckdb" in c.value for c in at.caption)
+    assert {"No reconciliation run saved yet.", "Nothing pushed yet."} <= {i.value for i in at.info}
 
 
 def test_empty_store_asks_for_a_pull(app_env):
@@ -796,8 +797,18 @@ def test_mappings_page_lists_every_kind(demo):
 
 
 def test_status_page_counts_the_demo(demo):
+    from exactsync.reconcile import latest_run
+
     at = run_page("status.py")
     assert metrics(at)["Shop documents"] == f"{demo.manifest['counts']['documents']:,}"
+    # the newest runs, newest first, and the push jobs by status (an Error says where to look)
+    runs = next(d.value for d in at.dataframe if "differences" in d.value.columns)
+    assert runs["run_id"].iloc[0] == latest_run(demo.store()).run_id
+    jobs = dict(demo.store().rows("SELECT status, count(*) FROM push_jobs GROUP BY status"))
+    shown = metrics(at)
+    assert {k: shown[k] for k in jobs} == {k: f"{n:,}" for k, n in jobs.items()}
+    assert ("Nothing pushed yet." in {i.value for i in at.info}) == (not jobs)
+    assert any("push job(s) in Error" in w.value for w in at.warning) == bool(jobs.get("Error"))
 
 
 def test_runs_page_reopens_a_run(demo):

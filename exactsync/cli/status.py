@@ -1,4 +1,5 @@
-"""``exactsync status``: where the data lives, schema version, row counts, last pulls."""
+"""``exactsync status``: where the data lives, schema version, row counts, last pulls, the newest
+reconciliation runs and the push jobs."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ __all__ = ["status"]
 @cli.command()
 @pass_ctx
 def status(ctx: Ctx) -> None:
-    """Show the database file, schema version, row counts and last pulls."""
+    """Show the database file, schema version, row counts, last pulls, runs and push jobs."""
     info = store_status(ctx.store)
     info["config_sources"] = ctx.settings.sources
     info["demo"] = ctx.settings.demo
@@ -32,6 +33,21 @@ def status(ctx: Ctx) -> None:
             at = p["last_success_at"]
             when = f"{at:%Y-%m-%d %H:%M:%S} UTC" if at is not None else "never succeeded"  # TIMESTAMP or NULL
             lines.append(f"  {p['source']:<34} {p['scope'] or '-':<10} {when}")
+        total = info["runs_total"]
+        lines += ["", "Reconciliation runs" + (f" ({len(info['runs'])} newest of {total:,}):" if total > len(info["runs"])
+                                               else ":")]
+        if not info["runs"]:
+            lines.append("  none yet (`exactsync reconcile --period YYYY-MM`)")
+        for r in info["runs"]:
+            lines.append(f"  {r['period']}  {r['run_id']}  reconciled {r['created_at']:%Y-%m-%d %H:%M:%S} UTC  "
+                         f"{r['documents'] or 0:,} documents, {r['differences'] or 0:,} differences")
+        if info["runs"]:
+            lines.append("  (`exactsync runs show RUN --differences` reopens one)")
+        jobs = info["push_jobs"]
+        lines += ["", "Push jobs: " + (", ".join(f"{n:,} {s}" for s, n in jobs.items()) or "none yet")]
+        if jobs.get("Error"):
+            lines.append(f"  {jobs['Error']:,} in Error: `exactsync push jobs --status Error` says why, "
+                         "`exactsync push retry` tries them again")
         return "\n".join(lines)
 
     emit(ctx, info, human)

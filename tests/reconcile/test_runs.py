@@ -561,3 +561,34 @@ def test_cli_runs_lists_reopens_and_exports_a_saved_run_as_it_was(tmp_path):
     assert (tmp_path / "latest.xlsx").exists() is False
     run("runs", "export", "latest", str(tmp_path / "latest.xlsx"), "--period", PERIOD)
     assert zipfile.is_zipfile(tmp_path / "latest.xlsx")
+
+
+def test_cli_status_shows_the_newest_runs_and_the_push_jobs(tmp_path):
+    """`status` answers "where are we" for an integrator: the newest runs with their differences,
+    and push jobs by status, with what to do about jobs in Error."""
+    cli, cfg, store = _cli_month(tmp_path)
+    runner = CliRunner()
+
+    def run(*args):
+        r = runner.invoke(cli, ["--config", str(cfg), *args], catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+        return r.output
+
+    out = run("status")
+    assert "Reconciliation runs:\n  none yet (`exactsync reconcile --period YYYY-MM`)" in out
+    assert "Push jobs: none yet" in out
+    ids = [json.loads(run("--json", "reconcile", "--period", PERIOD))["run_id"] for _ in range(4)]
+    with store.atomic() as con:
+        for i, status in enumerate(("Synced", "Error", "Error")):
+            con.execute("INSERT INTO push_jobs (job_id, kind, division, journal_code, your_ref, payload, payload_hash, "
+                        "status, created_at, updated_at) VALUES (?, 'create', ?, '70', ?, '{}', 'h', ?, now(), now())",
+                        [f"j{i}", DIV, f"WC-{i}", status])
+    out = run("status")
+    assert "Reconciliation runs (3 newest of 4):" in out
+    shown = [line for line in out.splitlines() if line.startswith(f"  {PERIOD}  ")]
+    assert [line.split()[1] for line in shown] == ids[:0:-1]  # newest first, the oldest left out
+    assert all("5 documents, 3 differences" in line for line in shown)
+    assert "Push jobs: 2 Error, 1 Synced" in out and "`exactsync push jobs --status Error` says why" in out
+    info = json.loads(run("--json", "status"))
+    assert info["runs_total"] == 4 and [r["run_id"] for r in info["runs"]] == ids[:0:-1]
+    assert info["push_jobs"] == {"Error": 2, "Synced": 1}
