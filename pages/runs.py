@@ -58,7 +58,10 @@ def page() -> None:
         st.info(f"Showing saved run {open_id} on every page.")
 
     st.subheader("Export")
-    fmt = st.radio("Format", ["xlsx", "csv"], horizontal=True, key="export_fmt")
+    fmt = st.radio("Format", ["xlsx", "csv", "zip"], horizontal=True, key="export_fmt",
+                   format_func={"xlsx": "XLSX (for people: sheets, headings in words)",
+                                "csv": "CSV (every result, column names)",
+                                "zip": "ZIP (each sheet as CSV)"}.get)
     if st.button("Prepare the download", key="export"):
         try:
             with tempfile.TemporaryDirectory() as tmp:
@@ -68,7 +71,8 @@ def page() -> None:
             show_error(e)
     if "export_file" in st.session_state:
         name, data = st.session_state["export_file"]
-        mime = "text/csv" if name.endswith(".csv") else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        mime = {".csv": "text/csv", ".zip": "application/zip"}.get(
+            Path(name).suffix, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         st.download_button(f"Download {name}", data, file_name=name, mime=mime, key="download")
 
 

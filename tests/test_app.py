@@ -847,6 +847,13 @@ def test_runs_page_reopens_a_run(demo):
     at.button(key="export").click().run()
     name, data = at.session_state["export_file"]
     assert name.endswith(".csv") and data.count(b"\n") >= 2
+    at.radio(key="export_fmt").set_value("zip").run()
+    at.button(key="export").click().run()
+    name, data = at.session_state["export_file"]
+    import io
+    import zipfile
+
+    assert name.endswith(".zip") and "differences.csv" in zipfile.ZipFile(io.BytesIO(data)).namelist()
 
 
 def test_vat_sections_never_leave_a_treatment_out():
