@@ -33,12 +33,11 @@ def runs(click_ctx: click.Context, period: str | None, limit: int) -> None:
     """Saved reconciliation runs, newest first (`runs show RUN` reopens one as it was)."""
     if click_ctx.invoked_subcommand is not None:
         return
-    from exactsync.reconcile import list_runs
+    from exactsync.reconcile import count_runs, list_runs
 
     ctx: Ctx = click_ctx.find_object(Ctx)
     period = _period(ctx, period)
-    where, params = ("WHERE period = ?", [period]) if period else ("", [])
-    total = int(ctx.store.scalar(f"SELECT count(*) FROM recon_runs {where}", params))
+    total = count_runs(ctx.store, period=period)
     frame = list_runs(ctx.store, period=period, limit=max(limit, 0))
 
     def human() -> str:

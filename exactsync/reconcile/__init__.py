@@ -46,6 +46,7 @@ from exactsync.reconcile.runs import (
     vat_code_reading,
     RunChanges,
     compare_runs,
+    count_runs,
 )
 
 __all__ = [
@@ -85,4 +86,5 @@ __all__ = [
     "vat_code_reading",
     "RunChanges",
     "compare_runs",
+    "count_runs",
 ]

@@ -26,6 +26,7 @@ __all__ = [
     "find_run",
     "resolve_statuses",
     "list_runs",
+    "count_runs",
     "delete_run",
     "results",
     "differences",
@@ -127,6 +128,12 @@ def resolve_statuses(names: Sequence[str] | str | None) -> list[str]:
         raise ReconcileError(f"unknown status {', '.join(map(repr, unknown))}: use {short} or one of "
                              f"{', '.join(PRECEDENCE)}")
     return list(dict.fromkeys(wanted))
+
+
+def count_runs(store: Any, *, period: str | None = None) -> int:
+    """How many runs are saved (of ``period``, if given)."""
+    where, params = ("WHERE period = ?", [period]) if period else ("", [])
+    return int(store.scalar(f"SELECT count(*) FROM recon_runs {where}", params))
 
 
 def list_runs(store: Any, *, period: str | None = None, limit: int = 50, offset: int = 0) -> pl.DataFrame:

@@ -431,11 +431,11 @@ def vat_chart_frame(table: pl.DataFrame) -> pl.DataFrame:
 
 def runs_page(store: Store, *, limit: int = PAGE_SIZE, offset: int = 0) -> Page:
     """Saved reconciliation runs, newest first."""
-    from exactsync.reconcile import Tolerance, list_runs
+    from exactsync.reconcile import Tolerance, count_runs, list_runs
 
     if not _has_table(store, "recon_runs"):
         return Page(rows=pl.DataFrame(), total=0, offset=0, limit=limit)
-    total = int(store.scalar("SELECT count(*) FROM recon_runs"))
+    total = count_runs(store)
     rows = list_runs(store, limit=limit, offset=offset)
     return Page(rows=rows.with_columns(pl.Series("tolerance_text", [Tolerance.text(t) for t in rows["tolerance"]],
                                                  dtype=pl.String)),
