@@ -30,7 +30,7 @@ from typing import Any
 
 import polars as pl
 
-from exactsync.labels import readable
+from exactsync.labels import column_label, readable
 from exactsync.reconcile.constants import OK_STATUSES, PRECEDENCE, cause_label, status_label
 from exactsync.reconcile.engine import ReconcileError
 from exactsync.reconcile.runs import load_run, results, vat_by_country, vat_code_reading
@@ -204,7 +204,7 @@ def _write_xlsx(path: Path, meta: pl.DataFrame, table: pl.DataFrame, sheets: dic
                                       table_style="Table Style Light 9", freeze_panes=(1, 0))
         else:
             ws.write(0, 0, "No VAT lines in this run.")
-        treatment_col = readable(["treatment"])["treatment"]
+        treatment_col = column_label("treatment")
         for treatment in vat[treatment_col].unique(maintain_order=True).to_list() if vat.height else []:
             part = vat.filter(pl.col(treatment_col) == treatment).drop(treatment_col)
             title = TREATMENT_TITLES.get(treatment, f"VAT {treatment}")[:31]
@@ -214,7 +214,7 @@ def _write_xlsx(path: Path, meta: pl.DataFrame, table: pl.DataFrame, sheets: dic
         codes = sheets["vat_codes"]
         ws = wb.add_worksheet("VAT codes")
         if codes.height:
-            codes.with_columns(pl.col(readable(["rate"])["rate"]).cast(pl.Float64)).write_excel(
+            codes.with_columns(pl.col(column_label("rate")).cast(pl.Float64)).write_excel(
                 workbook=wb, worksheet=ws, autofit=True, table_style="Table Style Light 1")
         else:
             ws.write(0, 0, "No VAT codes in this run.")
