@@ -18,13 +18,24 @@ DIFF_COLUMNS = {
 DIFF_HELP = {"difference": "Exact − shop, gross, in the row's currency", "vat_difference": "Exact − shop"}
 
 
+def _dc_column(rows, run) -> dict:
+    """The difference in the division's currency, beside the row's own, when a row on the page is in
+    another currency: the list is sorted by it (1,000 SEK is not larger than 500 EUR)."""
+    cur = run.get("currency")
+    if not rows.height or "difference_dc" not in rows.columns or not (set(rows["currency"].drop_nulls()) - {cur}):
+        return {"difference_dc": None}
+    return labelled(rows, {"difference_dc": f"Difference ({cur or 'division currency'})"},
+                    {"difference_dc": "Exact − shop, gross, in the division's currency: what the list is sorted by"})
+
+
 def _readable_table(frame) -> None:
     table(frame, column_config=labelled(frame, readable(frame)))
 
 
 def page() -> None:
     st.title("Differences")
-    run_id = require_run()["run_id"]
+    run = require_run()
+    run_id = run["run_id"]
     choices = view("difference_choices", run_id)
 
     def _first_page() -> None:
@@ -55,7 +66,7 @@ def page() -> None:
         on_select="rerun",
         selection_mode="multi-row",
         key="diff_table",
-        column_config={**labelled(page.rows, DIFF_COLUMNS, DIFF_HELP), "result_key": None,
+        column_config={**labelled(page.rows, DIFF_COLUMNS, DIFF_HELP), "result_key": None, **_dc_column(page.rows, run),
                        "date": st.column_config.DateColumn(
                            "Date", format="YYYY-MM-DD",
                            help="The shop document's date; for an Exact entry without one, the entry's date")},

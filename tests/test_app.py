@@ -391,6 +391,29 @@ def test_differences_search_finds_a_document_matched_or_not(demo):
     assert caption(at).split(" · ")[0] == everything and everything.endswith("difference(s)")
 
 
+def test_differences_show_the_division_currency_difference_when_a_row_is_in_another(demo):
+    """The list is sorted by the difference in the division's currency; a page with a GBP or SEK row
+    shows that difference beside the row's own, headed with the currency. An all-EUR page does not."""
+    from decimal import Decimal
+
+    from exactsync import views
+    from exactsync.reconcile import latest_run, results
+
+    rows = {r["your_ref"]: r for r in results(demo.store(), latest_run(demo.store()).run_id).iter_rows(named=True)}
+    at = run_page("differences.py")
+    at.multiselect(key="f_cause").select("currency_differs").run()
+    config = json.loads(at.dataframe[0].proto.columns)
+    shown = at.dataframe[0].value
+    assert set(shown["currency"]) - {"EUR"}, "the demo's currency cases are GBP / SEK documents"
+    assert config["difference_dc"]["label"] == "Difference (EUR)" and not config["difference_dc"].get("hidden")
+    for ref, dc in zip(shown["reference"], shown["difference_dc"]):
+        assert Decimal(str(dc)) == rows[ref]["delta_gross_dc"].quantize(Decimal("0.01"))
+    at.multiselect(key="f_cause").unselect("currency_differs").select("missing_in_exact").run()
+    assert set(at.dataframe[0].value["currency"]) == {"EUR"}
+    assert json.loads(at.dataframe[0].proto.columns)["difference_dc"]["hidden"]
+    assert views.status_label("missing_in_exact") in set(at.dataframe[0].value["status"])
+
+
 def test_differences_never_sends_more_than_a_page(demo):
     at = run_page("differences.py")
     total = int(at.caption[0].value.split(" ")[0].replace(",", ""))

@@ -264,11 +264,12 @@ def difference_choices(store: Store, run_id: str) -> dict[str, list[str]]:
 
 
 _SHOWN = ["result_key", "status_label", "cause_label", "shop", "your_ref", "doc_date", "vat_country", "currency",
-          "shop_gross", "exact_gross", "delta_gross", "delta_vat", "entry_numbers", "detail"]
+          "shop_gross", "exact_gross", "delta_gross", "delta_gross_dc", "delta_vat", "entry_numbers", "detail"]
 
 
 _SHOWN_AS = {"status_label": "status", "cause_label": "cause", "your_ref": "reference", "doc_date": "date",
-             "vat_country": "country", "delta_gross": "difference", "delta_vat": "vat_difference",
+             "vat_country": "country", "delta_gross": "difference", "delta_gross_dc": "difference_dc",
+             "delta_vat": "vat_difference",
              "entry_numbers": "exact_entries"}
 
 
@@ -279,7 +280,7 @@ def differences_page(store: Store, run_id: str, filters: DiffFilters, *, limit: 
     lib = filters.library()
     total = count_differences(store, run_id, lib)
     frame = differences(store, run_id, lib, limit=limit, offset=offset)
-    money = [c for c in ("shop_gross", "exact_gross", "delta_gross", "delta_vat") if c in frame.columns]
+    money = [c for c in ("shop_gross", "exact_gross", "delta_gross", "delta_gross_dc", "delta_vat") if c in frame.columns]
     frame = frame.with_columns([pl.col(c).cast(pl.Decimal(18, 2)) for c in money])
     if frame.height and {"doc_date", "entry_date", "currency", "exact_currency"} <= set(frame.columns):
         # a row without a shop document (only in Exact, or booked in another period) shows its
