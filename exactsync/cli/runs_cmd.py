@@ -57,16 +57,19 @@ def runs(click_ctx: click.Context, period: str | None, limit: int) -> None:
     emit(ctx, {"total": total, "runs": frame.to_dicts()}, human)
 
 
-def _difference_lines(frame, total: int) -> list[str]:
+def _difference_lines(frame, total: int, division_currency: str | None = None) -> list[str]:
     """Differences, one line each: status, reference, shop, date, gross delta in the row's currency
-    and the explanation."""
+    (and in the division's, which the list is sorted by, when that is another) and the explanation."""
     lines = [f"  {'status':<36} {'reference':<18} {'shop':<14} {'date':<10} {'Δ gross':>12}      explanation"]
     for r in frame.iter_rows(named=True):
         day = r["doc_date"] or r["entry_date"]
         cur = r["currency"] or r["exact_currency"] or ""
+        dc = r["delta_gross_dc"]
+        also = (f"(= {dc:,.2f} {division_currency}) " if division_currency and cur and cur != division_currency
+                and dc is not None else "")
         lines.append(f"  {r['status_label']:<36} {r['your_ref'] or r['doc_number'] or '-':<18} {r['shop'] or '-':<14} "
-                     f"{day.isoformat() if day else '-':<10} {r['delta_gross'] or 0:>12,.2f} {cur:<4} {r['detail'] or ''}"
-                     .rstrip())
+                     f"{day.isoformat() if day else '-':<10} {r['delta_gross'] or 0:>12,.2f} {cur:<4} {also}"
+                     f"{r['detail'] or ''}".rstrip())
     if total > frame.height:
         lines.append(f"… and {total - frame.height:,} more (--limit N to see them)")
     return lines
@@ -145,7 +148,7 @@ def runs_show(ctx: Ctx, run_ref: str, period: str | None, with_differences: bool
         if not total:
             return text + ("\n\nNo result with that selection." if selected else "\n\nNo differences in this run.")
         return text + f"\n\n{total:,} result(s)" + (" with that selection" if selected else " that differ") + \
-            ":\n" + "\n".join(_difference_lines(frame, total))
+            ":\n" + "\n".join(_difference_lines(frame, total, run.currency))
 
     emit(ctx, data, human)
 

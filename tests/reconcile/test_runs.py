@@ -537,6 +537,16 @@ def test_cli_runs_lists_reopens_and_exports_a_saved_run_as_it_was(tmp_path):
     matched = run("runs", "show", first, "--status", "matched", "--limit", "1").split("with that selection:")[1]
     assert re.search(r"\n  Matched\s+WC-\d", matched) and "… and 2 more (--limit N to see them)" in matched
 
+    # a document in another currency than the division's: its difference in EUR too (the list's order)
+    gbp = w.doc(60, "2026-10-12", currency="GBP", base_currency="EUR", fx=D("0.8"), country="GB")
+    w.entry(w.reference(gbp), "2026-10-12", [("2", D(125), D("26.25"))], currency="EUR")  # booked in EUR
+    w.write(store)
+    third = json.loads(run("--json", "reconcile", "--period", PERIOD))["run_id"]
+    row = differences(store, third, DiffFilters(statuses=["currency_differs"])).row(0, named=True)
+    line = next(x for x in run("runs", "show", third, "--status", "currency").splitlines() if "WC-60" in x)
+    assert f"{row['delta_gross']:,.2f} GBP  (= {row['delta_gross_dc']:,.2f} EUR) document in GBP, booked in EUR" in line
+    assert "(= " not in next(x for x in run("runs", "show", third, "--status", "only").splitlines() if "WC-5" in x)
+
     # VAT per country, OSS-shaped: treatments apart, shop beside Exact, to the cent of the run
     vat = run("runs", "show", first, "--vat")
     want = vat_by_country(store, first)
