@@ -57,6 +57,12 @@ def runs(click_ctx: click.Context, period: str | None, limit: int) -> None:
     emit(ctx, {"total": total, "runs": frame.to_dicts()}, human)
 
 
+def _amount(value) -> str:
+    """An amount as the lists show it; ``-`` for none (a row booked in another currency has no
+    difference in the document's)."""
+    return "-" if value is None else f"{value:,.2f}"
+
+
 def _difference_lines(frame, total: int, division_currency: str | None = None) -> list[str]:
     """Differences, one line each: status, reference, shop, date, gross delta in the row's currency
     (and in the division's, which the list is sorted by, when that is another) and the explanation."""
@@ -68,7 +74,7 @@ def _difference_lines(frame, total: int, division_currency: str | None = None) -
         also = (f"(= {dc:,.2f} {division_currency}) " if division_currency and cur and cur != division_currency
                 and dc is not None else "")
         lines.append(f"  {r['status_label']:<36} {r['your_ref'] or r['doc_number'] or '-':<18} {r['shop'] or '-':<14} "
-                     f"{day.isoformat() if day else '-':<10} {r['delta_gross'] or 0:>12,.2f} {cur:<4} {also}"
+                     f"{day.isoformat() if day else '-':<10} {_amount(r['delta_gross']):>12} {cur:<4} {also}"
                      f"{r['detail'] or ''}".rstrip())
     if total > frame.height:
         lines.append(f"… and {total - frame.height:,} more (--limit N to see them)")

@@ -930,7 +930,11 @@ SELECT $run_id AS run_id,
        vat_country, treatment,
        shop_net, shop_vat, shop_gross,
        coalesce(exact_net, 0) AS exact_net, coalesce(exact_vat, 0) AS exact_vat, coalesce(exact_gross, 0) AS exact_gross,
-       d_net AS delta_net, d_vat AS delta_vat, d_gross AS delta_gross,
+       -- a row booked in another currency has no delta in the document's: its two sides are in two
+       -- currencies (the division-currency deltas below compare them)
+       CASE WHEN status <> 'currency_differs' THEN d_net END AS delta_net,
+       CASE WHEN status <> 'currency_differs' THEN d_vat END AS delta_vat,
+       CASE WHEN status <> 'currency_differs' THEN d_gross END AS delta_gross,
        shop_net_dc, shop_vat_dc, shop_gross_dc,
        coalesce(exact_net_dc, 0) AS exact_net_dc, coalesce(exact_vat_dc, 0) AS exact_vat_dc,
        coalesce(exact_gross_dc, 0) AS exact_gross_dc,
@@ -982,7 +986,7 @@ SELECT rid, xt, nullif(xc, ''), xr, NULL, NULL, xb, xv, xbd, xvd, xb, xv FROM q 
 _INSERT_RESULT_VAT = """
 INSERT INTO recon_result_vat BY NAME
 WITH c AS MATERIALIZED (
-    SELECT c.*, f.doc_key, f.doc_row, f.division
+    SELECT c.*, f.doc_key, f.doc_row, f.division, f.status = 'currency_differs' AS two_currencies
     FROM _rc_cmp c JOIN _rc_fin f ON f.rid = c.rid
     WHERE f.status <> 'matched' AND f.is_doc
 ), n AS (
@@ -1004,7 +1008,9 @@ WITH c AS MATERIALIZED (
     FROM k
 )
 SELECT $run_id AS run_id, 'doc:' || doc_key AS result_key, treatment, country, rate, shop_base, shop_vat,
-       exact_base, exact_vat, delta_base, delta_vat,
+       exact_base, exact_vat,
+       CASE WHEN NOT two_currencies THEN delta_base END AS delta_base,
+       CASE WHEN NOT two_currencies THEN delta_vat END AS delta_vat,
        shop_base_dc, shop_vat_dc, exact_base_dc, exact_vat_dc,
        CASE WHEN shop_dc > 0 THEN coalesce(exact_base_dc, 0) - coalesce(shop_base_dc, 0) END AS delta_base_dc,
        CASE WHEN shop_dc > 0 THEN coalesce(exact_vat_dc, 0) - coalesce(shop_vat_dc, 0) END AS delta_vat_dc

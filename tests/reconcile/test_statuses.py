@@ -215,6 +215,9 @@ def test_currency_differs(store):
     assert "USD" in r["detail"] and "EUR" in r["detail"]
     # division currency: the shop's base amounts (100.0000) against Exact's 100.00 → no difference there
     assert r["shop_gross_dc"] == D("100.0000") and r["delta_gross_dc"] == 0
+    # in the document's currency there is no difference to state: 100 EUR − 110 USD means nothing
+    assert (r["shop_gross"], r["exact_gross"]) == (D("110.00"), D("100.00"))
+    assert (r["delta_net"], r["delta_vat"], r["delta_gross"]) == (None, None, None)
 
 
 def test_amount_differs(store):
