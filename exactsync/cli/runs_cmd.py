@@ -1,5 +1,6 @@
 """``exactsync runs``: the saved reconciliation runs — list them, reopen one as it was (its summary
-and its differences), export it again.
+and its differences), export it again, delete the ones no longer wanted (``delete``, ``prune``:
+only with ``--yes``).
 
 A saved run never changes, so ``runs show`` and ``runs export`` give last month's reconciliation
 exactly as it was when it ran, whatever was pulled since (``reconcile`` would make a new run from
@@ -14,7 +15,7 @@ import click
 
 from exactsync.cli.main import Ctx, cli, emit, pass_ctx
 
-__all__ = ["runs", "runs_show", "runs_export"]
+__all__ = ["runs", "runs_show", "runs_export", "runs_delete", "runs_prune"]
 
 _PERIOD_HELP = "Only runs of this month (YYYY-MM, previous or current); with RUN latest: that month's newest."
 
@@ -173,3 +174,53 @@ def runs_export(ctx: Ctx, run_ref: str, path: Path, period: str | None) -> None:
     emit(ctx, {"run_id": run.run_id, "period": run.period, "export": str(written)},
          f"Exported run {run.run_id} (period {run.period}, reconciled {run.created_at:%Y-%m-%d %H:%M:%S} UTC) "
          f"to {written}")
+
+
+def _remove(ctx: Ctx, doomed: list, yes: bool, nothing: str) -> None:
+    """List the runs ``doomed`` ((run_id, period, created_at) each) and, with ``yes``, delete them."""
+    from exactsync.reconcile import delete_run
+
+    if yes:
+        for run_id, _, _ in doomed:
+            delete_run(ctx.store, run_id)
+    data = {"deleted" if yes else "would_delete": [{"run_id": r, "period": p, "created_at": c} for r, p, c in doomed]}
+
+    def human() -> str:
+        if not doomed:
+            return nothing
+        lines = [("Deleted" if yes else "Would delete") + f" {len(doomed):,} run(s):"]
+        lines += [f"  {p}  {r}  reconciled {c:%Y-%m-%d %H:%M:%S} UTC" for r, p, c in doomed]
+        lines.append("The documents, entries and push jobs stay; only these saved results are gone." if yes
+                     else "(nothing deleted: add --yes to delete them; a deleted run cannot be reopened)")
+        return "\n".join(lines)
+
+    emit(ctx, data, human)
+
+
+@runs.command("delete")
+@click.argument("run_refs", metavar="RUN...", nargs=-1, required=True)
+@click.option("--yes", is_flag=True, help="Delete them (without it: only say what would be deleted).")
+@pass_ctx
+def runs_delete(ctx: Ctx, run_refs: tuple[str, ...], yes: bool) -> None:
+    """Delete saved runs (ids or their unique starts): their results can no longer be reopened."""
+    from exactsync.reconcile import find_run
+
+    found = {}
+    for ref in run_refs:
+        run = find_run(ctx.store, ref)  # every one is found before anything is deleted
+        found[run.run_id] = (run.run_id, run.period, run.created_at)
+    _remove(ctx, list(found.values()), yes, "No run to delete.")
+
+
+@runs.command("prune")
+@click.option("--keep", default=3, show_default=True, help="Runs to keep per period, the newest.")
+@click.option("--period", help="Only runs of this month (YYYY-MM, previous or current).")
+@click.option("--yes", is_flag=True, help="Delete them (without it: only say what would be deleted).")
+@pass_ctx
+def runs_prune(ctx: Ctx, keep: int, period: str | None, yes: bool) -> None:
+    """Delete all but the newest --keep runs of each period (a month reconciled every day adds up)."""
+    from exactsync.reconcile import runs_beyond
+
+    doomed = runs_beyond(ctx.store, keep, period=_period(ctx, period))
+    _remove(ctx, [(r["run_id"], r["period"], r["created_at"]) for r in doomed.iter_rows(named=True)], yes,
+            f"Nothing to prune: no period has more than {keep} run(s).")

@@ -28,6 +28,7 @@ __all__ = [
     "list_runs",
     "count_runs",
     "delete_run",
+    "runs_beyond",
     "results",
     "differences",
     "count_differences",
@@ -159,6 +160,20 @@ def delete_run(store: Any, run_id: str) -> None:
         for table in ("recon_result_rows", "recon_result_matched", "recon_result_vat", "recon_vat", "recon_vat_map",
                       "recon_runs"):
             con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+
+
+def runs_beyond(store: Any, keep: int, *, period: str | None = None) -> pl.DataFrame:
+    """The runs older than the newest ``keep`` of their period (of ``period`` only, if given),
+    oldest first: what :func:`delete_run` may remove to keep the file small. Nothing is removed here."""
+    if keep < 0:
+        raise ReconcileError("keep must be 0 or more runs per period")
+    where, params = ("WHERE period = ?", [period]) if period else ("", [])
+    return store.query(
+        f"""SELECT run_id, created_at, period FROM (
+                SELECT run_id, created_at, period,
+                       row_number() OVER (PARTITION BY period ORDER BY created_at DESC, run_id DESC) AS newest
+                FROM recon_runs {where})
+            WHERE newest > ? ORDER BY created_at, run_id""", [*params, int(keep)])
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from exactsync.reconcile import (
     ReconcileError,
     amounts_by_status,
     count_differences,
+    count_runs,
     delete_run,
     differences,
     differences_by_day,
@@ -29,6 +30,7 @@ from exactsync.reconcile import (
     load_run,
     results,
     run_reconciliation,
+    runs_beyond,
     vat_by_country,
     vat_code_reading,
 )
@@ -603,3 +605,35 @@ def test_cli_status_shows_the_newest_runs_and_the_push_jobs(tmp_path):
     info = json.loads(run("--json", "status"))
     assert info["runs_total"] == 4 and [r["run_id"] for r in info["runs"]] == ids[:0:-1]
     assert info["push_jobs"] == {"Error": 2, "Synced": 1}
+
+
+def test_cli_runs_prune_and_delete_say_first_and_delete_only_with_yes(tmp_path):
+    """Runs add up (the dashboard's button makes one each time): `runs prune` keeps the newest runs
+    of each period, `runs delete` the ones named. Both list what would go and delete only with --yes;
+    a name that fits no run deletes nothing at all."""
+    cli, cfg, store = _cli_month(tmp_path)
+    runner = CliRunner()
+
+    def run(*args, code=0):
+        r = runner.invoke(cli, ["--config", str(cfg), *args], catch_exceptions=False)
+        assert r.exit_code == code, r.output
+        return r.output
+
+    ids = [json.loads(run("--json", "reconcile", "--period", PERIOD))["run_id"] for _ in range(4)]
+    other = json.loads(run("--json", "reconcile", "--period", "2026-09"))["run_id"]
+    said = run("runs", "prune", "--keep", "2")
+    assert "Would delete 2 run(s):" in said and ids[0] in said and ids[1] in said and ids[2] not in said
+    assert "(nothing deleted: add --yes" in said and count_runs(store) == 5
+    assert json.loads(run("--json", "runs", "prune", "--keep", "2"))["would_delete"][0]["run_id"] == ids[0]
+    assert "Deleted 2 run(s):" in run("runs", "prune", "--keep", "2", "--yes")
+    assert [r["run_id"] for r in list_runs(store).iter_rows(named=True)] == [other, ids[3], ids[2]]
+    assert results(store, ids[0]).height == 0 and results(store, ids[3]).height == 6  # its rows went with it
+    assert "Nothing to prune: no period has more than 2 run(s)." in run("runs", "prune", "--keep", "2")
+
+    assert "no reconciliation run 'nope'" in run("runs", "delete", ids[2], "nope", "--yes", code=2)
+    assert count_runs(store) == 3  # the one that was found is not deleted either
+    assert "Would delete 1 run(s)" in run("runs", "delete", ids[2]) and count_runs(store) == 3
+    assert "Deleted 2 run(s)" in run("runs", "delete", ids[2], other, "--yes")
+    assert [r["run_id"] for r in list_runs(store).iter_rows(named=True)] == [ids[3]]
+    with pytest.raises(ReconcileError):
+        runs_beyond(store, -1)
