@@ -6,14 +6,17 @@ from typing import Any
 
 from exactsync.store import Store
 
-__all__ = ["store_status", "RUNS_SHOWN"]
+__all__ = ["store_status", "RUNS_SHOWN", "ERRORS_SHOWN"]
 
 #: the newest reconciliation runs the status lists
 RUNS_SHOWN = 3
+#: the newest errors of the sync log it lists (a failed night of cron shows at a glance)
+ERRORS_SHOWN = 5
 
 
 def store_status(store: Store) -> dict[str, Any]:
-    """The database file, schema, row counts, last pulls, the newest runs and the push jobs by status."""
+    """The database file, schema, row counts, last pulls, the newest runs, the push jobs by status
+    and the newest errors of the sync log."""
     migrations = store.applied_migrations()
     pulls = store.query(
         "SELECT source, scope, cursor, last_success_at, last_attempt_at, rows_total FROM sync_state ORDER BY source, scope"
@@ -27,6 +30,13 @@ def store_status(store: Store) -> dict[str, Any]:
             "run_id", "period", "created_at", "documents", "differences").to_dicts()
     jobs = ({r[0]: int(r[1]) for r in store.rows("SELECT status, count(*) FROM push_jobs GROUP BY status ORDER BY status")}
             if tables.get("push_jobs") else {})
+    errors: list[dict[str, Any]] = []
+    error_total = 0
+    if tables.get("sync_log"):
+        error_total = int(store.scalar("SELECT count(*) FROM sync_log WHERE level = 'error'"))
+        errors = store.query(
+            "SELECT logged_at, source, record_key, message FROM sync_log WHERE level = 'error' "
+            "ORDER BY logged_at DESC, log_id DESC LIMIT ?", [ERRORS_SHOWN]).to_dicts()
     return {
         "path": str(store.path),
         "size_bytes": store.path.stat().st_size if store.path.exists() else 0,
@@ -37,4 +47,6 @@ def store_status(store: Store) -> dict[str, Any]:
         "runs_total": int(tables.get("recon_runs", 0)),
         "runs": runs,
         "push_jobs": jobs,
+        "errors_total": error_total,
+        "errors": errors,
     }

@@ -66,5 +66,14 @@ def page() -> None:
     else:
         st.info("Nothing pushed yet.")
 
+    st.subheader("Errors")
+    if info["errors_total"]:
+        newest = info["errors"][0]
+        st.warning(f"{info['errors_total']:,} error(s) in the sync log; the newest, "
+                   f"{newest['logged_at']:%Y-%m-%d %H:%M} UTC, {newest['source']}: {newest['message']}. "
+                   "The *Sync log* has them all, with their details.")
+    else:
+        st.success("No errors in the sync log.")
+
 
 guarded(page)

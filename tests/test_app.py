@@ -129,6 +129,20 @@ def test_status_page_on_an_empty_store(app_env):
     assert any("Nothing pulled yet" in i.value for i in at.info)
     assert any("app.duckdb" in c.value for c in at.caption)
     assert {"No reconciliation run saved yet.", "Nothing pushed yet."} <= {i.value for i in at.info}
+    assert [x.value for x in at.success] == ["No errors in the sync log."]
+
+
+def test_status_page_says_the_newest_error_of_the_sync_log(app_env):
+    from exactsync.store import Store
+
+    store = Store.open(app_env / "app.duckdb")
+    with store.atomic() as con:
+        Store.log_event(con, "shop:woo:orders", "order 7: total is not a number", record_key="woo:7")
+    at = run_page("status.py")
+    (warning,) = [w.value for w in at.warning if "sync log" in w.value]
+    assert warning.startswith("1 error(s) in the sync log; the newest, ")
+    assert "shop:woo:orders: order 7: total is not a number. The *Sync log* has them all" in warning
+    assert not at.success
 
 
 def test_empty_store_asks_for_a_pull(app_env):
@@ -832,6 +846,8 @@ def test_status_page_counts_the_demo(demo):
     assert {k: shown[k] for k in jobs} == {k: f"{n:,}" for k, n in jobs.items()}
     assert ("Nothing pushed yet." in {i.value for i in at.info}) == (not jobs)
     assert any("push job(s) in Error" in w.value for w in at.warning) == bool(jobs.get("Error"))
+    errors = demo.store().scalar("SELECT count(*) FROM sync_log WHERE level = 'error'")
+    assert any(w.value.startswith(f"{errors:,} error(s) in the sync log; the newest") for w in at.warning) == bool(errors)
 
 
 def test_runs_page_reopens_a_run(demo):

@@ -12,7 +12,7 @@ __all__ = ["status"]
 @cli.command()
 @pass_ctx
 def status(ctx: Ctx) -> None:
-    """Show the database file, schema version, row counts, last pulls, runs and push jobs."""
+    """Show the database file, schema version, row counts, last pulls, runs, push jobs and errors."""
     info = store_status(ctx.store)
     info["config_sources"] = ctx.settings.sources
     info["demo"] = ctx.settings.demo
@@ -48,6 +48,14 @@ def status(ctx: Ctx) -> None:
         if jobs.get("Error"):
             lines.append(f"  {jobs['Error']:,} in Error: `exactsync push jobs --status Error` says why, "
                          "`exactsync push retry` tries them again")
+        total_errors = info["errors_total"]
+        lines += ["", "Errors in the sync log: " + ("none" if not total_errors else
+                                                     f"{total_errors:,}" + (", the newest:" if info["errors"] else ""))]
+        for e in info["errors"]:
+            about = f" {e['record_key']}:" if e["record_key"] else ""
+            lines.append(f"  {e['logged_at']:%Y-%m-%d %H:%M:%S} UTC  {e['source']}{about} {e['message']}")
+        if total_errors:
+            lines.append("  (the dashboard's Sync log has them all, with their details)")
         return "\n".join(lines)
 
     emit(ctx, info, human)

@@ -606,6 +606,21 @@ def test_cli_status_shows_the_newest_runs_and_the_push_jobs(tmp_path):
     assert info["runs_total"] == 4 and [r["run_id"] for r in info["runs"]] == ids[:0:-1]
     assert info["push_jobs"] == {"Error": 2, "Synced": 1}
 
+    # a failed night of cron shows at a glance: the newest errors of the sync log, newest first
+    from exactsync.store import Store
+
+    assert "Errors in the sync log: none" in out
+    with store.atomic() as con:
+        for i in range(7):
+            Store.log_event(con, "shop:woo:orders", f"order {i}: total is not a number", record_key=f"woo:{i}")
+        Store.log_event(con, "shop:woo:orders", "pulled 5 documents, 7 errors", level="info")
+    out = run("status")
+    assert "Errors in the sync log: 7, the newest:" in out and "(the dashboard's Sync log has them all" in out
+    listed = [line for line in out.splitlines() if "total is not a number" in line]
+    assert len(listed) == 5 and "shop:woo:orders woo:6: order 6: total is not a number" in listed[0]
+    assert "pulled 5 documents" not in out  # only errors
+    assert json.loads(run("--json", "status"))["errors_total"] == 7
+
 
 def test_cli_runs_prune_and_delete_say_first_and_delete_only_with_yes(tmp_path):
     """Runs add up (the dashboard's button makes one each time): `runs prune` keeps the newest runs
