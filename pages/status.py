@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from exactsync.status import store_status
+from exactsync.status import ERROR_DAYS, store_status
 from exactsync.ui import get_settings, get_store, show_error
 from exactsync.ui.chrome import guarded, page_chrome
 
@@ -69,11 +69,11 @@ def page() -> None:
     st.subheader("Errors")
     if info["errors_total"]:
         newest = info["errors"][0]
-        st.warning(f"{info['errors_total']:,} error(s) in the sync log; the newest, "
+        st.warning(f"{info['errors_total']:,} error(s) in the sync log in the last {ERROR_DAYS} days; the newest, "
                    f"{newest['logged_at']:%Y-%m-%d %H:%M} UTC, {newest['source']}: {newest['message']}. "
                    "The *Sync log* has them all, with their details.")
     else:
-        st.success("No errors in the sync log.")
+        st.success(f"No errors in the sync log in the last {ERROR_DAYS} days.")
 
 
 guarded(page)

@@ -129,7 +129,7 @@ def test_status_page_on_an_empty_store(app_env):
     assert any("Nothing pulled yet" in i.value for i in at.info)
     assert any("app.duckdb" in c.value for c in at.caption)
     assert {"No reconciliation run saved yet.", "Nothing pushed yet."} <= {i.value for i in at.info}
-    assert [x.value for x in at.success] == ["No errors in the sync log."]
+    assert [x.value for x in at.success] == ["No errors in the sync log in the last 7 days."]
 
 
 def test_status_page_says_the_newest_error_of_the_sync_log(app_env):
@@ -140,7 +140,7 @@ def test_status_page_says_the_newest_error_of_the_sync_log(app_env):
         Store.log_event(con, "shop:woo:orders", "order 7: total is not a number", record_key="woo:7")
     at = run_page("status.py")
     (warning,) = [w.value for w in at.warning if "sync log" in w.value]
-    assert warning.startswith("1 error(s) in the sync log; the newest, ")
+    assert warning.startswith("1 error(s) in the sync log in the last 7 days; the newest, ")
     assert "shop:woo:orders: order 7: total is not a number. The *Sync log* has them all" in warning
     assert not at.success
 
@@ -846,8 +846,10 @@ def test_status_page_counts_the_demo(demo):
     assert {k: shown[k] for k in jobs} == {k: f"{n:,}" for k, n in jobs.items()}
     assert ("Nothing pushed yet." in {i.value for i in at.info}) == (not jobs)
     assert any("push job(s) in Error" in w.value for w in at.warning) == bool(jobs.get("Error"))
-    errors = demo.store().scalar("SELECT count(*) FROM sync_log WHERE level = 'error'")
-    assert any(w.value.startswith(f"{errors:,} error(s) in the sync log; the newest") for w in at.warning) == bool(errors)
+    errors = demo.store().scalar("SELECT count(*) FROM sync_log WHERE level = 'error' AND logged_at >= ?",
+                                 [dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(days=7)])
+    assert any(w.value.startswith(f"{errors:,} error(s) in the sync log in the last 7 days; the newest")
+               for w in at.warning) == bool(errors)
 
 
 def test_runs_page_reopens_a_run(demo):

@@ -4,7 +4,7 @@ reconciliation runs and the push jobs."""
 from __future__ import annotations
 
 from exactsync.cli.main import Ctx, cli, emit, pass_ctx
-from exactsync.status import store_status
+from exactsync.status import ERROR_DAYS, store_status
 
 __all__ = ["status"]
 
@@ -49,7 +49,7 @@ def status(ctx: Ctx) -> None:
             lines.append(f"  {jobs['Error']:,} in Error: `exactsync push jobs --status Error` says why, "
                          "`exactsync push retry` tries them again")
         total_errors = info["errors_total"]
-        lines += ["", "Errors in the sync log: " + ("none" if not total_errors else
+        lines += ["", f"Errors in the sync log, last {ERROR_DAYS} days: " + ("none" if not total_errors else
                                                      f"{total_errors:,}" + (", the newest:" if info["errors"] else ""))]
         for e in info["errors"]:
             about = f" {e['record_key']}:" if e["record_key"] else ""

@@ -609,13 +609,16 @@ def test_cli_status_shows_the_newest_runs_and_the_push_jobs(tmp_path):
     # a failed night of cron shows at a glance: the newest errors of the sync log, newest first
     from exactsync.store import Store
 
-    assert "Errors in the sync log: none" in out
+    assert "Errors in the sync log, last 7 days: none" in out
     with store.atomic() as con:
         for i in range(7):
             Store.log_event(con, "shop:woo:orders", f"order {i}: total is not a number", record_key=f"woo:{i}")
         Store.log_event(con, "shop:woo:orders", "pulled 5 documents, 7 errors", level="info")
+        Store.log_event(con, "shop:woo:orders", "an error of last month")
+        con.execute("UPDATE sync_log SET logged_at = logged_at - INTERVAL 8 DAY WHERE message = 'an error of last month'")
     out = run("status")
-    assert "Errors in the sync log: 7, the newest:" in out and "(the dashboard's Sync log has them all" in out
+    assert "Errors in the sync log, last 7 days: 7, the newest:" in out and "(the dashboard's Sync log has them all" in out
+    assert "an error of last month" not in out
     listed = [line for line in out.splitlines() if "total is not a number" in line]
     assert len(listed) == 5 and "shop:woo:orders woo:6: order 6: total is not a number" in listed[0]
     assert "pulled 5 documents" not in out  # only errors
