@@ -174,7 +174,8 @@ def _write_xlsx(path: Path, meta: pl.DataFrame, table: pl.DataFrame, sheets: dic
     def headed(frame: pl.DataFrame) -> pl.DataFrame:
         return frame.rename(readable(frame.columns))
 
-    meta = headed(meta)
+    # the items as a sentence starts ("Amounts in", "Exchange rates"); the ZIP keeps them as they are
+    meta = headed(meta.with_columns(pl.col("item").str.slice(0, 1).str.to_uppercase() + pl.col("item").str.slice(1)))
     table = table.rename({"status": "status_code", "label": "status"})
     table = headed(table.select("status", *[c for c in table.columns if c not in ("status", "status_code")], "status_code"))
     sheets = {**sheets, "differences": headed(_for_people(sheets["differences"])),

@@ -364,7 +364,7 @@ def test_matched_documents_in_other_currencies_explain_their_exchange_difference
 
     book = openpyxl.load_workbook(export_run(store, run.run_id, tmp_path / "run.xlsx"), read_only=True)
     cells = [c for row in book["Summary"].iter_rows(values_only=True) for c in row]
-    assert "exchange rates" in cells and note in cells
+    assert "Exchange rates" in cells and note in cells
 
 
 def test_a_currency_correction_names_the_currency_of_each_job(reconciled):

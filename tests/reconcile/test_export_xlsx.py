@@ -72,7 +72,7 @@ def test_xlsx_summary_adds_amounts_of_one_currency(store, tmp_path):
     book = openpyxl.load_workbook(export_run(store, run.run_id, tmp_path / "oktober.xlsx"), read_only=True)
     rows = list(book["Summary"].iter_rows(values_only=True))
     items = {r[0]: r[1] for r in rows if r[0] and r[1] is not None}
-    assert items["amounts in"] == "EUR (division currency)"
+    assert items["Amounts in"] == "EUR (division currency)" and items["Tolerance (net / VAT / gross)"] == "0.01 / 0.01 / 0.01"
     header = next(i for i, r in enumerate(rows) if r[0] == "Status")
     table = [dict(zip(rows[header], r)) for r in rows[header + 1:] if r[0]]
     total = next(r for r in table if r["Status (identifier)"] == "total")
