@@ -41,7 +41,8 @@ def _finish(ctx: Ctx, outcome) -> None:
 @click.option("--status", "statuses", default="missing",
               help="Reconciliation statuses to fix, comma-separated: missing, amount, vat, duplicated, "
                    "customer, currency (default: missing).")
-@click.option("--run", "run_id", help="Reconciliation run to take results from (default: the latest).")
+@click.option("--run", "run_id", help="Reconciliation run to take results from: an id, the unique start of one, or "
+                                     "latest (default: the latest of each month of --period).")
 @click.option("--shop", help="Only this shop.")
 @click.option("--closed-period-date", type=click.DateTime(formats=["%Y-%m-%d"]),
               help="Book entries whose own period is closed for the journal on this date (YYYY-MM-DD, in an "
@@ -61,12 +62,14 @@ def push(click_ctx: click.Context, period: str | None, statuses: str, run_id: st
         return
     from exactsync.push import execute_plan, load_targets, missing_targets, plan_targets, target_runs
     from exactsync.push.plan import format_eta
-    from exactsync.reconcile import resolve_period
+    from exactsync.reconcile import find_run, resolve_period
 
     ctx: Ctx = click_ctx.find_object(Ctx)
     settings, store = ctx.settings, ctx.store
     if period is not None:
         period = resolve_period(period, settings, ctx.clock)
+    if run_id is not None:
+        run_id = find_run(store, run_id).run_id  # as `exactsync runs` names it: an id, its start, or latest
     wanted = [s.strip() for s in statuses.split(",") if s.strip()]
     runs = target_runs(store, run_id, period=period, shop=shop)
     # what those runs warned of (e.g. Exact not pulled since the month ended): worth reading before

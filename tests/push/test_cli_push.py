@@ -78,6 +78,14 @@ def test_dry_run_prints_the_plan_sends_nothing_then_yes_pushes_once(cli_env):
     assert "Effect on Exact (net / VAT) per period, country, VAT code, currency:" in out and "2026-03 NL  2        EUR" in out
     assert "API calls: 3 look-up(s) + 6 POST(s) = 9" in out and "ETA ≈" in out
     assert "dry run: nothing sent" in out
+    # --run as `exactsync runs` names runs: the start of an id, or latest
+    from exactsync.reconcile import latest_run
+
+    march = latest_run(env.store, "2026-03").run_id
+    r = env.invoke("push", "--run", march[:-3], "--dry-run")
+    assert r.exit_code == EXIT_OK and f"Selected from reconciliation run {march} (2026-03)" in r.stdout, r.output
+    assert "3 job(s) 3 create" in r.stdout
+    assert f"Selected from reconciliation run {march} (2026-03)" in env.invoke("push", "--run", "latest", "--dry-run").stdout
     assert _posts(env) == [] and env.store.scalar("SELECT count(*) FROM push_jobs") == 0
 
     # nothing of the kind asked for: said in words, not as "0 job(s)" and an empty line
