@@ -1,5 +1,5 @@
 """``exactsync status``: where the data lives, schema version, row counts, last pulls, the newest
-reconciliation runs and the push jobs."""
+reconciliation runs, the push jobs and the newest errors of the sync log."""
 
 from __future__ import annotations
 
