@@ -82,7 +82,7 @@ def test_dry_run_prints_the_plan_sends_nothing_then_yes_pushes_once(cli_env):
     from exactsync.reconcile import latest_run
 
     march = latest_run(env.store, "2026-03").run_id
-    r = env.invoke("push", "--run", march[:-3], "--dry-run")
+    r = env.invoke("push", "--run", march[:-1], "--dry-run")  # the start of its id
     assert r.exit_code == EXIT_OK and f"Selected from reconciliation run {march} (2026-03)" in r.stdout, r.output
     assert "3 job(s) 3 create" in r.stdout
     newest = latest_run(env.store)  # (the test's clock gives both runs one time: the id decides)
