@@ -51,7 +51,9 @@ def page() -> None:
                 "differences": st.column_config.NumberColumn("Differences", format="localized"),
             },
         )
-        st.caption(f"The newest {len(info['runs'])} of {info['runs_total']:,}; *Runs & export* reopens any of them.")
+        shown = (f"The newest {len(info['runs'])} of {info['runs_total']:,}; " if info["runs_total"] > len(info["runs"])
+                 else "")
+        st.caption(f"{shown}*Runs & export* reopens any of them.")
     else:
         st.info("No reconciliation run saved yet.")
 

@@ -841,6 +841,9 @@ def test_status_page_counts_the_demo(demo):
     # the newest runs, newest first, and the push jobs by status (an Error says where to look)
     runs = next(d.value for d in at.dataframe if "differences" in d.value.columns)
     assert runs["run_id"].iloc[0] == latest_run(demo.store()).run_id
+    saved = demo.store().scalar("SELECT count(*) FROM recon_runs")
+    caption = next(c.value for c in at.caption if c.value.endswith("*Runs & export* reopens any of them."))
+    assert caption.startswith(f"The newest {len(runs)} of {saved:,}; ") == (saved > len(runs))
     jobs = dict(demo.store().rows("SELECT status, count(*) FROM push_jobs GROUP BY status"))
     shown = metrics(at)
     assert {k: shown[k] for k in jobs} == {k: f"{n:,}" for k, n in jobs.items()}
