@@ -17,7 +17,8 @@ from exactsync.cli.main import Ctx, cli, emit, pass_ctx
 
 __all__ = ["runs", "runs_show", "runs_export", "runs_delete", "runs_prune"]
 
-_PERIOD_HELP = "Only runs of this month (YYYY-MM, previous or current); with RUN latest: that month's newest."
+_PERIOD_ONLY = "Only runs of this month (YYYY-MM, previous or current)."
+_PERIOD_HELP = _PERIOD_ONLY[:-1] + "; with RUN latest: that month's newest."
 
 
 def _period(ctx: Ctx, period: str | None) -> str | None:
@@ -27,7 +28,7 @@ def _period(ctx: Ctx, period: str | None) -> str | None:
 
 
 @cli.group(invoke_without_command=True)
-@click.option("--period", help="Only runs of this month (YYYY-MM, previous or current).")
+@click.option("--period", help=_PERIOD_ONLY)
 @click.option("--limit", default=20, show_default=True, help="How many runs to list, newest first.")
 @click.pass_context
 def runs(click_ctx: click.Context, period: str | None, limit: int) -> None:
@@ -120,8 +121,8 @@ def runs_show(ctx: Ctx, run_ref: str, period: str | None, with_differences: bool
               shops: tuple[str, ...], search: str | None, limit: int, with_vat: bool) -> None:
     """Reopen a saved run: its summary as it was saved, and with --differences what differs and why."""
     from exactsync.cli.reconcile_cmd import summary_text
-    from exactsync.reconcile import (OK_STATUSES, DiffFilters, compare_runs, count_differences, differences,
-                                     find_run, resolve_statuses, vat_by_country)
+    from exactsync.reconcile import (DiffFilters, compare_runs, count_differences, differences, find_run,
+                                     resolve_statuses, vat_by_country)
 
     run = find_run(ctx.store, run_ref, period=_period(ctx, period))
     wanted = resolve_statuses(statuses)
@@ -132,9 +133,8 @@ def runs_show(ctx: Ctx, run_ref: str, period: str | None, with_differences: bool
     search = (search or "").strip() or None
     selected = bool(wanted or shops or search)
     if with_differences or selected:
-        # a search looks for a document: a matched one is found too, so "none" means not in the run
-        filters = DiffFilters(statuses=wanted, shops=shops, search=search,
-                              include_ok=bool(search) or any(s in OK_STATUSES for s in wanted))
+        # a search finds matched documents too, and so does a matched status asked for (DiffFilters)
+        filters = DiffFilters(statuses=wanted, shops=shops, search=search)
         total = count_differences(ctx.store, run.run_id, filters)
         frame = differences(ctx.store, run.run_id, filters, limit=max(limit, 0))
         data["differences_total"] = total
@@ -214,7 +214,7 @@ def runs_delete(ctx: Ctx, run_refs: tuple[str, ...], yes: bool) -> None:
 
 @runs.command("prune")
 @click.option("--keep", default=3, show_default=True, help="Runs to keep per period, the newest.")
-@click.option("--period", help="Only runs of this month (YYYY-MM, previous or current).")
+@click.option("--period", help=_PERIOD_ONLY)
 @click.option("--yes", is_flag=True, help="Delete them (without it: only say what would be deleted).")
 @pass_ctx
 def runs_prune(ctx: Ctx, keep: int, period: str | None, yes: bool) -> None:

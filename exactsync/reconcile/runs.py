@@ -131,16 +131,21 @@ def resolve_statuses(names: Sequence[str] | str | None) -> list[str]:
     return list(dict.fromkeys(wanted))
 
 
+def _of_period(period: str | None) -> tuple[str, list[Any]]:
+    """The WHERE clause (and its parameters) of runs of ``period``; none without one."""
+    return ("WHERE period = ?", [period]) if period else ("", [])
+
+
 def count_runs(store: Any, *, period: str | None = None) -> int:
     """How many runs are saved (of ``period``, if given)."""
-    where, params = ("WHERE period = ?", [period]) if period else ("", [])
+    where, params = _of_period(period)
     return int(store.scalar(f"SELECT count(*) FROM recon_runs {where}", params))
 
 
 def list_runs(store: Any, *, period: str | None = None, limit: int = 50, offset: int = 0) -> pl.DataFrame:
     """Saved runs, newest first: id, time, period, scope, counts (``differences``: results that
     are neither matched nor matched within tolerance)."""
-    where, params = ("WHERE period = ?", [period]) if period else ("", [])
+    where, params = _of_period(period)
     return store.query(
         f"""SELECT run_id, created_at, period, divisions, shops, tolerance, engine_version, duration_ms,
                    CAST(json_extract(summary, '$.totals.documents') AS BIGINT) AS documents,
@@ -167,7 +172,7 @@ def runs_beyond(store: Any, keep: int, *, period: str | None = None) -> pl.DataF
     oldest first: what :func:`delete_run` may remove to keep the file small. Nothing is removed here."""
     if keep < 0:
         raise ReconcileError("keep must be 0 or more runs per period")
-    where, params = ("WHERE period = ?", [period]) if period else ("", [])
+    where, params = _of_period(period)
     return store.query(
         f"""SELECT run_id, created_at, period FROM (
                 SELECT run_id, created_at, period,
@@ -187,9 +192,10 @@ class DiffFilters:
     countries: Sequence[str] = ()
     #: smallest |delta gross| in the division's currency (a row without amounts in it: in its own)
     min_amount: Decimal | str | None = None
-    #: free text in the reference, document number or detail
+    #: free text in the reference, document number or detail; a search looks for a document, so it
+    #: finds matched ones too ("not found" then means not in the run)
     search: str | None = None
-    #: include matched and matched-within-tolerance rows
+    #: include matched and matched-within-tolerance rows (always with ``statuses`` or ``search``)
     include_ok: bool = False
     date_from: Any = None
     date_to: Any = None
@@ -211,7 +217,7 @@ def _where(run_id: str, f: DiffFilters | None) -> tuple[str, list[Any]]:
     if f.statuses:
         where.append("list_contains(?::VARCHAR[], status)")
         params.append(list(f.statuses))
-    elif not f.include_ok:
+    elif not (f.include_ok or f.search):
         where.append("NOT list_contains(?::VARCHAR[], status)")
         params.append(list(OK_STATUSES))
     if f.result_keys:

@@ -243,10 +243,8 @@ class DiffFilters:
     def library(self, **override: Any) -> Any:
         from exactsync.reconcile import DiffFilters as LibFilters
 
-        # a search looks for one document: a matched one is found too (so "not found" means not in the run)
         kw = dict(statuses=self.statuses, causes=self.causes, countries=self.countries,
-                  min_amount=self.min_amount or None, shops=(self.shop,) if self.shop else (), search=self.search or None,
-                  include_ok=bool(self.search))
+                  min_amount=self.min_amount or None, shops=(self.shop,) if self.shop else (), search=self.search or None)
         kw.update(override)
         return LibFilters(**kw)
 
