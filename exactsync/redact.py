@@ -49,10 +49,18 @@ def _names(names: frozenset[str]) -> str:
 
 
 _param_re = re.compile(
-    r"(?i)\b(" + _names(SENSITIVE_PARAMS) + r")(=)([^&\s\"',;]+)"
-    r"|\b(" + _names(SENSITIVE_PARAMS - _FORM_ONLY) + r")(\"?\s*:\s*\"?)([^&\s\"',;]+)"
+    r"(?i)\b(" + _names(SENSITIVE_PARAMS) + r")(=[\"']?)([^&\s\"',;]+)"
+    r"|\b(" + _names(SENSITIVE_PARAMS - _FORM_ONLY) + r")([\"']?\s*:\s*[\"']?)([^&\s\"',;]+)"
 )
-_bearer_re = re.compile(r"(?i)\b(bearer|basic|oauth)\s+[A-Za-z0-9._~+/=!%\-,\"]+")
+_bearer_re = re.compile(r"(?i)\b(bearer|basic|oauth)\s+([A-Za-z0-9._~+/=!%\-,\"]+)")
+
+
+def _plain_word(value: str) -> bool:
+    """An ordinary word ("Tokens", "parameter", "register"), not a credential: letters only, one
+    case or capitalised, at most 15 long. Credentials are longer or mix letters with digits and
+    signs; a registered secret is masked by its value whatever it looks like."""
+    word = value.rstrip(".,")
+    return word.isalpha() and len(word) <= 15 and (word.islower() or word.isupper() or word.istitle())
 
 
 def register_secret(value: str | None) -> None:
@@ -75,9 +83,20 @@ def redact(text: object) -> str:
         s = pattern.sub(MASK, s)
     # "Authorization: Bearer <token>": the scheme word first, or the parameter rule below would
     # mask only "Bearer" and leave the token.
-    s = _bearer_re.sub(lambda m: f"{m.group(1)} {MASK}", s)
-    s = _param_re.sub(lambda m: f"{m.group(1) or m.group(4)}{m.group(2) or m.group(5)}{MASK}", s)
+    # A plain word after the scheme or after "secret:" is prose ("Bearer Tokens", "client_secret:
+    # register the app"), which stays readable; "name=value" (a URL or form) and a quoted value (JSON)
+    # are always masked.
+    s = _bearer_re.sub(lambda m: m.group(0) if _plain_word(m.group(2)) else f"{m.group(1)} {MASK}", s)
+    s = _param_re.sub(_mask_param, s)
     return s
+
+
+def _mask_param(m: re.Match[str]) -> str:
+    if m.group(1):
+        return f"{m.group(1)}{m.group(2)}{MASK}"
+    if not m.group(5).rstrip().endswith(('"', "'")) and _plain_word(m.group(6)):
+        return m.group(0)
+    return f"{m.group(4)}{m.group(5)}{MASK}"
 
 
 def redact_url(url: str) -> str:
