@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 __all__ = ["ExactsyncError", "EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE", "EXIT_PARTIAL", "EXIT_BUSY",
-           "EXIT_CONFIG", "EXIT_AUTH"]
+           "EXIT_CONFIG", "EXIT_AUTH", "SourceFailure", "exit_code_of"]
 
 EXIT_OK = 0
 EXIT_FAILURE = 1  # the job failed; nothing (more) was done
@@ -18,3 +20,31 @@ class ExactsyncError(Exception):
     """An error with a message meant for the user (no traceback needed)."""
 
     exit_code = EXIT_FAILURE
+
+
+@dataclass(frozen=True)
+class SourceFailure:
+    """A source (a shop, an Exact division) that could not be pulled while the others were."""
+
+    source: str
+    message: str
+    exit_code: int = EXIT_FAILURE
+
+    @classmethod
+    def of(cls, source: str, error: BaseException) -> "SourceFailure":
+        from exactsync.redact import redact
+
+        text = str(error) if isinstance(error, ExactsyncError) else f"unexpected error ({type(error).__name__}: {error})"
+        return cls(source, redact(text), getattr(error, "exit_code", EXIT_FAILURE))
+
+    def as_dict(self) -> dict[str, object]:
+        return {"source": self.source, "message": self.message, "exit_code": self.exit_code}
+
+
+def exit_code_of(failures: "list[SourceFailure]", succeeded: int) -> int:
+    """The exit code of a job over several sources: 0 when none failed; the failures' own code
+    when every source failed alike (5 settings, 6 authorisation, …); else 3 (partial)."""
+    if not failures:
+        return EXIT_OK
+    codes = {f.exit_code for f in failures}
+    return codes.pop() if succeeded == 0 and len(codes) == 1 else EXIT_PARTIAL

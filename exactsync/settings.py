@@ -42,6 +42,7 @@ __all__ = [
     "Settings",
     "load_settings",
     "ENV_PREFIX",
+    "shop_env_var",
 ]
 
 ENV_PREFIX = "EXACTSYNC_"
@@ -305,6 +306,11 @@ def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
 
 def _shop_key(name: str) -> str:
     return name.upper().replace("-", "_")
+
+
+def shop_env_var(shop: str, key: str) -> str:
+    """The environment variable of setting ``shops.<shop>.<key>`` (``EXACTSYNC_SHOPS__WOO_MAIN__TOKEN``)."""
+    return f"{ENV_PREFIX}SHOPS__{_shop_key(shop)}__{key.upper()}"
 
 
 def _env_layer(env: Mapping[str, str], merged: Mapping[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,8 @@ import plotly.express as px
 import streamlit as st
 
 from exactsync import views
-from exactsync.ui import clear_caches, get_settings, get_store, picked, progress_status, show_error, table
+from exactsync.ui import (clear_caches, get_settings, get_store, picked, progress_status, remember_pull, show_error,
+                          show_pull_failures, table)
 from exactsync.ui.data import require_run, shop_filter, view
 from exactsync.ui.chrome import guarded, page_chrome
 
@@ -13,6 +14,7 @@ page_chrome()  # no-op under app.py; the chrome when Streamlit runs this file di
 
 def page() -> None:
     st.title("Overview")
+    show_pull_failures()
     run = require_run(missing=None)
 
     left, right = st.columns([3, 1])
@@ -20,7 +22,8 @@ def page() -> None:
         if st.button("Pull & reconcile", type="primary", icon=":material/refresh:", key="refresh"):
             try:
                 with progress_status("Pulling and reconciling…") as on_progress:
-                    views.refresh(get_store(), get_settings(), picked()["period"], on_progress=on_progress)
+                    remember_pull(views.refresh(get_store(), get_settings(), picked()["period"],
+                                                on_progress=on_progress))
                 clear_caches()
                 st.rerun()
             except Exception as e:  # noqa: BLE001

@@ -5,7 +5,8 @@ import json
 import streamlit as st
 
 from exactsync import views
-from exactsync.ui import JOB_LABELS, clear_caches, get_settings, get_store, labelled, progress_status, show_error, table
+from exactsync.ui import (JOB_LABELS, clear_caches, get_settings, get_store, labelled, progress_status, remember_pull,
+                          show_error, show_pull_failures, table)
 from exactsync.ui.data import require_run
 from exactsync.ui.chrome import guarded, page_chrome
 
@@ -20,6 +21,7 @@ EFFECT_COLUMNS = {"period": "Period", "country": "Country", "vat_code": "VAT cod
 
 def page() -> None:
     st.title("Push")
+    show_pull_failures()
     run = require_run(missing=None)  # the outcome of a push shows even before a (new) run
 
     @st.dialog("Push to Exact Online?", width="medium")
@@ -65,7 +67,8 @@ def page() -> None:
         if st.button("Re-pull and re-reconcile", type="primary", icon=":material/refresh:", key="repull"):
             try:
                 with progress_status("Re-pulling and reconciling…") as on_progress:
-                    views.refresh(get_store(), get_settings(), run["period"] if run else None, on_progress=on_progress)
+                    remember_pull(views.refresh(get_store(), get_settings(), run["period"] if run else None,
+                                                on_progress=on_progress))
                 st.session_state.pop("push_outcome", None)
                 st.session_state.pop("run_id", None)
                 clear_caches()

@@ -52,7 +52,7 @@ def prepare_demo(out: Path, *, orders: int = 300, reconcile: bool = True) -> Dem
     settings = env.settings
     try:
         store = Store.from_settings(settings)
-        views.pull_all(store, settings)
+        assert not views.pull_all(store, settings).failures
         for division in sorted({shop.division for shop in settings.shops.values() if shop.division}):
             assert not views.seed_demo_mappings(store, division)
         if reconcile:

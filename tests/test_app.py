@@ -988,6 +988,32 @@ def test_overview_pull_and_reconcile_makes_a_new_run(demo):
     assert metrics(at)["Documents"] == f"{demo.manifest['counts']['documents']:,}"
 
 
+def test_overview_pull_and_reconcile_goes_on_past_a_shop_that_refuses(demo):
+    """WooCommerce revoked the key: Magento and Exact are still pulled, the run is still made, and the
+    page says which shop could not be read and why (until a later pull reads it)."""
+    from exactsync.sandbox.woocommerce.auth import Authenticator
+
+    woo = demo.servers["woocommerce"].app
+    store = demo.store()
+    runs, pulls = store.scalar("SELECT count(*) FROM recon_runs"), store.scalar("SELECT count(*) FROM sync_log")
+    at = run_page("overview.py")
+    keys, woo.auth = woo.auth, Authenticator([], woo.clock)  # every key is now unknown
+    try:
+        at.button(key="refresh").click().run()
+    finally:
+        woo.auth = keys
+    assert not at.exception, [e.value for e in at.exception]
+    assert store.scalar("SELECT count(*) FROM recon_runs") == runs + 1
+    shown = [e.value for e in at.error]
+    assert len(shown) == 1 and shown[0].startswith("Some sources could not be pulled"), shown
+    assert "woo-demo: WooCommerce refused" in shown[0] and "magento" not in shown[0], shown
+    newer = store.rows("SELECT source, level FROM sync_log ORDER BY log_id OFFSET ?", [pulls])
+    assert ("shop:woo-demo", "error") in newer and ("shop:magento-demo", "info") in newer, newer
+    # the key works again: the next pull clears the message
+    at.button(key="refresh").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+
+
 def test_sync_log_retries_the_failed_jobs(demo):
     """Exact refuses a push (the journal is blocked in Exact, a business validation error): the jobs
     are Error on the Sync log; once unblocked, *Retry all failed* syncs them."""

@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 import click
 
 from exactsync.cli.main import Ctx, emit, end_progress_line, exact, pass_ctx, pull
-from exactsync.errors import EXIT_AUTH, EXIT_FAILURE, EXIT_PARTIAL, ExactsyncError
+from exactsync.errors import (EXIT_AUTH, EXIT_BUSY, EXIT_FAILURE, EXIT_PARTIAL, ExactsyncError, SourceFailure,
+                              exit_code_of)
 from exactsync.settings import SettingsError
 
 __all__ = ["connect_cmd", "test_cmd", "pull_exact_cmd", "is_loopback"]
@@ -169,11 +170,12 @@ def pull_exact_cmd(ctx: Ctx, divisions: tuple[int, ...], full: bool, resync: boo
         raise SettingsError("no division to pull: set exact.divisions or pass --division")
     client = make_client(settings, store=ctx.store)
     results = []
+    failures: list[SourceFailure] = []
     stopped: DailyLimitReached | None = None
     try:
-        warning = client.tokens.warning
-        if warning and not ctx.json:
-            click.echo(f"Warning: {warning}", err=True)
+        status = client.tokens.status()  # not connected: the pull's own error says so, once
+        if status.connected and status.warning and not ctx.json:
+            click.echo(f"Warning: {status.warning}", err=True)
         for div in targets:
             try:
                 res = pull_exact(ctx.store, settings, div, client=client, full=full, resync=resync,
@@ -181,6 +183,12 @@ def pull_exact_cmd(ctx: Ctx, divisions: tuple[int, ...], full: bool, resync: boo
             except DailyLimitReached as e:
                 stopped = e
                 results.append({"division": div, "complete": False, "stopped": str(e)})
+                continue
+            except ExactsyncError as e:
+                end_progress_line()
+                if e.exit_code in (EXIT_AUTH, EXIT_BUSY) or len(targets) == 1:
+                    raise  # the token or the database: every other division would fail alike
+                failures.append(SourceFailure.of(f"Division {div}", e))  # e.g. no access to it: the others go on
                 continue
             end_progress_line()
             results.append(res.as_dict())
@@ -198,10 +206,14 @@ def pull_exact_cmd(ctx: Ctx, divisions: tuple[int, ...], full: bool, resync: boo
                             if r.get("rederived_all") else f"{r['entries_derived']} sales entries new or changed, ")
                          + f"{r['record_errors']} record errors, "
                          f"{r['calls']} API calls")
+        lines += [f"{f.source}: not pulled. {f.message}" for f in failures]
         return "\n".join(lines)
 
-    emit(ctx, {"results": results}, human)
-    if stopped is not None or any(r.get("record_errors") for r in results):
-        if any(r.get("record_errors") for r in results) and not ctx.json:
-            click.echo("Some records could not be stored: see the sync log (exactsync status).", file=sys.stderr)
+    emit(ctx, {"results": results, "failures": [f.as_dict() for f in failures]}, human)
+    record_errors = any(r.get("record_errors") for r in results)
+    if record_errors and not ctx.json:
+        click.echo("Some records could not be stored: see the sync log (exactsync status).", file=sys.stderr)
+    if failures:
+        ctx_exit(exit_code_of(failures, len(results)))
+    if stopped is not None or record_errors:
         ctx_exit(EXIT_PARTIAL)

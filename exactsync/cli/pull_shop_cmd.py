@@ -2,53 +2,50 @@
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import asdict
 
 import click
 
 from exactsync.cli.main import Ctx, emit, pass_ctx, pull
-from exactsync.errors import EXIT_PARTIAL, ExactsyncError
+from exactsync.errors import EXIT_OK, EXIT_PARTIAL, ExactsyncError, exit_code_of
+from exactsync.shops.runner import pull_shops
 
-__all__ = ["pull_shop", "PULLERS"]
-
-#: shop kind -> "module:function(store, shop_settings, *, on_progress=...) -> PullResult"
-PULLERS = {
-    "woocommerce": "exactsync.shops.woocommerce:pull_woocommerce",
-    "magento": "exactsync.shops.magento:pull_magento",
-}
-
-
-def _puller(kind: str):
-    module, name = PULLERS[kind].split(":")
-    return getattr(importlib.import_module(module), name)
+__all__ = ["pull_shop"]
 
 
 @pull.command("shop")
 @click.option("--shop", "names", multiple=True, help="Shop name from the settings (repeatable; default: all).")
 @pass_ctx
 def pull_shop(ctx: Ctx, names: tuple[str, ...]) -> None:
-    """Pull orders, invoices and refunds / credit memos of the configured shops."""
+    """Pull orders, invoices and refunds / credit memos of the configured shops.
+
+    Each shop is pulled on its own: one that cannot be read (missing key, refused, unreachable)
+    is reported and the others are still pulled. Exit code 3 when some shops failed, the
+    failure's own code (5 settings, 6 authorisation, 1) when all did.
+    """
     settings = ctx.settings
     shops = [settings.shop(n) for n in names] if names else list(settings.shops.values())
     if not shops:
         raise ExactsyncError("no shops configured: add a [shops.<name>] table to exactsync.toml") from None
-    results = []
-    for shop in shops:
-        result = _puller(shop.kind)(ctx.store, shop, on_progress=ctx.progress(f"{shop.name}"))
-        results.append(result)
-    data = [asdict(r) for r in results]
+    results, failures = pull_shops(ctx.store, shops, progress_for=ctx.progress)
+    if failures and not results and len(failures) == 1:
+        error = ExactsyncError(failures[0].message)  # one shop asked for, and it failed: a plain error
+        error.exit_code = failures[0].exit_code
+        raise error
+    data = {"results": [asdict(r) for r in results], "failures": [f.as_dict() for f in failures]}
 
     def human() -> str:
         lines = []
         for r in results:
             state = "ok" if r.errors == 0 else f"{r.errors} record error(s), see the sync log"
             lines.append(f"{r.shop}: {r.documents} documents, {r.vat_lines} VAT lines, {r.calls} calls: {state}")
+        lines += [f"{f.source}: not pulled. {f.message}" for f in failures]
         return "\n".join(lines)
 
     emit(ctx, data, human)
-    if any(r.errors for r in results):
-        ctx.extra["exit_code"] = EXIT_PARTIAL
-        click.get_current_context().exit(EXIT_PARTIAL)
-
-
+    code = exit_code_of(failures, len(results))
+    if code == EXIT_OK and any(r.errors for r in results):
+        code = EXIT_PARTIAL
+    if code != EXIT_OK:
+        ctx.extra["exit_code"] = code
+        click.get_current_context().exit(code)

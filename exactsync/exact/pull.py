@@ -42,7 +42,8 @@ from exactsync.exact.records import (
     transaction_line_row,
     vat_code_row,
 )
-from exactsync.store import Store
+from exactsync.errors import ExactsyncError
+from exactsync.store import Store, StoreBusyError
 
 __all__ = ["pull_exact", "PullResult", "make_client", "SOURCE_LINES", "SOURCE_DELETED", "SOURCE_REFERENCE",
            "SOURCE_ACCOUNTS"]
@@ -172,6 +173,12 @@ def pull_exact(
         result.stopped = str(e)
         with store.atomic() as con:
             Store.log_event(con, LOG_SOURCE, str(e), level="warning", run_id=result.run_id, record_key=scope)
+        raise
+    except ExactsyncError as e:
+        if not isinstance(e, StoreBusyError):  # what was pulled stays; the sync log says where it stopped
+            with store.atomic() as con:
+                Store.log_event(con, LOG_SOURCE, f"division {division} not pulled: {e}", level="error",
+                                run_id=result.run_id, record_key=scope)
         raise
     finally:
         result.calls = client.calls.get(division, 0) - calls_before

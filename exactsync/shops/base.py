@@ -27,6 +27,8 @@ __all__ = [
     "money",
     "log_record_error",
     "write_documents",
+    "CREDENTIALS",
+    "require_settings",
 ]
 
 #: ``on_progress(done, total, message)``; total may be ``None`` while unknown.
@@ -167,6 +169,39 @@ def log_record_error(con: Any, source: str, error: RecordError, *, run_id: str |
 
     Store.log_event(con, source, error.message if error.record_key in error.message else f"{error.record_key}: {error.message}",
                     level=level, record_key=error.record_key, run_id=run_id, detail=error.detail)
+
+
+#: the credentials each shop kind cannot be pulled without (besides its ``url``)
+CREDENTIALS = {"woocommerce": ("consumer_key", "consumer_secret"), "magento": ("token",)}
+
+
+def require_settings(store: Any, shop_settings: Any, kind: str) -> None:
+    """Refuse, before any call, to pull a shop whose URL or credentials are not set.
+
+    Raises :class:`exactsync.settings.SettingsError` naming each missing setting and where to put
+    it, after writing the same message to ``sync_log`` (so a cron run's log shows it). Without
+    this an empty key reaches the shop as an empty header, and the answer is a puzzling 401 or a
+    protocol error after retries.
+    """
+    from exactsync.settings import SettingsError, shop_env_var
+    from exactsync.store import Store
+
+    name = getattr(shop_settings, "name", "") or "?"
+    missing = [key for key in ("url", *CREDENTIALS.get(kind, ())) if not _text(getattr(shop_settings, key, ""))]
+    if not missing:
+        return
+    secrets = [key for key in missing if key != "url"]
+    where = (f" Put {'them' if len(secrets) > 1 else 'it'} in .streamlit/secrets.toml under [shops.{name}] or in "
+             + " / ".join(shop_env_var(name, key) for key in secrets) + "." if secrets else "")
+    message = (f"shop {name!r} cannot be pulled: {', '.join(f'shops.{name}.{key}' for key in missing)} "
+               f"{'is' if len(missing) == 1 else 'are'} not set.{where}")
+    with store.atomic() as con:
+        Store.log_event(con, f"shop:{name}", message, level="error")
+    raise SettingsError(message)
+
+
+def _text(value: Any) -> str:
+    return (value.get() if hasattr(value, "get") else str(value or "")).strip()
 
 
 class Paginator:

@@ -33,7 +33,7 @@ import httpx2
 from exactsync.clock import SYSTEM_CLOCK, Clock
 from exactsync.errors import EXIT_AUTH, ExactsyncError
 from exactsync.redact import register_secret
-from exactsync.shops.base import Paginator, ProgressCallback, PullResult, RecordError, log_record_error, write_documents
+from exactsync.shops.base import Paginator, ProgressCallback, PullResult, RecordError, log_record_error, require_settings, write_documents
 from exactsync.shops.magento_docs import build_document
 from exactsync.store import Store
 
@@ -315,6 +315,7 @@ def pull_magento(
     home = getattr(shop_settings, "home_country", "NL") or "NL"
     tz = getattr(shop_settings, "timezone", "UTC") or "UTC"
     progress: ProgressCallback = on_progress or (lambda done, total, message: None)
+    require_settings(store, shop_settings, "magento")
     client = MagentoClient(
         shop_settings.url, _secret(shop_settings.token), transport=transport,
         timeout=float(getattr(shop_settings, "timeout", 60.0)), verify=bool(getattr(shop_settings, "verify_tls", True)),

@@ -48,6 +48,7 @@ from exactsync.shops.base import (
     doc_key,
     log_record_error,
     money,
+    require_settings,
     write_documents,
 )
 from exactsync.store import Store
@@ -712,6 +713,7 @@ def pull_woocommerce(store: Any, shop_settings: Any, *, transport: httpx2.BaseTr
     result = PullResult(shop=shop, source=SOURCE, run_id=run_id, started_at=started)
     progress = on_progress or (lambda done, total, message="": None)
 
+    require_settings(store, shop_settings, "woocommerce")
     client = WooClient(
         shop_settings.url, _secret(shop_settings.consumer_key), _secret(shop_settings.consumer_secret),
         transport=transport, clock=clock, timeout=float(_setting(shop_settings, "timeout", 60.0)),

@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
@@ -29,6 +30,8 @@ __all__ = [
     "get_settings",
     "get_store",
     "show_error",
+    "remember_pull",
+    "show_pull_failures",
     "clear_caches",
     "progress_status",
     "pager",
@@ -110,6 +113,25 @@ def show_error(error: BaseException) -> None:
         st.error(redact(error), icon=":material/error:")
     else:
         st.error(f"Something went wrong: {redact(error)}", icon=":material/error:")
+
+
+_PULL_FAILURES = "pull_failures"
+
+
+def remember_pull(report: Any) -> None:
+    """Keep what a pull could not read (``views.PullReport``) for the page after ``st.rerun()``."""
+    if report is not None and report.failures:
+        st.session_state[_PULL_FAILURES] = report.message
+    else:
+        st.session_state.pop(_PULL_FAILURES, None)
+
+
+def show_pull_failures() -> None:
+    """The sources the last Pull could not read, above the run it made without them."""
+    message = st.session_state.get(_PULL_FAILURES)
+    if message:
+        st.error("Some sources could not be pulled; the run below uses what was pulled from them before. "
+                 + message, icon=":material/sync_problem:")
 
 
 def clear_caches() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from exactsync.ui import ROOT, clear_caches, progress_status
+from exactsync.ui import ROOT, clear_caches, progress_status, remember_pull
 
 __all__ = ["DEMO_DIR", "DEMO_BANNER", "demo_dir", "demo_environment", "ensure_demo_data", "stop_demos"]
 
@@ -69,7 +69,7 @@ def ensure_demo_data() -> None:
             return
         with progress_status("Preparing the demo month: pulling and reconciling…",
                              done_label="Demo month pulled and reconciled") as on_progress:
-            views.pull_all(store, settings, on_progress=on_progress)
+            remember_pull(views.pull_all(store, settings, on_progress=on_progress))  # shown on Overview, if any
             for division in sorted({s.division for s in settings.shops.values() if s.division}):
                 views.seed_demo_mappings(store, division)
             views.refresh(store, settings, None, on_progress=on_progress, pull=False)

@@ -23,7 +23,7 @@ from exactsync.views.ops import (
     available_divisions,
     api_calls_page,
     sync_log_page,
-    SHOP_PULLERS,
+    PullReport,
     pull_all,
     refresh,
 )
@@ -97,7 +97,7 @@ __all__ = [
     "available_divisions",
     "api_calls_page",
     "sync_log_page",
-    "SHOP_PULLERS",
+    "PullReport",
     "pull_all",
     "refresh",
     "exact_settings_view",

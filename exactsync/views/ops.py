@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import polars as pl
 
-from exactsync.store import Store
+from exactsync.errors import EXIT_AUTH, SourceFailure
+from exactsync.store import Store, StoreBusyError
 from exactsync.views.base import Page, paged, PAGE_SIZE
 
 __all__ = [
@@ -16,7 +18,7 @@ __all__ = [
     "available_divisions",
     "api_calls_page",
     "sync_log_page",
-    "SHOP_PULLERS",
+    "PullReport",
     "pull_all",
     "refresh",
 ]
@@ -95,55 +97,74 @@ def sync_log_page(store: Store, *, level: str | None = None, source: str | None 
     return paged(store, sql, params, limit=limit, offset=offset, order_by="logged_at DESC, log_id DESC")
 
 
-#: shop kind -> "module:function(store, shop_settings, *, on_progress=...)" (same as the CLI)
-SHOP_PULLERS = {
-    "woocommerce": "exactsync.shops.woocommerce:pull_woocommerce",
-    "magento": "exactsync.shops.magento:pull_magento",
-}
-
-
-def _load(spec: str):
-    import importlib
-
-    module, name = spec.split(":")
-    return getattr(importlib.import_module(module), name)
-
-
 def _step(on_progress, done: int, total: int, message: str) -> None:
     if on_progress is not None:
         on_progress(done, total, message)
 
 
-def pull_all(store: Store, settings: Any, *, on_progress=None, shops: Sequence[str] | None = None) -> list[Any]:
-    """Pull every configured shop and every configured Exact division (what "Pull" does)."""
+@dataclass
+class PullReport:
+    """What "Pull" did: a result per source pulled, a failure per source that could not be."""
+
+    results: list[Any] = field(default_factory=list)
+    failures: list[SourceFailure] = field(default_factory=list)
+    #: the reconciliation run made after the pull (``refresh``), if any
+    run: Any = None
+
+    @property
+    def message(self) -> str:
+        """The failures as one paragraph (empty when none): what the page shows after the run."""
+        return " ".join(f"{f.source}: {f.message.rstrip('.')}." for f in self.failures)
+
+
+def pull_all(store: Store, settings: Any, *, on_progress=None, shops: Sequence[str] | None = None) -> PullReport:
+    """Pull every configured shop and every configured Exact division (what "Pull" does).
+
+    Each source on its own: one that fails is reported in the report (and the sync log) and the
+    others are pulled. Exact's authorisation failing stops the divisions (they share the token);
+    the database being busy stops everything.
+    """
+    from exactsync.shops.runner import pull_shops
+
     names = list(shops) if shops else list(settings.shops)
     divisions = list(settings.exact.divisions)
     total = len(names) + len(divisions)
-    results: list[Any] = []
+    report = PullReport()
     for i, name in enumerate(names):
-        shop = settings.shop(name)
         _step(on_progress, i, total, f"Pulling {name}…")
-        results.append(_load(SHOP_PULLERS[shop.kind])(store, shop))
+        results, failures = pull_shops(store, [settings.shop(name)])
+        report.results += results
+        report.failures += failures
     if divisions:
         from exactsync.exact.pull import pull_exact
 
         for j, division in enumerate(divisions):
             _step(on_progress, len(names) + j, total, f"Pulling Exact division {division}…")
-            results.append(pull_exact(store, settings, division))
+            try:
+                report.results.append(pull_exact(store, settings, division))
+            except StoreBusyError:
+                raise
+            except Exception as e:  # noqa: BLE001 - reported with the others; the shops' pulls stay
+                report.failures.append(SourceFailure.of(f"Exact division {division}", e))
+                if report.failures[-1].exit_code == EXIT_AUTH:
+                    break  # every division needs the same token
     _step(on_progress, total, total, "Pulled")
-    return results
+    return report
 
 
-def refresh(store: Store, settings: Any, period: str | None, *, on_progress=None, pull: bool = True) -> Any:
-    """Pull everything configured, then reconcile ``period`` (default: the busiest month)."""
+def refresh(store: Store, settings: Any, period: str | None, *, on_progress=None, pull: bool = True) -> PullReport:
+    """Pull everything configured, then reconcile ``period`` (default: the busiest month).
+
+    Reconciles also when some source failed (the run then says what it could not see: its
+    warnings name a source not pulled since the period ended); the report's ``failures`` say which.
+    """
     from exactsync.reconcile import run_reconciliation
 
-    if pull:
-        pull_all(store, settings, on_progress=on_progress)
+    report = pull_all(store, settings, on_progress=on_progress) if pull else PullReport()
     if period is None:
         periods = available_periods(store)
         period = periods[0] if periods else dt.date.today().strftime("%Y-%m")
     _step(on_progress, 0, 1, f"Reconciling {period}…")
-    run = run_reconciliation(store, settings, period)
+    report.run = run_reconciliation(store, settings, period)
     _step(on_progress, 1, 1, "Reconciled")
-    return run
+    return report

@@ -100,3 +100,30 @@ def test_daily_limit_exit_code_and_message(make_env, tmp_path):
     r = run("--config", cfg, "pull", "exact", "--division", str(DIV))
     assert r.exit_code == 3
     assert "daily API limit" in r.output and "UTC" in r.output
+
+
+def test_a_division_without_access_is_reported_and_the_others_are_pulled(cli_env, tmp_path):
+    from exactsync.store import Store
+
+    cfg = _config(tmp_path, cli_env)
+    assert run("--config", cfg, "exact", "connect", "--sandbox-approve").exit_code == 0
+    r = run("--config", cfg, "pull", "exact", "--division", "999999", "--division", str(DIV))
+    assert r.exit_code == 3, r.output  # partial: one division pulled, one not
+    assert f"Division {DIV}: 34 lines" in r.output
+    assert "Division 999999: not pulled. Exact answered 403" in r.output
+    store = Store.open(tmp_path / "cli.duckdb")
+    assert store.scalar("SELECT count(*) FROM exact_entries WHERE division = ?", [DIV]) > 0
+    logged = store.rows("SELECT level, record_key, message FROM sync_log WHERE level = 'error'")
+    assert [(lvl, key) for lvl, key, _ in logged] == [("error", "999999")]
+    assert logged[0][2].startswith("division 999999 not pulled: Exact answered 403")
+
+    r = run("--config", cfg, "--json", "pull", "exact", "--division", "999999", "--division", "999998")
+    assert r.exit_code == 1, r.output  # every division failed alike: that failure's own code
+    out = json.loads(r.output)
+    assert out["results"] == [] and [f["source"] for f in out["failures"]] == ["Division 999999", "Division 999998"]
+
+
+def test_not_connected_says_so_once(cli_env, tmp_path):
+    r = run("--config", _config(tmp_path, cli_env), "pull", "exact")
+    assert r.exit_code == 6
+    assert r.output.count("Not connected") + r.output.count("not connected") == 1, r.output
