@@ -124,8 +124,8 @@ class ExactRefData:
         if (row["vat_transaction_type"] or "B") not in ("S", "B"):
             return f"VAT code {code!r} is not a sales VAT code in division {self.division}"
         if rate is not None and row["percentage"] is not None and Decimal(row["percentage"]) != Decimal(rate):
-            return (f"VAT code {code!r} is {Decimal(row['percentage']).normalize()}% in division {self.division}, "
-                    f"not {Decimal(rate).normalize()}%")
+            return (f"VAT code {code!r} is {Decimal(row['percentage']).normalize():f}% in division {self.division}, "
+                    f"not {Decimal(rate).normalize():f}%")
         oss = (row.get("oss_country") or "").strip().upper()
         if treatment == "oss" and country and oss and oss != country.upper():
             return f"VAT code {code!r} is the OSS code for {oss}, not {country.upper()}"

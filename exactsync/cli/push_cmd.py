@@ -90,7 +90,7 @@ def push(click_ctx: click.Context, period: str | None, statuses: str, run_id: st
                         closed_period_date=closed_period_date.date() if closed_period_date else None)
     if not yes or dry_run:
         emit(ctx, plan.as_dict(), lambda: f"Selected from {source}.{warned}\n" + plan.summary()
-             + ("" if plan.ok else "\nThe plan has errors: fix the mappings or the selection; nothing was sent.")
+             + ("" if plan.ok else "\nThe plan has errors: fix the mappings (the dashboard's Mappings page) or the selection; nothing was sent.")
              + ("\n(dry run: nothing sent; add --yes to execute)" if plan.ok else ""))
         if not plan.ok:
             click_ctx.exit(EXIT_FAILURE)

@@ -189,7 +189,7 @@ def build_document_entry(
         rate = Decimal(row["rate"])
         vat_code = mappings.vat_code(country, rate, treatment)
         if vat_code is None:
-            problems.append(f"no VAT code mapped for {country or 'any country'} {rate.normalize()}% {treatment} "
+            problems.append(f"no VAT code mapped for {country or 'any country'} {rate.normalize():f}% {treatment} "
                             f"in division {mappings.division}")
         else:
             p = ref.vat_problem(vat_code, rate, country, treatment)

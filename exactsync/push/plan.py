@@ -25,7 +25,7 @@ import datetime as dt
 import hashlib
 import math
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Iterable, Sequence
@@ -255,7 +255,8 @@ class Plan:
         for j in self.jobs:
             kinds[j.kind if j.existing_status != "Synced" else "already synced"] += 1
         lines = [f"Plan {self.plan_id}: {len(self.jobs)} job(s) " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
-                 if self.jobs else f"Plan {self.plan_id}: nothing to push (no selected difference needs an entry)"]
+                 if self.jobs else f"Plan {self.plan_id}: nothing can be pushed until the errors below are fixed"
+                 if self.errors else f"Plan {self.plan_id}: nothing to push (no selected difference needs an entry)"]
         for e in self.errors:
             lines.append(f"  ERROR {e}")
         if self.skipped:
@@ -565,7 +566,9 @@ def plan_targets(
                             f"{j.division} ({j.kind} {j.your_ref})" + (
                                 f"; {closed_period_date} is not in an open period either" if closed_period_date
                                 else "; give a date in an open period to book it there (push --closed-period-date, or the Push page)"))
-    plan.errors = list(dict.fromkeys(problems))
+    # one line per problem, with how many of the selected documents it holds back
+    counts = Counter(problems)
+    plan.errors = [p if n == 1 else f"{p} ({n} documents)" for p, n in counts.items()]
     todo = [j for j in plan.jobs if j.existing_status != "Synced"]
     plan.posts = len(todo)
     per_div: dict[int, set[str]] = defaultdict(set)  # division -> references
@@ -727,8 +730,9 @@ def _plan_one(plan: Plan, settings: Any, m: Mappings, t: Target, doc: dict, ref:
                                 "reversed": [e["entry_number"] for e in live if e is not keep]})
         return problems
     customer, cp, debtor_key, collective = _customer(m, doc)
-    if cp:
-        return [cp]
+    if cp:  # no job; the entry's other mappings are checked too, so one plan names every one missing
+        _unused, p = build_document_entry(doc, lines, m, customer_id="", your_ref=ref)
+        return [cp, *p]
     on_collective = collective and bool(debtor_keys(doc)[0])  # a B2B document on a collective debtor
     if t.status == "missing_in_exact":
         live = live_entries(entries)

@@ -65,6 +65,29 @@ def test_unmapped_rate_stops_the_plan_before_any_call(make_env):
     assert env.app.calls() == [] and env.store.scalar("SELECT count(*) FROM push_jobs") == 0
 
 
+def test_a_plan_names_every_missing_mapping_once_with_how_many_documents_it_holds(make_env):
+    """No collective debtor for NL or FR, and no VAT code for FR 20 % OSS: one plan lists all three
+    (not only the debtor, found first), each once, with the number of documents it holds back."""
+    from exactsync.mapping import save_mapping
+
+    env = make_env()
+    only_de = pl.DataFrame([{"division": DIV, "country": "DE", "account_code": "1002"}])
+    assert save_mapping(env.store, "debtor", only_de, DIV).saved
+    env.add_docs([make_doc(7101), make_doc(7102),
+                  make_doc(7103, country="FR", treatment="oss", lines=[("goods", "20", "50.00", "10.00")])])
+    env.app.clear_calls()
+    plan = plan_targets(env.store, env.settings, [Target(f"woo:invoice:{n}", "missing_in_exact")
+                                                   for n in (7101, 7102, 7103)])
+    assert plan.errors == [
+        "no collective debtor mapped for NL in division 123456 (2 documents)",
+        "no collective debtor mapped for FR in division 123456",
+        "no VAT code mapped for FR 20% oss in division 123456",  # "20%", not "2E+1%"
+    ]
+    assert plan.jobs == [] and plan.summary().splitlines()[0].endswith("nothing can be pushed until the errors "
+                                                                       "below are fixed")
+    assert env.app.calls() == []
+
+
 def test_closed_period_is_refused_naming_the_period(make_env):
     env = make_env()
     env.add_docs([make_doc(7003, day="2026-01-15")])
