@@ -381,6 +381,13 @@ CREATE OR REPLACE TEMP MACRO exs_match_ref(p_joins, p_norm, ref_tail, prefix, ki
          ELSE {MACRO}(exs_doc_ref(prefix, kind, number)) END;
 -- the entry's account is not the document's customer (docs/reconcile.md, Customer): mode is the
 -- run's customer_check, acc_id NULL = an entry without an account, which is not judged
+-- an amount in a sentence: two decimals, or all four when it has parts of a cent (exact, never rounded)
+CREATE OR REPLACE TEMP MACRO exs_amt(x) AS
+    CASE WHEN x = round(x, 2) THEN CAST(CAST(x AS DECIMAL(18,2)) AS VARCHAR) ELSE CAST(x AS VARCHAR) END;
+-- a VAT bucket in a sentence: "OSS DE 19%", "domestic 5.5%", "reverse charge 0%"
+CREATE OR REPLACE TEMP MACRO exs_bucket_text(t, c, r) AS
+    CASE WHEN t = 'oss' THEN 'OSS' ELSE replace(t, '_', ' ') END || coalesce(' ' || c, '') || ' '
+    || rtrim(rtrim(CAST(r AS VARCHAR), '0'), '.') || '%';
 CREATE OR REPLACE TEMP MACRO exs_customer_bad(mode, acc_id, acc_vatno, acc_country, cust_vatno, cust_country) AS
     CASE WHEN mode = 'off' OR acc_id IS NULL THEN false
          WHEN cust_vatno IS NOT NULL THEN acc_vatno IS DISTINCT FROM cust_vatno
@@ -832,10 +839,10 @@ WITH f AS (SELECT * FROM _rc_fin WHERE NOT slim),
 d AS (SELECT d.doc_id, d.ref FROM _rc_doc d SEMI JOIN f ON f.rid = d.doc_id),
 kd AS (SELECT kd.doc_id, kd.doc_key FROM _rc_doc kd SEMI JOIN _rc_dup k ON k.owner_id = kd.doc_id),
 st AS (
-    SELECT rid, string_agg(treatment || coalesce(' ' || country, '') || ' ' || CAST(CAST(rate AS DOUBLE) AS VARCHAR)
-                           || '%: shop ' || coalesce(CAST(shop_base AS VARCHAR), '-') || ' / '
-                           || coalesce(CAST(shop_vat AS VARCHAR), '-') || ', Exact '
-                           || coalesce(CAST(exact_base AS VARCHAR), '-') || ' / ' || coalesce(CAST(exact_vat AS VARCHAR), '-'),
+    SELECT rid, string_agg(exs_bucket_text(treatment, country, rate)
+                           || ': shop ' || coalesce(exs_amt(shop_base), '-') || ' / '
+                           || coalesce(exs_amt(shop_vat), '-') || ', Exact '
+                           || coalesce(exs_amt(exact_base), '-') || ' / ' || coalesce(exs_amt(exact_vat), '-'),
                            '; ' ORDER BY treatment, country, rate)
                FILTER (WHERE abs(delta_base) > $tol_net OR abs(delta_vat) > $tol_vat) AS split_text
     FROM _rc_cmp SEMI JOIN f USING (rid) GROUP BY rid
@@ -878,6 +885,8 @@ x AS (
     LEFT JOIN _rc_shops sh ON sh.shop = sd.shop AND f.is_doc
 ), y AS (
     SELECT x.*,
+           -- the reference as it is typed (Exact's YourRef, else the one exactsync would write), not the match key
+           coalesce(your_ref, push_ref, ref) AS shown_ref,
            CASE WHEN NOT is_doc THEN NULL
                 WHEN currency = division_currency OR division_currency IS NULL THEN shop_net
                 WHEN base_currency = division_currency THEN net_base END AS shop_net_dc,
@@ -892,7 +901,7 @@ x AS (
 SELECT $run_id AS run_id,
        CASE WHEN is_doc THEN 'doc:' || doc_key ELSE ekey END AS result_key,
        doc_key, shop, kind, doc_number, doc_date, division,
-       coalesce(your_ref, push_ref, ref) AS your_ref,
+       shown_ref AS your_ref,
        entry_ids, entry_numbers,
        entry_date, status, CASE WHEN status = 'matched' THEN NULL ELSE status END AS cause,
        {_FLAGS_SQL.replace('f.fl', 'fl')} AS flags,
@@ -900,7 +909,7 @@ SELECT $run_id AS run_id,
            WHEN 'matched' THEN NULL
            WHEN 'only_in_exact' THEN
                CASE WHEN ref IS NULL THEN 'Exact entry without a reference (YourRef); no shop document can match it'
-                    ELSE 'no shop document with reference ' || ref || ' in the shops of this division' END
+                    ELSE 'no shop document with reference ' || shown_ref || ' in the shops of this division' END
                || CASE WHEN live = 0 THEN ' (booked and reversed: nets to zero)' ELSE '' END
            WHEN 'other_period' THEN
                CASE WHEN NOT is_doc
@@ -909,22 +918,22 @@ SELECT $run_id AS run_id,
            WHEN 'missing_in_exact' THEN
                CASE WHEN division IS NULL THEN 'the shop has no Exact division configured'
                     WHEN ref IS NULL THEN 'the document has no number to build a reference from'
-                    WHEN key_owner IS NOT NULL THEN 'reference ' || ref || ' is also used by ' || key_owner || ', which takes its entries'
+                    WHEN key_owner IS NOT NULL THEN 'reference ' || shown_ref || ' is also used by ' || key_owner || ', which takes its entries'
                     WHEN coalesce(entry_count, 0) > 0 THEN 'booked and reversed in Exact (' || entry_count || ' entries cancel out)'
-                    ELSE 'no Exact entry with reference ' || ref END
-           WHEN 'duplicated_in_exact' THEN live || ' entries with reference ' || ref || ' are live in Exact'
+                    ELSE 'no Exact entry with reference ' || shown_ref END
+           WHEN 'duplicated_in_exact' THEN live || ' entries with reference ' || shown_ref || ' are live in Exact'
            WHEN 'currency_differs' THEN 'document in ' || currency || ', booked in ' || coalesce(exact_currency, '?')
-           WHEN 'amount_differs' THEN 'net differs by ' || CAST(d_net AS VARCHAR) || ', VAT by ' || CAST(d_vat AS VARCHAR)
-                                    || ', gross by ' || CAST(d_gross AS VARCHAR)
+           WHEN 'amount_differs' THEN 'net differs by ' || exs_amt(d_net) || ', VAT by ' || exs_amt(d_vat)
+                                    || ', gross by ' || exs_amt(d_gross)
            WHEN 'vat_differs' THEN
-               CASE WHEN abs(d_vat) > $tol_vat THEN 'VAT differs by ' || CAST(d_vat AS VARCHAR) || '. ' ELSE '' END
+               CASE WHEN abs(d_vat) > $tol_vat THEN 'VAT differs by ' || exs_amt(d_vat) || '. ' ELSE '' END
                || coalesce('VAT split: ' || split_text, '')
            WHEN 'customer_differs' THEN 'booked on account ' || coalesce(acc_code, '?') || ' ('
                || coalesce(acc_country, 'no country') || coalesce(', ' || acc_vat, '') || '); the document is for '
                || coalesce(vat_country, 'no country') || coalesce(', ' || vat_number, '')
            WHEN 'draft' THEN 'entry ' || coalesce(CAST(draft_entry AS VARCHAR), '?') || ' is open (Status 20), not processed'
-           WHEN 'matched_within_tolerance' THEN 'within tolerance: net ' || CAST(d_net AS VARCHAR) || ', VAT '
-               || CAST(d_vat AS VARCHAR) || ', gross ' || CAST(d_gross AS VARCHAR)
+           WHEN 'matched_within_tolerance' THEN 'within tolerance: net ' || exs_amt(d_net) || ', VAT '
+               || exs_amt(d_vat) || ', gross ' || exs_amt(d_gross)
        END AS detail,
        currency, exact_currency, division_currency,
        vat_country, treatment,

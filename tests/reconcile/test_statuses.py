@@ -112,6 +112,11 @@ def test_only_in_exact_per_reference_and_per_unreferenced_entry(store):
     no_ref = [k for k in rows if ":entry:" in k]
     assert len(no_ref) == 2 and all(rows[k]["status"] == "only_in_exact" for k in no_ref)
     assert rows[f"exact:{DIV}:MANUAL-7"]["shop_gross"] is None
+    # the sentence names the reference as it is typed in Exact, not the match key
+    w.entry("manual-0042")
+    _, rows = reconcile(store, w)
+    assert rows[f"exact:{DIV}:MANUAL-42"]["detail"] == (
+        "no shop document with reference manual-0042 in the shops of this division")
 
 
 def test_same_reference_in_another_division_does_not_match(store):
@@ -133,6 +138,7 @@ def test_duplicated_in_exact(store):
     r = rows["doc:woo:invoice:2"]
     assert (r["status"], r["cause"]) == ("duplicated_in_exact", "duplicated_in_exact")
     assert r["live_count"] == 2 and len(r["entry_ids"]) == 2
+    assert r["detail"] == "2 entries with reference WC-2 are live in Exact"
 
 
 def test_reversal_pair_cancels_and_rebooking_matches(store):
@@ -228,6 +234,7 @@ def test_amount_differs(store):
     r = rows["doc:woo:invoice:10"]
     assert (r["status"], r["cause"]) == ("amount_differs", "amount_differs")
     assert r["delta_net"] == D("-10.00") and r["delta_vat"] == D("-2.10") and r["delta_gross"] == D("-12.10")
+    assert r["detail"] == "net differs by -10.00, VAT by -2.10, gross by -12.10"
 
 
 def test_vat_differs_total_rate_country_and_treatment(store):
@@ -246,8 +253,12 @@ def test_vat_differs_total_rate_country_and_treatment(store):
     for n in (11, 12, 13, 14, 15):
         r = rows[f"doc:woo:invoice:{n}"]
         assert (r["status"], r["cause"]) == ("vat_differs", "vat_differs"), (n, r["detail"])
-    assert "VAT differs by -12" in rows["doc:woo:invoice:11"]["detail"]
-    assert "9.0%" in rows["doc:woo:invoice:12"]["detail"]
+    assert rows["doc:woo:invoice:11"]["detail"].startswith("VAT differs by -12.00. ")
+    # the sentence an accountant reads: cents, rates as typed, buckets in words
+    assert rows["doc:woo:invoice:12"]["detail"] == (
+        "VAT split: domestic 9%: shop 50.00 / 4.50, Exact - / -; domestic 21%: shop 50.00 / 10.50, Exact 100.00 / 15.00")
+    assert "OSS DE 19%: shop 100.00 / 19.00" in rows["doc:woo:invoice:14"]["detail"]
+    assert "reverse charge 0%: shop 100.00 / 0.00" in rows["doc:woo:invoice:15"]["detail"]
 
 
 def test_export_and_exempt_compare_as_zero_rated(store):
