@@ -32,8 +32,10 @@ def _require_app(ctx: Ctx) -> None:
     missing = [n for n, v in (("exact.client_id", ex.client_id), ("exact.client_secret", ex.client_secret),
                               ("exact.redirect_uri", ex.redirect_uri)) if not v]
     if missing:
+        secret = ("; the client secret belongs in .streamlit/secrets.toml ([exact] client_secret) or in "
+                  "EXACTSYNC_EXACT__CLIENT_SECRET, not in exactsync.toml" if "exact.client_secret" in missing else "")
         raise SettingsError(f"missing setting(s) {', '.join(missing)}: register the app in Exact's App Center "
-                            "and put them in exactsync.toml / .streamlit/secrets.toml (see docs/exact.md)")
+                            f"and put them in the settings (see docs/exact.md){secret}")
 
 
 def _sandbox_consent(ctx: Ctx, url: str) -> str:

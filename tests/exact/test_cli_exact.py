@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -127,3 +128,14 @@ def test_not_connected_says_so_once(cli_env, tmp_path):
     r = run("--config", _config(tmp_path, cli_env), "pull", "exact")
     assert r.exit_code == 6
     assert r.output.count("Not connected") + r.output.count("not connected") == 1, r.output
+
+
+def test_connect_without_the_client_secret_says_where_it_belongs(cli_env, tmp_path, monkeypatch):
+    monkeypatch.delenv("EXACTSYNC_EXACT__CLIENT_SECRET", raising=False)
+    cfg = Path(_config(tmp_path, cli_env))
+    cfg.write_text("".join(line for line in cfg.read_text().splitlines(keepends=True)
+                           if not line.startswith("client_secret")))
+    r = run("--config", str(cfg), "exact", "connect", "--sandbox-approve")
+    assert r.exit_code == 5, r.output
+    assert "missing setting(s) exact.client_secret: register the app" in r.output
+    assert "EXACTSYNC_EXACT__CLIENT_SECRET" in r.output and "*" not in r.output  # readable, nothing masked
