@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 import click
 
-from exactsync.cli.main import Ctx, emit, pass_ctx, pull
+from exactsync.cli.main import Ctx, emit, end_progress_line, pass_ctx, pull
 from exactsync.errors import EXIT_OK, EXIT_PARTIAL, ExactsyncError, exit_code_of
 from exactsync.shops.runner import pull_shops
 
@@ -27,7 +27,12 @@ def pull_shop(ctx: Ctx, names: tuple[str, ...]) -> None:
     shops = [settings.shop(n) for n in names] if names else list(settings.shops.values())
     if not shops:
         raise ExactsyncError("no shops configured: add a [shops.<name>] table to exactsync.toml") from None
-    results, failures = pull_shops(ctx.store, shops, progress_for=ctx.progress)
+    def progress_for(name: str):
+        end_progress_line()  # a bar the previous shop left open (it failed mid-way) keeps its line
+        return ctx.progress(name)
+
+    results, failures = pull_shops(ctx.store, shops, progress_for=progress_for)
+    end_progress_line()
     if failures and not results and len(failures) == 1:
         error = ExactsyncError(failures[0].message)  # one shop asked for, and it failed: a plain error
         error.exit_code = failures[0].exit_code
