@@ -39,7 +39,7 @@ class DemoMonth:
             server.stop()
 
 
-def prepare_demo(out: Path, *, orders: int = 300, reconcile: bool = True) -> DemoMonth:
+def prepare_demo(out: Path, *, orders: int = 300, reconcile: bool = True, mappings: bool = True) -> DemoMonth:
     from exactsync import views
     from exactsync.demo import write_config
     from exactsync.demo.bootstrap import start_demo
@@ -53,7 +53,7 @@ def prepare_demo(out: Path, *, orders: int = 300, reconcile: bool = True) -> Dem
     try:
         store = Store.from_settings(settings)
         assert not views.pull_all(store, settings).failures
-        for division in sorted({shop.division for shop in settings.shops.values() if shop.division}):
+        for division in sorted({shop.division for shop in settings.shops.values() if shop.division} if mappings else ()):
             assert not views.seed_demo_mappings(store, division)
         if reconcile:
             from exactsync.reconcile import run_reconciliation

@@ -821,6 +821,38 @@ def test_mappings_explain_the_offending_row_and_save_nothing(demo):
     assert mapping.read_mapping(store, "vat", 700001).equals(before), "nothing was saved"
 
 
+def test_mappings_page_suggests_the_missing_debtors_from_the_books(demo):
+    """No debtor mapped: *Suggest* reads them from the matched documents' entries (with the evidence),
+    *Add* puts them in the table for review, *Validate and save* stores them; the debtors then
+    resolve like the demo's own mapping for every country."""
+    from exactsync import mapping
+
+    store = demo.store()
+    original = mapping.read_mapping(store, "debtor", 700001)
+    before = mapping.load_mappings(store, 700001)
+    with store.atomic() as con:
+        con.execute("DELETE FROM map_debtors WHERE division = 700001")
+    try:
+        at = run_page("mappings.py")
+        at.button(key="map_suggest_debtor").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        suggested = next(d.value for d in at.dataframe if "evidence" in d.value.columns)
+        assert set(suggested.columns) >= {"country", "account_code", "evidence"} and len(suggested) > 3
+        assert all(" of " in e and "matched document(s)" in e for e in suggested["evidence"])
+        assert mapping.read_mapping(store, "debtor", 700001).height == 0  # nothing saved by suggesting
+        at.button(key="map_add_debtor").click().run()
+        editor = next(d.value for d in at.dataframe if "account_code" in d.value.columns and "error" in d.value.columns)
+        assert len(editor) == len(suggested) and (editor["error"] == "").all()
+        at.button(key="map_save_debtor").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any(s.value == f"Saved {len(suggested)} row(s)." for s in at.success), [s.value for s in at.success]
+        after = mapping.load_mappings(store, 700001)
+        countries = [r[0] for r in store.rows("SELECT DISTINCT upper(vat_country) FROM shop_documents")]
+        assert {c: after.collective_debtor(c) for c in countries} == {c: before.collective_debtor(c) for c in countries}
+    finally:
+        assert mapping.save_mapping(store, "debtor", original.drop("error"), 700001).saved
+
+
 def test_mappings_page_lists_every_kind(demo):
     from exactsync.views import demo_mapping_frames
 

@@ -1,0 +1,111 @@
+"""``exactsync mappings``: the push mappings of a division — show them, and suggest the missing rows
+from what Exact has booked for matched documents (``suggest --save`` saves them, validated).
+
+The dashboard's Mappings page edits the same tables; docs/push.md ("Mappings") says what each holds.
+"""
+
+from __future__ import annotations
+
+import click
+import polars as pl
+
+from exactsync.cli.main import Ctx, cli, emit, pass_ctx
+from exactsync.errors import EXIT_FAILURE
+from exactsync.settings import SettingsError
+
+__all__ = ["mappings", "mappings_show", "mappings_suggest"]
+
+_DIVISION_HELP = "Exact division (default: the only one in exact.divisions)."
+
+
+def _division(ctx: Ctx, division: int | None) -> int:
+    if division is not None:
+        return division
+    divisions = list(ctx.settings.exact.divisions)
+    if len(divisions) == 1:
+        return int(divisions[0])
+    raise SettingsError("which division? pass --division N" + (
+        f" (exact.divisions: {', '.join(map(str, divisions))})" if divisions else " (exact.divisions is empty)"))
+
+
+def _table(frame: pl.DataFrame, columns: list[str]) -> list[str]:
+    """``frame`` as aligned text lines; '' shows as "(any)", the way a mapping reads it."""
+    cells = [[("(any)" if v == "" and c == "country" else "" if v is None else str(v)) for c, v in zip(columns, row)]
+             for row in frame.select(columns).iter_rows()]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    out = ["  " + "  ".join(c.ljust(w) for c, w in zip(columns, widths))]
+    out += ["  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in cells]
+    return out
+
+
+@cli.group()
+def mappings() -> None:
+    """Push mappings (VAT codes, G/L accounts, debtors, journal) per Exact division."""
+
+
+@mappings.command("show")
+@click.argument("kinds", nargs=-1, type=click.Choice(["vat", "gl", "cost_center", "debtor", "settings"]))
+@click.option("--division", type=int, help=_DIVISION_HELP)
+@pass_ctx
+def mappings_show(ctx: Ctx, kinds: tuple[str, ...], division: int | None) -> None:
+    """Show the mappings (all kinds, or the KINDS named), each row checked against Exact's codes."""
+    from exactsync.mapping import MAPPING_KINDS, read_mapping
+
+    division = _division(ctx, division)
+    frames = {kind: read_mapping(ctx.store, kind, division) for kind in (kinds or MAPPING_KINDS)}
+
+    def human() -> str:
+        lines = []
+        for kind, frame in frames.items():
+            lines.append(f"{kind} (division {division}): " + (f"{frame.height} row(s)" if frame.height else "none"))
+            if frame.height:
+                lines += _table(frame, [c for c in frame.columns if c != "division"])
+        return "\n".join(lines)
+
+    emit(ctx, {kind: frame.to_dicts() for kind, frame in frames.items()}, human)
+    if any(frame["error"].is_not_null().any() for frame in frames.values()):
+        click.get_current_context().exit(EXIT_FAILURE)
+
+
+@mappings.command("suggest")
+@click.argument("kinds", nargs=-1, type=click.Choice(["vat", "gl", "debtor"]))
+@click.option("--division", type=int, help=_DIVISION_HELP)
+@click.option("--save", is_flag=True, help="Add the suggested rows to the stored mappings (each row validated; "
+                                           "nothing is saved for a kind with an invalid row).")
+@pass_ctx
+def mappings_suggest(ctx: Ctx, kinds: tuple[str, ...], division: int | None, save: bool) -> None:
+    """Suggest the rows the mappings lack, from what Exact has booked for matched documents.
+
+    Reads the newest reconciliation run of each period: for every VAT bucket, line and country
+    no stored row covers, the code its matched documents were booked with most, and how many.
+    Stored rows are never changed. Without --save nothing is written.
+    """
+    from exactsync.mapping import save_mapping
+    from exactsync.mapping_suggest import SUGGESTED_KINDS, suggest_mapping, with_suggestions
+
+    division = _division(ctx, division)
+    found = {kind: suggest_mapping(ctx.store, kind, division) for kind in (kinds or SUGGESTED_KINDS)}
+    saved: dict[str, list[str]] = {}
+    if save:
+        for kind, s in found.items():
+            if s.frame.height:
+                result = save_mapping(ctx.store, kind, with_suggestions(ctx.store, s).drop("error"), division)
+                saved[kind] = result.errors
+
+    def human() -> str:
+        lines = []
+        for kind, s in found.items():
+            lines.append(f"{kind} (division {division}): {s.message}")
+            if s.frame.height:
+                lines += _table(s.frame, [c for c in s.frame.columns if c != "division"])
+            if kind in saved:
+                lines.append(f"  saved {s.frame.height} row(s)" if not saved[kind] else
+                             "  not saved, fix these first (on the Mappings page or by hand): " + "; ".join(saved[kind]))
+        if not save and any(s.frame.height for s in found.values()):
+            lines.append("Nothing saved: check the rows, then add --save (or edit them on the Mappings page).")
+        return "\n".join(lines)
+
+    emit(ctx, {kind: {"documents": s.documents, "rows": s.frame.to_dicts(), "saved": (not saved[kind]) if kind in saved else False,
+                      "errors": saved.get(kind, [])} for kind, s in found.items()}, human)
+    if any(saved.values()):
+        click.get_current_context().exit(EXIT_FAILURE)

@@ -1,0 +1,157 @@
+"""Mappings suggested from what Exact booked for matched documents: on the demo month pulled from
+the sandboxes over HTTP and reconciled (no mappings saved), against the demo's own booking rules."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from decimal import Decimal
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+from demo_support import prepare_demo
+
+from exactsync.cli.main import cli, load_commands
+from exactsync.demo.exact_side import gl_for
+from exactsync.demo.mappings import demo_mapping_frames
+from exactsync.demo.model import Line
+from exactsync.mapping import MappingError, load_mappings, read_mapping, save_mapping
+from exactsync.mapping_suggest import SUGGESTED_KINDS, suggest_mapping, with_suggestions
+
+load_commands()
+Q4 = Decimal("0.0001")
+
+
+@pytest.fixture(scope="module")
+def month(tmp_path_factory):
+    m = prepare_demo(tmp_path_factory.mktemp("suggest"), orders=300, mappings=False)
+    yield m
+    m.stop()
+
+
+@pytest.fixture
+def division(month):
+    return next(s.division for s in month.settings.shops.values())
+
+
+@pytest.fixture
+def fresh(month, division):
+    """The month's store with no mapping (each test starts from none)."""
+    store = month.store()
+    with store.atomic() as con:
+        for table in ("map_vat_codes", "map_gl_accounts", "map_debtors", "map_cost_centers", "push_settings"):
+            con.execute(f"DELETE FROM {table}")
+    return store
+
+
+def matched_docs(store, division) -> list[str]:
+    return [r[0] for r in store.rows(
+        "SELECT doc_key FROM recon_results WHERE division = ? AND status = 'matched' AND len(entry_ids) = 1",
+        [division])]
+
+
+def save_suggested(store, division):
+    for kind in SUGGESTED_KINDS:
+        s = suggest_mapping(store, kind, division)
+        assert s.documents > 0 and s.frame.height > 0, (kind, s.message)
+        result = save_mapping(store, kind, with_suggestions(store, s).drop("error"), division)
+        assert result.saved, (kind, result.errors)  # every suggested code is a valid one in Exact
+    return load_mappings(store, division)
+
+
+def test_suggested_vat_codes_and_debtors_book_like_the_demo_does(fresh, division):
+    got = save_suggested(fresh, division)
+    store = fresh
+    docs = matched_docs(store, division)
+    truth = demo_mapping_frames(division)  # the rules the demo's Exact side booked by
+    expected_vat = {(r["country"], Decimal(r["rate"]).quantize(Q4), r["treatment"]): r["vat_code"]
+                    for r in truth["vat"].iter_rows(named=True)}
+
+    def demo_vat(country, rate, treatment):
+        return expected_vat.get((country, rate, treatment)) or expected_vat.get(("", rate, treatment))
+
+    buckets = store.rows("SELECT DISTINCT upper(country), rate, treatment FROM shop_vat_lines "
+                         "WHERE doc_key IN (SELECT unnest(?::VARCHAR[])) AND (base <> 0 OR vat <> 0)", [docs])
+    assert len(buckets) > 10
+    for country, rate, treatment in buckets:
+        rate = Decimal(rate).quantize(Q4)
+        assert got.vat_code(country, rate, treatment) == demo_vat(country, rate, treatment), (country, rate, treatment)
+
+    demo_debtors = {r["country"]: r["account_code"] for r in truth["debtor"].iter_rows(named=True)}
+    consumer_countries = {r[0] for r in store.rows(
+        "SELECT DISTINCT upper(vat_country) FROM shop_documents WHERE doc_key IN (SELECT unnest(?::VARCHAR[])) "
+        "AND coalesce(vat_number, '') = ''", [docs])}
+    assert len(consumer_countries) > 5
+    for country in consumer_countries:
+        assert got.collective_debtor(country) == demo_debtors.get(country, demo_debtors[""]), country
+
+
+def test_suggested_gl_accounts_are_what_most_lines_of_each_country_were_booked_on(fresh, division):
+    got = save_suggested(fresh, division)
+    docs = matched_docs(fresh, division)
+    # the demo's Exact side books a line by its treatment (exactsync.demo.exact_side.gl_for); a
+    # mapping is keyed by country, so each country gets the account most of its lines went to
+    # (counted per document, line type and VAT bucket: the lines Exact books as one)
+    booked: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    for _doc, line_type, country, _rate, treatment in fresh.rows(
+            "SELECT DISTINCT l.doc_key, l.line_type, upper(coalesce(nullif(l.country, ''), d.vat_country)), l.rate, "
+            "l.treatment FROM shop_vat_lines l JOIN shop_documents d USING (doc_key) "
+            "WHERE l.doc_key IN (SELECT unnest(?::VARCHAR[])) AND l.base <> 0", [docs]):
+        booked[(line_type, country)][gl_for(Line(line_type, country, Decimal(0), treatment, Decimal(1), Decimal(0)))] += 1
+    clear = {key: counts.most_common(1)[0][0] for key, counts in booked.items()
+             if counts.most_common(1)[0][1] * 2 > sum(counts.values())}
+    assert len(clear) > 10 and ("shipping", "NL") in clear
+    for (line_type, country), gl in clear.items():
+        assert got.gl_code(line_type, None, country) == gl, (line_type, country)
+
+
+def test_stored_rows_are_kept_and_only_what_they_miss_is_suggested(fresh, division):
+    mine = pl.DataFrame([{"division": division, "country": "DE", "account_code": "10001"}],
+                        schema={"division": pl.Int64, "country": pl.String, "account_code": pl.String})
+    assert save_mapping(fresh, "debtor", mine, division).saved
+    s = suggest_mapping(fresh, "debtor", division)
+    rows = {r["country"]: r for r in s.frame.iter_rows(named=True)}
+    assert "DE" not in rows and "" in rows  # DE is mapped (even if the books say otherwise): left alone
+    assert rows[""]["evidence"].split(" of ")[0].replace(",", "").isdigit()
+    merged = with_suggestions(fresh, s)
+    assert merged.filter(pl.col("country") == "DE")["account_code"].to_list() == ["10001"]
+    assert merged.height == s.frame.height + 1 and merged["error"].null_count() == merged.height
+
+
+def test_nothing_to_learn_from_without_a_run_and_unknown_kinds(fresh, division, tmp_path):
+    from exactsync.store import Store
+
+    empty = Store.open(tmp_path / "empty.duckdb")
+    s = suggest_mapping(empty, "vat", division)
+    assert s.documents == 0 and s.frame.height == 0 and s.message.startswith("No matched documents to learn from")
+    with pytest.raises(MappingError, match="no suggestions for mapping kind 'settings'"):
+        suggest_mapping(fresh, "settings", division)
+
+
+def test_cli_suggest_then_save_makes_the_push_plan_whole(month, fresh, division):
+    cfg = ["--config", str(month.config)]
+    runner = CliRunner()
+    period = month.period
+    r = runner.invoke(cli, [*cfg, "push", "--period", period, "--status", "missing"], catch_exceptions=False)
+    assert r.exit_code == 1 and "no VAT code mapped" in r.output, r.output  # nothing mapped yet
+
+    r = runner.invoke(cli, [*cfg, "mappings", "suggest", "--division", str(division)], catch_exceptions=False)
+    assert r.exit_code == 0 and "Nothing saved" in r.output, r.output
+    assert "matched document(s)" in r.output and read_mapping(fresh, "vat", division).height == 0
+
+    r = runner.invoke(cli, [*cfg, "--json", "mappings", "suggest", "--division", str(division), "--save"],
+                      catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert all(out[kind]["saved"] and not out[kind]["errors"] for kind in SUGGESTED_KINDS), out
+    assert read_mapping(fresh, "vat", division).height == len(out["vat"]["rows"])
+
+    r = runner.invoke(cli, [*cfg, "push", "--period", period, "--status", "missing"], catch_exceptions=False)
+    assert r.exit_code == 0 and "ERROR" not in r.output, r.output
+    assert "(dry run: nothing sent; add --yes to execute)" in r.output
+
+    r = runner.invoke(cli, [*cfg, "mappings", "suggest", "--division", str(division)], catch_exceptions=False)
+    assert r.output.count("Nothing to suggest") == 3, r.output
+    r = runner.invoke(cli, [*cfg, "mappings", "show", "vat", "--division", str(division)], catch_exceptions=False)
+    assert r.exit_code == 0 and "(any)" in r.output and "oss" in r.output, r.output
