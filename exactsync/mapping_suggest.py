@@ -183,8 +183,7 @@ def _vat_rows(counted: list[tuple], m: Any) -> list[dict]:
         tops = {_top(c) for c in per_country.values()}
         if len(tops) == 1:
             total = sum(per_country.values(), Counter())
-            uncovered = [c for c in per_country if m.vat_code(c, rate, treatment) is None]
-            if uncovered:
+            if any(m.vat_code(c, rate, treatment) is None for c in per_country):
                 code = tops.pop()
                 rows.append({"country": "", "rate": rate, "treatment": treatment, "vat_code": code,
                              "evidence": _evidence(total, code)})

@@ -1,9 +1,10 @@
 """Pull several shops, each on its own: one that cannot be read does not stop the others.
 
 The CLI (``exactsync pull shop``) and the dashboard ("Pull & reconcile") both go through
-:func:`pull_shops`. A shop that fails is one :class:`~exactsync.errors.SourceFailure` (its
-message is already in ``sync_log``: the connectors log their own refusals and missing settings;
-anything else is logged here); the database being busy stops the whole job.
+:func:`pull_shops`. A shop that fails is one :class:`~exactsync.errors.SourceFailure`. An
+:class:`~exactsync.errors.ExactsyncError` (a refusal, an unreachable shop, a missing setting) is
+already in ``sync_log``: a connector logs every error it explains, with the calls it made; anything
+else (a bug) is logged here. The database being busy stops the whole job.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import Any, Callable, Sequence
 
-from exactsync.errors import SourceFailure
+from exactsync.errors import ExactsyncError, SourceFailure
 from exactsync.shops.base import ProgressCallback, PullResult
 
 __all__ = ["SHOP_PULLERS", "puller", "pull_shops"]
@@ -45,16 +46,9 @@ def pull_shops(store: Any, shops: Sequence[Any], *,
             raise  # every other shop would wait just as long
         except Exception as e:  # noqa: BLE001 - one shop's failure is reported, the others go on
             failure = SourceFailure.of(shop.name, e)
-            if not _logged_by_connector(e):
+            if not isinstance(e, ExactsyncError):  # the connector logged what it explains
                 with store.atomic() as con:
                     Store.log_event(con, f"shop:{shop.name}", failure.message, level="error")
             failures.append(failure)
     return results, failures
 
-
-def _logged_by_connector(error: BaseException) -> bool:
-    from exactsync.settings import SettingsError
-    from exactsync.shops.magento import MagentoError
-    from exactsync.shops.woocommerce import WooApiError
-
-    return isinstance(error, (SettingsError, MagentoError, WooApiError))
