@@ -261,6 +261,20 @@ def test_vat_differs_total_rate_country_and_treatment(store):
     assert "reverse charge 0%: shop 100.00 / 0.00" in rows["doc:woo:invoice:15"]["detail"]
 
 
+def test_the_vat_split_sentence_names_only_the_buckets_that_differ(store):
+    w = World()
+    w.doc(18, lines=[nl("100"), nl("50", 9)])  # 21 % right, 9 % with 50 cents too much VAT
+    w.entry("WC-18", lines=[("2", D(100), D(21)), ("1", D(50), D("5.00"))])
+    w.doc(19, lines=[nl("100"), nl("50", 9)])  # both buckets right, within a cent of each
+    w.entry("WC-19", lines=[("2", D("100.01"), D(21)), ("1", D(50), D("4.50"))])
+    _, rows = reconcile(store, w)
+    r = rows["doc:woo:invoice:18"]
+    assert r["status"] == "vat_differs"
+    assert r["detail"] == "VAT differs by 0.50. VAT split: domestic 9%: shop 50.00 / 4.50, Exact 50.00 / 5.00"
+    ok = rows["doc:woo:invoice:19"]
+    assert ok["status"] == "matched_within_tolerance" and "VAT split" not in ok["detail"]
+
+
 def test_export_and_exempt_compare_as_zero_rated(store):
     w = World()
     d = w.doc(16, lines=[export("US", "100")], country="US")
