@@ -10,8 +10,7 @@ from urllib.parse import urlsplit
 import click
 
 from exactsync.cli.main import Ctx, emit, end_progress_line, exact, pass_ctx, pull
-from exactsync.errors import (EXIT_AUTH, EXIT_BUSY, EXIT_FAILURE, EXIT_PARTIAL, ExactsyncError, SourceFailure,
-                              exit_code_of)
+from exactsync.errors import EXIT_AUTH, EXIT_FAILURE, EXIT_PARTIAL, ExactsyncError, exit_code_of
 from exactsync.settings import SettingsError
 
 __all__ = ["connect_cmd", "test_cmd", "pull_exact_cmd", "is_loopback"]
@@ -163,39 +162,31 @@ def ctx_exit(code: int) -> None:
 @pass_ctx
 def pull_exact_cmd(ctx: Ctx, divisions: tuple[int, ...], full: bool, resync: bool) -> None:
     """Pull Exact reference data, booked transaction lines and deletions into the database."""
-    from exactsync.exact.pull import make_client, pull_exact
-    from exactsync.exact.ratelimit import DailyLimitReached
+    from exactsync.exact.pull import make_client
+    from exactsync.exact.runner import pull_divisions
 
     settings = ctx.settings
     targets = list(divisions) or list(settings.exact.divisions)
     if not targets:
         raise SettingsError("no division to pull: set exact.divisions or pass --division")
     client = make_client(settings, store=ctx.store)
-    results = []
-    failures: list[SourceFailure] = []
-    stopped: DailyLimitReached | None = None
     try:
         status = client.tokens.status()  # not connected: the pull's own error says so, once
         if status.connected and status.warning and not ctx.json:
             click.echo(f"Warning: {status.warning}", err=True)
-        for div in targets:
-            try:
-                res = pull_exact(ctx.store, settings, div, client=client, full=full, resync=resync,
-                                 on_progress=ctx.progress(f"Exact {div}"))
-            except DailyLimitReached as e:
-                stopped = e
-                results.append({"division": div, "complete": False, "stopped": str(e)})
-                continue
-            except ExactsyncError as e:
-                end_progress_line()
-                if e.exit_code in (EXIT_AUTH, EXIT_BUSY) or len(targets) == 1:
-                    raise  # the token or the database: every other division would fail alike
-                failures.append(SourceFailure.of(f"Division {div}", e))  # e.g. no access to it: the others go on
-                continue
-            end_progress_line()
-            results.append(res.as_dict())
+        pulls = pull_divisions(ctx.store, settings, targets, client=client, full=full, resync=resync,
+                               progress_for=lambda div: ctx.progress(f"Exact {div}"),
+                               on_done=lambda div: end_progress_line())
     finally:
         client.close()
+    # one division asked for, or the token failing before anything was pulled: the error as it is
+    lone = len(targets) == 1 and pulls.failures
+    if (lone or (pulls.fatal is not None and not pulls.pulled)) and isinstance(pulls.errors[0], ExactsyncError):
+        raise pulls.errors[0]
+    failures = pulls.failures
+    results = [r.as_dict() for r in pulls.results] + [
+        {"division": int(f.source.split()[-1]), "complete": False, "stopped": f.message} for f in pulls.stopped]
+    results.sort(key=lambda r: targets.index(r["division"]))
 
     def human() -> str:
         lines = []
@@ -209,13 +200,16 @@ def pull_exact_cmd(ctx: Ctx, divisions: tuple[int, ...], full: bool, resync: boo
                          + f"{r['record_errors']} record errors, "
                          f"{r['calls']} API calls")
         lines += [f"{f.source}: not pulled. {f.message}" for f in failures]
+        if pulls.skipped:
+            lines.append(f"Not tried (they need the same authorisation): division(s) "
+                         f"{', '.join(str(d) for d in pulls.skipped)}")
         return "\n".join(lines)
 
-    emit(ctx, {"results": results, "failures": [f.as_dict() for f in failures]}, human)
+    emit(ctx, {"results": results, "failures": [f.as_dict() for f in failures], "not_tried": pulls.skipped}, human)
     record_errors = any(r.get("record_errors") for r in results)
     if record_errors and not ctx.json:
         click.echo("Some records could not be stored: see the sync log (exactsync status).", file=sys.stderr)
     if failures:
         ctx_exit(exit_code_of(failures, len(results)))
-    if stopped is not None or record_errors:
+    if pulls.stopped or record_errors:
         ctx_exit(EXIT_PARTIAL)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 import polars as pl
@@ -136,18 +136,19 @@ def pull_all(store: Store, settings: Any, *, on_progress=None, shops: Sequence[s
         report.results += results
         report.failures += failures
     if divisions:
-        from exactsync.exact.pull import pull_exact
+        from exactsync.exact.runner import pull_divisions
 
-        for j, division in enumerate(divisions):
-            _step(on_progress, len(names) + j, total, f"Pulling Exact division {division}…")
-            try:
-                report.results.append(pull_exact(store, settings, division))
-            except StoreBusyError:
-                raise
-            except Exception as e:  # noqa: BLE001 - reported with the others; the shops' pulls stay
-                report.failures.append(SourceFailure.of(f"Exact division {division}", e))
-                if report.failures[-1].exit_code == EXIT_AUTH:
-                    break  # every division needs the same token
+        def starting(division: int) -> None:
+            _step(on_progress, len(names) + divisions.index(division), total, f"Pulling Exact division {division}…")
+
+        pulls = pull_divisions(store, settings, divisions, on_start=starting)
+        report.results += pulls.results
+        # the shops' names beside them: "Exact division N"
+        report.failures += [replace(f, source=f"Exact {f.source.lower()}") for f in pulls.stopped + pulls.failures]
+        if pulls.skipped:
+            report.failures.append(SourceFailure(
+                "Exact", f"division(s) {', '.join(str(d) for d in pulls.skipped)} not tried: they need the same "
+                         "authorisation", EXIT_AUTH))
     _step(on_progress, total, total, "Pulled")
     return report
 

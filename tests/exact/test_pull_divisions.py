@@ -1,0 +1,85 @@
+"""exactsync.exact.runner.pull_divisions: the one rule the CLI and the dashboard share, against the sandbox."""
+
+from __future__ import annotations
+
+import pytest
+
+from exact.conftest import DIV, DIV2, small_scenario
+from exactsync import views
+from exactsync.errors import EXIT_AUTH, EXIT_PARTIAL
+from exactsync.exact.runner import pull_divisions
+
+
+def _errors(store):
+    return store.rows("SELECT record_key, message FROM sync_log WHERE level = 'error' ORDER BY logged_at")
+
+
+def test_a_division_without_access_is_a_failure_and_the_next_is_pulled(make_env):
+    env = make_env(clock_=None)
+    pulls = pull_divisions(env.store, env.settings, [999999, DIV])
+    assert [r.division for r in pulls.results] == [DIV] and pulls.results[0].complete
+    assert [f.source for f in pulls.failures] == ["Division 999999"]
+    assert "Exact answered 403" in pulls.failures[0].message
+    assert pulls.fatal is None and pulls.skipped == [] and pulls.stopped == []
+    # pull_exact logged it; the runner did not log it again
+    assert [key for key, _ in _errors(env.store)] == ["999999"]
+
+
+def test_not_connected_stops_the_divisions_that_share_the_token(make_env):
+    env = make_env(clock_=None, connect=False)
+    pulls = pull_divisions(env.store, env.settings, [DIV, DIV2])
+    assert pulls.results == [] and [f.source for f in pulls.failures] == [f"Division {DIV}"]
+    assert pulls.failures[0].exit_code == EXIT_AUTH and pulls.fatal is pulls.errors[0]
+    assert pulls.skipped == [DIV2]
+
+
+def test_the_daily_limit_stops_one_division_cleanly_and_the_next_is_tried(make_env):
+    scenario = small_scenario()
+    scenario["limits"]["daily"] = 3
+    env = make_env(scenario, clock_=None)
+    pulls = pull_divisions(env.store, env.settings, [DIV, DIV2])
+    assert pulls.failures == [] and pulls.fatal is None
+    assert [f.source for f in pulls.stopped] == [f"Division {DIV}", f"Division {DIV2}"]
+    assert all(f.exit_code == EXIT_PARTIAL and "daily API limit" in f.message for f in pulls.stopped)
+    assert env.api_calls(DIV2)  # tried after DIV stopped
+    assert pulls.pulled == 2
+
+
+def test_a_bug_in_one_division_is_logged_and_the_others_are_pulled(make_env, monkeypatch):
+    from exactsync.exact import pull as pull_module
+
+    env = make_env(clock_=None)
+    real = pull_module.pull_exact
+
+    def broken(store, settings, division, **kw):
+        if division == DIV:
+            raise KeyError("Amount")
+        return real(store, settings, division, **kw)
+
+    monkeypatch.setattr(pull_module, "pull_exact", broken)
+    pulls = pull_divisions(env.store, env.settings, [DIV, DIV2])
+    assert [r.division for r in pulls.results] == [DIV2]
+    assert pulls.failures[0].message == "unexpected error (KeyError: 'Amount')"
+    assert _errors(env.store) == [(str(DIV), "division %d not pulled: unexpected error (KeyError: 'Amount')" % DIV)]
+
+
+def test_a_busy_database_stops_everything(make_env, monkeypatch):
+    from exactsync.exact import pull as pull_module
+    from exactsync.store import StoreBusyError
+
+    env = make_env(clock_=None)
+
+    def busy(*a, **kw):
+        raise StoreBusyError("in use")
+
+    monkeypatch.setattr(pull_module, "pull_exact", busy)
+    with pytest.raises(StoreBusyError):
+        pull_divisions(env.store, env.settings, [DIV, DIV2])
+
+
+def test_the_dashboard_pull_names_the_divisions_not_tried(make_env):
+    env = make_env(clock_=None, connect=False)
+    report = views.pull_all(env.store, env.settings)
+    assert [f.source for f in report.failures] == [f"Exact division {DIV}", "Exact"]
+    assert report.failures[0].exit_code == EXIT_AUTH
+    assert f"division(s) {DIV2} not tried" in report.message
