@@ -3,8 +3,9 @@
 Per Exact division:
 
 * ``vat``: (country, rate, treatment) → VAT code. ``country`` '' = any country.
-* ``gl``: (line type, tax class, country) → revenue GL account code; '' = any. The most specific
-  row wins: tax class beats country, and both beat the catch-all.
+* ``gl``: (line type, treatment, tax class, country) → revenue GL account code; '' = any. The
+  most specific row wins: treatment beats tax class, tax class beats country, and each beats the
+  catch-all (migration 0410: domestic, reverse-charge, OSS and export revenue on their own accounts).
 * ``cost_center``: country → cost centre code ('' = any).
 * ``debtor``: country → the collective debtor's account code ('' = any).
 * ``settings``: the sales journal code and the debtor strategy (``collective``: one debtor per
@@ -49,14 +50,17 @@ DEBTOR_STRATEGIES = ("collective", "lookup")
 #: GL account types that can never carry a sales line (cash, bank, AR, AP, VAT; reference §5.7).
 _NON_REVENUE_GL_TYPES = {10, 12, 20, 22, 24}
 
+#: key columns a frame may leave out, with the value they then take ('' = any)
+_OPTIONAL: dict[str, dict[str, str]] = {"gl": {"treatment": "", "tax_class": ""}}
+
 # kind -> (table, key columns, value columns, polars schema)
 _SPECS: dict[str, tuple[str, list[str], list[str], dict[str, Any]]] = {
     "vat": ("map_vat_codes", ["division", "country", "rate", "treatment"], ["vat_code"],
             {"division": pl.Int64, "country": pl.String, "rate": pl.Decimal(7, 4), "treatment": pl.String,
              "vat_code": pl.String}),
-    "gl": ("map_gl_accounts", ["division", "line_type", "tax_class", "country"], ["gl_code"],
-           {"division": pl.Int64, "line_type": pl.String, "tax_class": pl.String, "country": pl.String,
-            "gl_code": pl.String}),
+    "gl": ("map_gl_accounts", ["division", "line_type", "treatment", "tax_class", "country"], ["gl_code"],
+           {"division": pl.Int64, "line_type": pl.String, "treatment": pl.String, "tax_class": pl.String,
+            "country": pl.String, "gl_code": pl.String}),
     "cost_center": ("map_cost_centers", ["division", "country"], ["cost_center"],
                     {"division": pl.Int64, "country": pl.String, "cost_center": pl.String}),
     "debtor": ("map_debtors", ["division", "country"], ["account_code"],
@@ -247,6 +251,9 @@ def _clean(kind: str, row: dict) -> dict:
 def validate_mapping(store: Any, kind: str, frame: pl.DataFrame) -> pl.DataFrame:
     """``frame`` (cleaned) with an ``error`` column: None when the row is valid."""
     table, keys, values, schema = _spec(kind)
+    optional = {c: v for c, v in _OPTIONAL.get(kind, {}).items() if c not in frame.columns}
+    if optional:  # a frame written before the column existed (G/L without treatment: any)
+        frame = frame.with_columns([pl.lit(v, dtype=schema[c]).alias(c) for c, v in optional.items()])
     missing = [c for c in keys + values if c not in frame.columns]
     if missing:
         raise MappingError(f"the {kind} mapping needs the column(s) {', '.join(missing)}")
@@ -292,6 +299,9 @@ def _row_problems(kind: str, r: dict, refs: dict[int, ExactRefData]) -> list[str
     elif kind == "gl":
         if r.get("line_type") not in LINE_TYPES:
             problems.append(f"line type {r.get('line_type')!r} is not one of {', '.join(LINE_TYPES)}")
+        if r.get("treatment") and (r["treatment"] not in TREATMENTS or r["treatment"] == "mixed"):
+            problems.append(f"treatment {r['treatment']!r} is not one of domestic, oss, reverse_charge, export, "
+                            "exempt (or empty: any)")
         if not r.get("gl_code"):
             problems.append("G/L account is missing")
         else:
@@ -357,7 +367,7 @@ class Mappings:
     debtor_strategy: str = "collective"
     create_debtors: bool = False
     vat: dict[tuple[str, Decimal, str], str] = field(default_factory=dict)
-    gl: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    gl: dict[tuple[str, str, str, str], str] = field(default_factory=dict)  # (line type, treatment, tax class, country)
     cost_centers: dict[str, str] = field(default_factory=dict)
     debtors: dict[str, str] = field(default_factory=dict)
     known_debtors: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # match_key -> (id, code)
@@ -367,10 +377,13 @@ class Mappings:
         rate = Decimal(rate).quantize(Decimal("0.0001"))
         return self.vat.get((c, rate, treatment)) or self.vat.get(("", rate, treatment))
 
-    def gl_code(self, line_type: str, tax_class: str | None, country: str | None) -> str | None:
-        t, c = (tax_class or "").strip(), (country or "").upper()
+    def gl_code(self, line_type: str, tax_class: str | None, country: str | None,
+                treatment: str | None = None) -> str | None:
+        """The most specific row: treatment, then tax class, then country, then any."""
+        tr, t, c = (treatment or "").strip().lower(), (tax_class or "").strip(), (country or "").upper()
         for lt in (line_type, "goods") if line_type == "adjustment" else (line_type,):
-            for key in ((lt, t, c), (lt, t, ""), (lt, "", c), (lt, "", "")):
+            for key in ((lt, tr, t, c), (lt, tr, t, ""), (lt, tr, "", c), (lt, tr, "", ""),
+                        (lt, "", t, c), (lt, "", t, ""), (lt, "", "", c), (lt, "", "", "")):
                 if key in self.gl:
                     return self.gl[key]
         return None
@@ -394,7 +407,7 @@ def load_mappings(store: Any, division: int, *, default_journal: str = "70") -> 
         for r in _rows(con, "SELECT * FROM map_vat_codes WHERE division = ?", [division]):
             m.vat[(r["country"].upper(), Decimal(r["rate"]).quantize(Decimal("0.0001")), r["treatment"])] = r["vat_code"]
         for r in _rows(con, "SELECT * FROM map_gl_accounts WHERE division = ?", [division]):
-            m.gl[(r["line_type"], r["tax_class"], r["country"].upper())] = r["gl_code"]
+            m.gl[(r["line_type"], r["treatment"], r["tax_class"], r["country"].upper())] = r["gl_code"]
         for r in _rows(con, "SELECT * FROM map_cost_centers WHERE division = ?", [division]):
             m.cost_centers[r["country"].upper()] = r["cost_center"]
         for r in _rows(con, "SELECT * FROM map_debtors WHERE division = ?", [division]):

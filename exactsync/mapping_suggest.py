@@ -18,9 +18,9 @@ What is read, per kind (only pairs that say one thing are counted):
   theirs used the same code, else per country.
 * ``gl``: the same per line type (goods, shipping, …): the document's lines of one type and
   bucket paired with the entry's revenue line of the same amount. Per line type: the account
-  used most for any country (''), and a row per country that used another one. (A mapping is
-  keyed by country, not treatment: where one country's B2B and consumer lines go to different
-  accounts, the one used most is proposed and the evidence shows the other.)
+  used most for any treatment and country (''), a row per treatment that used another one
+  (domestic, OSS, reverse charge and export revenue usually have accounts of their own), and
+  within a treatment a row per country that used another one than the treatment's.
 * ``debtor``: documents without a VAT number (consumers: a company has its own account). The
   account used most for any country (''), and a row per country that used another one.
 """
@@ -80,16 +80,16 @@ GROUP BY ALL
 _GL = """
 WITH s AS (
     SELECT p.doc_key, p.entry_id, l.line_type, upper(coalesce(nullif(l.country, ''), d.vat_country, '')) AS country,
-           round(sum(l.base), 2) AS amount
+           coalesce(l.treatment, d.treatment, '') AS treatment, round(sum(l.base), 2) AS amount
     FROM _sg_pairs p JOIN shop_vat_lines l ON l.doc_key = p.doc_key JOIN shop_documents d ON d.doc_key = p.doc_key
-    GROUP BY p.doc_key, p.entry_id, l.line_type, 4, l.rate, l.treatment HAVING sum(l.base) <> 0
+    GROUP BY p.doc_key, p.entry_id, l.line_type, 4, l.rate, 5 HAVING sum(l.base) <> 0
 ), x AS (
     SELECT v.entry_id, trim(v.gl_account_code) AS code, v.base AS amount
     FROM exact_vat_lines v SEMI JOIN _sg_pairs p ON p.entry_id = v.entry_id
     WHERE v.division = $division AND trim(v.gl_account_code) <> ''
 ), su AS (SELECT * FROM s QUALIFY count(*) OVER (PARTITION BY doc_key, amount) = 1),
 xu AS (SELECT * FROM x QUALIFY count(*) OVER (PARTITION BY entry_id, amount) = 1)
-SELECT su.line_type, su.country, xu.code, count(*) AS n
+SELECT su.line_type, su.treatment, su.country, xu.code, count(*) AS n
 FROM su JOIN xu ON xu.entry_id = su.entry_id AND xu.amount = su.amount
 GROUP BY ALL
 """
@@ -218,15 +218,34 @@ def _per_country(per_country: dict[str, Counter], current, value: str, base: dic
 
 
 def _gl_rows(counted: list[tuple], m: Any) -> list[dict]:
-    by_type: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
-    for line_type, country, code, n in counted:
-        by_type[line_type][country][code] += n
+    """Per line type: the account for any treatment, then per treatment, then per country within
+    a treatment, each only where it differs from the level above and no stored row has its key."""
+    what = "lines of matched documents"
+    by_type: dict[str, dict[str, dict[str, Counter]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(Counter)))
+    for line_type, treatment, country, code, n in counted:
+        by_type[line_type][treatment or ""][country or ""][code] += n
     rows: list[dict] = []
-    for line_type, per_country in sorted(by_type.items()):
-        def current(country: str, lt: str = line_type) -> str | None:
-            return m.gl.get((lt, "", country))
-        rows += _per_country(per_country, current, "gl_code", {"line_type": line_type, "tax_class": ""},
-                             "lines of matched documents")
+    for line_type, per_treatment in sorted(by_type.items()):
+        def stored(treatment: str, country: str, lt: str = line_type) -> str | None:
+            return m.gl.get((lt, treatment, "", country))
+
+        total = sum((c for per_country in per_treatment.values() for c in per_country.values()), Counter())
+        default = stored("", "") or _top(total)
+        if stored("", "") is None:
+            rows.append({"line_type": line_type, "treatment": "", "tax_class": "", "country": "", "gl_code": default,
+                         "evidence": _evidence(total, default, what)})
+        for treatment, per_country in sorted(per_treatment.items()):
+            counts = sum(per_country.values(), Counter())
+            own = stored(treatment, "") if treatment else None
+            level = own or (_top(counts) if treatment else default)
+            if treatment and own is None and level != default:
+                rows.append({"line_type": line_type, "treatment": treatment, "tax_class": "", "country": "",
+                             "gl_code": level, "evidence": _evidence(counts, level, what)})
+            for country, c_counts in sorted(per_country.items()):
+                code = _top(c_counts)
+                if country and code != level and stored(treatment, country) is None:
+                    rows.append({"line_type": line_type, "treatment": treatment, "tax_class": "", "country": country,
+                                 "gl_code": code, "evidence": _evidence(c_counts, code, what)})
     return rows
 
 

@@ -177,3 +177,25 @@ def test_match_reference_migration_fills_existing_rows(tmp_path):
     # 0350: the entry's line summary gets the division-currency sums of its lines
     assert store.rows("SELECT lines_base, lines_base_dc, lines_vat_dc FROM exact_entries") == [
         (Decimal("-10"), Decimal("-8"), Decimal("-1.68"))]
+
+
+def test_gl_mapping_migration_keeps_every_row_for_any_treatment(tmp_path):
+    """A database from before 0410 keeps its G/L accounts, each now for any treatment ('')."""
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE _migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP NOT NULL)")
+    for name, up in discover():
+        if name < "0410":
+            up(con)
+            con.execute("INSERT INTO _migrations VALUES (?, now())", [name])
+    con.execute("INSERT INTO map_gl_accounts (division, line_type, tax_class, country, gl_code) VALUES "
+                "(1, 'goods', '', '', '8000'), (1, 'goods', 'reduced-rate', 'DE', '8011')")
+    con.close()
+    assert "0410_gl_by_treatment" in Store(path).migrate()
+    store = Store(path)
+    assert store.rows("SELECT line_type, treatment, tax_class, country, gl_code FROM map_gl_accounts ORDER BY gl_code") == [
+        ("goods", "", "", "", "8000"), ("goods", "", "reduced-rate", "DE", "8011")]
+    # the key now holds the treatment: the same line type, tax class and country may differ by it
+    store.execute("INSERT INTO map_gl_accounts (division, line_type, treatment, tax_class, country, gl_code) "
+                  "VALUES (1, 'goods', 'oss', '', '', '8010')")
+    assert store.scalar("SELECT count(*) FROM map_gl_accounts") == 3

@@ -38,10 +38,11 @@ def demo_mapping_frames(division: int) -> dict[str, pl.DataFrame]:
             vat.append((division, country, red, "oss", f"{country}L"))
     vat += [(division, "", zero, "reverse_charge", "ICL"), (division, "", zero, "export", "EXP"),
             (division, "", zero, "exempt", "EXP")]
-    gl = [(division, "goods", "", "", "8020"), (division, "goods", "", HOME, "8000"),
-          (division, "shipping", "", "", "8100"), (division, "fee", "", "", "8020"),
-          (division, "adjustment", "", "", "8020")]
-    gl += [(division, "goods", "", c, "8010") for c in EU_RATES if c != HOME]
+    # revenue per treatment, as exact_side.gl_for books it: domestic 8000, OSS 8010, the rest
+    # (reverse charge, export, exempt) 8020; shipping 8100
+    gl = [(division, "goods", "", "", "", "8020"), (division, "goods", "domestic", "", "", "8000"),
+          (division, "goods", "oss", "", "", "8010"), (division, "shipping", "", "", "", "8100"),
+          (division, "fee", "", "", "", "8020"), (division, "adjustment", "", "", "", "8020")]
     debtors = [(division, c, debtor_code(c)) for c in DEBTOR_COUNTRIES] + [(division, "", debtor_code(HOME))]
 
     def frame(kind: str, rows: list[tuple]) -> pl.DataFrame:

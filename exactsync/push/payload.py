@@ -196,11 +196,12 @@ def build_document_entry(
             if p:
                 problems.append(p)
         line_type = row.get("line_type") or "goods"
-        gl_code = mappings.gl_code(line_type, row.get("tax_class"), country)
+        gl_code = mappings.gl_code(line_type, row.get("tax_class"), country, treatment)
         gl_id = ""
         if gl_code is None:
             tc = f" tax class {row.get('tax_class')!r}" if row.get("tax_class") else ""
-            problems.append(f"no G/L account mapped for {line_type}{tc} ({country or 'any country'}) "
+            tr = f"{(treatment or '').replace('_', ' ')}, " if treatment else ""
+            problems.append(f"no G/L account mapped for {line_type}{tc} ({tr}{country or 'any country'}) "
                             f"in division {mappings.division}")
         else:
             p = ref.gl_problem(gl_code)

@@ -4,7 +4,6 @@ the sandboxes over HTTP and reconciled (no mappings saved), against the demo's o
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
 from decimal import Decimal
 
 import polars as pl
@@ -87,23 +86,28 @@ def test_suggested_vat_codes_and_debtors_book_like_the_demo_does(fresh, division
         assert got.collective_debtor(country) == demo_debtors.get(country, demo_debtors[""]), country
 
 
-def test_suggested_gl_accounts_are_what_most_lines_of_each_country_were_booked_on(fresh, division):
+def test_suggested_gl_accounts_book_every_line_as_exact_did(fresh, division):
     got = save_suggested(fresh, division)
     docs = matched_docs(fresh, division)
-    # the demo's Exact side books a line by its treatment (exactsync.demo.exact_side.gl_for); a
-    # mapping is keyed by country, so each country gets the account most of its lines went to
-    # (counted per document, line type and VAT bucket: the lines Exact books as one)
-    booked: dict[tuple[str, str], Counter] = defaultdict(Counter)
-    for _doc, line_type, country, _rate, treatment in fresh.rows(
-            "SELECT DISTINCT l.doc_key, l.line_type, upper(coalesce(nullif(l.country, ''), d.vat_country)), l.rate, "
-            "l.treatment FROM shop_vat_lines l JOIN shop_documents d USING (doc_key) "
-            "WHERE l.doc_key IN (SELECT unnest(?::VARCHAR[])) AND l.base <> 0", [docs]):
-        booked[(line_type, country)][gl_for(Line(line_type, country, Decimal(0), treatment, Decimal(1), Decimal(0)))] += 1
-    clear = {key: counts.most_common(1)[0][0] for key, counts in booked.items()
-             if counts.most_common(1)[0][1] * 2 > sum(counts.values())}
-    assert len(clear) > 10 and ("shipping", "NL") in clear
-    for (line_type, country), gl in clear.items():
-        assert got.gl_code(line_type, None, country) == gl, (line_type, country)
+    # the demo's Exact side books a line by its line type and treatment (exactsync.demo.exact_side.gl_for):
+    # a mapping keyed by treatment learns exactly that, with no row per country
+    s = suggest_mapping(fresh, "gl", division)
+    assert s.frame.height == 0  # all saved by save_suggested: nothing left to suggest
+    rows = read_mapping(fresh, "gl", division)
+    assert set(rows["country"].to_list()) == {""}, rows
+    # the account most goods went to for any treatment, and one row per treatment booked otherwise
+    assert sorted((r["line_type"], r["treatment"], r["gl_code"]) for r in rows.iter_rows(named=True)) == [
+        ("goods", "", "8010"), ("goods", "domestic", "8000"), ("goods", "export", "8020"),
+        ("goods", "reverse_charge", "8020"), ("shipping", "", "8100")]
+    lines = fresh.rows(
+        "SELECT DISTINCT l.doc_key, l.line_type, upper(coalesce(nullif(l.country, ''), d.vat_country)), l.rate, "
+        "l.treatment FROM shop_vat_lines l JOIN shop_documents d USING (doc_key) "
+        "WHERE l.doc_key IN (SELECT unnest(?::VARCHAR[])) AND l.base <> 0", [docs])
+    treatments = {t for *_, t in lines}
+    assert {"domestic", "oss", "reverse_charge"} <= treatments and len(lines) > 100
+    for _doc, line_type, country, _rate, treatment in lines:
+        want = gl_for(Line(line_type, country, Decimal(0), treatment, Decimal(1), Decimal(0)))
+        assert got.gl_code(line_type, None, country, treatment) == want, (line_type, treatment, country)
 
 
 def test_stored_rows_are_kept_and_only_what_they_miss_is_suggested(fresh, division):

@@ -19,7 +19,7 @@ def _mappings() -> Mappings:
     ref.periods = [(2026, 3, dt.date(2026, 3, 1), dt.date(2026, 3, 31))]
     m = Mappings(1, ref, journal_code="70")
     m.vat[("", D("21.0000"), "domestic")] = "2"
-    m.gl[("goods", "", "")] = "8000"
+    m.gl[("goods", "", "", "")] = "8000"
     return m
 
 
@@ -70,3 +70,34 @@ def test_find_existing_tells_our_entries_apart():
     assert find_existing("create", "WC-3", None, entries) is None
     # a fully cancelled reference counts as absent for a new create
     assert find_existing("create", "WC-1", None, entries[:2]) is None
+
+
+def test_the_gl_account_is_the_most_specific_row_treatment_first():
+    m = _mappings()
+    m.gl.update({("goods", "", "", "DE"): "8001", ("goods", "", "reduced", ""): "8002",
+                 ("goods", "reverse_charge", "", ""): "8020", ("goods", "oss", "", "DE"): "8011",
+                 ("shipping", "", "", ""): "8100"})
+    assert m.gl_code("goods", None, "NL", "domestic") == "8000"  # nothing more specific: any
+    assert m.gl_code("goods", None, "DE", "domestic") == "8001"  # country
+    assert m.gl_code("goods", "reduced", "DE", "domestic") == "8002"  # tax class beats country
+    assert m.gl_code("goods", "reduced", "DE", "reverse_charge") == "8020"  # treatment beats both
+    assert m.gl_code("goods", None, "DE", "oss") == "8011" and m.gl_code("goods", None, "FR", "oss") == "8000"
+    assert m.gl_code("adjustment", None, "DE", "reverse_charge") == "8020"  # an adjustment books as goods
+    assert m.gl_code("fee", None, "NL", "domestic") is None
+
+
+def test_a_line_is_booked_on_its_treatments_account_and_an_unmapped_one_is_named_with_it():
+    m = _mappings()
+    m.ref.gl_by_code["8020"] = {"code": "8020", "gl_id": "g-8020", "type": 110, "balance_type": "W", "is_blocked": False}
+    m.ref.vat_codes["ICL"] = {"code": "ICL", "percentage": D(0), "is_blocked": False, "vat_transaction_type": "B",
+                              "oss_country": None, "eu_sales_listing": "L"}
+    m.vat[("", D("0.0000"), "reverse_charge")] = "ICL"
+    m.gl[("goods", "reverse_charge", "", "")] = "8020"
+    doc = {**_doc("100.00", "0.00"), "vat_country": "DE", "treatment": "reverse_charge"}
+    rc = {**_line(1, "100", "0"), "country": "DE", "rate": D(0), "treatment": "reverse_charge"}
+    draft, problems = build_document_entry(doc, [rc], m, customer_id="c", your_ref="X-2")
+    assert problems == [] and [line.gl_code for line in draft.lines] == ["8020"]
+    del m.gl[("goods", "", "", "")]
+    _, problems = build_document_entry(_doc("10.00", "2.10"), [_line(1, "10", "2.10")], m, customer_id="c",
+                                       your_ref="X-3")
+    assert "no G/L account mapped for goods (domestic, NL) in division 1" in problems
