@@ -853,6 +853,36 @@ def test_mappings_page_suggests_the_missing_debtors_from_the_books(demo):
         assert mapping.save_mapping(store, "debtor", original.drop("error"), 700001).saved
 
 
+def test_mappings_page_maps_a_gl_account_per_treatment(demo):
+    """The G/L tab keys a row by treatment too (a choice list, empty = any): a typo is explained,
+    an export row is saved and then wins over the catch-all for export lines only."""
+    from exactsync import mapping, views
+
+    store = demo.store()
+    before = mapping.read_mapping(store, "gl", 700001)
+    config = views.mapping_columns("gl", 700001)["treatment"]
+    assert config["type_config"]["options"][:2] == ["", "domestic"] and "mixed" not in config["type_config"]["options"]
+    at = run_page("mappings.py")
+    row = {"line_type": "goods", "treatment": "b2b", "tax_class": "", "country": "", "gl_code": "8100"}
+    at.session_state["map_edit_gl"] = {"edited_rows": {}, "added_rows": [row], "deleted_rows": []}
+    at.button(key="map_save_gl").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = next(d.value for d in at.dataframe if "gl_code" in d.value.columns)
+    assert "treatment 'b2b' is not one of domestic" in shown["error"].iloc[-1]
+    assert mapping.read_mapping(store, "gl", 700001).equals(before), "nothing was saved"
+    try:
+        at = run_page("mappings.py")
+        at.session_state["map_edit_gl"] = {"edited_rows": {}, "added_rows": [{**row, "treatment": "export"}],
+                                           "deleted_rows": []}
+        at.button(key="map_save_gl").click().run()
+        assert any(s.value == f"Saved {before.height + 1} row(s)." for s in at.success), [s.value for s in at.success]
+        m = mapping.load_mappings(store, 700001)
+        assert m.gl_code("goods", None, "US", "export") == "8100"
+        assert m.gl_code("goods", None, "DE", "reverse_charge") == "8020"
+    finally:
+        assert mapping.save_mapping(store, "gl", before.drop("error"), 700001).saved
+
+
 def test_mappings_page_lists_every_kind(demo):
     from exactsync.views import demo_mapping_frames
 

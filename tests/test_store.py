@@ -153,15 +153,21 @@ def test_threads_write_through_one_writer(store):
     assert store.scalar("SELECT count(*) FROM sync_log") == 80
 
 
-def test_match_reference_migration_fills_existing_rows(tmp_path):
-    """A database from before 0340 gets the normalized references of the rows it already holds."""
-    path = tmp_path / "old.duckdb"
+def _database_before(path, migration: str):
+    """A database file with the migrations before ``migration`` applied (and recorded), still open."""
     con = duckdb.connect(str(path))
     con.execute("CREATE TABLE _migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP NOT NULL)")
     for name, up in discover():
-        if name < "0340":
+        if name < migration:
             up(con)
             con.execute("INSERT INTO _migrations VALUES (?, now())", [name])
+    return con
+
+
+def test_match_reference_migration_fills_existing_rows(tmp_path):
+    """A database from before 0340 gets the normalized references of the rows it already holds."""
+    path = tmp_path / "old.duckdb"
+    con = _database_before(path, "0340")
     con.execute("INSERT INTO shop_documents (doc_key, shop, source, kind, source_id, doc_number, doc_date, currency, "
                 "treatment, net, vat, gross, pulled_at) VALUES ('m:credit_note:0007', 'm', 'magento', 'credit_note', "
                 "'7', ' 0007', DATE '2026-10-01', 'EUR', 'domestic', -10, -2.1, -12.1, now())")
@@ -182,12 +188,7 @@ def test_match_reference_migration_fills_existing_rows(tmp_path):
 def test_gl_mapping_migration_keeps_every_row_for_any_treatment(tmp_path):
     """A database from before 0410 keeps its G/L accounts, each now for any treatment ('')."""
     path = tmp_path / "old.duckdb"
-    con = duckdb.connect(str(path))
-    con.execute("CREATE TABLE _migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP NOT NULL)")
-    for name, up in discover():
-        if name < "0410":
-            up(con)
-            con.execute("INSERT INTO _migrations VALUES (?, now())", [name])
+    con = _database_before(path, "0410")
     con.execute("INSERT INTO map_gl_accounts (division, line_type, tax_class, country, gl_code) VALUES "
                 "(1, 'goods', '', '', '8000'), (1, 'goods', 'reduced-rate', 'DE', '8011')")
     con.close()

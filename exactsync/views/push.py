@@ -31,12 +31,24 @@ __all__ = [
 
 def mapping_columns(kind: str, division: int) -> dict[str, dict]:
     """Column settings for the mapping editor (plain dicts, understood by ``st.data_editor``)."""
+    from exactsync.mapping import DEBTOR_STRATEGIES, LINE_TYPES
+    from exactsync.vat import TREATMENTS
+
+    def choice(label: str, options: list[str], help: str | None = None) -> dict:
+        # what st.column_config.SelectboxColumn makes (a plain dict: the library does not import Streamlit)
+        return {"label": label, "help": help, "type_config": {"type": "selectbox", "options": options}}
+
+    treatments = [t for t in TREATMENTS if t != "mixed"]
     cols: dict[str, dict] = {
         "division": {"label": "Division", "disabled": True},
         "error": {"label": "error", "disabled": True, "width": "large"},
         "rate": {"label": "Rate %"},
         "vat_code": {"label": "VAT code"},
         "gl_code": {"label": "G/L account"},
+        "line_type": choice("Line type", list(LINE_TYPES)),
+        "treatment": choice("Treatment", treatments) if kind == "vat" else choice(
+            "Treatment", ["", *treatments], "empty: any treatment (a row with one wins over it)"),
+        "debtor_strategy": choice("Debtor strategy", list(DEBTOR_STRATEGIES)),
     }
     return cols
 
