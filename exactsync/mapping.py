@@ -243,6 +243,8 @@ def _clean(kind: str, row: dict) -> dict:
     for k in ("vat_code", "gl_code", "account_code", "journal_code", "cost_center"):
         if k in out and out[k] is not None:
             out[k] = str(out[k]).strip()
+    if kind == "gl" and out.get("treatment") == "any":  # what the Mappings editor shows for ''
+        out["treatment"] = ""
     if kind == "settings" and out.get("create_debtors") is None:
         out["create_debtors"] = False
     return out

@@ -64,7 +64,7 @@ def _suggestions(kind: str, division: int, frame) -> None:
             return
         st.write(found.message)
         if found.frame.height:
-            table(found.frame.drop("division"), column_config=views.mapping_columns(kind, division))
+            table(views.editor_frame(found.frame.drop("division")), column_config=views.mapping_columns(kind, division))
             if st.button(f"Add the {found.frame.height} row(s) to the table", type="primary", key=f"map_add_{kind}"):
                 st.session_state[f"map_result_{kind}"] = with_suggestions(get_store(), found, frame.drop("error"))
                 st.session_state.pop(key, None)

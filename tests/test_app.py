@@ -861,8 +861,10 @@ def test_mappings_page_maps_a_gl_account_per_treatment(demo):
     store = demo.store()
     before = mapping.read_mapping(store, "gl", 700001)
     config = views.mapping_columns("gl", 700001)["treatment"]
-    assert config["type_config"]["options"][:2] == ["", "domestic"] and "mixed" not in config["type_config"]["options"]
+    assert config["type_config"]["options"][:2] == ["any", "domestic"] and "mixed" not in config["type_config"]["options"]
     at = run_page("mappings.py")
+    editor = next(d.value for d in at.dataframe if "gl_code" in d.value.columns)
+    assert set(editor["treatment"]) == {"any", "domestic", "oss"}  # a row for any treatment says so
     row = {"line_type": "goods", "treatment": "b2b", "tax_class": "", "country": "", "gl_code": "8100"}
     at.session_state["map_edit_gl"] = {"edited_rows": {}, "added_rows": [row], "deleted_rows": []}
     at.button(key="map_save_gl").click().run()

@@ -156,6 +156,15 @@ def test_push_the_missing_documents_and_see_them_matched(served_demo, chromium):
             goto(page, "VAT per country")
             page.get_by_role("heading", name="Domestic").wait_for(timeout=30_000)
             page.screenshot(path=str(ARTIFACTS / "vat-per-country.png"), full_page=True)
+
+            # the G/L mapping's editor draws its treatment column as a choice list, without an error
+            goto(page, "Mappings")
+            page.get_by_role("tab", name="G/L accounts").click()
+            idle(page)
+            editor = page.get_by_test_id("stDataFrame").filter(visible=True).first
+            editor.wait_for(timeout=30_000)
+            assert page.get_by_test_id("stException").count() == 0
+            page.screenshot(path=str(ARTIFACTS / "mappings-gl.png"), full_page=True)
         finally:
             browser.close()
     store = month.store()
@@ -168,7 +177,7 @@ def test_push_the_missing_documents_and_see_them_matched(served_demo, chromium):
     for row in now.iter_rows(named=True):
         assert row["status"] in ("matched", "matched_within_tolerance"), row
         assert set(row["flags"] or []) <= {"matched_within_tolerance"}, row
-    for name in ("overview.png", "differences.png", "vat-per-country.png"):
+    for name in ("overview.png", "differences.png", "vat-per-country.png", "mappings-gl.png"):
         assert (ARTIFACTS / name).stat().st_size > 10_000, name
 
 

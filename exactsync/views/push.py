@@ -47,15 +47,26 @@ def mapping_columns(kind: str, division: int) -> dict[str, dict]:
         "gl_code": {"label": "G/L account"},
         "line_type": choice("Line type", list(LINE_TYPES)),
         "treatment": choice("Treatment", treatments) if kind == "vat" else choice(
-            "Treatment", ["", *treatments], "empty: any treatment (a row with one wins over it)"),
+            "Treatment", [ANY, *treatments], "any: every treatment without a row of its own"),
+        "tax_class": {"label": "Tax class", "help": "the shop's tax class; empty: any"},
+        "country": {"label": "Country", "help": "empty: any country"},
         "debtor_strategy": choice("Debtor strategy", list(DEBTOR_STRATEGIES)),
     }
     return cols
 
 
+#: how the G/L editor shows a row for any treatment (stored as ''; exactsync.mapping reads both)
+ANY = "any"
+
+
 def editor_frame(frame: pl.DataFrame) -> pl.DataFrame:
-    """A mapping as the editor shows it: a row without a problem has a blank *error* cell, not "None"."""
-    return frame.with_columns(pl.col("error").fill_null("")) if "error" in frame.columns else frame
+    """A mapping as the editor shows it: a row without a problem has a blank *error* cell, not "None";
+    a G/L row for any treatment says *any* (its choice list has no blank)."""
+    if "error" in frame.columns:
+        frame = frame.with_columns(pl.col("error").fill_null(""))
+    if "gl_code" in frame.columns and "treatment" in frame.columns:
+        frame = frame.with_columns(pl.col("treatment").fill_null("").replace("", ANY))
+    return frame
 
 
 def mapping_frame(kind: str, edited: Any, division: int) -> pl.DataFrame:
