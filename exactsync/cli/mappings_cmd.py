@@ -28,9 +28,13 @@ def _division(ctx: Ctx, division: int | None) -> int:
         f" (exact.divisions: {', '.join(map(str, divisions))})" if divisions else " (exact.divisions is empty)"))
 
 
+#: key columns where '' means any (exactsync.mapping)
+_ANY_COLUMNS = ("country", "treatment", "tax_class")
+
+
 def _table(frame: pl.DataFrame, columns: list[str]) -> list[str]:
     """``frame`` as aligned text lines; '' shows as "(any)", the way a mapping reads it."""
-    cells = [[("(any)" if v == "" and c == "country" else "" if v is None else str(v)) for c, v in zip(columns, row)]
+    cells = [[("(any)" if v == "" and c in _ANY_COLUMNS else "" if v is None else str(v)) for c, v in zip(columns, row)]
              for row in frame.select(columns).iter_rows()]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     out = ["  " + "  ".join(c.ljust(w) for c, w in zip(columns, widths))]

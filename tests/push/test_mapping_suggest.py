@@ -159,3 +159,13 @@ def test_cli_suggest_then_save_makes_the_push_plan_whole(month, fresh, division)
     assert r.output.count("Nothing to suggest") == 3, r.output
     r = runner.invoke(cli, [*cfg, "mappings", "show", "vat", "--division", str(division)], catch_exceptions=False)
     assert r.exit_code == 0 and "(any)" in r.output and "oss" in r.output, r.output
+
+
+def test_mappings_show_says_any_for_every_empty_key(month, fresh, division):
+    assert save_mapping(fresh, "gl", demo_mapping_frames(division)["gl"], division).saved
+    cfg = ["--config", str(month.config)]
+    r = CliRunner().invoke(cli, [*cfg, "mappings", "show", "gl", "--division", str(division)], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    goods_any = next(line.split() for line in r.output.splitlines() if line.split()[:1] == ["goods"]
+                     and "8020" in line)
+    assert goods_any == ["goods", "(any)", "(any)", "(any)", "8020"], r.output
