@@ -15,7 +15,8 @@ page_chrome()  # no-op under app.py; the chrome when Streamlit runs this file di
 
 JOB_HELP = {"kind": "create a missing entry; reverse a wrong one; rebook it corrected",
             "existing_status": "The same job in the push ledger, if any (a Synced job is not sent again)"}
-EFFECT_COLUMNS = {"period": "Period", "country": "Country", "vat_code": "VAT code", "currency": "Currency",
+EFFECT_COLUMNS = {"period": "Period", "country": "Country", "vat_code": "VAT code", "gl_code": "G/L account",
+                  "currency": "Currency",
                   "jobs": "Jobs", "net": "Net", "vat": "VAT"}
 
 
@@ -118,6 +119,9 @@ def page() -> None:
 
     st.subheader("Effect on totals")
     table(plan.effect, column_config=labelled(plan.effect, EFFECT_COLUMNS))
+    if plan.revenue.height:
+        st.caption("Revenue booked, per G/L account (net):")
+        table(plan.revenue, column_config=labelled(plan.revenue, EFFECT_COLUMNS))
     st.subheader("Entries")
     table(plan.entries, column_config=labelled(plan.entries, JOB_LABELS, JOB_HELP))
     with st.expander("Payload preview (first entries, as sent to Exact)"):

@@ -645,6 +645,10 @@ def test_push_flow_up_to_the_confirmation(demo):
     assert labels["currency"] == "Currency" and labels["your_ref"] == "YourRef" and labels["net"] == "Net"
     assert sum(Decimal(str(x)) for x in effect["net"]) == sum(gone["shop_net"])
     assert sum(Decimal(str(x)) for x in effect["vat"]) == sum(gone["shop_vat"])
+    # and per revenue G/L account: the same net, on the demo's accounts
+    revenue = next(d.value for d in at.dataframe if {"gl_code", "jobs"} <= set(d.value.columns))
+    assert sum(Decimal(str(x)) for x in revenue["net"]) == sum(gone["shop_net"])
+    assert set(revenue["gl_code"]) <= {"8000", "8010", "8020", "8100"}
     # the payload preview shows what is POSTed, for exactly these documents
 
     payloads = [json.loads(c.value) for c in at.code]

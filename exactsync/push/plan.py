@@ -225,6 +225,22 @@ class Plan:
                  "net": v[1], "vat": v[2]} for k, v in sorted(acc.items())]
         return pl.DataFrame(data, schema=schema, orient="row")
 
+    def revenue(self) -> pl.DataFrame:
+        """Net the plan books per period, revenue G/L account and currency (sales sign): where the
+        turnover lands, beside :meth:`effect`'s VAT view."""
+        rows = [ln for j in self.jobs if j.existing_status != "Synced" for ln in j.lines]
+        schema = {"period": pl.String, "gl_code": pl.String, "currency": pl.String, "jobs": pl.Int64,
+                  "net": pl.Decimal(18, 2)}
+        acc: dict[tuple, list] = {}
+        for ln in rows:
+            key = (ln["period"], ln.get("gl_code") or "", ln.get("currency") or "")
+            a = acc.setdefault(key, [set(), ZERO])
+            a[0].add(ln["job_id"])
+            a[1] += ln["net"]
+        data = [{"period": k[0], "gl_code": k[1] or None, "currency": k[2] or None, "jobs": len(v[0]), "net": v[1]}
+                for k, v in sorted(acc.items())]
+        return pl.DataFrame(data, schema=schema, orient="row")
+
     def jobs_frame(self) -> pl.DataFrame:
         cols = ["job_id", "kind", "doc_key", "division", "your_ref", "description", "entry_date", "fin_year",
                 "fin_period", "currency", "net", "vat", "reverses_entry_number", "pair_job_id", "existing_status"]
@@ -242,6 +258,7 @@ class Plan:
             "duplicates": self.duplicates,
             "jobs": [j.as_dict() for j in self.jobs],
             "effect": self.effect().to_dicts(),
+            "revenue": self.revenue().to_dicts(),
             "calls": {"lookups": self.lookups, "posts": self.posts, "debtors": self.debtor_calls,
                       "total": self.calls},
             "eta_seconds": self.eta_seconds,
@@ -284,6 +301,12 @@ class Plan:
             for r in eff.iter_rows(named=True):
                 lines.append(f"    {r['period']} {r['country'] or '--':3} {r['vat_code'] or '-':8} {r['currency'] or '':3} "
                              f"{r['net']:>14} {r['vat']:>12}  ({r['jobs']} job(s))")
+        rev = self.revenue()
+        if rev.height:
+            lines.append("  Revenue booked (net) per period, G/L account, currency:")
+            for r in rev.iter_rows(named=True):
+                lines.append(f"    {r['period']} {r['gl_code'] or '-':8} {r['currency'] or '':3} {r['net']:>14}  "
+                             f"({r['jobs']} job(s))")
         debtors = f" + ≤ {self.debtor_calls} for {self.new_debtors} new debtor(s)" if self.new_debtors else ""
         left = ", ".join(f"{'a fresh minute' if r is None else f'{r} left this minute'}"
                          for r in self.remaining_by_division.values()) or "a fresh minute"
@@ -695,7 +718,8 @@ def _job(plan: Plan, m: Mappings, draft: EntryDraft, kind: str, t: Target, doc: 
         reverses_entry_number=reverses["entry_number"] if reverses else None,
         existing_status=prev["status"] if prev else None,
         lines=[{"job_id": jid, "period": period, "country": x.country or country, "vat_code": x.vat_code,
-                "currency": draft.currency, "net": x.amount, "vat": x.vat_amount} for x in draft.lines],
+                "gl_code": x.gl_code, "currency": draft.currency, "net": x.amount, "vat": x.vat_amount}
+               for x in draft.lines],
     )
     plan.jobs.append(job)
     if closed:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import polars as pl
@@ -118,6 +118,8 @@ class PushPreview:
     refused: pl.DataFrame
     errors: list[str]
     payloads: list[dict]
+    #: net per period, revenue G/L account and currency (Plan.revenue)
+    revenue: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     @property
     def ok(self) -> bool:
@@ -138,7 +140,7 @@ def plan(store: Store, settings: Any, run_id: str, result_keys: Sequence[str], *
     return PushPreview(
         plan=p, count=len(todo), calls=p.calls, eta=fmt_eta(p.eta_seconds),
         division=divisions[0] if len(divisions) == 1 else None,
-        entries=p.jobs_frame(), effect=p.effect(), refused=refused, errors=list(p.errors),
+        entries=p.jobs_frame(), effect=p.effect(), revenue=p.revenue(), refused=refused, errors=list(p.errors),
         payloads=[j.payload for j in todo[:20]],
     )
 

@@ -133,6 +133,12 @@ def test_plan_effect_calls_and_eta(make_env, clock):
     eff = {(r["period"], r["country"], r["vat_code"]): (r["net"], r["vat"]) for r in plan.effect().to_dicts()}
     assert eff[("2026-03", "NL", "2")] == (D("5790.00"), D("1215.90"))
     assert eff[("2026-03", "DE", "DE19")] == (D("55.00"), D("10.45"))
+    # where the turnover lands: per revenue G/L account, adding up to the same net as the VAT view
+    rev = {(r["period"], r["gl_code"]): (r["net"], r["jobs"]) for r in plan.revenue().to_dicts()}
+    assert rev[("2026-03", "8010")] == (D("50.00"), 1) and rev[("2026-03", "8100")] == (D("5.00"), 1)
+    assert sum(n for n, _ in rev.values()) == sum(r["net"] for r in plan.effect().to_dicts())
+    assert "Revenue booked (net) per period, G/L account, currency:" in plan.summary()
+    assert {r["gl_code"] for r in plan.as_dict()["revenue"]} == {"8000", "8010", "8100"}
     cn = next(j for j in plan.jobs if j.your_ref == "WC-CN-8100")
     assert cn.payload["SalesEntryLines"][0]["AmountFC"] == "-10.00"
     de = next(j for j in plan.jobs if j.your_ref == "WC-8101").payload
