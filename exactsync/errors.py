@@ -17,9 +17,15 @@ EXIT_AUTH = 6  # a connection needs (re)authorisation
 
 
 class ExactsyncError(Exception):
-    """An error with a message meant for the user (no traceback needed)."""
+    """An error with a message meant for the user (no traceback needed); ``exit_code`` overrides
+    the class's exit code for this one error (e.g. a job's single failure, told as it is)."""
 
     exit_code = EXIT_FAILURE
+
+    def __init__(self, *args: object, exit_code: int | None = None) -> None:
+        super().__init__(*args)
+        if exit_code is not None:
+            self.exit_code = exit_code
 
 
 @dataclass(frozen=True)

@@ -128,3 +128,11 @@ def test_progress_in_a_log_is_whole_lines_one_per_tenth(capsys, monkeypatch):
     report = main.Ctx(json=True).progress("pull")  # --json: nothing on stderr
     report(1, 1, "done")
     assert capsys.readouterr().err == ""
+
+
+def test_an_error_can_carry_its_own_exit_code():
+    from exactsync.errors import EXIT_AUTH, EXIT_FAILURE, ExactsyncError
+
+    assert ExactsyncError("x").exit_code == EXIT_FAILURE
+    e = ExactsyncError("refused", exit_code=EXIT_AUTH)
+    assert e.exit_code == EXIT_AUTH and str(e) == "refused" and ExactsyncError.exit_code == EXIT_FAILURE

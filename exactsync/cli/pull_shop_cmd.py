@@ -27,6 +27,7 @@ def pull_shop(ctx: Ctx, names: tuple[str, ...]) -> None:
     shops = [settings.shop(n) for n in names] if names else list(settings.shops.values())
     if not shops:
         raise ExactsyncError("no shops configured: add a [shops.<name>] table to exactsync.toml") from None
+
     def progress_for(name: str):
         end_progress_line()  # a bar the previous shop left open (it failed mid-way) keeps its line
         return ctx.progress(name)
@@ -34,9 +35,8 @@ def pull_shop(ctx: Ctx, names: tuple[str, ...]) -> None:
     results, failures = pull_shops(ctx.store, shops, progress_for=progress_for)
     end_progress_line()
     if failures and not results and len(failures) == 1:
-        error = ExactsyncError(failures[0].message)  # one shop asked for, and it failed: a plain error
-        error.exit_code = failures[0].exit_code
-        raise error
+        # one shop asked for, and it failed: a plain error with that failure's exit code
+        raise ExactsyncError(failures[0].message, exit_code=failures[0].exit_code)
     data = {"results": [asdict(r) for r in results], "failures": [f.as_dict() for f in failures]}
 
     def human() -> str:

@@ -141,3 +141,11 @@ def test_cli_pulls_every_shop_it_can_and_says_which_it_could_not(tmp_path, serve
     monkeypatch.setenv("EXACTSYNC_SHOPS__M2__TOKEN", M2_TOKEN)
     r = CliRunner().invoke(cli, ["--config", cfg, "pull", "shop", "--shop", "m2"], catch_exceptions=False)
     assert r.exit_code == 0 and "m2: " in r.output and "not pulled" not in r.output, r.output
+
+
+def test_cli_one_shop_that_fails_is_a_plain_error_with_its_own_exit_code(tmp_path, servers, monkeypatch):
+    monkeypatch.delenv("EXACTSYNC_SHOPS__M2__TOKEN", raising=False)
+    r = CliRunner().invoke(cli, ["--config", _config(tmp_path, *servers), "pull", "shop", "--shop", "m2"],
+                           catch_exceptions=False)
+    assert r.exit_code == EXIT_CONFIG, r.output
+    assert "shops.m2.token is not set" in r.output and "not pulled" not in r.output
