@@ -206,39 +206,33 @@ class Plan:
                 total += self.reset_in + 60.0 * (minutes - 1)
         return round(total, 1)
 
+    def _totals(self, keys: tuple[str, ...], amounts: tuple[str, ...]) -> list[tuple[tuple, int, list]]:
+        """(key, jobs, sums of ``amounts``) per distinct ``keys`` of the lines of jobs still to post."""
+        acc: dict[tuple, list] = {}
+        for ln in (ln for j in self.jobs if j.existing_status != "Synced" for ln in j.lines):
+            a = acc.setdefault(tuple(ln.get(k) or "" for k in keys), [set(), *(ZERO for _ in amounts)])
+            a[0].add(ln["job_id"])
+            for i, k in enumerate(amounts, 1):
+                a[i] += ln[k]
+        return [(k, len(v[0]), v[1:]) for k, v in sorted(acc.items())]
+
     def effect(self) -> pl.DataFrame:
         """Net and VAT the plan adds, per period, country, VAT code and currency (sales sign; in the
         entries' own currency, so amounts of different currencies are never added together)."""
-        rows = [ln for j in self.jobs if j.existing_status != "Synced" for ln in j.lines]
         schema = {"period": pl.String, "country": pl.String, "vat_code": pl.String, "currency": pl.String,
                   "jobs": pl.Int64, "net": pl.Decimal(18, 2), "vat": pl.Decimal(18, 2)}
-        if not rows:
-            return pl.DataFrame(schema=schema)
-        acc: dict[tuple, list] = {}
-        for ln in rows:
-            key = (ln["period"], ln["country"] or "", ln["vat_code"] or "", ln.get("currency") or "")
-            a = acc.setdefault(key, [set(), ZERO, ZERO])
-            a[0].add(ln["job_id"])
-            a[1] += ln["net"]
-            a[2] += ln["vat"]
-        data = [{"period": k[0], "country": k[1], "vat_code": k[2], "currency": k[3] or None, "jobs": len(v[0]),
-                 "net": v[1], "vat": v[2]} for k, v in sorted(acc.items())]
+        data = [{"period": k[0], "country": k[1], "vat_code": k[2], "currency": k[3] or None, "jobs": n,
+                 "net": net, "vat": vat}
+                for k, n, (net, vat) in self._totals(("period", "country", "vat_code", "currency"), ("net", "vat"))]
         return pl.DataFrame(data, schema=schema, orient="row")
 
     def revenue(self) -> pl.DataFrame:
         """Net the plan books per period, revenue G/L account and currency (sales sign): where the
         turnover lands, beside :meth:`effect`'s VAT view."""
-        rows = [ln for j in self.jobs if j.existing_status != "Synced" for ln in j.lines]
         schema = {"period": pl.String, "gl_code": pl.String, "currency": pl.String, "jobs": pl.Int64,
                   "net": pl.Decimal(18, 2)}
-        acc: dict[tuple, list] = {}
-        for ln in rows:
-            key = (ln["period"], ln.get("gl_code") or "", ln.get("currency") or "")
-            a = acc.setdefault(key, [set(), ZERO])
-            a[0].add(ln["job_id"])
-            a[1] += ln["net"]
-        data = [{"period": k[0], "gl_code": k[1] or None, "currency": k[2] or None, "jobs": len(v[0]), "net": v[1]}
-                for k, v in sorted(acc.items())]
+        data = [{"period": k[0], "gl_code": k[1] or None, "currency": k[2] or None, "jobs": n, "net": net}
+                for k, n, (net,) in self._totals(("period", "gl_code", "currency"), ("net",))]
         return pl.DataFrame(data, schema=schema, orient="row")
 
     def jobs_frame(self) -> pl.DataFrame:
@@ -295,18 +289,15 @@ class Plan:
             lines.append(f"  {self.moved_note}")
         if self.collective_b2b_note:
             lines.append(f"  WARNING {self.collective_b2b_note}")
-        eff = self.effect()
-        if eff.height:
-            lines.append("  Effect on Exact (net / VAT) per period, country, VAT code, currency:")
-            for r in eff.iter_rows(named=True):
-                lines.append(f"    {r['period']} {r['country'] or '--':3} {r['vat_code'] or '-':8} {r['currency'] or '':3} "
-                             f"{r['net']:>14} {r['vat']:>12}  ({r['jobs']} job(s))")
-        rev = self.revenue()
-        if rev.height:
-            lines.append("  Revenue booked (net) per period, G/L account, currency:")
-            for r in rev.iter_rows(named=True):
-                lines.append(f"    {r['period']} {r['gl_code'] or '-':8} {r['currency'] or '':3} {r['net']:>14}  "
-                             f"({r['jobs']} job(s))")
+        for heading, frame, cells in (
+                ("Effect on Exact (net / VAT) per period, country, VAT code, currency", self.effect(),
+                 lambda r: f"{r['country'] or '--':3} {r['vat_code'] or '-':8} {r['currency'] or '':3} "
+                           f"{r['net']:>14} {r['vat']:>12}"),
+                ("Revenue booked (net) per period, G/L account, currency", self.revenue(),
+                 lambda r: f"{r['gl_code'] or '-':8} {r['currency'] or '':3} {r['net']:>14}")):
+            if frame.height:
+                lines.append(f"  {heading}:")
+                lines += [f"    {r['period']} {cells(r)}  ({r['jobs']} job(s))" for r in frame.iter_rows(named=True)]
         debtors = f" + ≤ {self.debtor_calls} for {self.new_debtors} new debtor(s)" if self.new_debtors else ""
         left = ", ".join(f"{'a fresh minute' if r is None else f'{r} left this minute'}"
                          for r in self.remaining_by_division.values()) or "a fresh minute"
