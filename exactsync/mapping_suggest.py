@@ -18,9 +18,9 @@ What is read, per kind (only pairs that say one thing are counted):
   theirs used the same code, else per country.
 * ``gl``: the same per line type (goods, shipping, …): the document's lines of one type and
   bucket paired with the entry's revenue line of the same amount. Per line type: the account
-  used most for any treatment and country (''), a row per treatment that used another one
-  (domestic, OSS, reverse charge and export revenue usually have accounts of their own), and
-  within a treatment a row per country that used another one than the treatment's.
+  used most for any treatment and country (''), a row per treatment (domestic, OSS, reverse
+  charge and export revenue usually have accounts of their own) and within a treatment a row per
+  country, each where the mapping with the rows proposed so far would book them elsewhere.
 * ``debtor``: documents without a VAT number (consumers: a company has its own account). The
   account used most for any country (''), and a row per country that used another one.
 """
@@ -28,7 +28,7 @@ What is read, per kind (only pairs that say one thing are counted):
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -218,34 +218,36 @@ def _per_country(per_country: dict[str, Counter], current, value: str, base: dic
 
 
 def _gl_rows(counted: list[tuple], m: Any) -> list[dict]:
-    """Per line type: the account for any treatment, then per treatment, then per country within
-    a treatment, each only where it differs from the level above and no stored row has its key."""
+    """Per line type: the account for any treatment, then a row per treatment, then per country
+    within a treatment, each only where the mapping (with the rows proposed so far) would book the
+    lines on another account than the one Exact used most, and no stored row has that key."""
     what = "lines of matched documents"
     by_type: dict[str, dict[str, dict[str, Counter]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(Counter)))
     for line_type, treatment, country, code, n in counted:
         by_type[line_type][treatment or ""][country or ""][code] += n
+    sim = replace(m, gl=dict(m.gl))  # the mapping as it would be with the rows proposed so far
     rows: list[dict] = []
-    for line_type, per_treatment in sorted(by_type.items()):
-        def stored(treatment: str, country: str, lt: str = line_type) -> str | None:
-            return m.gl.get((lt, treatment, "", country))
 
+    def propose(line_type: str, treatment: str, country: str, code: str, counts: Counter) -> None:
+        sim.gl[(line_type, treatment, "", country)] = code
+        rows.append({"line_type": line_type, "treatment": treatment, "tax_class": "", "country": country,
+                     "gl_code": code, "evidence": _evidence(counts, code, what)})
+
+    for line_type, per_treatment in sorted(by_type.items()):
         total = sum((c for per_country in per_treatment.values() for c in per_country.values()), Counter())
-        default = stored("", "") or _top(total)
-        if stored("", "") is None:
-            rows.append({"line_type": line_type, "treatment": "", "tax_class": "", "country": "", "gl_code": default,
-                         "evidence": _evidence(total, default, what)})
+        if (line_type, "", "", "") not in m.gl:
+            propose(line_type, "", "", _top(total), total)
         for treatment, per_country in sorted(per_treatment.items()):
             counts = sum(per_country.values(), Counter())
-            own = stored(treatment, "") if treatment else None
-            level = own or (_top(counts) if treatment else default)
-            if treatment and own is None and level != default:
-                rows.append({"line_type": line_type, "treatment": treatment, "tax_class": "", "country": "",
-                             "gl_code": level, "evidence": _evidence(counts, level, what)})
+            code = _top(counts)
+            if treatment and (line_type, treatment, "", "") not in m.gl and any(
+                    sim.gl_code(line_type, None, c, treatment) != code for c in per_country):
+                propose(line_type, treatment, "", code, counts)
             for country, c_counts in sorted(per_country.items()):
                 code = _top(c_counts)
-                if country and code != level and stored(treatment, country) is None:
-                    rows.append({"line_type": line_type, "treatment": treatment, "tax_class": "", "country": country,
-                                 "gl_code": code, "evidence": _evidence(c_counts, code, what)})
+                if country and (line_type, treatment, "", country) not in m.gl \
+                        and sim.gl_code(line_type, None, country, treatment) != code:
+                    propose(line_type, treatment, country, code, c_counts)
     return rows
 
 

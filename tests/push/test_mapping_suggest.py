@@ -169,3 +169,26 @@ def test_mappings_show_says_any_for_every_empty_key(month, fresh, division):
     goods_any = next(line.split() for line in r.output.splitlines() if line.split()[:1] == ["goods"]
                      and "8020" in line)
     assert goods_any == ["goods", "(any)", "(any)", "(any)", "8020"], r.output
+
+
+def test_gl_suggestions_mend_a_mapping_keyed_by_country_only(fresh, division):
+    """A mapping from before G/L rows had a treatment (one account per country): German OSS sales
+    and German B2B supplies share the DE row. The suggestions add the treatment rows that make
+    every matched line book on the account Exact used, and leave the stored rows as they are."""
+    old = pl.DataFrame([
+        {"division": division, "line_type": "goods", "tax_class": "", "country": "", "gl_code": "8020"},
+        {"division": division, "line_type": "goods", "tax_class": "", "country": "DE", "gl_code": "8010"},
+        {"division": division, "line_type": "shipping", "tax_class": "", "country": "", "gl_code": "8100"}])
+    assert save_mapping(fresh, "gl", old, division).saved
+    s = suggest_mapping(fresh, "gl", division)
+    proposed = {(r["line_type"], r["treatment"], r["country"]): r["gl_code"] for r in s.frame.iter_rows(named=True)}
+    assert proposed[("goods", "reverse_charge", "")] == "8020" and proposed[("goods", "domestic", "")] == "8000"
+    assert ("goods", "", "DE") not in proposed and ("shipping", "", "") not in proposed  # stored: kept
+    assert save_mapping(fresh, "gl", with_suggestions(fresh, s), division).saved
+    m = load_mappings(fresh, division)
+    for _doc, line_type, country, _rate, treatment in fresh.rows(
+            "SELECT DISTINCT l.doc_key, l.line_type, upper(coalesce(nullif(l.country, ''), d.vat_country)), l.rate, "
+            "l.treatment FROM shop_vat_lines l JOIN shop_documents d USING (doc_key) "
+            "WHERE l.doc_key IN (SELECT unnest(?::VARCHAR[])) AND l.base <> 0", [matched_docs(fresh, division)]):
+        want = gl_for(Line(line_type, country, Decimal(0), treatment, Decimal(1), Decimal(0)))
+        assert m.gl_code(line_type, None, country, treatment) == want, (line_type, treatment, country)
