@@ -55,44 +55,43 @@ FROM recon_results r SEMI JOIN runs USING (run_id)
 WHERE r.division = $division AND r.status = 'matched' AND len(r.entry_ids) = 1 AND r.doc_key IS NOT NULL
 """
 
-# a document's VAT bucket (its lines summed) and the entry's VAT code line of the same amount; an
-# amount that is not unique on either side of the pair says nothing and is left out
-_VAT = """
-WITH s AS (
-    SELECT p.doc_key, p.entry_id, upper(coalesce(l.country, '')) AS country, l.rate, l.treatment,
-           round(sum(l.base), 2) AS amount
-    FROM _sg_pairs p JOIN shop_vat_lines l ON l.doc_key = p.doc_key
-    GROUP BY ALL HAVING sum(l.base) <> 0
-), x AS (
-    SELECT v.entry_id, trim(v.vat_code) AS code, sum(v.base) AS amount
-    FROM exact_vat_lines v SEMI JOIN _sg_pairs p ON p.entry_id = v.entry_id
-    WHERE v.division = $division AND trim(v.vat_code) <> ''
-    GROUP BY ALL
-), su AS (SELECT * FROM s QUALIFY count(*) OVER (PARTITION BY doc_key, amount) = 1),
+def _paired(shop: str, exact: str, keys: tuple[str, ...]) -> str:
+    """The query counting (``keys``, Exact code) over the matched pairs: ``shop`` gives each
+    document's amounts (``doc_key, entry_id, <keys>, amount``), ``exact`` its entry's coded lines
+    (``entry_id, code, amount``); they pair on the amount, and an amount that is not unique on
+    either side of a pair says nothing and is left out."""
+    columns = ", ".join(f"su.{k}" for k in keys)
+    return f"""
+WITH s AS ({shop}), x AS ({exact}),
+su AS (SELECT * FROM s QUALIFY count(*) OVER (PARTITION BY doc_key, amount) = 1),
 xu AS (SELECT * FROM x QUALIFY count(*) OVER (PARTITION BY entry_id, amount) = 1)
-SELECT su.country, su.rate, su.treatment, xu.code, count(*) AS n
+SELECT {columns}, xu.code, count(*) AS n
 FROM su JOIN xu ON xu.entry_id = su.entry_id AND xu.amount = su.amount
 GROUP BY ALL
 """
 
+
+# a document's VAT bucket (its lines summed) and the entry's VAT code line of the same amount
+_VAT = _paired("""
+    SELECT p.doc_key, p.entry_id, upper(coalesce(l.country, '')) AS country, l.rate, l.treatment,
+           round(sum(l.base), 2) AS amount
+    FROM _sg_pairs p JOIN shop_vat_lines l ON l.doc_key = p.doc_key
+    GROUP BY ALL HAVING sum(l.base) <> 0""", """
+    SELECT v.entry_id, trim(v.vat_code) AS code, sum(v.base) AS amount
+    FROM exact_vat_lines v SEMI JOIN _sg_pairs p ON p.entry_id = v.entry_id
+    WHERE v.division = $division AND trim(v.vat_code) <> ''
+    GROUP BY ALL""", ("country", "rate", "treatment"))
+
 # the same per line type: a document's lines of one type and bucket (summed) and the entry's revenue
 # line (one VAT code, one G/L account) of the same amount
-_GL = """
-WITH s AS (
+_GL = _paired("""
     SELECT p.doc_key, p.entry_id, l.line_type, upper(coalesce(nullif(l.country, ''), d.vat_country, '')) AS country,
            coalesce(l.treatment, d.treatment, '') AS treatment, round(sum(l.base), 2) AS amount
     FROM _sg_pairs p JOIN shop_vat_lines l ON l.doc_key = p.doc_key JOIN shop_documents d ON d.doc_key = p.doc_key
-    GROUP BY p.doc_key, p.entry_id, l.line_type, 4, l.rate, 5 HAVING sum(l.base) <> 0
-), x AS (
+    GROUP BY p.doc_key, p.entry_id, l.line_type, 4, l.rate, 5 HAVING sum(l.base) <> 0""", """
     SELECT v.entry_id, trim(v.gl_account_code) AS code, v.base AS amount
     FROM exact_vat_lines v SEMI JOIN _sg_pairs p ON p.entry_id = v.entry_id
-    WHERE v.division = $division AND trim(v.gl_account_code) <> ''
-), su AS (SELECT * FROM s QUALIFY count(*) OVER (PARTITION BY doc_key, amount) = 1),
-xu AS (SELECT * FROM x QUALIFY count(*) OVER (PARTITION BY entry_id, amount) = 1)
-SELECT su.line_type, su.treatment, su.country, xu.code, count(*) AS n
-FROM su JOIN xu ON xu.entry_id = su.entry_id AND xu.amount = su.amount
-GROUP BY ALL
-"""
+    WHERE v.division = $division AND trim(v.gl_account_code) <> ''""", ("line_type", "treatment", "country"))
 
 _DEBTOR = """
 SELECT upper(coalesce(d.vat_country, '')) AS country, trim(e.customer_code) AS code, count(*) AS n
@@ -201,22 +200,6 @@ def _vat_rows(counted: list[tuple], m: Any) -> list[dict]:
     return rows
 
 
-def _per_country(per_country: dict[str, Counter], current, value: str, base: dict,
-                 what: str = "matched document(s)") -> list[dict]:
-    """One row for any country (the code used most) and one per country that used another;
-    ``current(country)`` is the stored row's code (None: not mapped), which a suggestion never replaces."""
-    total = sum(per_country.values(), Counter())
-    default = current("") or _top(total)
-    rows: list[dict] = []
-    if current("") is None:
-        rows.append({**base, "country": "", value: default, "evidence": _evidence(total, default, what)})
-    for country, counts in sorted(per_country.items()):
-        code = _top(counts)
-        if country and code != default and current(country) is None:
-            rows.append({**base, "country": country, value: code, "evidence": _evidence(counts, code, what)})
-    return rows
-
-
 def _gl_rows(counted: list[tuple], m: Any) -> list[dict]:
     """Per line type: the account for any treatment, then a row per treatment, then per country
     within a treatment, each only where the mapping (with the rows proposed so far) would book the
@@ -252,9 +235,20 @@ def _gl_rows(counted: list[tuple], m: Any) -> list[dict]:
 
 
 def _debtor_rows(counted: list[tuple], m: Any) -> list[dict]:
+    """One row for any country (the account used most) and one per country that used another; a
+    stored row (``m.debtors``) is never replaced."""
     per_country: dict[str, Counter] = defaultdict(Counter)
     for country, code, n in counted:
         per_country[country][code] += n
     if not per_country:
         return []
-    return _per_country(per_country, m.debtors.get, "account_code", {})
+    total = sum(per_country.values(), Counter())
+    default = m.debtors.get("") or _top(total)
+    rows: list[dict] = []
+    if m.debtors.get("") is None:
+        rows.append({"country": "", "account_code": default, "evidence": _evidence(total, default)})
+    for country, counts in sorted(per_country.items()):
+        code = _top(counts)
+        if country and code != default and m.debtors.get(country) is None:
+            rows.append({"country": country, "account_code": code, "evidence": _evidence(counts, code)})
+    return rows
