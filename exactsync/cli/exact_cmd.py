@@ -180,12 +180,12 @@ def pull_exact_cmd(ctx: Ctx, divisions: tuple[int, ...], full: bool, resync: boo
     finally:
         client.close()
     # one division asked for, or the token failing before anything was pulled: the error as it is
-    lone = len(targets) == 1 and pulls.failures
-    if (lone or (pulls.fatal is not None and not pulls.pulled)) and isinstance(pulls.errors[0], ExactsyncError):
-        raise pulls.errors[0]
+    told = pulls.errors[0] if len(targets) == 1 and pulls.errors else pulls.fatal if not pulls.pulled else None
+    if isinstance(told, ExactsyncError):
+        raise told
     failures = pulls.failures
     results = [r.as_dict() for r in pulls.results] + [
-        {"division": int(f.source.split()[-1]), "complete": False, "stopped": f.message} for f in pulls.stopped]
+        {"division": div, "complete": False, "stopped": f.message} for div, f in pulls.stopped.items()]
     results.sort(key=lambda r: targets.index(r["division"]))
 
     def human() -> str:

@@ -37,8 +37,8 @@ class DivisionPulls:
     failures: list[SourceFailure] = field(default_factory=list)
     #: the errors behind ``failures``, in the same order (the CLI re-raises a lone one as it is)
     errors: list[BaseException] = field(default_factory=list)
-    #: divisions whose pull stopped at the daily API limit (exit code 3; resumed by the next pull)
-    stopped: list[SourceFailure] = field(default_factory=list)
+    #: division -> why its pull stopped at the daily API limit (exit code 3; resumed by the next pull)
+    stopped: dict[int, SourceFailure] = field(default_factory=dict)
     #: the authorisation failure that stopped the remaining divisions, if any
     fatal: BaseException | None = None
     #: the divisions not tried after it
@@ -73,14 +73,27 @@ def pull_divisions(
     from exactsync.store import Store, StoreBusyError
 
     pulls = DivisionPulls()
+
+    def failed(i: int, e: BaseException, *, fatal: bool = False) -> bool:
+        """Record division ``i``'s failure; True when the divisions after it cannot be pulled either."""
+        division = divisions[i]
+        failure = SourceFailure.of(f"Division {division}", e)
+        if not isinstance(e, ExactsyncError):  # pull_exact logged what it explains
+            with store.atomic() as con:
+                Store.log_event(con, LOG_SOURCE, f"division {division} not pulled: {failure.message}",
+                                level="error", record_key=str(division))
+        pulls.failures.append(failure)
+        pulls.errors.append(e)
+        if fatal or failure.exit_code == EXIT_AUTH:  # every division needs the same client and token
+            pulls.fatal, pulls.skipped = e, list(divisions[i + 1:])
+        return pulls.fatal is not None
+
     own = client is None
     if own and divisions:
         try:
             client = make_client(settings, store=store)
         except Exception as e:  # noqa: BLE001 - e.g. the Exact settings incomplete: no division can be pulled
-            pulls.failures.append(SourceFailure.of(f"Division {divisions[0]}", e))
-            pulls.errors.append(e)
-            pulls.fatal, pulls.skipped = e, list(divisions[1:])
+            failed(0, e, fatal=True)
             return pulls
     try:
         for i, division in enumerate(divisions):
@@ -93,19 +106,10 @@ def pull_divisions(
             except StoreBusyError:
                 raise
             except DailyLimitReached as e:
-                pulls.stopped.append(SourceFailure.of(f"Division {division}", e))
+                pulls.stopped[division] = SourceFailure.of(f"Division {division}", e)
             except Exception as e:  # noqa: BLE001 - one division's failure is reported, the others go on
-                failure = SourceFailure.of(f"Division {division}", e)
-                if not isinstance(e, ExactsyncError):  # pull_exact logged what it explains
-                    with store.atomic() as con:
-                        Store.log_event(con, LOG_SOURCE, f"division {division} not pulled: {failure.message}",
-                                        level="error", record_key=str(division))
-                pulls.failures.append(failure)
-                pulls.errors.append(e)
-                if failure.exit_code == EXIT_AUTH:
-                    pulls.fatal = e
-                    pulls.skipped = list(divisions[i + 1:])
-                    break  # every division needs the same token
+                if failed(i, e):
+                    break
             finally:
                 if on_done is not None:
                     on_done(division)

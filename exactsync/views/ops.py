@@ -144,7 +144,7 @@ def pull_all(store: Store, settings: Any, *, on_progress=None, shops: Sequence[s
         pulls = pull_divisions(store, settings, divisions, on_start=starting)
         report.results += pulls.results
         # the shops' names beside them: "Exact division N"
-        report.failures += [replace(f, source=f"Exact {f.source.lower()}") for f in pulls.stopped + pulls.failures]
+        report.failures += [replace(f, source=f"Exact {f.source.lower()}") for f in [*pulls.stopped.values(), *pulls.failures]]
         if pulls.skipped:
             report.failures.append(SourceFailure(
                 "Exact", f"division(s) {', '.join(str(d) for d in pulls.skipped)} not tried: they need the same "

@@ -20,7 +20,7 @@ def test_a_division_without_access_is_a_failure_and_the_next_is_pulled(make_env)
     assert [r.division for r in pulls.results] == [DIV] and pulls.results[0].complete
     assert [f.source for f in pulls.failures] == ["Division 999999"]
     assert "Exact answered 403" in pulls.failures[0].message
-    assert pulls.fatal is None and pulls.skipped == [] and pulls.stopped == []
+    assert pulls.fatal is None and pulls.skipped == [] and pulls.stopped == {}
     # pull_exact logged it; the runner did not log it again
     assert [key for key, _ in _errors(env.store)] == ["999999"]
 
@@ -39,8 +39,9 @@ def test_the_daily_limit_stops_one_division_cleanly_and_the_next_is_tried(make_e
     env = make_env(scenario, clock_=None)
     pulls = pull_divisions(env.store, env.settings, [DIV, DIV2])
     assert pulls.failures == [] and pulls.fatal is None
-    assert [f.source for f in pulls.stopped] == [f"Division {DIV}", f"Division {DIV2}"]
-    assert all(f.exit_code == EXIT_PARTIAL and "daily API limit" in f.message for f in pulls.stopped)
+    assert list(pulls.stopped) == [DIV, DIV2]
+    assert [f.source for f in pulls.stopped.values()] == [f"Division {DIV}", f"Division {DIV2}"]
+    assert all(f.exit_code == EXIT_PARTIAL and "daily API limit" in f.message for f in pulls.stopped.values())
     assert env.api_calls(DIV2)  # tried after DIV stopped
     assert pulls.pulled == 2
 
