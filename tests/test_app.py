@@ -122,6 +122,29 @@ def test_binds_to_loopback_by_default():
     assert "HOST   ?= 127.0.0.1" in (ROOT / "Makefile").read_text()
 
 
+def test_pages_show_what_another_process_committed_at_the_next_view(demo):
+    """The cached reads key on the store's version: a run made, then deleted, by the CLI (another
+    process, which cannot clear the dashboard's cache) shows and goes at the next view, not after
+    the cache's five minutes."""
+    import subprocess
+    import sys
+
+    cli = [sys.executable, "-m", "exactsync", "--config", str(demo.config)]
+    at = run_page("runs.py")
+    before = at.dataframe[0].value["run_id"].to_list()
+    made = subprocess.run([*cli, "reconcile", "--period", demo.period, "--json"], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    assert made.returncode in (0, 1), made.stderr  # 1: the demo month has differences
+    run_id = json.loads(made.stdout)["run_id"]
+    at.run()
+    assert at.dataframe[0].value["run_id"].to_list() == [run_id, *before]
+    gone = subprocess.run([*cli, "runs", "delete", run_id, "--yes"], capture_output=True, text=True, timeout=120,
+                          cwd=ROOT)
+    assert gone.returncode == 0, gone.stderr
+    at.run()
+    assert at.dataframe[0].value["run_id"].to_list() == before
+
+
 def test_status_page_on_an_empty_store(app_env):
     at = run_page("status.py")
     assert at.title[0].value == "Status"

@@ -200,3 +200,28 @@ def test_gl_mapping_migration_keeps_every_row_for_any_treatment(tmp_path):
     store.execute("INSERT INTO map_gl_accounts (division, line_type, treatment, tax_class, country, gl_code) "
                   "VALUES (1, 'goods', 'oss', '', '', '8010')")
     assert store.scalar("SELECT count(*) FROM map_gl_accounts") == 3
+
+
+def test_version_changes_with_every_commit_of_any_process_and_never_with_a_read(tmp_path):
+    """Store.version() keys the dashboard's caches: a commit by another process (a cron pull, a CLI
+    ``runs delete``) must change it, reading must not (or every page view would miss the cache)."""
+    store = Store.open(tmp_path / "v.duckdb")
+    first = store.version()
+    assert first[0] is not None
+    with store.read() as con:
+        con.execute("SELECT count(*) FROM sync_log").fetchall()
+    assert store.scalar("SELECT count(*) FROM shop_documents") == 0
+    assert store.version() == first
+
+    with store.atomic() as con:
+        Store.log_event(con, "test", "one")
+    second = store.version()
+    assert second != first
+
+    code = ("import sys; from exactsync.store import Store; s = Store(sys.argv[1])\n"
+            "with s.atomic() as con: Store.log_event(con, 'test', 'from another process')")
+    done = subprocess.run([sys.executable, "-c", code, str(store.path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert store.version() not in (first, second)
+    assert store.scalar("SELECT count(*) FROM sync_log WHERE source = 'test'") == 2
+    assert Store(tmp_path / "missing.duckdb").version() == (None, None)

@@ -169,6 +169,21 @@ class Store:
 
     connect = read
 
+    def version(self) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+        """A token that changes whenever any process commits to the store, without opening it: the
+        (modification time, size) of the database file and of its write-ahead log (None where
+        missing). Reading leaves it as it is. Caches of reads key on it (the dashboard's), so what a
+        cron job pulled or a ``runs delete`` removed shows at the next page view."""
+
+        def stat(path: Path) -> tuple[int, int] | None:
+            try:
+                s = path.stat()
+            except OSError:
+                return None
+            return (s.st_mtime_ns, s.st_size)
+
+        return stat(self.path), stat(self.path.with_name(self.path.name + ".wal"))
+
     @contextlib.contextmanager
     def atomic(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """One write transaction: commits on success, rolls back on any exception.

@@ -36,7 +36,7 @@ ALL_SHOPS = "All shops"
 
 
 @st.cache_data(ttl=60, max_entries=16)
-def _choices(path: str, configured_divisions: tuple[int, ...]) -> tuple[list[str], list[int]]:
+def _choices(path: str, version: tuple, configured_divisions: tuple[int, ...]) -> tuple[list[str], list[int]]:
     store = get_store()
     with store.read():  # one connection for both queries
         return views.available_periods(store), views.available_divisions(store, configured_divisions)
@@ -52,7 +52,7 @@ def sidebar() -> None:
             st.warning(f"**{DEMO_BANNER}.** Connect your shop and Exact administration under "
                        "*Connections* to replace it.", icon=":material/science:")
         store = get_store()
-        periods, divisions = _choices(str(store.path), tuple(settings.exact.divisions))
+        periods, divisions = _choices(str(store.path), store.version(), tuple(settings.exact.divisions))
         pulls = view("last_pulls")  # the same cached read as the Overview's tiles
     except Exception as e:  # noqa: BLE001 - every error becomes a message
         with st.sidebar:

@@ -1,7 +1,9 @@
 """Cached reads for the pages: every view of :mod:`exactsync.views`, keyed by store + arguments.
 
-``st.cache_data`` with a TTL and a bound on entries; :func:`exactsync.ui.clear_caches` empties it
-after a pull, reconciliation or push. Results are copies (pickled), so pages may change them.
+``st.cache_data`` with a TTL and a bound on entries, keyed on the store's version
+(:meth:`exactsync.store.Store.version`: what another process, a cron pull or a CLI ``runs delete``,
+committed shows at the next view); :func:`exactsync.ui.clear_caches` empties it after the
+dashboard's own pull, reconciliation or push. Results are copies (pickled), so pages may change them.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ NO_RUN = "No reconciliation for this period yet: press **Pull & reconcile** on t
 
 
 @st.cache_data(ttl=300, max_entries=256, show_spinner=False)
-def _view(name: str, store_path: str, args: tuple, kwargs: tuple) -> Any:
+def _view(name: str, store_path: str, version: tuple, args: tuple, kwargs: tuple) -> Any:
     store = get_store()
     with store.read():  # one connection for every query of the view (opening one costs ~35 ms)
         return getattr(views, name)(store, *args, **dict(kwargs))
@@ -28,7 +30,8 @@ def _view(name: str, store_path: str, args: tuple, kwargs: tuple) -> Any:
 
 def view(name: str, *args: Any, **kwargs: Any) -> Any:
     """``views.<name>(store, *args, **kwargs)``, cached."""
-    return _view(name, str(get_settings().store.path), args, tuple(sorted(kwargs.items())))
+    store = get_store()
+    return _view(name, str(get_settings().store.path), store.version(), args, tuple(sorted(kwargs.items())))
 
 
 def current_run() -> dict | None:
