@@ -61,7 +61,7 @@ def push(click_ctx: click.Context, period: str | None, statuses: str, run_id: st
     if click_ctx.invoked_subcommand is not None:
         return
     from exactsync.push import execute_plan, load_targets, missing_targets, plan_targets, target_runs
-    from exactsync.push.plan import format_eta
+    from exactsync.push.plan import format_eta, push_statuses
     from exactsync.reconcile import find_run, resolve_period
 
     ctx: Ctx = click_ctx.find_object(Ctx)
@@ -70,7 +70,7 @@ def push(click_ctx: click.Context, period: str | None, statuses: str, run_id: st
         period = resolve_period(period, settings, ctx.clock)
     if run_id is not None:
         run_id = find_run(store, run_id).run_id  # as `exactsync runs` names it: an id, its start, or latest
-    wanted = [s.strip() for s in statuses.split(",") if s.strip()]
+    wanted = push_statuses(statuses.split(","))  # a typo is an error before anything is looked up
     runs = target_runs(store, run_id, period=period, shop=shop)
     # what those runs warned of (e.g. Exact not pulled since the month ended): worth reading before
     # pushing "missing" entries, though each one is looked up in Exact before it is posted
@@ -78,7 +78,7 @@ def push(click_ctx: click.Context, period: str | None, statuses: str, run_id: st
     if runs:
         targets = load_targets(store, run_id, statuses=wanted, period=period, shop=shop)
         source = "reconciliation run " + ", ".join(f"{r.run_id} ({r.period})" for r in runs)
-    elif set(wanted) <= {"missing", "missing_in_exact"}:
+    elif set(wanted) <= {"missing_in_exact"}:
         targets = missing_targets(store, settings, period=period, shop=shop)
         source = ("documents without an entry for their reference in the pulled Exact data "
                   "(no reconciliation run" + (f" for {period}" if period else "") + ")")
@@ -119,14 +119,14 @@ def push_retry(ctx: Ctx, job_ids: tuple[str, ...]) -> None:
 
 
 @push.command("jobs")
-@click.option("--status", "status", help="Pending, Queued, Synced or Error (comma-separated).")
+@click.option("--status", "status", help="Pending, Queued, Synced or Error (comma-separated, any case).")
 @click.option("--limit", default=50, show_default=True)
 @pass_ctx
 def push_jobs(ctx: Ctx, status: str | None, limit: int) -> None:
     """List push jobs with status, attempts, last error and the Exact entry."""
     from exactsync.push import list_jobs
 
-    frame = list_jobs(ctx.store, [s.strip() for s in status.split(",")] if status else None)
+    frame = list_jobs(ctx.store, status.split(",") if status else None)
     counts = frame.group_by("status").len().sort("status").to_dicts() if frame.height else []
     shown = frame.head(limit)
 

@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterable, Sequence
 import polars as pl
 
 from exactsync.clock import SYSTEM_CLOCK, Clock, utcnow
-from exactsync.errors import EXIT_AUTH, EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, ExactsyncError
+from exactsync.errors import EXIT_AUTH, EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, ExactsyncError
 from exactsync.exact.client import ExactApiError, ExactClient
 from exactsync.exact.oauth import ReauthorizationNeeded
 from exactsync.exact.ratelimit import DailyLimitReached
@@ -48,6 +48,7 @@ __all__ = [
     "PushOutcome",
     "PlanError",
     "JOB_STATUSES",
+    "job_statuses",
     "execute_plan",
     "execute_jobs",
     "retry_jobs",
@@ -169,13 +170,24 @@ def _jobs(store: Store, job_ids: Sequence[str]) -> list[dict]:
 JOB_CURRENCY_SQL = "json_extract_string(payload, '$.Currency') AS currency"
 
 
+def job_statuses(names: Iterable[str]) -> list[str]:
+    """Job statuses as :data:`JOB_STATUSES` spells them, from names in any case (blanks ignored);
+    an unknown name raises :class:`PlanError` naming the known ones (a typo never lists "no jobs")."""
+    known = {s.lower(): s for s in JOB_STATUSES}
+    wanted = [n.strip() for n in names if n.strip()]
+    if unknown := [n for n in wanted if n.lower() not in known]:
+        raise PlanError(f"unknown job status {', '.join(map(repr, unknown))}: use {', '.join(JOB_STATUSES)}",
+                        exit_code=EXIT_USAGE)
+    return list(dict.fromkeys(known[n.lower()] for n in wanted))
+
+
 def list_jobs(store: Store, status: str | Iterable[str] | None = None, *, run_id: str | None = None,
               plan_id: str | None = None, doc_key: str | None = None) -> pl.DataFrame:
     """Push jobs (newest first) with their status, attempts, last error and Exact ids."""
     where, params = [], []
     if status:
         where.append("status IN (SELECT unnest(?::VARCHAR[]))")
-        params.append([status] if isinstance(status, str) else list(status))
+        params.append(job_statuses([status] if isinstance(status, str) else status))
     for col, val in (("run_id", run_id), ("plan_id", plan_id), ("doc_key", doc_key)):
         if val is not None:
             where.append(f"{col} = ?")

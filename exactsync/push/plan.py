@@ -58,6 +58,7 @@ __all__ = [
     "target_runs",
     "missing_targets",
     "PushPlanError",
+    "push_statuses",
     "job_id_for",
     "STATUS_ALIASES",
     "PUSHABLE_STATUSES",
@@ -83,6 +84,27 @@ class PushPlanError(ExactsyncError):
     """The selection cannot be planned (e.g. a period that is not a month, a year or a range)."""
 
     exit_code = EXIT_USAGE
+
+
+_FIXES = f"push fixes: missing, amount, vat, duplicated, customer, currency (or {', '.join(PUSHABLE_STATUSES)})"
+
+
+def push_statuses(statuses: Iterable[str] | None, *, pushable_only: bool = True) -> list[str]:
+    """The reconciliation statuses named by ``statuses`` (short names such as ``missing`` or
+    identifiers, any case; blanks ignored); [] for none. Unknown names raise :class:`PushPlanError`,
+    and so, with ``pushable_only``, do statuses push does not act on (asked by status, they would
+    only list every such row as skipped)."""
+    from exactsync.reconcile import PRECEDENCE
+
+    names = [s.strip().lower() for s in statuses or () if s.strip()]
+    wanted = [STATUS_ALIASES.get(s, s) for s in names]
+    unknown = [n for n, s in zip(names, wanted) if s not in PRECEDENCE]
+    if unknown:
+        raise PushPlanError(f"unknown status {', '.join(map(repr, unknown))}; {_FIXES}")
+    if pushable_only and (kept := [s for s in wanted if s not in PUSHABLE_STATUSES]):
+        raise PushPlanError(f"push does not correct {', '.join(kept)} (a draft is processed in Exact, an entry "
+                            f"booked in another period or only in Exact is looked at there); {_FIXES}")
+    return list(dict.fromkeys(wanted))
 
 
 @dataclass
@@ -399,17 +421,9 @@ def load_targets(
     ``statuses`` (aliases such as ``missing``, ``amount`` allowed) narrow the pushable statuses;
     ``result_keys`` picks results of ``run_id`` (or of the latest run).
     """
-    from exactsync.reconcile import PRECEDENCE, DiffFilters, count_differences, differences
+    from exactsync.reconcile import DiffFilters, count_differences, differences
 
-    wanted = [STATUS_ALIASES.get(s.strip(), s.strip()) for s in statuses if s.strip()] if statuses else []
-    fixes = f"push fixes: missing, amount, vat, duplicated, customer, currency (or {', '.join(PUSHABLE_STATUSES)})"
-    unknown = [s for s in wanted if s not in PRECEDENCE]
-    if unknown:
-        raise PushPlanError(f"unknown status {', '.join(map(repr, unknown))}; {fixes}")
-    if not result_keys and (kept := [s for s in wanted if s not in PUSHABLE_STATUSES]):
-        # asked by status, a status push does not act on would only list every such row as skipped
-        raise PushPlanError(f"push does not correct {', '.join(kept)} (a draft is processed in Exact, an entry "
-                            f"booked in another period or only in Exact is looked at there); {fixes}")
+    wanted = push_statuses(statuses, pushable_only=not result_keys)
     if result_keys:
         # chosen results: every one comes back (a status push does not act on is skipped, with why)
         filters = DiffFilters(statuses=wanted, include_ok=True, result_keys=[str(k) for k in result_keys])

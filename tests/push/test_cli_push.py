@@ -197,3 +197,22 @@ def test_an_unknown_status_is_a_usage_error_not_an_empty_plan(cli_env):
     assert r.exit_code == EXIT_USAGE and "push does not correct draft (a draft is processed in Exact" in r.output
     r = env.invoke("push", "--period", "2026-03", "--status", "missing", "--dry-run")
     assert r.exit_code == EXIT_OK and "1 job(s) 1 create" in r.output
+    # in any case, and a typo is told before anything else, a run or none (no run for 2026-04)
+    r = env.invoke("push", "--period", "2026-03", "--status", "Missing", "--dry-run")
+    assert r.exit_code == EXIT_OK and "1 job(s) 1 create" in r.output
+    r = env.invoke("push", "--period", "2026-04", "--status", "missin", "--dry-run")
+    assert r.exit_code == EXIT_USAGE and "unknown status 'missin'" in r.output and "reconcile" not in r.output
+
+
+def test_push_jobs_reads_statuses_in_any_case_and_refuses_an_unknown_one(cli_env):
+    """`push jobs --status Eror` used to say "jobs: none", as if no job had failed."""
+    env = cli_env
+    env.add_docs([make_doc(7210, day="2026-03-20")])
+    assert env.invoke("push", "--period", "2026-03", "--yes").exit_code == EXIT_OK
+    r = env.invoke("push", "jobs", "--status", "synced")
+    assert r.exit_code == EXIT_OK and "jobs: 1 Synced" in r.stdout and "WC-7210" in r.stdout
+    r = env.invoke("push", "jobs", "--status", "error")
+    assert r.exit_code == EXIT_OK and "jobs: none" in r.stdout
+    r = env.invoke("push", "jobs", "--status", "Synced,Eror")
+    assert r.exit_code == EXIT_USAGE and "unknown job status 'Eror': use Pending, Queued, Synced, Error" in r.output
+    assert "Traceback" not in r.output
