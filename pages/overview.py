@@ -14,8 +14,8 @@ page_chrome()  # no-op under app.py; the chrome when Streamlit runs this file di
 
 def page() -> None:
     st.title("Overview")
-    show_pull_failures()
     run = require_run(missing=None)
+    show_pull_failures(run)
 
     left, right = st.columns([3, 1])
     with right:

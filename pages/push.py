@@ -22,8 +22,8 @@ EFFECT_COLUMNS = {"period": "Period", "country": "Country", "vat_code": "VAT cod
 
 def page() -> None:
     st.title("Push")
-    show_pull_failures()
     run = require_run(missing=None)  # the outcome of a push shows even before a (new) run
+    show_pull_failures(run)
 
     @st.dialog("Push to Exact Online?", width="medium")
     def confirm(count: int, eta: str, division: int | None) -> None:

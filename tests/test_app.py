@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -1096,10 +1097,22 @@ def test_overview_pull_and_reconcile_goes_on_past_a_shop_that_refuses(demo):
     assert not at.exception, [e.value for e in at.exception]
     assert store.scalar("SELECT count(*) FROM recon_runs") == runs + 1
     shown = [e.value for e in at.error]
-    assert len(shown) == 1 and shown[0].startswith("Some sources could not be pulled"), shown
+    assert len(shown) == 1 and re.match(r"Some sources could not be pulled \(\d\d:\d\d UTC\)", shown[0]), shown
     assert "woo-demo: WooCommerce refused" in shown[0] and "magento" not in shown[0], shown
     newer = store.rows("SELECT source, level FROM sync_log ORDER BY log_id OFFSET ?", [pulls])
     assert ("shop:woo-demo", "error") in newer and ("shop:magento-demo", "info") in newer, newer
+    # the message belongs to the run that pull made: on the Push page too, not over an older run
+    made = store.scalar("SELECT max(run_id) FROM recon_runs")
+    older = store.scalar("SELECT max(run_id) FROM recon_runs WHERE run_id < ?", [made])
+    at.switch_page("pages/push.py").run()
+    assert [e.value for e in at.error if e.value.startswith("Some sources")] == shown
+    at.session_state["run_id"] = older  # reopened on Runs & export
+    at.switch_page("pages/overview.py").run()
+    assert not at.error and next(c.value for c in at.caption if c.value.startswith("Run ")).startswith(f"Run {older} ")
+    at.session_state["run_id"] = made
+    at.run()
+    assert [e.value for e in at.error] == shown
+    del at.session_state["run_id"]
     # the key works again: the next pull clears the message
     at.button(key="refresh").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]

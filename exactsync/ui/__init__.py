@@ -17,6 +17,7 @@ from typing import Any
 
 import streamlit as st
 
+from exactsync.clock import utcnow
 from exactsync.errors import ExactsyncError
 from exactsync.redact import install_log_filter, redact
 from exactsync.settings import Settings, load_settings
@@ -119,19 +120,26 @@ _PULL_FAILURES = "pull_failures"
 
 
 def remember_pull(report: Any) -> None:
-    """Keep what a pull could not read (``views.PullReport``) for the page after ``st.rerun()``."""
+    """Keep what a pull could not read (``views.PullReport``) for the page after ``st.rerun()``,
+    with the run it made (the message belongs to that run)."""
     if report is not None and report.failures:
-        st.session_state[_PULL_FAILURES] = report.message
+        run = getattr(report, "run", None)
+        st.session_state[_PULL_FAILURES] = {"message": report.message, "run_id": getattr(run, "run_id", None),
+                                            "at": utcnow()}
     else:
         st.session_state.pop(_PULL_FAILURES, None)
 
 
-def show_pull_failures() -> None:
-    """The sources the last Pull could not read, above the run it made without them."""
-    message = st.session_state.get(_PULL_FAILURES)
-    if message:
-        st.error("Some sources could not be pulled; the run below uses what was pulled from them before. "
-                 + message, icon=":material/sync_problem:")
+def show_pull_failures(run: dict | None = None) -> None:
+    """The sources the last Pull could not read, above the run it made without them: shown while the
+    page shows that run (not over an older run reopened, nor a newer one made since)."""
+    failed = st.session_state.get(_PULL_FAILURES)
+    if not failed:
+        return
+    if failed["run_id"] is not None and (run is None or run.get("run_id") != failed["run_id"]):
+        return
+    st.error(f"Some sources could not be pulled ({failed['at']:%H:%M} UTC); the run below uses what was pulled "
+             "from them before. " + failed["message"], icon=":material/sync_problem:")
 
 
 def clear_caches() -> None:
