@@ -66,10 +66,10 @@ class PullResult:
     calls: int = 0
     lines_upserted: int = 0
     lines_deleted: int = 0
-    #: entries written from the lines this pull brought (new or changed sales entries); after a
-    #: reference refresh, every entry of the division (``rederived_all``)
-    entries_derived: int = 0
+    #: after a reference refresh, every entry of the division was derived again: how many
     rederived_all: bool = False
+    rederived: int = field(default=0, repr=False)
+    #: the entries written from the lines this pull brought (new or changed sales entries)
     derived_ids: set[str] = field(default_factory=set, repr=False)
     record_errors: int = 0
     pages: int = 0
@@ -85,8 +85,15 @@ class PullResult:
     def partial(self) -> bool:
         return self.record_errors > 0 or not self.complete
 
+    @property
+    def entries_derived(self) -> int:
+        """Entries written from the lines this pull brought; after a reference refresh, every entry
+        of the division (``rederived_all``)."""
+        return self.rederived if self.rederived_all else len(self.derived_ids)
+
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "derived_ids"}
+        data = {k: v for k, v in self.__dict__.items() if k not in ("derived_ids", "rederived")}
+        return {**data, "entries_derived": self.entries_derived}
 
 
 def make_client(settings: Any, *, store: Store | None = None, clock: Clock | None = None, transport: Any = None,
@@ -166,7 +173,7 @@ def pull_exact(
 
         if result.reference_refreshed and not first_run:  # a first run derived every page as it came
             with store.atomic() as con:
-                result.entries_derived = derive.derive_all(con, division)
+                result.rederived = derive.derive_all(con, division)
                 result.rederived_all = True
         result.complete = True
     except DailyLimitReached as e:
@@ -228,7 +235,6 @@ def _pull_lines(store: Store, client: ExactClient, division: int, cursor: int, r
             for key, message in errors:
                 Store.log_event(con, LOG_SOURCE, message, record_key=key, run_id=result.run_id)
             derive.derive_entries(con, division, {r["entry_id"] for r in rows.values()}, result.derived_ids)
-            result.entries_derived = len(result.derived_ids)
             Store.set_cursor(con, SOURCE_LINES, scope, str(max_ts), rows=len(rows),
                              detail=json.dumps({"pulled_at": clock.time()}))
         cursor = max_ts
@@ -281,7 +287,6 @@ def _pull_deleted(store: Store, client: ExactClient, division: int, cursor: int,
             for key, message in errors:
                 Store.log_event(con, LOG_SOURCE, message, record_key=key, run_id=result.run_id)
             derive.derive_entries(con, division, affected, result.derived_ids)
-            result.entries_derived = len(result.derived_ids)
             Store.set_cursor(con, SOURCE_DELETED, scope, str(max_ts), rows=deleted,
                              detail=json.dumps({"polled_at": clock.time()}))
         cursor = max_ts

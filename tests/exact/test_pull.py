@@ -36,6 +36,12 @@ def test_full_pull_call_budget_and_second_pull_costs_one_call(make_env):
         second = pull_exact(env.store, env.settings, DIV, client=client)
         assert len(env.api_calls()) == 1 and second.calls == 1
         assert second.lines_upserted == 0 and second.entries_derived == 0
+        assert second.as_dict()["entries_derived"] == 0 and not second.rederived_all
+
+        # a full pull refreshes the reference data: every entry of the division is derived again
+        third = pull_exact(env.store, env.settings, DIV, client=client, full=True)
+        assert third.reference_refreshed and third.rederived_all and third.entries_derived == entries
+        assert third.as_dict()["entries_derived"] == entries and "rederived" not in third.as_dict()
 
 
 def test_entries_are_derived_in_sales_sign(make_env):
