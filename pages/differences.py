@@ -11,11 +11,13 @@ page_chrome()  # no-op under app.py; the chrome when Streamlit runs this file di
 
 
 DIFF_COLUMNS = {
-    "status": "Status", "cause": "Cause", "shop": "Shop", "reference": "Reference (YourRef)", "country": "Country",
+    "status": "Status", "also": "Also found", "shop": "Shop", "reference": "Reference (YourRef)", "country": "Country",
     "currency": "Currency", "shop_gross": "Shop gross", "exact_gross": "Exact gross", "difference": "Difference",
     "vat_difference": "VAT difference", "exact_entries": "Exact entry numbers", "detail": "Explanation",
 }
-DIFF_HELP = {"difference": "Exact − shop, gross, in the row's currency", "vat_difference": "Exact − shop"}
+DIFF_HELP = {"difference": "Exact − shop, gross, in the row's currency", "vat_difference": "Exact − shop",
+             "also": "What else was found on the row. Its status (and cause) is the first of its findings in "
+                     "the fixed order: presence, duplicates, currency, period, amount, VAT, customer, draft"}
 
 
 def _dc_column(rows, run) -> dict:
@@ -43,14 +45,17 @@ def page() -> None:
 
     f1, f2, f3, f4 = st.columns([2, 2, 1, 1])
     statuses = f1.multiselect("Status", choices["statuses"], format_func=views.status_label, key="f_status", on_change=_first_page)
-    causes = f2.multiselect("Cause", choices["causes"], format_func=views.cause_label, key="f_cause", on_change=_first_page)
+    conditions = f2.multiselect("Found", choices["conditions"], format_func=views.status_label, key="f_found",
+                           on_change=_first_page,
+                           help="Rows on which this was found: as their status, or besides it (an amount that "
+                                "differs on a document booked twice, say)")
     countries = f3.multiselect("Country", choices["countries"], key="f_country", on_change=_first_page)
     min_amount = f4.number_input("Min. |amount|", min_value=0.0, value=0.0, step=10.0, key="f_amount", on_change=_first_page,
                                  help="Smallest |Exact − shop| gross, in the division's currency.")
     search = st.text_input("Search", key="f_search", on_change=_first_page,
                            placeholder="Reference, document number or explanation, e.g. 10254",
                            help="Finds matched documents too, so a document that is not listed is not in the run.")
-    filters = views.DiffFilters(statuses=tuple(statuses), causes=tuple(causes), countries=tuple(countries),
+    filters = views.DiffFilters(statuses=tuple(statuses), conditions=tuple(conditions), countries=tuple(countries),
                                 min_amount=str(min_amount) if min_amount else None, shop=shop_filter(),
                                 search=search.strip() or None)
 

@@ -369,9 +369,19 @@ def test_differences_filters_by_cause_country_and_amount(demo):
 
     at = run_page("differences.py")
     total = shown(at)
-    at.multiselect(key="f_cause").select("amount_differs").run()
-    assert shown(at) == demo.manifest["counts"]["by_cause"]["amount_differs"]
-    assert set(at.dataframe[0].value["cause"]) == {views.cause_label("amount_differs")}
+    # "Found": the rows on which an amount differs, as their status or besides it (the demo's
+    # documents booked twice with other amounts); the status filter: their cause
+    at.multiselect(key="f_found").select("amount_differs").run()
+    found = at.dataframe[0].value
+    by_cause = demo.manifest["counts"]["by_cause"]
+    assert shown(at) == by_cause["amount_differs"] + by_cause["duplicated_in_exact"] == len(found)
+    assert set(found["status"]) == {views.status_label("amount_differs"), views.status_label("duplicated_in_exact")}
+    twice = found[found["status"] == views.status_label("duplicated_in_exact")]
+    assert set(twice["also"]) == {"Amount differs; VAT differs (rate, code or country)"}
+    at.multiselect(key="f_found").unselect("amount_differs").run()
+    at.multiselect(key="f_status").select("amount_differs").run()
+    assert shown(at) == by_cause["amount_differs"]
+    assert set(at.dataframe[0].value["status"]) == {views.status_label("amount_differs")}
     # the drill-down of the first row: both sides, with VAT codes and G/L accounts, and the cause
     assert any(md.value.startswith(f"**{views.status_label('amount_differs')}** · cause: "
                                    f"**{views.cause_label('amount_differs')}** · net differs by") for md in at.markdown)
@@ -387,7 +397,7 @@ def test_differences_filters_by_cause_country_and_amount(demo):
     assert (labels["gl_account_code"], labels["vat_code"], labels["vat_percentage"]) == ("G/L account code", "VAT code",
                                                                                       "VAT %")
 
-    at.multiselect(key="f_cause").unselect("amount_differs").run()
+    at.multiselect(key="f_status").unselect("amount_differs").run()
     country = "DE"
     at.multiselect(key="f_country").select(country).run()
     assert 0 < shown(at) < total
@@ -439,14 +449,14 @@ def test_differences_show_the_division_currency_difference_when_a_row_is_in_anot
 
     rows = {r["your_ref"]: r for r in results(demo.store(), latest_run(demo.store()).run_id).iter_rows(named=True)}
     at = run_page("differences.py")
-    at.multiselect(key="f_cause").select("currency_differs").run()
+    at.multiselect(key="f_found").select("currency_differs").run()
     config = json.loads(at.dataframe[0].proto.columns)
     shown = at.dataframe[0].value
     assert set(shown["currency"]) - {"EUR"}, "the demo's currency cases are GBP / SEK documents"
     assert config["difference_dc"]["label"] == "Difference (EUR)" and not config["difference_dc"].get("hidden")
     for ref, dc in zip(shown["reference"], shown["difference_dc"]):
         assert Decimal(str(dc)) == rows[ref]["delta_gross_dc"].quantize(Decimal("0.01"))
-    at.multiselect(key="f_cause").unselect("currency_differs").select("missing_in_exact").run()
+    at.multiselect(key="f_found").unselect("currency_differs").select("missing_in_exact").run()
     assert set(at.dataframe[0].value["currency"]) == {"EUR"}
     assert json.loads(at.dataframe[0].proto.columns)["difference_dc"]["hidden"]
     assert views.status_label("missing_in_exact") in set(at.dataframe[0].value["status"])

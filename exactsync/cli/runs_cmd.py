@@ -67,7 +67,8 @@ def _amount(value) -> str:
 
 def _difference_lines(frame, total: int, division_currency: str | None = None) -> list[str]:
     """Differences, one line each: status, reference, shop, date, gross delta in the row's currency
-    (and in the division's, which the list is sorted by, when that is another) and the explanation."""
+    (and in the division's, which the list is sorted by, when that is another), the explanation and
+    what else was found on the row."""
     lines = [f"  {'status':<36} {'reference':<18} {'shop':<14} {'date':<10} {'Δ gross':>12}      explanation"]
     for r in frame.iter_rows(named=True):
         day = r["doc_date"] or r["entry_date"]
@@ -77,7 +78,7 @@ def _difference_lines(frame, total: int, division_currency: str | None = None) -
                 and dc is not None else "")
         lines.append(f"  {r['status_label']:<36} {r['your_ref'] or r['doc_number'] or '-':<18} {r['shop'] or '-':<14} "
                      f"{day.isoformat() if day else '-':<10} {_amount(r['delta_gross']):>12} {cur:<4} {also}"
-                     f"{r['detail'] or ''}".rstrip())
+                     f"{r['detail'] or ''}{f' (also found: {found})' if (found := r.get('also_label')) else ''}".rstrip())
     if total > frame.height:
         lines.append(f"… and {total - frame.height:,} more (--limit N to see them)")
     return lines
@@ -138,7 +139,7 @@ def runs_show(ctx: Ctx, run_ref: str, period: str | None, with_differences: bool
         total = count_differences(ctx.store, run.run_id, filters)
         frame = differences(ctx.store, run.run_id, filters, limit=max(limit, 0))
         data["differences_total"] = total
-        data["differences"] = frame.drop("status_label", "cause_label").to_dicts()
+        data["differences"] = frame.drop("status_label", "cause_label", "also_label").to_dicts()
 
     vat = vat_by_country(ctx.store, run.run_id) if with_vat else None
     if vat is not None:

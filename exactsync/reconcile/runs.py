@@ -187,6 +187,8 @@ class DiffFilters:
 
     statuses: Sequence[str] = ()
     causes: Sequence[str] = ()
+    #: rows on which any of these conditions was found: as their status or besides it (``flags``)
+    conditions: Sequence[str] = ()
     shops: Sequence[str] = ()
     divisions: Sequence[int] = ()
     countries: Sequence[str] = ()
@@ -229,6 +231,9 @@ def _where(run_id: str, f: DiffFilters | None) -> tuple[str, list[Any]]:
     if f.causes:
         where.append("list_contains(?::VARCHAR[], cause)")
         params.append(list(f.causes))
+    if f.conditions:
+        where.append("list_has_any(flags, ?::VARCHAR[])")
+        params.append(list(f.conditions))
     if f.shops:
         where.append("list_contains(?::VARCHAR[], shop)")
         params.append(list(f.shops))
@@ -274,8 +279,16 @@ def differences(store: Any, run_id: str, filters: DiffFilters | None = None, lim
     return frame.with_columns(
         pl.col("status").map_elements(status_label, return_dtype=pl.String).alias("status_label"),
         pl.col("cause").map_elements(cause_label, return_dtype=pl.String, skip_nulls=False).alias("cause_label"),
+        pl.struct("status", "flags").map_elements(_also_found, return_dtype=pl.String).alias("also_label"),
     ) if frame.height else frame.with_columns(pl.lit(None, pl.String).alias("status_label"),
-                                              pl.lit(None, pl.String).alias("cause_label"))
+                                              pl.lit(None, pl.String).alias("cause_label"),
+                                              pl.lit(None, pl.String).alias("also_label"))
+
+
+def _also_found(row: dict[str, Any]) -> str:
+    """The conditions found on a row besides its status (which is the first of them by precedence),
+    as labels: "VAT differs (rate, code or country)" beside an amount that differs, say."""
+    return "; ".join(status_label(c) for c in dict.fromkeys(row["flags"] or ()) if c != row["status"])
 
 
 def count_differences(store: Any, run_id: str, filters: DiffFilters | None = None) -> int:

@@ -235,6 +235,8 @@ class DiffFilters:
 
     statuses: tuple[str, ...] = ()
     causes: tuple[str, ...] = ()
+    #: conditions found on a row, as its status or besides it
+    conditions: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()
     min_amount: str | None = None
     shop: str | None = None
@@ -243,14 +245,15 @@ class DiffFilters:
     def library(self, **override: Any) -> Any:
         from exactsync.reconcile import DiffFilters as LibFilters
 
-        kw = dict(statuses=self.statuses, causes=self.causes, countries=self.countries,
+        kw = dict(statuses=self.statuses, causes=self.causes, conditions=self.conditions, countries=self.countries,
                   min_amount=self.min_amount or None, shops=(self.shop,) if self.shop else (), search=self.search or None)
         kw.update(override)
         return LibFilters(**kw)
 
 
 def difference_choices(store: Store, run_id: str) -> dict[str, list[str]]:
-    """Values the filters offer: statuses, causes and countries among the run's differences."""
+    """Values the filters offer: statuses, causes, conditions found (in precedence order) and
+    countries among the run's differences."""
     m = ", ".join(f"'{s}'" for s in MATCHED)
     out: dict[str, list[str]] = {}
     with store.read() as con:
@@ -258,14 +261,20 @@ def difference_choices(store: Store, run_id: str) -> dict[str, list[str]]:
             rows = con.execute(f"SELECT DISTINCT {col} FROM recon_results WHERE run_id = ? AND {col} IS NOT NULL "
                                f"AND status NOT IN ({m}) ORDER BY 1", [run_id]).fetchall()
             out[key] = [r[0] for r in rows]
+        found = {r[0] for r in con.execute(
+            f"SELECT DISTINCT unnest(flags) FROM recon_results WHERE run_id = ? AND status NOT IN ({m})",
+            [run_id]).fetchall()}
+    from exactsync.reconcile.constants import PRECEDENCE
+
+    out["conditions"] = [s for s in PRECEDENCE if s in found]
     return out
 
 
-_SHOWN = ["result_key", "status_label", "cause_label", "shop", "your_ref", "doc_date", "vat_country", "currency",
+_SHOWN = ["result_key", "status_label", "also_label", "shop", "your_ref", "doc_date", "vat_country", "currency",
           "shop_gross", "exact_gross", "delta_gross", "delta_gross_dc", "delta_vat", "entry_numbers", "detail"]
 
 
-_SHOWN_AS = {"status_label": "status", "cause_label": "cause", "your_ref": "reference", "doc_date": "date",
+_SHOWN_AS = {"status_label": "status", "also_label": "also", "your_ref": "reference", "doc_date": "date",
              "vat_country": "country", "delta_gross": "difference", "delta_gross_dc": "difference_dc",
              "delta_vat": "vat_difference",
              "entry_numbers": "exact_entries"}

@@ -655,3 +655,24 @@ def test_cli_runs_prune_and_delete_say_first_and_delete_only_with_yes(tmp_path):
     assert [r["run_id"] for r in list_runs(store).iter_rows(named=True)] == [ids[3]]
     with pytest.raises(ReconcileError):
         runs_beyond(store, -1)
+
+
+def test_differences_say_and_filter_what_else_was_found_beside_the_status(store):
+    """A row has one status, the first of its findings by precedence; ``also_label`` names the others
+    and ``DiffFilters(conditions=…)`` finds a row by any of them."""
+    w = World()
+    month(w)
+    d = w.doc(7, "2026-10-06")  # booked with 90 + 18.90 on the German customer's account
+    w.entry(w.reference(d), "2026-10-06", [("2", D(90), D("18.90"))], customer="acc-de")
+    w.write(store)
+    run = run_reconciliation(store, w.settings(), PERIOD)
+    row = differences(store, run.run_id, DiffFilters(search="WC-7")).row(0, named=True)
+    assert (row["status"], row["flags"]) == ("amount_differs", ["amount_differs", "vat_differs", "customer_differs"])
+    assert row["also_label"] == "VAT differs (rate, code or country); Customer differs"
+    assert differences(store, run.run_id, DiffFilters(statuses=["customer_differs"])).height == 0
+    found = differences(store, run.run_id, DiffFilters(conditions=["customer_differs"]))
+    assert found["doc_key"].to_list() == ["woo:invoice:7"]
+    vat = differences(store, run.run_id, DiffFilters(conditions=["vat_differs"]))
+    assert sorted(vat["doc_key"].to_list()) == ["woo:invoice:6", "woo:invoice:7"]
+    assert set(vat.filter(vat["doc_key"] == "woo:invoice:6")["also_label"]) == {""}
+    assert count_differences(store, run.run_id, DiffFilters(conditions=["vat_differs", "missing_in_exact"])) == 3
