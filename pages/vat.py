@@ -56,11 +56,11 @@ def page() -> None:
         note = views.oss_currency_note(part) if treatment == "oss" else None
         if note:
             st.caption(note)
-        t1, t2 = st.columns([3, 2])
         shown = part.drop("treatment")
-        table(shown, container=t1, column_config=labelled(shown, VAT_COLUMNS, VAT_HELP))
+        # the table the full width (its deltas in view without scrolling), the chart under it
+        table(shown, column_config=labelled(shown, VAT_COLUMNS, VAT_HELP))
         long = views.vat_chart_frame(part)
-        t2.plotly_chart(px.bar(long, x="country", y="vat", color="side", barmode="group",
+        st.plotly_chart(px.bar(long, x="country", y="vat", color="side", barmode="group", height=280,
                                labels={"country": "Country", "vat": "VAT", "side": ""}),
                         width="stretch", key=f"vat_chart_{treatment}")
 
