@@ -13,7 +13,7 @@ page_chrome()  # no-op under app.py; the chrome when Streamlit runs this file di
 def page() -> None:
     st.title("Mappings")
     st.caption("Edit a table, then *Validate and save*: every row is checked against the codes pulled from "
-               "Exact for the division; a row that does not check out says why in its *error* column.")
+               "Exact for the division; a row that does not check out says why in its *Error* column.")
 
     division = picked()["division"]
     if division is None:
@@ -30,7 +30,7 @@ def page() -> None:
                 frame = result if result is not None else mapping.read_mapping(get_store(), kind, division)
                 bad = int(frame["error"].is_not_null().sum())
                 if bad:
-                    st.error(f"{bad} row(s) need a fix (see the *error* column); nothing was saved.")
+                    st.error(f"{bad} row(s) need a fix (see the *Error* column); nothing was saved.")
                 if kind in SUGGESTED_KINDS:
                     _suggestions(kind, division, frame)
                 edited = st.data_editor(

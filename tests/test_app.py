@@ -837,7 +837,7 @@ def test_connections_token_age_and_the_30_day_warning(app_env, monkeypatch):
 
 
 def test_mappings_explain_the_offending_row_and_save_nothing(demo):
-    """A VAT code Exact does not know: *Validate and save* marks that row's *error* column with the
+    """A VAT code Exact does not know: *Validate and save* marks that row's *Error* column with the
     reason, says nothing was saved, and the stored mapping is unchanged."""
     from exactsync import mapping
 

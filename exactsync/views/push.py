@@ -41,7 +41,7 @@ def mapping_columns(kind: str, division: int) -> dict[str, dict]:
     treatments = [t for t in TREATMENTS if t != "mixed"]
     cols: dict[str, dict] = {
         "division": {"label": "Division", "disabled": True},
-        "error": {"label": "error", "disabled": True, "width": "large"},
+        "error": {"label": "Error", "disabled": True, "width": "large"},
         "rate": {"label": "Rate %"},
         "vat_code": {"label": "VAT code"},
         "gl_code": {"label": "G/L account"},
