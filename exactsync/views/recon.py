@@ -270,8 +270,10 @@ def difference_choices(store: Store, run_id: str) -> dict[str, list[str]]:
     return out
 
 
-_SHOWN = ["result_key", "status_label", "also_label", "shop", "your_ref", "doc_date", "vat_country", "currency",
-          "shop_gross", "exact_gross", "delta_gross", "delta_gross_dc", "delta_vat", "entry_numbers", "detail"]
+#: the grid's columns, in this order: what identifies a row and its amounts first (in view without
+#: scrolling), then what else was found, the country, the entries and the explanation
+_SHOWN = ["result_key", "status_label", "your_ref", "doc_date", "shop", "currency", "shop_gross", "exact_gross",
+          "delta_gross", "delta_gross_dc", "delta_vat", "also_label", "vat_country", "entry_numbers", "detail"]
 
 
 _SHOWN_AS = {"status_label": "status", "also_label": "also", "your_ref": "reference", "doc_date": "date",
