@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from exactsync.ui import navigation_position, show_error
-from exactsync.ui.chrome import router
+from exactsync.ui.chrome import open_requested_page, router
 
 pages = {
     "Month-end": [
@@ -32,6 +32,7 @@ pages = {
 # the navigation first: until it is called, Streamlit lists the pages/ files themselves in the
 # sidebar ("app", "connections", …), which a fresh start showed while it prepared the demo month
 page = st.navigation(pages, position=navigation_position())
+open_requested_page()  # a page's URL opened before this navigation existed (exactsync.ui.chrome.page_chrome)
 with router():  # login gate, OAuth redirect, demo, banner, sidebar pickers (exactsync.ui.chrome)
     try:
         page.run()

@@ -45,6 +45,17 @@ def test_browser_opens_the_dashboard(dashboard, chromium, tmp_path):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
+            # a page's URL opened first on a new server (a bookmark): the app's own navigation, not
+            # Streamlit's listing of the pages/ files ("app", "connections", …)
+            first = browser.new_page()
+            first.goto(f"http://127.0.0.1:{port}/differences", wait_until="domcontentloaded")
+            first.get_by_role("heading", name="Differences").wait_for(timeout=60_000)
+            first.get_by_text("No reconciliation for this period yet").wait_for(timeout=30_000)
+            nav = first.get_by_test_id("stSidebarNav")
+            nav.get_by_text("Month-end").wait_for(timeout=30_000)
+            assert nav.get_by_text("Runs & export").count() == 1
+            assert nav.get_by_text("app", exact=True).count() == 0 and nav.get_by_text("sync log", exact=True).count() == 0
+            assert first.url.endswith("/differences")
             page = browser.new_page()
             page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
             page.get_by_role("heading", name="Overview").wait_for(timeout=60_000)

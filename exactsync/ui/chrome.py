@@ -8,7 +8,8 @@ page also calls :func:`page_chrome` first: a no-op inside app.py.
 Why that call exists: with a folder named ``pages/`` next to app.py, Streamlit starts in its legacy
 ``pages/`` folder mode until ``st.navigation`` is first called in the process — the very first run
 of a new server process, and every ``AppTest.run``. In that mode it runs app.py as a page of its
-own, or a ``pages/`` file directly, and :func:`page_chrome` then draws the chrome.
+own, or a ``pages/`` file directly (a page's URL opened first): :func:`page_chrome` then sends
+that page through app.py, and draws the chrome if it cannot.
 
 Widget ids include the hash of the script that draws them, so sidebar pickers drawn in that mode
 would get other ids than under app.py's navigation, and the user's first pick was silently lost
@@ -19,20 +20,28 @@ draws under app.py's own script hash (:func:`_as_app_script`): the same ids in e
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from exactsync import views
 from exactsync.ui import auth_gate, get_settings, get_store, is_demo, page_setup, show_error
 from exactsync.ui.data import view
 
-__all__ = ["sidebar", "ALL_SHOPS", "draw_chrome", "router", "page_chrome", "guarded"]
+__all__ = ["sidebar", "ALL_SHOPS", "draw_chrome", "router", "page_chrome", "open_requested_page", "guarded"]
 
 _local = threading.local()  # script runs of a session happen on the script thread
 
 ALL_SHOPS = "All shops"
+
+#: the page a URL asked for before the navigation existed (see :func:`page_chrome`)
+_OPEN_PAGE = "_exs_open_page"
+#: set by app.py's first run in a session
+_ROUTED_ONCE = "_exs_routed_once"
 
 
 @st.cache_data(ttl=60, max_entries=16)
@@ -122,6 +131,7 @@ def _draw_chrome() -> None:
 def router() -> Iterator[None]:
     """app.py's run: the chrome is drawn here, so :func:`page_chrome` does nothing inside."""
     _local.routed = True
+    st.session_state[_ROUTED_ONCE] = True
     try:
         draw_chrome()
         yield
@@ -130,9 +140,31 @@ def router() -> Iterator[None]:
 
 
 def page_chrome() -> None:
-    """First line of every page: draws the chrome unless app.py already did in this run."""
-    if not getattr(_local, "routed", False):
-        draw_chrome()
+    """First line of every page: draws the chrome unless app.py already did in this run.
+
+    Not under app.py, a ``pages/`` file was opened by its URL before any session of a new server ran
+    app.py: Streamlit's legacy folder mode, whose sidebar lists the files ("app", "sync log", …)
+    for as long as that session lasts. The page then goes through app.py instead, which opens it
+    again under the app's own navigation (:func:`open_requested_page`)."""
+    if getattr(_local, "routed", False):
+        return
+    name = Path(sys._getframe(1).f_globals.get("__file__", "")).name
+    # only a session's first run: a later one may carry a widget's new value, which a switch loses
+    # (AppTest runs every rerun of a page this way)
+    if name and not st.session_state.get(_ROUTED_ONCE) and _OPEN_PAGE not in st.session_state:
+        st.session_state[_OPEN_PAGE] = f"pages/{name}"
+        try:
+            st.switch_page("app.py")
+        except StreamlitAPIException:  # not served with app.py (a page run on its own)
+            st.session_state.pop(_OPEN_PAGE, None)
+    draw_chrome()
+
+
+def open_requested_page() -> None:
+    """app.py, after ``st.navigation``: open the page :func:`page_chrome` was asked for."""
+    wanted = st.session_state.pop(_OPEN_PAGE, None)
+    if wanted:
+        st.switch_page(wanted)
 
 
 def guarded(page: Callable[[], None]) -> None:
