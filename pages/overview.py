@@ -68,7 +68,8 @@ def page() -> None:
         cols = st.columns(min(4, pulls.height))
         for i, row in enumerate(pulls.iter_rows(named=True)):
             when = row["last_success_at"]
-            cols[i % len(cols)].metric(f"Last pull · {row['source']}", f"{when:%d %b %H:%M}" if when else "never")
+            cols[i % len(cols)].metric(f"Last pull · {row['source']}", f"{when:%d %b %H:%M}" if when else "never",
+                                       help="Last successful pull, in UTC")
 
     by_status = view("amounts_by_status", run["run_id"], shop=shop)
     by_day = view("differences_by_day", run["run_id"], shop=shop)
