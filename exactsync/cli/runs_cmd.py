@@ -111,6 +111,9 @@ def _vat_lines(frame) -> list[str]:
 @click.option("--status", "statuses",
               help="Only these statuses (implies --differences), comma-separated: missing, amount, vat, duplicated, "
                    "customer, currency, only, period, draft, tolerance, matched, or their identifiers.")
+@click.option("--found", "found",
+              help="Only rows on which these were found, as their status or besides it (implies --differences), "
+                   "comma-separated: the names --status takes.")
 @click.option("--shop", "shops", multiple=True, help="Only differences of this shop (repeatable; implies --differences).")
 @click.option("--search", help="Only results whose reference, document number or explanation contains this "
                                "(matched documents included; implies --differences).")
@@ -119,7 +122,7 @@ def _vat_lines(frame) -> list[str]:
               help="Also print VAT per country and rate, shop beside Exact (the OSS return's shape).")
 @pass_ctx
 def runs_show(ctx: Ctx, run_ref: str, period: str | None, with_differences: bool, statuses: str | None,
-              shops: tuple[str, ...], search: str | None, limit: int, with_vat: bool) -> None:
+              found: str | None, shops: tuple[str, ...], search: str | None, limit: int, with_vat: bool) -> None:
     """Reopen a saved run: its summary as it was saved, and with --differences what differs and why."""
     from exactsync.cli.reconcile_cmd import summary_text
     from exactsync.reconcile import (DiffFilters, compare_runs, count_differences, differences, find_run,
@@ -127,15 +130,16 @@ def runs_show(ctx: Ctx, run_ref: str, period: str | None, with_differences: bool
 
     run = find_run(ctx.store, run_ref, period=_period(ctx, period))
     wanted = resolve_statuses(statuses)
+    conditions = resolve_statuses(found)  # the same names: a finding is a status a row could have had
     changes = compare_runs(ctx.store, run.run_id)  # against the run of the period before it, if any
     data = run.as_dict()
     data["since_previous"] = changes.as_dict() if changes is not None else None
     frame, total = None, 0
     search = (search or "").strip() or None
-    selected = bool(wanted or shops or search)
+    selected = bool(wanted or conditions or shops or search)
     if with_differences or selected:
         # a search finds matched documents too, and so does a matched status asked for (DiffFilters)
-        filters = DiffFilters(statuses=wanted, shops=shops, search=search)
+        filters = DiffFilters(statuses=wanted, conditions=conditions, shops=shops, search=search)
         total = count_differences(ctx.store, run.run_id, filters)
         frame = differences(ctx.store, run.run_id, filters, limit=max(limit, 0))
         data["differences_total"] = total

@@ -676,3 +676,29 @@ def test_differences_say_and_filter_what_else_was_found_beside_the_status(store)
     assert sorted(vat["doc_key"].to_list()) == ["woo:invoice:6", "woo:invoice:7"]
     assert set(vat.filter(vat["doc_key"] == "woo:invoice:6")["also_label"]) == {""}
     assert count_differences(store, run.run_id, DiffFilters(conditions=["vat_differs", "missing_in_exact"])) == 3
+
+
+def test_cli_runs_show_found_lists_rows_by_any_finding_and_says_the_others(tmp_path):
+    """`runs show --found customer` finds the document whose status is the amount (the first
+    finding), and its line names what else was found: the Differences page's Found filter."""
+    cli, cfg, store, w = _cli_world(tmp_path)
+    d = w.doc(7, "2026-10-06")
+    w.entry(w.reference(d), "2026-10-06", [("2", D(90), D("18.90"))], customer="acc-de")
+    w.write(store)
+    runner = CliRunner()
+
+    def run(*args, code=0):
+        r = runner.invoke(cli, ["--config", str(cfg), *args], catch_exceptions=False)
+        assert r.exit_code == code, r.output
+        return r.output
+
+    run_id = json.loads(run("--json", "reconcile", "--period", PERIOD))["run_id"]
+    assert "No result with that selection." in run("runs", "show", run_id, "--status", "customer")
+    shown = run("runs", "show", run_id, "--found", "customer")
+    line = next(x for x in shown.splitlines() if "WC-7" in x)
+    assert "1 result(s) with that selection" in shown and line.strip().startswith("Amount differs")
+    assert line.endswith("(also found: VAT differs (rate, code or country); Customer differs)"), line
+    data = json.loads(run("--json", "runs", "show", run_id, "--found", "vat,missing"))
+    assert sorted(r["doc_key"] for r in data["differences"]) == ["woo:invoice:4", "woo:invoice:6", "woo:invoice:7"]
+    assert "also_label" not in data["differences"][0]
+    assert "unknown status 'custmer'" in run("runs", "show", run_id, "--found", "custmer", code=2)
