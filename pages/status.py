@@ -21,7 +21,9 @@ def page() -> None:
     c1, c2, c3 = st.columns(3)
     c1.metric("Shop documents", f"{info['tables'].get('shop_documents', 0):,}")
     c2.metric("Exact entries", f"{info['tables'].get('exact_entries', 0):,}")
-    c3.metric("Schema version", info["schema_version"] or "—")
+    version = info["schema_version"]
+    c3.metric("Schema version", version.split("_", 1)[0] if version else "—",
+              help=f"The newest migration applied: {version}" if version else "No migration applied yet")
     st.caption(f"Database: `{info['path']}` · settings from {', '.join(settings.sources)}")
 
     st.subheader("Last pulls")

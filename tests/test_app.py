@@ -940,6 +940,9 @@ def test_status_page_counts_the_demo(demo):
 
     at = run_page("status.py")
     assert metrics(at)["Shop documents"] == f"{demo.manifest['counts']['documents']:,}"
+    newest = demo.store().applied_migrations()[-1]  # the number shown (it fits), the name in its help
+    version = next(m for m in at.metric if m.label == "Schema version")
+    assert version.value == newest.split("_")[0] and newest in version.help
     # the newest runs, newest first, and the push jobs by status (an Error says where to look)
     runs = next(d.value for d in at.dataframe if "differences" in d.value.columns)
     assert runs["run_id"].iloc[0] == latest_run(demo.store()).run_id
