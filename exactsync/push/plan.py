@@ -35,7 +35,7 @@ import polars as pl
 from exactsync.clock import SYSTEM_CLOCK, Clock
 from exactsync.errors import EXIT_USAGE, ExactsyncError
 from exactsync.mapping import Mappings, load_mappings
-from exactsync.reconcile.constants import STATUS_ALIASES as RECONCILE_ALIASES
+from exactsync.reconcile.constants import STATUS_ALIASES as RECONCILE_ALIASES, parse_statuses
 from exactsync.money import ZERO, to_cents
 from exactsync.push.payload import (
     EntryDraft,
@@ -94,17 +94,13 @@ def push_statuses(statuses: Iterable[str] | None, *, pushable_only: bool = True)
     identifiers, any case; blanks ignored); [] for none. Unknown names raise :class:`PushPlanError`,
     and so, with ``pushable_only``, do statuses push does not act on (asked by status, they would
     only list every such row as skipped)."""
-    from exactsync.reconcile import PRECEDENCE
-
-    names = [s.strip().lower() for s in statuses or () if s.strip()]
-    wanted = [STATUS_ALIASES.get(s, s) for s in names]
-    unknown = [n for n, s in zip(names, wanted) if s not in PRECEDENCE]
+    wanted, unknown = parse_statuses(statuses, STATUS_ALIASES)
     if unknown:
         raise PushPlanError(f"unknown status {', '.join(map(repr, unknown))}; {_FIXES}")
     if pushable_only and (kept := [s for s in wanted if s not in PUSHABLE_STATUSES]):
         raise PushPlanError(f"push does not correct {', '.join(kept)} (a draft is processed in Exact, an entry "
                             f"booked in another period or only in Exact is looked at there); {_FIXES}")
-    return list(dict.fromkeys(wanted))
+    return wanted
 
 
 @dataclass

@@ -9,6 +9,8 @@ wins (see docs/reconcile.md for why this order).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 __all__ = [
     "MATCHED",
     "MATCHED_WITHIN_TOLERANCE",
@@ -29,6 +31,7 @@ __all__ = [
     "TOLERANCE_TYPES",
     "ENGINE_VERSION",
     "STATUS_ALIASES",
+    "parse_statuses",
     "status_label",
     "cause_label",
 ]
@@ -105,6 +108,16 @@ TOLERANCE_TYPES = ("net", "vat", "gross")
 #: stored with every run; bump when a rule changes so old runs say which rules made them
 ENGINE_VERSION = "4"  # 2: a domestic 0 % VAT bucket compares as zero-rated; 3: no DC delta without DC amounts;
 #                      4: a row booked in another currency (currency_differs) has no document-currency delta
+
+
+def parse_statuses(names: Iterable[str] | None, aliases: Mapping[str, str] = STATUS_ALIASES) -> tuple[list[str], list[str]]:
+    """(status identifiers, unknown names) from what a user typed: identifiers or the short names of
+    ``aliases``, any case, blanks ignored; the identifiers once each, in the order given."""
+    wanted, unknown = [], []
+    for name in (n.strip().lower() for n in names or () if n.strip()):
+        status = aliases.get(name, name)
+        (wanted if status in PRECEDENCE else unknown).append(status)
+    return list(dict.fromkeys(wanted)), unknown
 
 
 def status_label(status: str | None) -> str:

@@ -16,7 +16,8 @@ from typing import Any
 
 import polars as pl
 
-from exactsync.reconcile.constants import OK_STATUSES, PRECEDENCE, STATUS_ALIASES, cause_label, status_label
+from exactsync.reconcile.constants import (OK_STATUSES, PRECEDENCE, STATUS_ALIASES, cause_label, parse_statuses,
+                                           status_label)
 from exactsync.reconcile.engine import ReconcileError, RunSummary
 
 __all__ = [
@@ -122,13 +123,12 @@ def resolve_statuses(names: Sequence[str] | str | None) -> list[str]:
     …, :data:`~exactsync.reconcile.constants.STATUS_ALIASES`), a list or one comma-separated text."""
     if isinstance(names, str):
         names = names.split(",")
-    wanted = [STATUS_ALIASES.get(n.strip().lower(), n.strip().lower()) for n in names or () if n.strip()]
-    unknown = [n for n in wanted if n not in PRECEDENCE]
+    wanted, unknown = parse_statuses(names)
     if unknown:
         short = ", ".join(dict.fromkeys(STATUS_ALIASES))
         raise ReconcileError(f"unknown status {', '.join(map(repr, unknown))}: use {short} or one of "
                              f"{', '.join(PRECEDENCE)}")
-    return list(dict.fromkeys(wanted))
+    return wanted
 
 
 def _of_period(period: str | None) -> tuple[str, list[Any]]:

@@ -13,7 +13,7 @@ from typing import Any
 import streamlit as st
 
 from exactsync import views
-from exactsync.ui import get_settings, get_store, picked, show_error
+from exactsync.ui import get_store, picked, show_error
 
 __all__ = ["view", "current_run", "require_run", "NO_RUN", "shop_filter"]
 
@@ -31,7 +31,7 @@ def _view(name: str, store_path: str, version: tuple, args: tuple, kwargs: tuple
 def view(name: str, *args: Any, **kwargs: Any) -> Any:
     """``views.<name>(store, *args, **kwargs)``, cached."""
     store = get_store()
-    return _view(name, str(get_settings().store.path), store.version(), args, tuple(sorted(kwargs.items())))
+    return _view(name, str(store.path), store.version(), args, tuple(sorted(kwargs.items())))
 
 
 def current_run() -> dict | None:
