@@ -3,7 +3,7 @@
 import streamlit as st
 
 from exactsync import views
-from exactsync.ui import get_settings, get_store, is_demo, show_error
+from exactsync.ui import get_settings, get_store, is_demo, served_url, show_error
 from exactsync.ui.connect import new_state
 from exactsync.ui.chrome import guarded, page_chrome
 
@@ -27,6 +27,9 @@ def page() -> None:
     st.header("Exact Online")
     info = views.exact_settings_view(settings)
     st.dataframe(info, hide_index=True, width="stretch")
+    mismatch = views.redirect_mismatch(settings.exact.redirect_uri, served_url())
+    if mismatch:
+        st.warning(mismatch, icon=":material/link_off:")
 
     ready = bool(settings.exact.client_id) and bool(settings.exact.client_secret)
     if not ready:

@@ -199,7 +199,13 @@ def test_oauth_redirect_with_a_foreign_state_is_refused(app_env):
 
 
 def test_first_start_without_configuration_runs_the_demo(tmp_path, monkeypatch):
-    """No exactsync.toml, no EXACTSYNC_CONFIG, no secrets: the demo starts, pulls, reconciles."""
+    """No exactsync.toml, no EXACTSYNC_CONFIG, no secrets: the demo starts, pulls, reconciles. The
+    dashboard serves on another port than 8501 here (`make run PORT=8599`): Exact's consent page
+    then sends the browser back to that port, not to the demo's default."""
+    from urllib.parse import parse_qs, urlsplit
+
+    import httpx2
+    from streamlit import config as st_config
 
     from exactsync.demo import generate_demo
     from exactsync.ui import config_present
@@ -210,6 +216,9 @@ def test_first_start_without_configuration_runs_the_demo(tmp_path, monkeypatch):
     demo_dir = tmp_path / "demo"
     generate_demo(demo_dir, orders=120)  # small month; start_demo reuses a complete scenario
     monkeypatch.setenv("EXACTSYNC_DEMO_DIR", str(demo_dir))
+    port, address = st_config.get_option("server.port"), st_config.get_option("server.address")
+    st_config.set_option("server.port", 8599)
+    st_config.set_option("server.address", "127.0.0.1")
     try:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
         at.run()
@@ -219,8 +228,41 @@ def test_first_start_without_configuration_runs_the_demo(tmp_path, monkeypatch):
         manifest = json.loads((demo_dir / "manifest.json").read_text())
         assert metrics(at)["Documents"] == f"{manifest['counts']['documents']:,}"
         assert (demo_dir / "data" / "exactsync.duckdb").exists()
+
+        at.switch_page("pages/connections.py").run()
+        assert not at.exception and not any("sends the browser back" in w.value for w in at.warning)
+        at.button(key="connect_exact").click().run()
+        url = at.session_state["authorize_url"]
+        assert parse_qs(urlsplit(url).query)["redirect_uri"] == ["http://127.0.0.1:8599/"]
+        form = {"client_id": parse_qs(urlsplit(url).query)["client_id"][0], "redirect_uri": "http://127.0.0.1:8599/",
+                "response_type": "code", "allow": "1", "state": parse_qs(urlsplit(url).query)["state"][0]}
+        consent = httpx2.post(url.split("?")[0], data=form, timeout=30)  # the user presses "Allow"
+        assert consent.status_code == 302 and consent.headers["location"].startswith("http://127.0.0.1:8599/?code=")
+        # the files on disk keep the default, for `exactsync demo run` and the CLI
+        assert 'redirect_uri = "http://127.0.0.1:8501/"' in (demo_dir / "exactsync.toml").read_text()
     finally:
+        st_config.set_option("server.port", port)
+        st_config.set_option("server.address", address)
         stop_demos()
+
+
+def test_connections_warns_when_exact_would_redirect_to_another_port(app_env):
+    """A configured redirect URI on this machine at another port than the dashboard's: Connect Exact
+    would land elsewhere after consent, so the page says so (and not for a public host name)."""
+    from exactsync.views import redirect_mismatch
+
+    assert redirect_mismatch("http://127.0.0.1:8501/", "http://127.0.0.1:8501/") is None
+    assert redirect_mismatch("http://localhost:8501/", "http://127.0.0.1:8501/") is None
+    assert redirect_mismatch("https://books.example.com/exact", "http://127.0.0.1:8501/") is None
+    assert redirect_mismatch("", "http://127.0.0.1:8501/") is None
+    assert "serve the dashboard on port 8500" in redirect_mismatch("http://[::1]:8500/", "http://127.0.0.1:8501/")
+
+    (app_env / "exactsync.toml").write_text('[store]\npath = "app.duckdb"\n[exact]\nclient_id = "x"\n'
+                                            'redirect_uri = "http://localhost:8502/"\n')
+    at = run_page("connections.py")
+    warning = next(w.value for w in at.warning if "sends the browser back" in w.value)
+    assert "http://localhost:8502/" in warning and "http://localhost:8502/" != "http://127.0.0.1:8501/"
+    assert "serve the dashboard on port 8502" in warning
 
 
 # --------------------------------------------------------------------------- the demo month

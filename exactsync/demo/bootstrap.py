@@ -107,14 +107,17 @@ def connect_sandbox_exact(settings: Settings) -> dict[str, Any]:
 
 def start_demo(base_dir: str | Path, *, orders: int = 2000, seed: int = DEFAULT_SEED, period: str = DEFAULT_PERIOD,
                on_progress: Progress | None = None, host: str = "127.0.0.1", ports: dict[str, int] | None = None,
-               connect: bool = True, fixed_ports: bool = False) -> DemoEnvironment:
+               connect: bool = True, fixed_ports: bool = False, redirect_uri: str | None = None) -> DemoEnvironment:
     """Generate (if missing) and serve the demo month in ``base_dir``; connect exactsync to it.
 
     ``ports`` overrides the default ports (0 = any free port). A port in use is replaced by a free
     one, unless ``fixed_ports``: then it is an error (``exactsync demo run`` keeps serving for the
     commands that read ``base_dir/exactsync.toml``, which name the default ports). The returned
     settings point at the actual URLs; the store path and token file are inside ``base_dir/data``.
-    Call ``.stop()``.
+    ``redirect_uri``: where Exact sends the browser back after consent — the dashboard's own
+    address when it serves on another port than the demo's 8501. The demo's app registration in
+    the sandbox (which, like Exact, accepts exactly one redirect URI) and the returned settings both
+    take it; the files in ``base_dir`` keep the default. Call ``.stop()``.
     """
     base = Path(base_dir).resolve()  # settings resolve their paths against it: a relative one would count twice
     if not scenario_complete(base):
@@ -122,6 +125,10 @@ def start_demo(base_dir: str | Path, *, orders: int = 2000, seed: int = DEFAULT_
     if on_progress:
         on_progress(0, 3, "starting sandboxes")
     apps = load_scenario_apps(base)
+    overrides: dict[str, Any] = {}
+    if redirect_uri:
+        apps["exact"].settings.redirect_uri = redirect_uri  # the registration of this process's sandbox only
+        overrides["exact.redirect_uri"] = redirect_uri
     wanted = dict(DEFAULT_PORTS)
     wanted.update(ports or {})
     servers: dict[str, ServerThread] = {}
@@ -135,7 +142,7 @@ def start_demo(base_dir: str | Path, *, orders: int = 2000, seed: int = DEFAULT_
             base / "exactsync.toml", env={}, cwd=base, secrets_file=base / ".streamlit" / "secrets.toml",
             overrides={"exact.base_url": servers["exact"].url,
                        "shops.woo-demo.url": servers["woocommerce"].url,
-                       "shops.magento-demo.url": servers["magento"].url},
+                       "shops.magento-demo.url": servers["magento"].url, **overrides},
         )
         if connect:
             connect_sandbox_exact(settings)

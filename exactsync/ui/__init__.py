@@ -28,6 +28,7 @@ __all__ = [
     "page_setup",
     "config_present",
     "is_demo",
+    "served_url",
     "get_settings",
     "get_store",
     "show_error",
@@ -82,6 +83,18 @@ def config_present(cwd: Path | None = None, env: dict[str, str] | None = None) -
 
 def is_demo() -> bool:
     return not config_present()
+
+
+def served_url() -> str:
+    """This dashboard's own address, as a browser on this machine reaches it: Streamlit's
+    ``server.address`` (127.0.0.1 when it listens on every interface or is unset) and
+    ``server.port``; ``http://127.0.0.1:8501/`` for ``make run``."""
+    address = (st.get_option("server.address") or "").strip()
+    if address in ("", "0.0.0.0", "::", "[::]"):
+        address = "127.0.0.1"
+    if ":" in address and not address.startswith("["):
+        address = f"[{address}]"
+    return f"http://{address}:{int(st.get_option('server.port') or 8501)}/"
 
 
 @st.cache_resource(max_entries=4)

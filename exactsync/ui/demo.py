@@ -14,7 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from exactsync.ui import ROOT, clear_caches, progress_status, remember_pull
+from exactsync.ui import ROOT, clear_caches, progress_status, remember_pull, served_url
 
 __all__ = ["DEMO_DIR", "DEMO_BANNER", "demo_dir", "demo_environment", "ensure_demo_data", "stop_demos"]
 
@@ -29,18 +29,20 @@ def demo_dir() -> Path:
 
 
 @st.cache_resource(show_spinner="Starting the demo sandboxes…")
-def _environment(base_dir: str):
+def _environment(base_dir: str, redirect_uri: str):
     from exactsync.demo.bootstrap import start_demo
 
-    env = start_demo(base_dir)
+    env = start_demo(base_dir, redirect_uri=redirect_uri)
     _running.append(env)
     return env
 
 
 def demo_environment():
     """Generate the demo scenario if missing and start the three sandboxes on 127.0.0.1 (once
-    per server process; default ports 8701–8703, else any free port)."""
-    return _environment(str(demo_dir()))
+    per server process; default ports 8701–8703, else any free port). Exact's consent page sends
+    the browser back to this dashboard's own address (:func:`exactsync.ui.served_url`), whatever
+    port it serves on."""
+    return _environment(str(demo_dir()), served_url())
 
 
 def stop_demos() -> None:

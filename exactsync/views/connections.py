@@ -13,6 +13,7 @@ __all__ = [
     "exact_settings_view",
     "shop_settings_view",
     "exact_authorize_url",
+    "redirect_mismatch",
     "exact_token_status",
     "test_exact",
     "exact_headroom",
@@ -56,6 +57,28 @@ def exact_authorize_url(settings: Any, state: str) -> str:
 
     e = settings.exact
     return authorize_url(e.base_url, e.client_id, e.redirect_uri, state=state)
+
+
+def redirect_mismatch(redirect_uri: str, served_url: str) -> str | None:
+    """A warning when Exact would send the browser back to this machine but not to this dashboard:
+    ``redirect_uri`` names a loopback host (127.x, localhost, ::1) at another port than
+    ``served_url``, the address the dashboard serves at. ``None`` when they agree, and for any other
+    host (a reverse proxy's public address is not the port the dashboard listens on)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    try:
+        want, here = urlsplit(redirect_uri or ""), urlsplit(served_url)
+        host = (want.hostname or "").lower()
+        loopback = host == "localhost" or (bool(host) and ipaddress.ip_address(host).is_loopback)
+        port = want.port or (443 if want.scheme == "https" else 80)
+    except ValueError:  # not an IP address (a host name), or a malformed port: not ours to judge
+        return None
+    if not loopback or port == here.port:
+        return None
+    return (f"Exact sends the browser back to {redirect_uri}, but this dashboard serves at {served_url}: after "
+            f"consent you would land on another port. Set `exact.redirect_uri` (and the redirect URI of the "
+            f"app registration in the Exact App Center) to {served_url}, or serve the dashboard on port {port}.")
 
 
 def exact_token_status(settings: Any) -> dict:
