@@ -305,8 +305,16 @@ def phase_pandas(path: Path) -> dict:
     cmp = cmp[cmp["key"].isin(both)]
     db = cmp["base_x"].fillna(0) - cmp["base_s"].fillna(0)
     dv = cmp["vat_x"].fillna(0) - cmp["vat_s"].fillna(0)
-    cmp = cmp.assign(bad=(db.abs() > tol) | (dv.abs() > tol), nz=(db != 0) | (dv != 0))
-    split = cmp.groupby("key").agg(split_bad=("bad", "any"), split_nz=("nz", "any"))
+    # the split differs when base moved across buckets, or VAT the base at the bucket's rate does not
+    # explain (u = 100·ΔVAT − rate·Δbase): summed over the document, or in a bucket on both sides
+    u = dv * 100 - db * cmp["rate"]
+    cmp = cmp.assign(up=db > tol, down=db < -tol, u=u,
+                     bad_b=cmp["base_s"].notna() & cmp["base_x"].notna() & (u.abs() > tol * 100),
+                     nz=(db != 0) | (dv != 0))
+    split = cmp.groupby("key").agg(up=("up", "any"), down=("down", "any"), u=("u", "sum"), bad_b=("bad_b", "any"),
+                                   split_nz=("nz", "any"))
+    split["split_bad"] = (split["up"] & split["down"]) | (split["u"].abs() > tol * 100) | split["bad_b"]
+    split = split[["split_bad", "split_nz"]]
 
     rows = pdocs.assign(key="doc:" + pdocs["doc_key"]).merge(grp, left_on="key", right_index=True, how="left")
     rows = rows.merge(split, left_on="key", right_index=True, how="left")
@@ -315,10 +323,11 @@ def phase_pandas(path: Path) -> dict:
     dv = rows["exact_vat"].fillna(0) - rows["vat"]
     dg = rows["exact_gross"].fillna(0) - rows["gross"]
     cur = rows["cur_bad"].fillna(False).astype(bool)
-    split_bad = rows["split_bad"].fillna(False).astype(bool)
+    compared = rows["split_bad"].notna()  # VAT lines on both sides: the split decides, else the VAT total
+    vat_bad = np.where(compared, rows["split_bad"].fillna(False).astype(bool), dv.abs() > tol)
     status = np.select(
         [live_n == 0, live_n > 1, cur, rows["live_in_period"].fillna(0) == 0,
-         (dn.abs() > tol) | ((dg.abs() > tol) & (dv.abs() <= tol)), (dv.abs() > tol) | split_bad,
+         (dn.abs() > tol) | ((dg.abs() > tol) & (dv.abs() <= tol)), vat_bad,
          rows["customer_bad"].fillna(False).astype(bool), rows["draft"].fillna(False).astype(bool),
          (dn != 0) | (dv != 0) | (dg != 0) | rows["split_nz"].fillna(False).astype(bool)],
         ["missing_in_exact", "duplicated_in_exact", "currency_differs", "other_period", "amount_differs", "vat_differs",

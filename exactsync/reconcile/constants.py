@@ -106,8 +106,10 @@ STATUS_ALIASES: dict[str, str] = {
 TOLERANCE_TYPES = ("net", "vat", "gross")
 
 #: stored with every run; bump when a rule changes so old runs say which rules made them
-ENGINE_VERSION = "4"  # 2: a domestic 0 % VAT bucket compares as zero-rated; 3: no DC delta without DC amounts;
-#                      4: a row booked in another currency (currency_differs) has no document-currency delta
+ENGINE_VERSION = "5"  # 2: a domestic 0 % VAT bucket compares as zero-rated; 3: no DC delta without DC amounts;
+#                      4: a row booked in another currency (currency_differs) has no document-currency delta;
+#                      5: VAT differs only when the split does not follow the base (a wrong amount booked
+#                         with its VAT at the right rate is an amount difference, not also a VAT one)
 
 
 def parse_statuses(names: Iterable[str] | None, aliases: Mapping[str, str] = STATUS_ALIASES) -> tuple[list[str], list[str]]:

@@ -684,10 +684,17 @@ _STEPS: list[tuple[str, str]] = [
     SELECT rid FROM _rc_multi WHERE rid > 0
     """),
     ("cmp", "CREATE OR REPLACE TEMP TABLE _rc_cmp AS " + _CMP_SQL.format(rids="SELECT rid FROM _rc_cx")),
+    # the VAT split differs (docs/reconcile.md, VAT split): base moved from one bucket to another, or
+    # VAT that the base differences at the buckets' rates do not explain (u = 100·ΔVAT − rate·Δbase:
+    # summed over the row, and in each bucket that both sides have); a wrong amount booked with its
+    # VAT at the right rate is an amount difference only
     ("split", """
     CREATE OR REPLACE TEMP TABLE _rc_split AS
     SELECT rid,
-           bool_or(abs(delta_base) > $tol_net OR abs(delta_vat) > $tol_vat) AS split_bad,
+           (bool_or(delta_base > $tol_net) AND bool_or(delta_base < -$tol_net))
+           OR abs(sum(delta_vat * 100 - delta_base * rate)) > $tol_vat * 100
+           OR coalesce(bool_or(abs(delta_vat * 100 - delta_base * rate) > $tol_vat * 100)
+                           FILTER (WHERE shop_base IS NOT NULL AND exact_base IS NOT NULL), false) AS split_bad,
            bool_or(delta_base <> 0 OR delta_vat <> 0) AS split_nonzero
     FROM _rc_cmp GROUP BY rid
     """),
@@ -718,17 +725,22 @@ _STEPS: list[tuple[str, str]] = [
                     ELSE exs_customer_bad($customer_check, a.acc_id, a.acc_vatno, a.acc_country,
                                           d.cust_vatno, d.cust_country) END AS customer_bad,
                g.dc_same, v.currency AS division_currency,
-               -- the VAT split (2: a difference over tolerance, 1: any difference): rows of _rc_cx bucket by
-               -- bucket (_rc_split), a document and its one entry with one bucket each here
+               -- the VAT split (4: compared, 2: it differs, 1: any difference): rows of _rc_cx bucket by
+               -- bucket (_rc_split), a document and its one entry with one bucket each here by the same
+               -- rule (one bucket on both sides: its unexplained VAT; two: base moved across, or the
+               -- VAT the two buckets' base does not explain)
                CASE WHEN cx.rid IS NOT NULL
-                        THEN CASE WHEN sp.split_bad THEN 2 ELSE 0 END + CASE WHEN sp.split_nonzero THEN 1 ELSE 0 END
+                        THEN CASE WHEN sp.rid IS NOT NULL THEN 4 ELSE 0 END + CASE WHEN sp.split_bad THEN 2 ELSE 0 END
+                             + CASE WHEN sp.split_nonzero THEN 1 ELSE 0 END
                     WHEN NOT (coalesce(d.s_n, 0) > 0 AND coalesce(g.x_n, 0) > 0) THEN 0
                     WHEN d.s_single AND g.x_single
                          AND exs_same_bucket(d.s_treatment, d.s_country, d.s_rate, g.x_treatment, g.x_mcountry, g.x_rate)
-                        THEN CASE WHEN abs(g.x_base - d.s_base) > $tol_net OR abs(g.x_vat - d.s_vat) > $tol_vat THEN 2 ELSE 0 END
+                        THEN 4 + CASE WHEN abs((g.x_vat - d.s_vat) * 100 - (g.x_base - d.s_base) * d.s_rate) > $tol_vat * 100
+                                      THEN 2 ELSE 0 END
                              + CASE WHEN g.x_base <> d.s_base OR g.x_vat <> d.s_vat THEN 1 ELSE 0 END
-                    ELSE CASE WHEN abs(d.s_base) > $tol_net OR abs(d.s_vat) > $tol_vat
-                                   OR abs(g.x_base) > $tol_net OR abs(g.x_vat) > $tol_vat THEN 2 ELSE 0 END
+                    ELSE 4 + CASE WHEN (d.s_base > $tol_net AND g.x_base > $tol_net) OR (d.s_base < -$tol_net AND g.x_base < -$tol_net)
+                                       OR abs((g.x_vat - d.s_vat) * 100 - g.x_base * g.x_rate + d.s_base * d.s_rate) > $tol_vat * 100
+                                  THEN 2 ELSE 0 END
                          + CASE WHEN d.s_base <> 0 OR d.s_vat <> 0 OR g.x_base <> 0 OR g.x_vat <> 0 THEN 1 ELSE 0 END
                END AS split_bits
         FROM _rc_doc d
@@ -739,7 +751,8 @@ _STEPS: list[tuple[str, str]] = [
         LEFT JOIN _rc_cx cx ON cx.rid = d.doc_id
         LEFT JOIN _rc_split sp ON sp.rid = d.doc_id
     ), d AS (
-        SELECT c.* EXCLUDE (split_bits), split_bits & 2 <> 0 AS split_bad, split_bits & 1 <> 0 AS split_nonzero,
+        SELECT c.* EXCLUDE (split_bits), split_bits & 4 <> 0 AS split_compared, split_bits & 2 <> 0 AS split_bad,
+               split_bits & 1 <> 0 AS split_nonzero,
                coalesce(exact_net, 0) - shop_net AS d_net, coalesce(exact_vat, 0) - shop_vat AS d_vat,
                coalesce(exact_gross, 0) - shop_gross AS d_gross
         FROM c
@@ -751,7 +764,8 @@ _STEPS: list[tuple[str, str]] = [
                live > 0 AND live_in_period = 0 AS f_other_period,
                live > 0 AND NOT currency_bad
                    AND (abs(d_net) > $tol_net OR (abs(d_gross) > $tol_gross AND abs(d_vat) <= $tol_vat)) AS f_amount,
-               live > 0 AND NOT currency_bad AND (abs(d_vat) > $tol_vat OR split_bad) AS f_vat,
+               -- VAT: from the split where both sides have VAT lines, else the documents' VAT amounts
+               live > 0 AND NOT currency_bad AND CASE WHEN split_compared THEN split_bad ELSE abs(d_vat) > $tol_vat END AS f_vat,
                live > 0 AND customer_bad AS f_customer,
                live > 0 AND $flag_draft AND has_draft AS f_draft,
                live > 0 AND NOT currency_bad

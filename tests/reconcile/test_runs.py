@@ -659,21 +659,27 @@ def test_cli_runs_prune_and_delete_say_first_and_delete_only_with_yes(tmp_path):
 
 def test_differences_say_and_filter_what_else_was_found_beside_the_status(store):
     """A row has one status, the first of its findings by precedence; ``also_label`` names the others
-    and ``DiffFilters(conditions=…)`` finds a row by any of them."""
+    and ``DiffFilters(conditions=…)`` finds a row by any of them. A wrong amount booked with its VAT
+    at the right rate is not also a VAT difference (engine 5); VAT the base does not explain is."""
     w = World()
     month(w)
-    d = w.doc(7, "2026-10-06")  # booked with 90 + 18.90 on the German customer's account
+    d = w.doc(7, "2026-10-06")  # 100 + 21, booked with 90 + 18.90 (21 % of 90) on the German customer's account
     w.entry(w.reference(d), "2026-10-06", [("2", D(90), D("18.90"))], customer="acc-de")
+    d = w.doc(8, "2026-10-06")  # 100 + 21, booked with 90 + 21: the VAT of 100 on a base of 90
+    w.entry(w.reference(d), "2026-10-06", [("2", D(90), D(21))])
     w.write(store)
     run = run_reconciliation(store, w.settings(), PERIOD)
     row = differences(store, run.run_id, DiffFilters(search="WC-7")).row(0, named=True)
-    assert (row["status"], row["flags"]) == ("amount_differs", ["amount_differs", "vat_differs", "customer_differs"])
-    assert row["also_label"] == "VAT differs (rate, code or country); Customer differs"
+    assert (row["status"], row["flags"]) == ("amount_differs", ["amount_differs", "customer_differs"])
+    assert row["also_label"] == "Customer differs"
+    row = differences(store, run.run_id, DiffFilters(search="WC-8")).row(0, named=True)
+    assert (row["status"], row["flags"]) == ("amount_differs", ["amount_differs", "vat_differs"])
+    assert row["also_label"] == "VAT differs (rate, code or country)"
     assert differences(store, run.run_id, DiffFilters(statuses=["customer_differs"])).height == 0
     found = differences(store, run.run_id, DiffFilters(conditions=["customer_differs"]))
     assert found["doc_key"].to_list() == ["woo:invoice:7"]
     vat = differences(store, run.run_id, DiffFilters(conditions=["vat_differs"]))
-    assert sorted(vat["doc_key"].to_list()) == ["woo:invoice:6", "woo:invoice:7"]
+    assert sorted(vat["doc_key"].to_list()) == ["woo:invoice:6", "woo:invoice:8"]
     assert set(vat.filter(vat["doc_key"] == "woo:invoice:6")["also_label"]) == {""}
     assert count_differences(store, run.run_id, DiffFilters(conditions=["vat_differs", "missing_in_exact"])) == 3
 
@@ -682,8 +688,8 @@ def test_cli_runs_show_found_lists_rows_by_any_finding_and_says_the_others(tmp_p
     """`runs show --found customer` finds the document whose status is the amount (the first
     finding), and its line names what else was found: the Differences page's Found filter."""
     cli, cfg, store, w = _cli_world(tmp_path)
-    d = w.doc(7, "2026-10-06")
-    w.entry(w.reference(d), "2026-10-06", [("2", D(90), D("18.90"))], customer="acc-de")
+    d = w.doc(7, "2026-10-06")  # 100 + 21 booked with 90 + 21 (VAT that the base of 90 does not explain)
+    w.entry(w.reference(d), "2026-10-06", [("2", D(90), D(21))], customer="acc-de")
     w.write(store)
     runner = CliRunner()
 

@@ -275,6 +275,50 @@ def test_the_vat_split_sentence_names_only_the_buckets_that_differ(store):
     assert ok["status"] == "matched_within_tolerance" and "VAT split" not in ok["detail"]
 
 
+def test_a_wrong_amount_at_the_right_rate_is_not_also_a_vat_difference(store):
+    """Engine 5: VAT differs when the VAT split does not follow the base — base moved from one bucket
+    to another, or VAT that the base differences at the buckets' rates do not explain (in the row,
+    or in a bucket both sides have). A wrong amount booked with its VAT at the right rate, a bucket
+    left out or a duplicate is an amount difference only; the flags say so."""
+    w = World()
+    w.doc(30)  # one bucket: 10 too much, with 21 % of it
+    w.entry("WC-30", lines=[("2", D(110), D("23.10"))])
+    w.doc(31, lines=[nl("100"), nl("50", 9)])  # two buckets: 10 too much at 9 %, its VAT at 9 %
+    w.entry("WC-31", lines=[("2", D(100), D(21)), ("1", D(60), D("5.40"))])
+    w.doc(32, lines=[nl("100"), nl("50", 9)])  # the 9 % line not booked
+    w.entry("WC-32", lines=[("2", D(100), D(21))])
+    d = w.doc(33)  # booked twice, both right
+    w.book(d)
+    w.book(d)
+    w.doc(38)  # 10 too much, its VAT a cent off (within tolerance of 21 % of 10)
+    w.entry("WC-38", lines=[("2", D(110), D("23.11"))])
+    # and what stays a VAT difference
+    w.doc(34, lines=[nl("100"), oss("BE", "50", "21")], country="BE")  # OSS BE 21 % booked as domestic 21 %
+    w.entry("WC-34", lines=[("2", D(150), D("31.50"))], customer="acc-be")
+    w.doc(35, lines=[nl("100"), nl("50", 9)])  # base right, the 9 % VAT booked on the 21 % line
+    w.entry("WC-35", lines=[("2", D(100), D("25.50")), ("1", D(50), D(0))])
+    w.doc(36)  # an extra VAT-only line on another code
+    w.entry("WC-36", lines=[("2", D(100), D(21)), ("1", D(0), D(5))])
+    w.doc(37, lines=[oss("DE", "100", "19")], country="DE")  # the whole document on OSS FR 20 %, VAT at 20 %
+    w.entry("WC-37", lines=[("FRH", D(100), D(20))], customer="acc-de")
+    _, rows = reconcile(store, w)
+
+    def found(n):
+        r = rows[f"doc:woo:invoice:{n}"]
+        return r["status"], r["flags"]
+
+    assert found(30) == ("amount_differs", ["amount_differs"])
+    assert found(31) == ("amount_differs", ["amount_differs"])
+    assert found(32) == ("amount_differs", ["amount_differs"])
+    assert found(33) == ("duplicated_in_exact", ["duplicated_in_exact", "amount_differs"])
+    assert found(38) == ("amount_differs", ["amount_differs"])
+    assert found(34) == ("vat_differs", ["vat_differs"])
+    assert found(35) == ("vat_differs", ["vat_differs"])  # the VAT total is right: only the buckets tell
+    assert rows["doc:woo:invoice:35"]["delta_vat"] == 0
+    assert found(36) == ("vat_differs", ["vat_differs"])
+    assert found(37) == ("vat_differs", ["vat_differs"])  # base moved from OSS DE 19 % to OSS FR 20 %
+
+
 def test_export_and_exempt_compare_as_zero_rated(store):
     w = World()
     d = w.doc(16, lines=[export("US", "100")], country="US")
