@@ -33,6 +33,27 @@ def test_not_connected_stops_the_divisions_that_share_the_token(make_env):
     assert pulls.skipped == [DIV2]
 
 
+def test_a_token_failure_after_a_division_without_access_stops_the_rest(make_env):
+    """Division 999999 answers 403 (a failure, the next is tried); then the app is revoked, so the
+    next division fails on its token and the one after it is not tried: two failures, in order, the
+    token's the fatal one, nothing pulled and both logged once."""
+    env = make_env(clock_=None)
+
+    def starting(division):
+        if division == DIV:
+            with env.app.lock:
+                env.app.oauth.revoke_all()  # the user revoked the app in Exact between two divisions
+
+    pulls = pull_divisions(env.store, env.settings, [999999, DIV, DIV2], on_start=starting)
+    assert pulls.results == [] and pulls.stopped == {}
+    assert [f.source for f in pulls.failures] == ["Division 999999", f"Division {DIV}"]
+    assert "Exact answered 403" in pulls.failures[0].message and pulls.failures[0].exit_code != EXIT_AUTH
+    assert pulls.failures[1].exit_code == EXIT_AUTH and pulls.fatal is pulls.errors[1]
+    assert pulls.skipped == [DIV2] and pulls.pulled == 0
+    assert not env.api_calls(DIV2)  # never asked
+    assert [key for key, _ in _errors(env.store)] == ["999999", str(DIV)]
+
+
 def test_the_daily_limit_stops_one_division_cleanly_and_the_next_is_tried(make_env):
     scenario = small_scenario()
     scenario["limits"]["daily"] = 3
