@@ -291,6 +291,20 @@ def _empty_sides(totals: Mapping[str, Any], period: str, shops: Sequence[str], d
     return out
 
 
+def _unreadable(con: duckdb.DuckDBPyConnection, shops: Sequence[str]) -> list[str]:
+    """Warnings for shop documents the last pull could not read (``shop_rejects``): they are in no
+    run until the shop is fixed and pulled again, whatever their date, so a month that looks clean
+    may not be."""
+    out = []
+    rows = con.execute(
+        "SELECT shop, count(*), arg_min(record_key || ': ' || message, doc_key) FROM shop_rejects "
+        "WHERE shop IN (SELECT unnest(?::VARCHAR[])) GROUP BY shop ORDER BY shop", [list(shops)]).fetchall()
+    for shop, n, first in rows:
+        out.append(f"{shop}: {n} document(s) could not be read at the last pull and are in no reconciliation "
+                   f"(first: {first}); fix them in the shop and pull again — the sync log lists each")
+    return out
+
+
 # ----------------------------------------------------------------------------- scope
 
 
@@ -865,6 +879,15 @@ st AS (
 ),
 e AS (SELECT e.*, x.* EXCLUDE (eid) FROM _rc_e0 e JOIN ({_ENTRY_DETAIL.format(eids='SELECT single_eid AS eid FROM f')}) x ON x.eid = e.eid),
 o AS (SELECT rid, any_value(ekey) AS ekey, any_value(ref) AS ref FROM _rc_orph SEMI JOIN f USING (rid) GROUP BY rid),
+-- shop documents the last pull could not read (shop_rejects), by the key an entry would match them with
+rj AS (
+    SELECT s.division, exs_match_ref(s.p_joins, s.p_norm, NULL, s.prefix, r.kind, r.doc_number) AS ref,
+           arg_min(r.shop || ' could not read ' || r.record_key || ' at its last pull (' || r.message || ')', r.doc_key)
+               AS unreadable
+    FROM shop_rejects r JOIN _rc_shops s ON s.shop = r.shop
+    WHERE s.division IS NOT NULL
+    GROUP BY ALL
+),
 x AS (
     SELECT f.* EXCLUDE (shop), sd.shop, sd.treatment, sd.kind, sd.doc_number, sd.doc_date,
            CASE WHEN f.is_doc THEN sd.currency END AS currency, exs_country(sd.vat_country) AS vat_country,
@@ -886,7 +909,7 @@ x AS (
            coalesce(m.exact_net_dc, e.net_dc) AS exact_net_dc, coalesce(m.exact_vat_dc, e.vat_dc) AS exact_vat_dc,
            coalesce(m.exact_gross_dc, e.gross_dc) AS exact_gross_dc,
            coalesce(m.draft_entry, CASE WHEN coalesce(e.status, 50) < 50 THEN e.entry_number END) AS draft_entry,
-           a.acc_code, a.acc_country, a.acc_vat, st.split_text, kd.doc_key AS key_owner
+           a.acc_code, a.acc_country, a.acc_vat, st.split_text, kd.doc_key AS key_owner, rj.unreadable
     FROM f
     LEFT JOIN d ON d.doc_id = f.rid
     LEFT JOIN o ON o.rid = f.rid
@@ -899,6 +922,7 @@ x AS (
     LEFT JOIN kd ON kd.doc_id = k.owner_id
     LEFT JOIN _rc_divs v ON v.division = f.division
     LEFT JOIN _rc_shops sh ON sh.shop = sd.shop AND f.is_doc
+    LEFT JOIN rj ON rj.division = f.division AND rj.ref = o.ref AND NOT f.is_doc
 ), y AS (
     SELECT x.*,
            -- the reference as it is typed (Exact's YourRef, else the one exactsync would write), not the match key
@@ -925,6 +949,9 @@ SELECT $run_id AS run_id,
            WHEN 'matched' THEN NULL
            WHEN 'only_in_exact' THEN
                CASE WHEN ref IS NULL THEN 'Exact entry without a reference (YourRef); no shop document can match it'
+                    WHEN unreadable IS NOT NULL
+                        THEN 'no shop document with reference ' || shown_ref || ' in the store: ' || unreadable
+                             || '; fix it in the shop and pull again (see the sync log)'
                     ELSE 'no shop document with reference ' || shown_ref || ' in the shops of this division' END
                || CASE WHEN live = 0 THEN ' (booked and reversed: nets to zero)' ELSE '' END
            WHEN 'other_period' THEN
@@ -1240,7 +1267,7 @@ def run_reconciliation(
                           "tolerance": tol.as_dict(), "customer_check": customer_check, "flag_draft": bool(flag_draft),
                           "division_currencies": currencies}
             warnings = _freshness(con, settings, shop_rows, divs, period, end, created_at) + _empty_sides(
-                totals, period, [r[0] for r in shop_rows], divs)
+                totals, period, [r[0] for r in shop_rows], divs) + _unreadable(con, [r[0] for r in shop_rows])
             summary = {"by_status": by_status, "totals": totals, "tolerated": tolerated, "warnings": warnings,
                        "exchange": exchange}
             con.execute(

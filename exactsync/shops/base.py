@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from exactsync.money import MoneyError, parse_amount
 
@@ -26,6 +26,7 @@ __all__ = [
     "doc_key",
     "money",
     "log_record_error",
+    "forget_rejects",
     "write_documents",
     "CREDENTIALS",
     "require_settings",
@@ -45,6 +46,16 @@ class RecordError(ValueError):
         self.record_key = record_key
         self.message = message
         self.detail = detail
+        #: the document it would have been, when it can be named: (shop, doc_key, kind, number, order id)
+        self.document: tuple[str, str, str, str, str | None] | None = None
+
+    def about(self, shop: str, kind: str, source_id: Any, number: Any, order_id: Any = None) -> "RecordError":
+        """Name the shop document this record would have been (``shop_rejects``, migration 0200):
+        a reconciliation then explains an Exact entry with its reference. Returns itself."""
+        if source_id not in (None, "") and number not in (None, ""):
+            self.document = (shop, doc_key(shop, kind, source_id), kind, str(number),
+                             None if order_id in (None, "") else str(order_id))
+        return self
 
 
 def money(value: Any, what: str, record_key: str = "") -> Decimal:
@@ -156,6 +167,7 @@ def write_documents(con: Any, docs: list[ShopDocument], lines: list[VatLine]) ->
     rows = [d.as_dict() for d in docs]
     keep_runs_for_documents(con, rows)  # saved runs keep what they showed of a changed document
     con.execute("DELETE FROM shop_vat_lines WHERE doc_key IN (SELECT unnest(?::VARCHAR[]))", [keys])
+    con.execute("DELETE FROM shop_rejects WHERE doc_key IN (SELECT unnest(?::VARCHAR[]))", [keys])  # read now
     Store.upsert_rows(con, "shop_documents", rows, summaries=False)
     if lines:
         Store.upsert_rows(con, "shop_vat_lines", [v.as_dict() for v in lines], summaries=False)
@@ -164,11 +176,25 @@ def write_documents(con: Any, docs: list[ShopDocument], lines: list[VatLine]) ->
 
 def log_record_error(con: Any, source: str, error: RecordError, *, run_id: str | None = None,
                      level: str = "error") -> None:
-    """One ``sync_log`` row for a record that was skipped (or, level warning, stored with a note)."""
+    """One ``sync_log`` row for a record that was skipped (or, level warning, stored with a note); a
+    skipped record that names its document (:meth:`RecordError.about`) is kept in ``shop_rejects``."""
+    from exactsync.clock import utcnow
+    from exactsync.redact import redact
     from exactsync.store import Store
 
     Store.log_event(con, source, error.message if error.record_key in error.message else f"{error.record_key}: {error.message}",
                     level=level, record_key=error.record_key, run_id=run_id, detail=error.detail)
+    if level == "error" and error.document is not None:
+        shop, key, kind, number, order_id = error.document
+        con.execute("INSERT OR REPLACE INTO shop_rejects VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [key, shop, kind, number, order_id, error.record_key, redact(error.message)[:1000], utcnow()])
+
+
+def forget_rejects(con: Any, shop: str, order_ids: Sequence[str]) -> None:
+    """The documents of ``order_ids`` are no longer expected (their orders left the booked statuses)."""
+    if order_ids:
+        con.execute("DELETE FROM shop_rejects WHERE shop = ? AND order_id IN (SELECT unnest(?::VARCHAR[]))",
+                    [shop, [str(o) for o in order_ids]])
 
 
 #: the credentials each shop kind cannot be pulled without (besides its ``url``)

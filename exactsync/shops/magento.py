@@ -370,6 +370,8 @@ def pull_magento(
                         doc, doc_lines, warns = build_document(
                             d, kind, order, shop=shop, home_country=home, timezone=tz, pulled_at=pulled_at)
                     except RecordError as e:
+                        if isinstance(d, dict):  # name the document it would have been
+                            e.about(shop, kind, _safe_int(d.get("entity_id")), d.get("increment_id"), d.get("order_id"))
                         errors.append(e)
                         continue
                     docs.append(doc)

@@ -46,6 +46,7 @@ from exactsync.shops.base import (
     VatLine,
     check_totals,
     doc_key,
+    forget_rejects,
     log_record_error,
     money,
     require_settings,
@@ -781,9 +782,10 @@ def pull_woocommerce(store: Any, shop_settings: Any, *, transport: httpx2.BaseTr
                                          rates_table=rates_table, pulled_at=pulled_at, max_lines=max_lines,
                                          warnings=warnings)
                 except RecordError as e:
-                    batch.errors.append((e, "error"))
+                    batch.errors.append((_about_order(e, shop, order), "error"))
                 except Exception as e:  # noqa: BLE001 - bad data must never stop the pull
-                    batch.errors.append((RecordError(f"order {_id_of(order)}", f"unexpected data ({type(e).__name__}: {e})"), "error"))
+                    batch.errors.append((_about_order(RecordError(f"order {_id_of(order)}", f"unexpected data ({type(e).__name__}: {e})"),
+                                                      shop, order), "error"))
                 else:
                     batch.docs.append(ctx.doc)
                     batch.lines.extend(ctx.lines)
@@ -905,16 +907,19 @@ def _pull_refunds(client, store, shop, contexts, with_refunds, refund_cursor, lo
         if oid in skipped_parents:
             continue  # the order is not in a booked status (cancelled, pending, trashed…)
         parent = contexts.get(oid)
+        rid = r.get("id") if isinstance(r.get("id"), int) and not isinstance(r.get("id"), bool) else None
         if parent is None:
-            batch.errors.append((RecordError(key, "its order could not be imported, so the refund is skipped"), "error"))
+            batch.errors.append((RecordError(key, "its order could not be imported, so the refund is skipped")
+                                 .about(shop, "credit_note", rid, rid, oid), "error"))
             continue
         try:
             doc, lines = refund_document(r, oid, parent, shop=shop, tz=tz, home_country=home, pulled_at=pulled_at,
                                          max_lines=max_lines)
         except RecordError as e:
-            batch.errors.append((e, "error"))
+            batch.errors.append((e.about(shop, "credit_note", rid, rid, oid), "error"))
         except Exception as e:  # noqa: BLE001
-            batch.errors.append((RecordError(key, f"unexpected data ({type(e).__name__}: {e})"), "error"))
+            batch.errors.append((RecordError(key, f"unexpected data ({type(e).__name__}: {e})")
+                                 .about(shop, "credit_note", rid, rid, oid), "error"))
         else:
             batch.docs.append(doc)
             batch.lines.extend(lines)
@@ -922,8 +927,17 @@ def _pull_refunds(client, store, shop, contexts, with_refunds, refund_cursor, lo
     progress(len(refunds), len(refunds), "refunds")
 
 
+def _about_order(error: RecordError, shop: str, order: Any) -> RecordError:
+    """Name the invoice an order that could not be read would have been (its id and number)."""
+    oid = order.get("id") if isinstance(order, dict) else None
+    if isinstance(oid, int) and not isinstance(oid, bool):
+        error.about(shop, "invoice", oid, order.get("number") or oid, oid)
+    return error
+
+
 def _drop_orders(con: Any, shop: str, order_ids: list[str], run_id: str, log_source: str) -> None:
     """Remove documents of orders that are no longer in a booked status (one info row each)."""
+    forget_rejects(con, shop, order_ids)  # nor are the documents of theirs that could not be read
     gone = con.execute(
         "SELECT DISTINCT order_id FROM shop_documents WHERE shop = ? AND source = ? "
         "AND order_id IN (SELECT unnest(?::VARCHAR[]))", [shop, SOURCE, order_ids]).fetchall()

@@ -214,6 +214,10 @@ def test_malformed_records_are_logged_and_the_rest_stored(store):
     assert "items" in errs["m2:invoice:3"]
     assert "created_at" in errs["m2:invoice:4"]
     assert "4242" in errs["m2:invoice:5"]
+    # each names the invoice it would have been (its increment id: the number its YourRef is built from)
+    rejects = store.rows("SELECT doc_key, kind, doc_number, record_key FROM shop_rejects ORDER BY doc_key")
+    assert rejects == [(f"m2:invoice:{i}", "invoice", app.invoices[i]["increment_id"], f"m2:invoice:{i}")
+                       for i in range(1, 6)]
 
 
 def test_invalid_vat_number_is_not_reverse_charge(store):

@@ -226,6 +226,24 @@ def test_malformed_orders_become_record_errors(shop, store):
     assert store.scalar("SELECT customer_name FROM shop_documents WHERE doc_key = 'woo:invoice:205'") == "Evil & Co"
     assert store.scalar("SELECT count(*) FROM shop_documents") == 13  # 12 good + 205
 
+    # each skipped order names the invoice it would have been (a reconciliation explains its entry)
+    rejects = {r[0]: r[1:] for r in store.rows(
+        "SELECT doc_key, kind, doc_number, order_id, record_key, message FROM shop_rejects ORDER BY doc_key")}
+    assert sorted(rejects) == [f"woo:invoice:{n}" for n in (201, 202, 203, 204, 206, 207, 208)]
+    assert rejects["woo:invoice:208"][:4] == ("invoice", "208", "208", "order 208")
+    assert rejects["woo:invoice:208"][4].startswith("total 99.00 differs from its lines")
+    # fixed in the shop and pulled again: read, so no longer a reject; cancelled: no longer expected
+    clock.advance(3600)
+    add(208)
+    with app.lock:
+        app.orders[201].status = "cancelled"
+    app.touch(201)
+    again = pull_woocommerce(store, settings(url), clock=clock)
+    assert again.errors == 5
+    assert store.scalar("SELECT count(*) FROM shop_documents WHERE doc_key = 'woo:invoice:208'") == 1
+    assert sorted(k for (k,) in store.rows("SELECT doc_key FROM shop_rejects")) == [
+        f"woo:invoice:{n}" for n in (202, 203, 204, 206, 207)]
+
 
 def test_transient_html_errors_are_retried(store):
     clock = FakeClock(NOW)
