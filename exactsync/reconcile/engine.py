@@ -297,11 +297,17 @@ def _unreadable(con: duckdb.DuckDBPyConnection, shops: Sequence[str]) -> list[st
     may not be."""
     out = []
     rows = con.execute(
-        "SELECT shop, count(*), arg_min(record_key || ': ' || message, doc_key) FROM shop_rejects "
-        "WHERE shop IN (SELECT unnest(?::VARCHAR[])) GROUP BY shop ORDER BY shop", [list(shops)]).fetchall()
-    for shop, n, first in rows:
-        out.append(f"{shop}: {n} document(s) could not be read at the last pull and are in no reconciliation "
-                   f"(first: {first}); fix them in the shop and pull again — the sync log lists each")
+        "SELECT r.shop, d.doc_key IS NOT NULL AS earlier, count(*), arg_min(r.record_key || ': ' || r.message, r.doc_key) "
+        "FROM shop_rejects r LEFT JOIN shop_documents d ON d.doc_key = r.doc_key "
+        "WHERE r.shop IN (SELECT unnest(?::VARCHAR[])) GROUP BY ALL ORDER BY 1, 2", [list(shops)]).fetchall()
+    for shop, earlier, n, first in rows:
+        if earlier:  # read before, its latest change not: the run compares the version it has
+            out.append(f"{shop}: the latest change of {n} document(s) could not be read at the last pull; this run "
+                       f"compares the version pulled before (first: {first}); fix them in the shop and pull again — "
+                       f"the sync log lists each")
+        else:
+            out.append(f"{shop}: {n} document(s) could not be read at the last pull and are in no reconciliation "
+                       f"(first: {first}); fix them in the shop and pull again — the sync log lists each")
     return out
 
 

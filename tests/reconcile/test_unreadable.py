@@ -60,3 +60,28 @@ def test_an_entry_of_an_unreadable_shop_document_says_why(store):
         # the first run shows what it showed then
         first = {r["your_ref"]: r for r in results(store, run.run_id).iter_rows(named=True) if r["doc_key"] is None}
         assert first["WC-208"]["detail"] == rows["WC-208"]["detail"]
+
+
+def test_a_document_whose_latest_change_cannot_be_read_is_compared_as_it_was(store):
+    """Read once, then changed into something the connector cannot read: the run compares the
+    version it has, and its warning says that — not that the document is in no reconciliation."""
+    clock = FakeClock(dt.datetime(2025, 8, 1, 12, 0, tzinfo=dt.timezone.utc))
+    app = create_app(copy.deepcopy(SCENARIO), clock=clock)
+    app.add_order({**copy.deepcopy(ORDER), "id": 210})
+    w = World()
+    w.entry("WC-210", "2025-07-20", [("2", D(10), D("2.10"))])
+    w.write(store)
+    shop = ShopSettings(name="woo", kind="woocommerce", consumer_key=Secret(SCENARIO["keys"][0]["consumer_key"]),
+                        consumer_secret=Secret(SCENARIO["keys"][0]["consumer_secret"]))
+    with serve(app) as srv:
+        shop.url = srv.url
+        assert pull_woocommerce(store, shop, clock=clock).errors == 0
+        clock.advance(3600)
+        app.add_order({**copy.deepcopy(ORDER), "id": 210, "raw": {"total": "99.00"}})
+        assert pull_woocommerce(store, shop, clock=clock).errors == 1
+        run = run_reconciliation(store, w.settings(), "2025-07")
+    row = next(r for r in results(store, run.run_id).iter_rows(named=True) if r["doc_key"] == "woo:invoice:210")
+    assert row["status"] == "matched"  # the version read before
+    (warning,) = [m for m in run.warnings if "could not be read" in m]
+    assert warning.startswith("woo: the latest change of 1 document(s) could not be read at the last pull; this run "
+                              "compares the version pulled before (first: order 210: total 99.00")
