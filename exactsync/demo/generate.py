@@ -9,6 +9,8 @@ is drawn, so a million orders need little memory. Same arguments → byte-identi
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
@@ -125,6 +127,31 @@ class DemoSummary:
     cases: int
 
 
+def _unreadable_order(woo: WooShop, booker: ExactBooker, orders: "_ArrayWriter", author: dict[str, Any],
+                      doc: Doc) -> Any:
+    """A planted Woo order the connector cannot read — its total is not the sum of its lines — that
+    the integration booked in Exact all the same: the pull skips it with a record error (sync log,
+    ``shop_rejects``), so its entry is only in Exact, and the run's sentence says why. Yields the
+    entry; the case goes to ``booker.cases``."""
+    oid = woo.next_order
+    woo.next_order += 1
+    bad = copy.deepcopy(author)
+    bad["id"] = oid
+    bad.pop("refunds", None)
+    gross = sum((ln.base + ln.vat for ln in doc.lines), ZERO)
+    bad["raw"] = {"total": f"{gross + Decimal('10.00')}"}  # what a broken plug-in sent
+    orders.add(bad)
+    twin = dataclasses.replace(doc, source_id=str(oid), doc_number=str(oid), order_number=str(oid), plan=None)
+    yield from booker.book(twin)
+    booker.cases.append({
+        "doc_key": None, "reference": twin.reference, "shop": None, "kind": None, "doc_number": None,
+        "division": DIVISION, "expected_status": "only_in_exact", "expected_cause": "only_in_exact",
+        "variant": "unreadable", "order_id": oid,
+        "note": f"order {oid}'s total is not the sum of its lines: the pull skips it (sync log), so its entry "
+                f"is only in Exact, and the sentence says the shop could not read it",
+    })
+
+
 def generate_demo(out_dir: str | Path, *, orders: int = 2000, seed: int = DEFAULT_SEED,
                   period: str = DEFAULT_PERIOD, on_progress: Progress | None = None,
                   ports: dict[str, int] | None = None) -> DemoSummary:
@@ -156,10 +183,14 @@ def generate_demo(out_dir: str | Path, *, orders: int = 2000, seed: int = DEFAUL
         fe.write(_open_object(exact_head, "divisions") + "[")
         entries = _ArrayWriter(fe, _open_object(master, "entries"))
 
+        template: tuple[dict[str, Any], Doc] | None = None  # a clean Woo invoice, for the unreadable order
         for spec in month.orders():
             shop = woo if spec.shop == "woo" else mag
             author, docs = shop.build(spec)
             (w_orders if shop is woo else m_orders).add(author)
+            if (template is None and shop is woo and len(docs) == 1 and docs[0].plan is None
+                    and author.get("status") == "completed"):
+                template = (author, docs[0])
             t = totals[shop.name]
             t.orders += 1
             if not spec.counts:
@@ -174,6 +205,12 @@ def generate_demo(out_dir: str | Path, *, orders: int = 2000, seed: int = DEFAUL
                 on_progress(spec.index + 1, orders, "orders")
         for entry in booker.manual_entries(month.per_cause):
             entries.add(entry)
+        unreadable = []
+        if template is not None:
+            for entry in _unreadable_order(woo, booker, w_orders, *template):
+                entries.add(entry)
+            unreadable.append(booker.cases[-1])
+            totals[woo.name].orders += 1  # in the shop, but no document a connector can read
         entries.close("}")
         fe.write("," + _dumps(other_division(month.year, month.month, woo_refs)) + "]}")
         w_orders.close("}")
@@ -212,6 +249,8 @@ def generate_demo(out_dir: str | Path, *, orders: int = 2000, seed: int = DEFAUL
                                       "entries_by_status": {str(k): v for k, v in sorted(booker.status_count.items())}},
                       str(OTHER_DIVISION): {"entries": len(woo_refs[:3])}},
         "closed_periods": master["closed_periods"],
+        # shop records the pull cannot read (a record error each): {shop: [order ids]}
+        "unreadable": {woo.name: [c["order_id"] for c in unreadable]} if unreadable else {},
         "countries": {"eu": sorted(EU_RATES), "non_eu": list(NON_EU)},
         "vat_rates": {c: {"standard": f"{s.normalize():f}", "reduced": f"{r.normalize():f}"}
                       for c, (s, r) in EU_RATES.items()},

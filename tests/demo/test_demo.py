@@ -118,7 +118,8 @@ def test_each_sandbox_serves_the_month_over_http(pipeline, manifest):
         r = http.get(f"{env.urls['woocommerce']}/wp-json/wc/v3/orders", auth=(ck, cs),
                      headers={"x-forwarded-proto": "https"},
                      params={"per_page": 1, "status": "completed,processing,refunded"})
-        assert int(r.headers["x-wp-total"]) == woo_t["invoices"]
+        # every booked order is an invoice, but for the planted one the connector cannot read
+        assert int(r.headers["x-wp-total"]) == woo_t["invoices"] + len(env.manifest["unreadable"]["woo-demo"])
 
         bearer = {"Authorization": f"Bearer {env.settings.shop('magento-demo').token.get()}"}
         for path, key in (("invoices", "invoices"), ("creditmemos", "credit_notes")):
@@ -140,7 +141,7 @@ def test_pull_matches_manifest_and_planted_cases_hold(pipeline):
     env, store, summary = pipeline
     m = env.manifest
     for shop, t in m["totals"].items():
-        assert summary["shops"][shop] == {"documents": t["documents"], "errors": 0}
+        assert summary["shops"][shop] == {"documents": t["documents"], "errors": len(m["unreadable"].get(shop, []))}
         for currency, gross in t["gross"].items():
             got = store.scalar("SELECT sum(gross) FROM shop_documents WHERE shop = ? AND currency = ?", [shop, currency])
             assert got == Decimal(gross), (shop, currency)
@@ -235,6 +236,21 @@ def test_reconciliation_finds_every_planted_case_and_nothing_else(reconciled):
     docs = store.scalar("SELECT count(*) FROM shop_documents WHERE strftime(doc_date, '%Y-%m') = ?", [m["period"]])
     assert docs == m["counts"]["documents"] == sum(1 for key in rows if key.startswith("doc:"))
     assert {k: v for k, v in run.counts.items() if v} == m["counts"]["expected_status"]
+
+
+def test_the_order_the_shop_could_not_read_is_explained(reconciled):
+    """The planted unreadable Woo order: skipped by the pull with a record error, its entry only in
+    Exact, and the sentence and the run's warning say why (not "no shop document")."""
+    env, store, run, rows = reconciled
+    (case,) = [c for c in env.manifest["cases"] if c["variant"] == "unreadable"]
+    row = rows[_case_key(store, case)]
+    assert (row["status"], row["your_ref"]) == ("only_in_exact", case["reference"])
+    assert f"in the store: woo-demo could not read order {case['order_id']} at its last pull (total " in row["detail"]
+    assert row["detail"].endswith("; fix it in the shop and pull again (see the sync log)")
+    assert [w for w in run.warnings if "could not be read" in w] == [
+        w for w in run.warnings if w.startswith(f"woo-demo: 1 document(s) could not be read at the last pull and are "
+                                                f"in no reconciliation (first: order {case['order_id']}: total ")]
+    assert any("could not be read" in w for w in run.warnings)
 
 
 def test_reconciliation_conserves_the_demo_month(reconciled):
