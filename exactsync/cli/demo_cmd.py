@@ -67,7 +67,9 @@ def run_cmd(ctx: Ctx, base_dir: Path, orders: int, seed: int, serve: bool) -> No
         emit(ctx, data, lambda: "\n".join(
             [f"{name} {url}" for name, url in env.urls.items()]
             + [f"store {env.settings.store.path}",
-               "pulled: " + ", ".join(f"{k} {v['documents']} documents" for k, v in summary["shops"].items())
+               "pulled: " + ", ".join(f"{k} {v['documents']} documents"
+                                      + (f" ({v['errors']} record(s) skipped: see the sync log)" if v["errors"] else "")
+                                      for k, v in summary["shops"].items())
                + ", " + ", ".join(f"Exact {k} {v['entries']} entries" for k, v in summary["exact"].items())]
             + [f"push mappings of division {d}: " + ("; ".join(p) if p else "ready (the demo's codes, unless already set)")
                for d, p in summary["mappings"].items()]))

@@ -58,6 +58,22 @@ def test_start_from_a_relative_directory(tmp_path, monkeypatch):
         env.stop()
 
 
+def test_demo_run_says_what_it_pulled_and_what_it_skipped(tmp_path):
+    """`exactsync demo run --no-serve`: the sandboxes' addresses, the store, and per shop the documents
+    pulled — with the records the shop could not read (the planted unreadable order), not hidden."""
+    from click.testing import CliRunner
+
+    from exactsync.cli.main import cli, load_commands
+
+    load_commands()
+    r = CliRunner().invoke(cli, ["demo", "run", "--dir", str(tmp_path / "d"), "--orders", "100", "--no-serve"],
+                           catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    (line,) = [x for x in r.output.splitlines() if x.startswith("pulled: ")]
+    assert "woo-demo " in line and " documents (1 record(s) skipped: see the sync log)" in line
+    assert "magento-demo " in line and "magento-demo 0 documents" not in line
+
+
 def test_same_seed_same_files_other_seed_other_files(tmp_path, demo_dir):
     again = tmp_path / "again"
     generate_demo(again, orders=ORDERS, seed=11)
