@@ -25,16 +25,23 @@ ORDER = {"status": "completed", "created": "2025-07-20T10:00:00Z",
          "items": [{"name": "X", "qty": 1, "price": "10.00", "tax_rate": 1}]}
 
 
-def test_an_entry_of_an_unreadable_shop_document_says_why(store):
+def woo_sandbox(*orders: dict):
+    """(clock, app, shop settings without a URL yet) for the small Woo scenario plus ``orders``."""
     clock = FakeClock(dt.datetime(2025, 8, 1, 12, 0, tzinfo=dt.timezone.utc))
     app = create_app(copy.deepcopy(SCENARIO), clock=clock)
-    app.add_order({**copy.deepcopy(ORDER), "id": 208, "raw": {"total": "99.00"}})  # its total is not its lines'
+    for order in orders:
+        app.add_order({**copy.deepcopy(ORDER), **order})
+    shop = ShopSettings(name="woo", kind="woocommerce", consumer_key=Secret(SCENARIO["keys"][0]["consumer_key"]),
+                        consumer_secret=Secret(SCENARIO["keys"][0]["consumer_secret"]))
+    return clock, app, shop
+
+
+def test_an_entry_of_an_unreadable_shop_document_says_why(store):
+    clock, app, shop = woo_sandbox({"id": 208, "raw": {"total": "99.00"}})  # its total is not its lines'
     w = World()
     w.entry("WC-208", "2025-07-20", [("2", D("8.26"), D("1.74"))])  # booked in Exact all the same
     w.entry("WC-209", "2025-07-20", [("2", D("8.26"), D("1.74"))])  # no such order at all
     w.write(store)
-    shop = ShopSettings(name="woo", kind="woocommerce", consumer_key=Secret(SCENARIO["keys"][0]["consumer_key"]),
-                        consumer_secret=Secret(SCENARIO["keys"][0]["consumer_secret"]))
     with serve(app) as srv:
         shop.url = srv.url
         assert pull_woocommerce(store, shop, clock=clock).errors == 1
@@ -65,14 +72,10 @@ def test_an_entry_of_an_unreadable_shop_document_says_why(store):
 def test_a_document_whose_latest_change_cannot_be_read_is_compared_as_it_was(store):
     """Read once, then changed into something the connector cannot read: the run compares the
     version it has, and its warning says that — not that the document is in no reconciliation."""
-    clock = FakeClock(dt.datetime(2025, 8, 1, 12, 0, tzinfo=dt.timezone.utc))
-    app = create_app(copy.deepcopy(SCENARIO), clock=clock)
-    app.add_order({**copy.deepcopy(ORDER), "id": 210})
+    clock, app, shop = woo_sandbox({"id": 210})
     w = World()
     w.entry("WC-210", "2025-07-20", [("2", D(10), D("2.10"))])
     w.write(store)
-    shop = ShopSettings(name="woo", kind="woocommerce", consumer_key=Secret(SCENARIO["keys"][0]["consumer_key"]),
-                        consumer_secret=Secret(SCENARIO["keys"][0]["consumer_secret"]))
     with serve(app) as srv:
         shop.url = srv.url
         assert pull_woocommerce(store, shop, clock=clock).errors == 0
