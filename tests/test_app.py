@@ -233,9 +233,10 @@ def test_first_start_without_configuration_runs_the_demo(tmp_path, monkeypatch):
         assert not at.exception and not any("sends the browser back" in w.value for w in at.warning)
         at.button(key="connect_exact").click().run()
         url = at.session_state["authorize_url"]
-        assert parse_qs(urlsplit(url).query)["redirect_uri"] == ["http://127.0.0.1:8599/"]
-        form = {"client_id": parse_qs(urlsplit(url).query)["client_id"][0], "redirect_uri": "http://127.0.0.1:8599/",
-                "response_type": "code", "allow": "1", "state": parse_qs(urlsplit(url).query)["state"][0]}
+        query = parse_qs(urlsplit(url).query)
+        assert query["redirect_uri"] == ["http://127.0.0.1:8599/"]
+        form = {"client_id": query["client_id"][0], "redirect_uri": "http://127.0.0.1:8599/",
+                "response_type": "code", "allow": "1", "state": query["state"][0]}
         consent = httpx2.post(url.split("?")[0], data=form, timeout=30)  # the user presses "Allow"
         assert consent.status_code == 302 and consent.headers["location"].startswith("http://127.0.0.1:8599/?code=")
         # the files on disk keep the default, for `exactsync demo run` and the CLI

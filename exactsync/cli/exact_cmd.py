@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 import sys
 from urllib.parse import urlsplit
@@ -11,19 +10,10 @@ import click
 
 from exactsync.cli.main import Ctx, emit, end_progress_line, exact, pass_ctx, pull
 from exactsync.errors import EXIT_AUTH, EXIT_FAILURE, EXIT_PARTIAL, ExactsyncError, exit_code_of
+from exactsync.exact.oauth import is_loopback
 from exactsync.settings import SettingsError
 
 __all__ = ["connect_cmd", "test_cmd", "pull_exact_cmd", "is_loopback"]
-
-
-def is_loopback(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _require_app(ctx: Ctx) -> None:

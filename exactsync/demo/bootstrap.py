@@ -8,13 +8,11 @@ running sandboxes (default ports 8701–8703 when free, else any free port) and 
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import urlsplit
 
 import httpx2
 
@@ -60,16 +58,6 @@ def scenario_complete(base_dir: str | Path) -> bool:
     return all((base / name).exists() for name in _FILES)
 
 
-def _is_loopback(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _serve(app: SandboxApp, host: str, port: int, *, fixed: bool = False, config: Path | None = None) -> ServerThread:
     try:
         server = ServerThread(app, host, port)
@@ -88,10 +76,10 @@ def connect_sandbox_exact(settings: Settings) -> dict[str, Any]:
 
     Refused unless ``exact.base_url`` is a loopback address. Returns the token status (no secrets).
     """
-    from exactsync.exact.oauth import TokenStore
+    from exactsync.exact.oauth import TokenStore, is_loopback
 
     ex = settings.exact
-    if not _is_loopback(ex.base_url):
+    if not is_loopback(ex.base_url):
         raise ExactsyncError(f"the demo only connects to a sandbox on a loopback address, not {ex.base_url}")
     tokens = TokenStore.from_settings(settings)
     state = secrets.token_urlsafe(16)

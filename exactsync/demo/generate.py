@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import IO, Any, Callable, Iterator
 
 from exactsync.demo.exact_side import (
     CLIENT_ID,
@@ -128,7 +128,7 @@ class DemoSummary:
 
 
 def _unreadable_order(woo: WooShop, booker: ExactBooker, orders: "_ArrayWriter", author: dict[str, Any],
-                      doc: Doc) -> Any:
+                      doc: Doc) -> Iterator[dict[str, Any]]:
     """A planted Woo order the connector cannot read — its total is not the sum of its lines — that
     the integration booked in Exact all the same: the pull skips it with a record error (sync log,
     ``shop_rejects``), so its entry is only in Exact, and the run's sentence says why. Yields the

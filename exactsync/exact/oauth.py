@@ -20,6 +20,7 @@ Every token value is registered with :func:`exactsync.redact.register_secret`.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import math
@@ -46,6 +47,7 @@ __all__ = [
     "TokenStatus",
     "authorize_url",
     "code_from_redirect",
+    "is_loopback",
     "REFRESH_TOKEN_DAYS",
     "REFRESH_WARNING_DAYS",
 ]
@@ -83,6 +85,18 @@ def authorize_url(base_url: str, client_id: str, redirect_uri: str, state: str |
     if force_login:
         params["force_login"] = "1"
     return f"{base_url.rstrip('/')}/api/oauth2/auth?{urlencode(params)}"
+
+
+def is_loopback(url: str) -> bool:
+    """Whether ``url`` names this machine (localhost, 127.x, ::1): the sandboxes, or the dashboard
+    on loopback; any other host name is not."""
+    host = (urlsplit(url or "").hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def code_from_redirect(text: str, expected_state: str | None = None) -> str:

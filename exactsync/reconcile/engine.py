@@ -390,6 +390,9 @@ CREATE OR REPLACE TEMP MACRO exs_cmp_country(t, c) AS
 -- two VAT buckets (treatment, OSS country, rate) are one (NULL when a part is unknown)
 CREATE OR REPLACE TEMP MACRO exs_same_bucket(t1, c1, r1, t2, c2, r2) AS
     exs_cmp_treatment(t1, r1) = exs_cmp_treatment(t2, r2) AND exs_cmp_country(t1, c1) = exs_cmp_country(t2, c2) AND r1 = r2;
+-- the VAT of a bucket's difference that its base difference at the bucket's rate does not explain,
+-- in hundredths (100·ΔVAT − rate·Δbase, exact in DECIMAL): the VAT split's rule (docs/reconcile.md)
+CREATE OR REPLACE TEMP MACRO exs_vat_unexplained(d_vat, d_base, rate) AS d_vat * 100 - d_base * rate;
 -- the rate an Exact VAT line is read at: the mapping's, else the line's (rate at booking), else the code's
 CREATE OR REPLACE TEMP MACRO exs_rate(source, code_rate, line_rate) AS
     CAST(CASE WHEN source = 'vat_code_map' AND code_rate IS NOT NULL THEN code_rate
@@ -712,8 +715,8 @@ _STEPS: list[tuple[str, str]] = [
     CREATE OR REPLACE TEMP TABLE _rc_split AS
     SELECT rid,
            (bool_or(delta_base > $tol_net) AND bool_or(delta_base < -$tol_net))
-           OR abs(sum(delta_vat * 100 - delta_base * rate)) > $tol_vat * 100
-           OR coalesce(bool_or(abs(delta_vat * 100 - delta_base * rate) > $tol_vat * 100)
+           OR abs(sum(exs_vat_unexplained(delta_vat, delta_base, rate))) > $tol_vat * 100
+           OR coalesce(bool_or(abs(exs_vat_unexplained(delta_vat, delta_base, rate)) > $tol_vat * 100)
                            FILTER (WHERE shop_base IS NOT NULL AND exact_base IS NOT NULL), false) AS split_bad,
            bool_or(delta_base <> 0 OR delta_vat <> 0) AS split_nonzero
     FROM _rc_cmp GROUP BY rid
@@ -755,11 +758,12 @@ _STEPS: list[tuple[str, str]] = [
                     WHEN NOT (coalesce(d.s_n, 0) > 0 AND coalesce(g.x_n, 0) > 0) THEN 0
                     WHEN d.s_single AND g.x_single
                          AND exs_same_bucket(d.s_treatment, d.s_country, d.s_rate, g.x_treatment, g.x_mcountry, g.x_rate)
-                        THEN 4 + CASE WHEN abs((g.x_vat - d.s_vat) * 100 - (g.x_base - d.s_base) * d.s_rate) > $tol_vat * 100
+                        THEN 4 + CASE WHEN abs(exs_vat_unexplained(g.x_vat - d.s_vat, g.x_base - d.s_base, d.s_rate)) > $tol_vat * 100
                                       THEN 2 ELSE 0 END
                              + CASE WHEN g.x_base <> d.s_base OR g.x_vat <> d.s_vat THEN 1 ELSE 0 END
                     ELSE 4 + CASE WHEN (d.s_base > $tol_net AND g.x_base > $tol_net) OR (d.s_base < -$tol_net AND g.x_base < -$tol_net)
-                                       OR abs((g.x_vat - d.s_vat) * 100 - g.x_base * g.x_rate + d.s_base * d.s_rate) > $tol_vat * 100
+                                       OR abs(exs_vat_unexplained(g.x_vat, g.x_base, g.x_rate)
+                                              + exs_vat_unexplained(-d.s_vat, -d.s_base, d.s_rate)) > $tol_vat * 100
                                   THEN 2 ELSE 0 END
                          + CASE WHEN d.s_base <> 0 OR d.s_vat <> 0 OR g.x_base <> 0 OR g.x_vat <> 0 THEN 1 ELSE 0 END
                END AS split_bits

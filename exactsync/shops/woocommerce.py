@@ -907,7 +907,7 @@ def _pull_refunds(client, store, shop, contexts, with_refunds, refund_cursor, lo
         if oid in skipped_parents:
             continue  # the order is not in a booked status (cancelled, pending, trashed…)
         parent = contexts.get(oid)
-        rid = r.get("id") if isinstance(r.get("id"), int) and not isinstance(r.get("id"), bool) else None
+        rid = _int_id(r.get("id"))
         if parent is None:
             batch.errors.append((RecordError(key, "its order could not be imported, so the refund is skipped")
                                  .about(shop, "credit_note", rid, rid, oid), "error"))
@@ -927,10 +927,15 @@ def _pull_refunds(client, store, shop, contexts, with_refunds, refund_cursor, lo
     progress(len(refunds), len(refunds), "refunds")
 
 
+def _int_id(value: Any) -> int | None:
+    """A Woo id as the API should send it (an integer, not a boolean), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _about_order(error: RecordError, shop: str, order: Any) -> RecordError:
     """Name the invoice an order that could not be read would have been (its id and number)."""
-    oid = order.get("id") if isinstance(order, dict) else None
-    if isinstance(oid, int) and not isinstance(oid, bool):
+    oid = _int_id(order.get("id")) if isinstance(order, dict) else None
+    if oid is not None:
         error.about(shop, "invoice", oid, order.get("number") or oid, oid)
     return error
 

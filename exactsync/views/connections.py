@@ -64,17 +64,18 @@ def redirect_mismatch(redirect_uri: str, served_url: str) -> str | None:
     ``redirect_uri`` names a loopback host (127.x, localhost, ::1) at another port than
     ``served_url``, the address the dashboard serves at. ``None`` when they agree, and for any other
     host (a reverse proxy's public address is not the port the dashboard listens on)."""
-    import ipaddress
     from urllib.parse import urlsplit
 
-    try:
-        want, here = urlsplit(redirect_uri or ""), urlsplit(served_url)
-        host = (want.hostname or "").lower()
-        loopback = host == "localhost" or (bool(host) and ipaddress.ip_address(host).is_loopback)
-        port = want.port or (443 if want.scheme == "https" else 80)
-    except ValueError:  # not an IP address (a host name), or a malformed port: not ours to judge
+    from exactsync.exact.oauth import is_loopback
+
+    if not is_loopback(redirect_uri):
         return None
-    if not loopback or port == here.port:
+    try:
+        want = urlsplit(redirect_uri)
+        port = want.port or (443 if want.scheme == "https" else 80)
+    except ValueError:  # a malformed port: not ours to judge
+        return None
+    if port == urlsplit(served_url).port:
         return None
     return (f"Exact sends the browser back to {redirect_uri}, but this dashboard serves at {served_url}: after "
             f"consent you would land on another port. Set `exact.redirect_uri` (and the redirect URI of the "
