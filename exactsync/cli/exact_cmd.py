@@ -191,7 +191,7 @@ def pull_exact_cmd(ctx: Ctx, divisions: tuple[int, ...], full: bool, resync: boo
                          f"{r['calls']} API calls")
         lines += [f"{f.source}: not pulled. {f.message}" for f in failures]
         if pulls.skipped:
-            lines.append(f"Not tried (they need the same authorisation): division(s) "
+            lines.append(f"Not tried (they need the same connection): division(s) "
                          f"{', '.join(str(d) for d in pulls.skipped)}")
         return "\n".join(lines)
 

@@ -37,7 +37,7 @@ import httpx2
 from authlib.integrations.httpx_client import OAuth2Client, OAuthError
 
 from exactsync.clock import SYSTEM_CLOCK, Clock
-from exactsync.errors import EXIT_AUTH, ExactsyncError
+from exactsync.errors import EXIT_AUTH, EXIT_CONFIG, ExactsyncError
 from exactsync.redact import redact, register_secret
 
 __all__ = [
@@ -73,7 +73,9 @@ class ReauthorizationNeeded(ExactsyncError):
 
 
 class TokenError(ExactsyncError):
-    """The token endpoint refused or failed for a reason a new consent would not fix."""
+    """The token endpoint refused or failed for a reason a new consent would not fix. Every
+    division is reached with the same token, so a division's ``TokenError`` stops the ones after it
+    (:func:`exactsync.exact.runner.pull_divisions`)."""
 
 
 def authorize_url(base_url: str, client_id: str, redirect_uri: str, state: str | None = None,
@@ -415,7 +417,8 @@ class TokenStore:
         if error in ("unauthorized_client", "invalid_grant") or "refresh token" in desc.lower() or "expired" in desc.lower():
             return ReauthorizationNeeded(f"Exact no longer accepts the stored authorisation ({text}). {_RECONNECT}")
         if error == "invalid_request" and not desc:
-            return TokenError("Exact rejected the client id or secret (invalid_request): check exact.client_id / client_secret.")
+            return TokenError("Exact rejected the client id or secret (invalid_request): check exact.client_id / client_secret.",
+                              exit_code=EXIT_CONFIG)
         return TokenError(f"Exact's token endpoint answered {seen.get('status')}: {text}")
 
     def exchange_code(self, code_or_redirect: str, state: str | None = None) -> dict:

@@ -5,12 +5,14 @@ The CLI (``exactsync pull exact``) and the dashboard ("Pull & reconcile") both g
 
 * the database busy (:class:`~exactsync.store.StoreBusyError`): raised; every other division
   would wait just as long;
-* the authorisation failing (exit code 6: not connected, refresh token expired or revoked): that
-  division is a failure and the divisions after it are not tried (they share the token);
+* the token failing: the authorisation (exit code 6: not connected, refresh token expired or
+  revoked), the client id or secret rejected (exit code 5) or any other
+  :class:`~exactsync.exact.oauth.TokenError` (the token endpoint unreachable, say): that division
+  is a failure and the divisions after it are not tried (they share the client and the token);
 * the daily API limit of a division (:class:`~exactsync.exact.ratelimit.DailyLimitReached`): that
   pull stopped cleanly and resumes where it stopped; it is listed in ``stopped`` and the next
   division is pulled (the limit is per division);
-* anything else (no access to the division, Exact unreachable, a bug): that division is a
+* anything else (no access to the division, Exact's API unreachable, a bug): that division is a
   failure, the next one is pulled.
 
 An :class:`~exactsync.errors.ExactsyncError` is already in ``sync_log`` (``pull_exact`` logs
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from exactsync.errors import EXIT_AUTH, ExactsyncError, SourceFailure
+from exactsync.exact.oauth import TokenError
 
 __all__ = ["DivisionPulls", "pull_divisions"]
 
@@ -84,7 +87,8 @@ def pull_divisions(
                                 level="error", record_key=str(division))
         pulls.failures.append(failure)
         pulls.errors.append(e)
-        if fatal or failure.exit_code == EXIT_AUTH:  # every division needs the same client and token
+        # every division needs the same client and token: a token that cannot be had stops them all
+        if fatal or failure.exit_code == EXIT_AUTH or isinstance(e, TokenError):
             pulls.fatal, pulls.skipped = e, list(divisions[i + 1:])
         return pulls.fatal is not None
 

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 import polars as pl
 
-from exactsync.errors import EXIT_AUTH, SourceFailure
+from exactsync.errors import SourceFailure
 from exactsync.store import Store, StoreBusyError
 from exactsync.views.base import Page, paged, PAGE_SIZE
 
@@ -148,7 +148,7 @@ def pull_all(store: Store, settings: Any, *, on_progress=None, shops: Sequence[s
         if pulls.skipped:
             report.failures.append(SourceFailure(
                 "Exact", f"division(s) {', '.join(str(d) for d in pulls.skipped)} not tried: they need the same "
-                         "authorisation", EXIT_AUTH))
+                         "connection", pulls.failures[-1].exit_code))
     _step(on_progress, total, total, "Pulled")
     return report
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,15 @@ class Env:
         with self.app.lock:
             code = self.app.oauth.grant_code()
         self.tokens().exchange_code(code)
+
+    def expire_access_token(self, path: Path | None = None) -> None:
+        """Make the stored access token (``path``, default the settings' token file) due for a
+        refresh on the real clock, as if it had been issued just over ten minutes ago."""
+        path = path or self.settings.exact.token_file
+        token = json.loads(path.read_text())
+        token["issued_at"] = time.time() - token["expires_in"] - 1
+        token["expires_at"] = int(token["issued_at"]) + token["expires_in"]
+        path.write_text(json.dumps(token))
 
     def client(self, **kw):
         from exactsync.exact.pull import make_client

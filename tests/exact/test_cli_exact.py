@@ -139,3 +139,19 @@ def test_connect_without_the_client_secret_says_where_it_belongs(cli_env, tmp_pa
     assert r.exit_code == 5, r.output
     assert "missing setting(s) exact.client_secret: register the app" in r.output
     assert "EXACTSYNC_EXACT__CLIENT_SECRET" in r.output and "*" not in r.output  # readable, nothing masked
+
+
+def test_a_rejected_client_secret_exits_5_and_stops_the_other_division(cli_env, tmp_path):
+    """The client secret changed in the settings after connecting (say, a typo in a new secret):
+    the first refresh is refused, `pull exact` exits 5 (settings) and says which setting to check,
+    neither division is asked for anything, and neither secret appears in the output."""
+    cfg = Path(_config(tmp_path, cli_env))
+    assert run("--config", str(cfg), "exact", "connect", "--sandbox-approve").exit_code == 0
+    good = cli_env.settings.exact.client_secret.get()
+    cfg.write_text(cfg.read_text().replace(f'client_secret = "{good}"', 'client_secret = "typo-in-the-secret"'))
+    cli_env.expire_access_token(tmp_path / "cli_token.json")
+    r = run("--config", str(cfg), "pull", "exact")
+    assert r.exit_code == 5, r.output
+    assert "check exact.client_id / client_secret" in r.output
+    assert good not in r.output and "typo-in-the-secret" not in r.output
+    assert not cli_env.api_calls(DIV) and not cli_env.api_calls(DIV2)

@@ -6,8 +6,9 @@ import pytest
 
 from exact.conftest import DIV, DIV2, small_scenario
 from exactsync import views
-from exactsync.errors import EXIT_AUTH, EXIT_PARTIAL
+from exactsync.errors import EXIT_AUTH, EXIT_CONFIG, EXIT_PARTIAL
 from exactsync.exact.runner import pull_divisions
+from exactsync.settings import Secret
 
 
 def _errors(store):
@@ -52,6 +53,25 @@ def test_a_token_failure_after_a_division_without_access_stops_the_rest(make_env
     assert pulls.skipped == [DIV2] and pulls.pulled == 0
     assert not env.api_calls(DIV2)  # never asked
     assert [key for key, _ in _errors(env.store)] == ["999999", str(DIV)]
+
+
+def test_a_rejected_client_secret_is_a_settings_error_and_stops_the_rest(make_env):
+    """The refresh is refused as Exact refuses a wrong client secret (400 invalid_request, no
+    description): exit code 5 (settings), not 1, and the second division, which needs the same
+    token, is not tried; the stored token is left as it was and the secret is nowhere."""
+    env = make_env(clock_=None)
+    env.expire_access_token()
+    before = env.settings.exact.token_file.read_text()
+    env.settings.exact.client_secret = Secret("not-the-secret")
+    pulls = pull_divisions(env.store, env.settings, [DIV, DIV2])
+    assert pulls.results == [] and [f.source for f in pulls.failures] == [f"Division {DIV}"]
+    failure = pulls.failures[0]
+    assert failure.exit_code == EXIT_CONFIG and "rejected the client id or secret" in failure.message
+    assert pulls.fatal is pulls.errors[0] and pulls.skipped == [DIV2]
+    assert not env.api_calls(DIV) and not env.api_calls(DIV2)
+    assert env.settings.exact.token_file.read_text() == before
+    logged = _errors(env.store)
+    assert [key for key, _ in logged] == [str(DIV)] and "not-the-secret" not in repr(logged)
 
 
 def test_the_daily_limit_stops_one_division_cleanly_and_the_next_is_tried(make_env):
