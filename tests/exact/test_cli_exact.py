@@ -155,3 +155,4 @@ def test_a_rejected_client_secret_exits_5_and_stops_the_other_division(cli_env, 
     assert "check exact.client_id / client_secret" in r.output
     assert good not in r.output and "typo-in-the-secret" not in r.output
     assert not cli_env.api_calls(DIV) and not cli_env.api_calls(DIV2)
+    assert len(cli_env.token_calls()) == 2  # the code exchange and one refused refresh: DIV2 did not try again

@@ -72,6 +72,11 @@ def test_a_rejected_client_secret_is_a_settings_error_and_stops_the_rest(make_en
     assert env.settings.exact.token_file.read_text() == before
     logged = _errors(env.store)
     assert [key for key, _ in logged] == [str(DIV)] and "not-the-secret" not in repr(logged)
+    # the dashboard's pull says the same, its "not tried" line with the settings' exit code, not 6
+    report = views.pull_all(env.store, env.settings)
+    assert [(f.source, f.exit_code) for f in report.failures] == [(f"Exact division {DIV}", EXIT_CONFIG),
+                                                                  ("Exact", EXIT_CONFIG)]
+    assert f"division(s) {DIV2} not tried" in report.message
 
 
 def test_the_daily_limit_stops_one_division_cleanly_and_the_next_is_tried(make_env):
