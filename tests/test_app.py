@@ -1174,6 +1174,27 @@ def test_overview_pull_and_reconcile_goes_on_past_a_shop_that_refuses(demo):
     assert not at.exception and not at.error, [e.value for e in at.error]
 
 
+def test_overview_says_when_a_shop_was_read_from_the_start(demo):
+    """The woo-demo cursors were saved under another time zone: Pull & reconcile re-reads that shop
+    from the start and says so above the run (an info, not an error); the next pull says nothing."""
+    store = demo.store()
+    saved = json.loads(store.scalar("SELECT detail FROM sync_state WHERE source = 'shop:woo-demo:orders'"))
+    zone = saved["settings"]["timezone"]
+    saved["settings"]["timezone"] = "UTC"
+    with store.atomic() as con:
+        con.execute("UPDATE sync_state SET detail = ? WHERE source LIKE 'shop:woo-demo:%'", [json.dumps(saved)])
+    at = run_page("overview.py")
+    at.button(key="refresh").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]
+    note = (f"woo-demo: settings changed since the last pull (timezone: UTC → {zone}): orders and refunds re-read "
+            "from the start")
+    assert [i.value for i in at.info] == [note]
+    assert store.scalar("SELECT count(*) FROM sync_log WHERE source = 'shop:woo-demo' AND message = ?",
+                        [note.split(": ", 1)[1]]) >= 1
+    at.button(key="refresh").click().run()
+    assert not at.exception and [i.value for i in at.info] == []
+
+
 def test_sync_log_retries_the_failed_jobs(demo):
     """Exact refuses a push (the journal is blocked in Exact, a business validation error): the jobs
     are Error on the Sync log; once unblocked, *Retry all failed* syncs them."""

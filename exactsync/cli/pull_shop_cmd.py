@@ -1,4 +1,4 @@
-"""``exactsync pull shop [--shop NAME]``: pull shop documents into the database."""
+"""``exactsync pull shop [--shop NAME] [--resync]``: pull shop documents into the database."""
 
 from __future__ import annotations
 
@@ -15,8 +15,11 @@ __all__ = ["pull_shop"]
 
 @pull.command("shop")
 @click.option("--shop", "names", multiple=True, help="Shop name from the settings (repeatable; default: all).")
+@click.option("--resync", is_flag=True,
+              help="Re-read every order and refund / credit memo from the start, not only those changed since "
+                   "the last pull (upserts; no doubles). Needed after changing a shop's statuses.")
 @pass_ctx
-def pull_shop(ctx: Ctx, names: tuple[str, ...]) -> None:
+def pull_shop(ctx: Ctx, names: tuple[str, ...], resync: bool) -> None:
     """Pull orders, invoices and refunds / credit memos of the configured shops.
 
     Each shop is pulled on its own: one that cannot be read (missing key, refused, unreachable)
@@ -32,7 +35,7 @@ def pull_shop(ctx: Ctx, names: tuple[str, ...]) -> None:
         end_progress_line()  # a bar the previous shop left open (it failed mid-way) keeps its line
         return ctx.progress(name)
 
-    results, failures = pull_shops(ctx.store, shops, progress_for=progress_for)
+    results, failures = pull_shops(ctx.store, shops, progress_for=progress_for, resync=resync)
     end_progress_line()
     if failures and not results and len(failures) == 1:
         # one shop asked for, and it failed: a plain error with that failure's exit code
@@ -44,6 +47,7 @@ def pull_shop(ctx: Ctx, names: tuple[str, ...]) -> None:
         for r in results:
             state = "ok" if r.errors == 0 else f"{r.errors} record error(s), see the sync log"
             lines.append(f"{r.shop}: {r.documents} documents, {r.vat_lines} VAT lines, {r.calls} calls: {state}")
+            lines += [f"{r.shop}: {note}" for note in r.notes]
         lines += [f"{f.source}: not pulled. {f.message}" for f in failures]
         return "\n".join(lines)
 

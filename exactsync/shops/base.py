@@ -7,6 +7,7 @@ Sign convention: sales sign, invoices positive, credit notes negative. Money is 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any, Callable, Sequence
@@ -30,6 +31,8 @@ __all__ = [
     "write_documents",
     "CREDENTIALS",
     "require_settings",
+    "shaped_detail",
+    "cursor_unless_reshaped",
 ]
 
 #: ``on_progress(done, total, message)``; total may be ``None`` while unknown.
@@ -230,6 +233,43 @@ def _text(value: Any) -> str:
     return (value.get() if hasattr(value, "get") else str(value or "")).strip()
 
 
+def shaped_detail(shaping: dict[str, Any]) -> str:
+    """The ``sync_state.detail`` a shop cursor is saved with: the settings that shaped the documents
+    it covers (statuses, time zone, home country, …), so a later pull can tell they changed."""
+    return json.dumps({"settings": shaping}, sort_keys=True, default=str)
+
+
+def cursor_unless_reshaped(store: Any, source: str, shaping: dict[str, Any]) -> tuple[str | None, list[str]]:
+    """The saved cursor of ``source``, or ``None`` when a setting in ``shaping`` changed since it
+    was saved; then also what changed (``"statuses: a, b → a, b, c"``).
+
+    An incremental pull only reads what the shop changed since the cursor, so a changed setting
+    (a status added to ``statuses``, another ``timezone``) would only reach the documents the shop
+    happens to touch again: the pull re-reads the shop from the start instead (rows are upserted).
+    A cursor saved before settings were recorded with it is used as it is.
+    """
+    rows = store.rows("SELECT cursor, detail FROM sync_state WHERE source = ? AND scope = ''", [source])
+    if not rows or rows[0][0] is None:
+        return None, []
+    cursor, detail = rows[0]
+    try:
+        saved = json.loads(detail) if detail else None
+    except ValueError:
+        saved = None
+    if not isinstance(saved, dict) or not isinstance(saved.get("settings"), dict):
+        return cursor, []
+    old, new = saved["settings"], json.loads(json.dumps(shaping, default=str))
+    changed = [f"{name}: {_shown(old.get(name))} → {_shown(value)}" for name, value in new.items()
+               if name in old and old[name] != value]
+    return (None, changed) if changed else (cursor, [])
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "(none)"
+    return "(none)" if value is None or value == "" else str(value)
+
+
 class Paginator:
     """dlt-style paginator protocol: a request's query params go in, the next page's come out.
 
@@ -267,6 +307,8 @@ class PullResult:
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
     messages: list[str] = field(default_factory=list)
+    #: what the pull wants its user to know besides the counts (a re-read after a settings change)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

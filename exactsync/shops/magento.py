@@ -33,7 +33,17 @@ import httpx2
 from exactsync.clock import SYSTEM_CLOCK, Clock
 from exactsync.errors import EXIT_AUTH, ExactsyncError
 from exactsync.redact import register_secret
-from exactsync.shops.base import Paginator, ProgressCallback, PullResult, RecordError, log_record_error, require_settings, write_documents
+from exactsync.shops.base import (
+    Paginator,
+    ProgressCallback,
+    PullResult,
+    RecordError,
+    cursor_unless_reshaped,
+    log_record_error,
+    require_settings,
+    shaped_detail,
+    write_documents,
+)
 from exactsync.shops.magento_docs import build_document
 from exactsync.store import Store
 
@@ -331,12 +341,18 @@ def pull_magento(
             )
             result.calls += 1
 
+    # what shapes the documents: a change re-reads the shop from the start (see cursor_unless_reshaped)
+    shaping = {"home_country": home, "timezone": str(tz)}
+    detail = shaped_detail(shaping)
     try:
         # 1. where to start, and how much there is (for progress)
         plans = []
+        reshaped: list[tuple[str, list[str]]] = []
         for kind, path, name in _KINDS:
             scope_source = f"{source}:{name}"
-            cursor = None if full else store.get_cursor(scope_source, "")
+            cursor, changed = (None, []) if full else cursor_unless_reshaped(store, scope_source, shaping)
+            if changed:
+                reshaped.append(("invoices" if kind == "invoice" else "credit memos", changed))
             groups: list[list[tuple[str, str, str]]] = []
             if cursor:
                 since = dt.datetime.strptime(cursor, CURSOR_FORMAT) - lookback
@@ -346,6 +362,12 @@ def pull_magento(
                                       "fields": "total_count"})
             total = int(count.get("total_count", 0)) if isinstance(count, dict) else 0
             plans.append((kind, path, scope_source, cursor, params, total))
+        if reshaped:
+            note = (f"settings changed since the last pull ({'; '.join(reshaped[0][1])}): "
+                    f"{' and '.join(w for w, _ in reshaped)} re-read from the start")
+            result.notes.append(note)
+            with store.atomic() as con:
+                Store.log_event(con, source, note, level="info", run_id=run_id)
         grand_total = sum(p[5] for p in plans)
         done = 0
         progress(0, grand_total, f"{grand_total} documents to read")
@@ -387,7 +409,7 @@ def pull_magento(
                         log_record_error(con, source, e, run_id=run_id)
                     for rk, w in warnings:
                         Store.log_event(con, source, w, level="warning", record_key=rk, run_id=run_id)
-                    Store.set_cursor(con, scope_source, "", new_cursor, rows=len(docs))
+                    Store.set_cursor(con, scope_source, "", new_cursor, rows=len(docs), detail=detail)
                     flush_calls(con)
                 result.documents += len(docs)
                 result.vat_lines += len(lines)

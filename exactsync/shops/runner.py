@@ -17,7 +17,7 @@ from exactsync.shops.base import ProgressCallback, PullResult
 
 __all__ = ["SHOP_PULLERS", "puller", "pull_shops"]
 
-#: shop kind -> "module:function(store, shop_settings, *, on_progress=...) -> PullResult"
+#: shop kind -> "module:function(store, shop_settings, *, on_progress=..., full=...) -> PullResult"
 SHOP_PULLERS = {
     "woocommerce": "exactsync.shops.woocommerce:pull_woocommerce",
     "magento": "exactsync.shops.magento:pull_magento",
@@ -32,8 +32,12 @@ def puller(kind: str) -> Callable[..., PullResult]:
 
 def pull_shops(store: Any, shops: Sequence[Any], *,
                progress_for: Callable[[str], ProgressCallback | None] | None = None,
+               resync: bool = False,
                ) -> tuple[list[PullResult], list[SourceFailure]]:
-    """Pull each of ``shops`` (ShopSettings); returns the results and the failures, in order."""
+    """Pull each of ``shops`` (ShopSettings); returns the results and the failures, in order.
+
+    ``resync``: re-read every document from the start instead of since the saved cursors (the
+    connectors' ``full``; rows are upserted, so nothing is doubled)."""
     from exactsync.store import Store, StoreBusyError
 
     results: list[PullResult] = []
@@ -41,7 +45,7 @@ def pull_shops(store: Any, shops: Sequence[Any], *,
     for shop in shops:
         on_progress = progress_for(shop.name) if progress_for else None
         try:
-            results.append(puller(shop.kind)(store, shop, on_progress=on_progress))
+            results.append(puller(shop.kind)(store, shop, on_progress=on_progress, full=resync))
         except StoreBusyError:
             raise  # every other shop would wait just as long
         except Exception as e:  # noqa: BLE001 - one shop's failure is reported, the others go on

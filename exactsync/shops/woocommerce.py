@@ -45,11 +45,13 @@ from exactsync.shops.base import (
     ShopDocument,
     VatLine,
     check_totals,
+    cursor_unless_reshaped,
     doc_key,
     forget_rejects,
     log_record_error,
     money,
     require_settings,
+    shaped_detail,
     write_documents,
 )
 from exactsync.store import Store
@@ -720,8 +722,23 @@ def pull_woocommerce(store: Any, shop_settings: Any, *, transport: httpx2.BaseTr
         transport=transport, clock=clock, timeout=float(_setting(shop_settings, "timeout", 60.0)),
         verify=bool(_setting(shop_settings, "verify_tls", True)),
     )
-    order_cursor = None if full else _parse_cursor(store.get_cursor(orders_scope, ""))
-    refund_cursor = None if full else _parse_cursor(store.get_cursor(refunds_scope, ""))
+    track = bool(_setting(shop_settings, "track_status_changes", True))
+    # what shapes the documents: a change re-reads the shop from the start (see cursor_unless_reshaped)
+    shaping = {"statuses": sorted(map(str, statuses)), "track_status_changes": track, "home_country": home,
+               "timezone": str(tz), "base_currency": base_currency, "max_order_lines": max_lines}
+    detail = shaped_detail(shaping)
+    order_cursor = refund_cursor = None
+    if not full:
+        saved_orders, changed = cursor_unless_reshaped(store, orders_scope, shaping)
+        saved_refunds, changed_refunds = cursor_unless_reshaped(store, refunds_scope, shaping)
+        order_cursor, refund_cursor = _parse_cursor(saved_orders), _parse_cursor(saved_refunds)
+        if changed or changed_refunds:
+            what = " and ".join(w for w, c in (("orders", changed), ("refunds", changed_refunds)) if c)
+            note = (f"settings changed since the last pull ({'; '.join(changed or changed_refunds)}): "
+                    f"{what} re-read from the start")
+            result.notes.append(note)
+            with store.atomic() as con:
+                Store.log_event(con, log_source, note, level="info", run_id=run_id)
     done = 0
     total: int | None = None
 
@@ -735,7 +752,7 @@ def pull_woocommerce(store: Any, shop_settings: Any, *, transport: httpx2.BaseTr
                 log_record_error(con, log_source, err, run_id=run_id, level=level)
             for scope, value in cursors.items():
                 if value is not None:
-                    Store.set_cursor(con, scope, "", value.isoformat(sep=" "), rows=len(batch.docs))
+                    Store.set_cursor(con, scope, "", value.isoformat(sep=" "), rows=len(batch.docs), detail=detail)
             _record_calls(con, calls, shop)
         result.documents += len(batch.docs)
         result.vat_lines += len(batch.lines)
@@ -750,7 +767,6 @@ def pull_woocommerce(store: Any, shop_settings: Any, *, transport: httpx2.BaseTr
         # ---- orders -------------------------------------------------------------------------
         # With track_status_changes (default) every status is listed, so an order that left the
         # booked statuses (completed → cancelled) loses its documents; otherwise only `statuses`.
-        track = bool(_setting(shop_settings, "track_status_changes", True))
         params: dict[str, Any] = {"per_page": per_page, "orderby": "modified", "order": "asc",
                                   "dates_are_gmt": "true", "status": "any" if track else ",".join(statuses)}
         if order_cursor is not None:

@@ -133,26 +133,30 @@ _PULL_FAILURES = "pull_failures"
 
 
 def remember_pull(report: Any) -> None:
-    """Keep what a pull could not read (``views.PullReport``) for the page after ``st.rerun()``,
-    with the run it made (the message belongs to that run)."""
-    if report is not None and report.failures:
+    """Keep what a pull could not read (``views.PullReport``), and its notes, for the page after
+    ``st.rerun()``, with the run it made (the message belongs to that run)."""
+    notes = list(getattr(report, "notes", None) or []) if report is not None else []
+    if report is not None and (report.failures or notes):
         run = getattr(report, "run", None)
-        st.session_state[_PULL_FAILURES] = {"message": report.message, "run_id": getattr(run, "run_id", None),
-                                            "at": utcnow()}
+        st.session_state[_PULL_FAILURES] = {"message": report.message, "notes": notes,
+                                            "run_id": getattr(run, "run_id", None), "at": utcnow()}
     else:
         st.session_state.pop(_PULL_FAILURES, None)
 
 
 def show_pull_failures(run: dict | None = None) -> None:
-    """The sources the last Pull could not read, above the run it made without them: shown while the
-    page shows that run (not over an older run reopened, nor a newer one made since)."""
+    """The sources the last Pull could not read, above the run it made without them, and the pull's
+    notes (a shop read from the start after a settings change): shown while the page shows that run (not over an older run reopened, nor a newer one made since)."""
     failed = st.session_state.get(_PULL_FAILURES)
     if not failed:
         return
     if failed["run_id"] is not None and (run is None or run.get("run_id") != failed["run_id"]):
         return
-    st.error(f"Some sources could not be pulled ({failed['at']:%H:%M} UTC); the run below uses what was pulled "
-             "from them before. " + failed["message"], icon=":material/sync_problem:")
+    if failed["message"]:
+        st.error(f"Some sources could not be pulled ({failed['at']:%H:%M} UTC); the run below uses what was pulled "
+                 "from them before. " + failed["message"], icon=":material/sync_problem:")
+    for note in failed.get("notes") or []:
+        st.info(note, icon=":material/info:")
 
 
 def clear_caches() -> None:

@@ -116,6 +116,12 @@ class PullReport:
         """The failures as one paragraph (empty when none): what the page shows after the run."""
         return " ".join(f"{f.source}: {f.message.rstrip('.')}." for f in self.failures)
 
+    @property
+    def notes(self) -> list[str]:
+        """What the pulls want their user to know besides the counts (a shop re-read from the start
+        after a settings change), one line per note: ``"<shop>: <note>"``."""
+        return [f"{r.shop}: {note}" for r in self.results for note in getattr(r, "notes", None) or []]
+
 
 def pull_all(store: Store, settings: Any, *, on_progress=None, shops: Sequence[str] | None = None) -> PullReport:
     """Pull every configured shop and every configured Exact division (what "Pull" does).

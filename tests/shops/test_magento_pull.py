@@ -299,3 +299,30 @@ def test_gives_up_after_persistent_errors_keeping_stored_pages(store):
         pull_magento(store, settings("http://m2.test", page_size=4), transport=FailAfter(), clock=clock)
     assert store.scalar("SELECT count(*) FROM shop_documents") == 4  # the first page is kept
     assert store.get_cursor("shop:m2:invoices") == "2025-04-01 11:04:00"
+
+
+def test_a_changed_timezone_rereads_the_shop_from_the_start(store):
+    """Document dates are taken in the shop's time zone: after it changes, an incremental pull would
+    leave every document not touched since with its old date. The pull re-reads the shop instead."""
+    clock = FakeClock()
+    app = create_app(small(), clock=clock)
+    pull_magento(store, settings("http://m2.test", timezone="Europe/Amsterdam"), transport=app.transport(), clock=clock)
+    dates = dict(store.rows("SELECT doc_key, doc_date FROM shop_documents"))
+
+    def filters_of_next_pull(s) -> tuple[list[str], list[str]]:
+        before = store.scalar("SELECT max(call_id) FROM api_calls")
+        result = pull_magento(store, s, transport=app.transport(), clock=clock)
+        lists = [p for (p,) in store.rows("SELECT path FROM api_calls WHERE call_id > ? AND (path LIKE '/rest/V1/invoices?%' "
+                                          "OR path LIKE '/rest/V1/creditmemos?%') AND path NOT LIKE '%fields=total_count%'",
+                                          [before])]
+        return ["updated_at" in p and "gteq" in p for p in lists], result.notes
+
+    assert filters_of_next_pull(settings("http://m2.test", timezone="Europe/Amsterdam")) == ([True, True], [])
+    filtered, notes = filters_of_next_pull(settings("http://m2.test", timezone="Pacific/Pago_Pago"))
+    assert filtered == [False, False]
+    assert notes == ["settings changed since the last pull (timezone: Europe/Amsterdam → Pacific/Pago_Pago): "
+                     "invoices and credit memos re-read from the start"]
+    moved = {k: d for k, d in store.rows("SELECT doc_key, doc_date FROM shop_documents") if dates[k] != d}
+    assert moved, "some document of the small scenario changes its date with the time zone"
+    assert store.scalar("SELECT count(*) FROM shop_documents") == len(dates)
+    assert filters_of_next_pull(settings("http://m2.test", timezone="Pacific/Pago_Pago")) == ([True, True], [])

@@ -149,3 +149,32 @@ def test_cli_one_shop_that_fails_is_a_plain_error_with_its_own_exit_code(tmp_pat
                            catch_exceptions=False)
     assert r.exit_code == EXIT_CONFIG, r.output
     assert "shops.m2.token is not set" in r.output and "not pulled" not in r.output
+
+
+def test_cli_resync_rereads_every_shop_from_the_start(tmp_path, servers):
+    cfg = tmp_path / "exactsync.toml"
+    woo_url, m2_url = servers
+    cfg.write_text(f'[store]\npath = "cli.duckdb"\n[shops.woo]\nkind = "woocommerce"\nurl = "{woo_url}"\n'
+                   f'consumer_key = "{CK}"\nconsumer_secret = "{CS}"\n'
+                   f'[shops.m2]\nkind = "magento"\nurl = "{m2_url}"\ntoken = "{M2_TOKEN}"\n')
+    store_file = tmp_path / "cli.duckdb"
+
+    def pull(*args: str) -> tuple[list[str], str]:
+        before = Store.open(store_file).scalar("SELECT coalesce(max(call_id), 0) FROM api_calls") if store_file.exists() else 0
+        r = CliRunner().invoke(cli, ["--config", str(cfg), "pull", "shop", *args], catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+        paths = [p for (p,) in Store.open(store_file).rows("SELECT path FROM api_calls WHERE call_id > ? ORDER BY call_id",
+                                                           [before])]
+        incremental = [p for p in paths if "modified_after=" in p or "&after=" in p or "condition_type%5D=gteq" in p]
+        return incremental, r.output
+
+    assert pull()[0] == []  # the first pull has no cursor
+    incremental, _ = pull()
+    assert any("modified_after=" in p for p in incremental) and any("gteq" in p for p in incremental)
+    incremental, output = pull("--resync")
+    assert incremental == []  # neither shop was asked for changes only
+    assert "woo: 12 documents" in output and "m2: 11 documents" in output
+    assert Store.open(store_file).rows("SELECT shop, count(*) FROM shop_documents GROUP BY shop ORDER BY shop") == [
+        ("m2", 11), ("woo", 12)]  # upserted, not doubled
+    help_text = CliRunner().invoke(cli, ["pull", "shop", "--help"]).output
+    assert "--resync" in help_text and "from the start" in help_text

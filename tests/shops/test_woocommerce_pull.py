@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import httpx2
 import pytest
 
 from exactsync.clock import FakeClock
@@ -298,3 +299,85 @@ def test_shop_settings_from_toml_drive_the_pull(shop, store, tmp_path):
     errors = dict(store.rows("SELECT record_key, message FROM sync_log WHERE level = 'error'"))
     assert "3 line items" in errors["order 301"] and result.errors == len(errors)
     assert store.rows("SELECT DISTINCT base_currency FROM shop_documents") == [("GBP",)]
+
+
+def _orders_and_refunds_calls(store, after_call: int) -> tuple[dict, dict]:
+    """The query of the order-list and refund-list calls made after call id ``after_call``."""
+    paths = [p for (p,) in store.rows("SELECT path FROM api_calls WHERE call_id > ? ORDER BY call_id", [after_call])]
+    orders = next(p for p in paths if p.startswith("/wp-json/wc/v3/orders?") and "orderby=modified" in p)
+    refunds = next(p for p in paths if p.startswith("/wp-json/wc/v3/refunds?"))
+    return parse_qs(urlsplit(orders).query), parse_qs(urlsplit(refunds).query)
+
+
+def _last_call(store) -> int:
+    return store.scalar("SELECT coalesce(max(call_id), 0) FROM api_calls")
+
+
+def test_a_changed_statuses_setting_rereads_the_shop_from_the_start(shop, store):
+    """An incremental pull only asks for orders changed since its cursor: order 103 (processing, not
+    touched since July 2nd) would never arrive after `processing` is added to the statuses."""
+    app, url, clock = shop
+    narrow = settings(url, statuses=["completed", "refunded"])
+    pull_woocommerce(store, narrow, clock=clock)
+    assert store.scalar("SELECT count(*) FROM shop_documents WHERE order_id = '103'") == 0
+    clock.advance(600)
+    before = _last_call(store)
+    same = pull_woocommerce(store, narrow, clock=clock)
+    orders_q, refunds_q = _orders_and_refunds_calls(store, before)
+    assert "modified_after" in orders_q and "after" in refunds_q and same.notes == []  # unchanged: incremental
+
+    clock.advance(600)
+    before = _last_call(store)
+    wide = settings(url, statuses=["processing", "completed", "refunded"])
+    result = pull_woocommerce(store, wide, clock=clock)
+    orders_q, refunds_q = _orders_and_refunds_calls(store, before)
+    assert "modified_after" not in orders_q and "after" not in refunds_q  # from the start
+    assert docs(store)["woo:invoice:103"] == ("reverse_charge", D("30.50"), D("0"), D("30.50"))
+    assert store.scalar("SELECT count(*) FROM shop_documents") == 12  # upserted: nothing doubled
+    note = ("settings changed since the last pull (statuses: completed, refunded → completed, processing, refunded): "
+            "orders and refunds re-read from the start")
+    assert result.notes == [note]
+    assert store.rows("SELECT level FROM sync_log WHERE message = ?", [note]) == [("info",)]
+
+    clock.advance(600)
+    before = _last_call(store)
+    again = pull_woocommerce(store, wide, clock=clock)
+    orders_q, refunds_q = _orders_and_refunds_calls(store, before)
+    assert "modified_after" in orders_q and "after" in refunds_q and again.notes == []
+
+
+def test_a_reread_cut_short_goes_on_from_where_it_stopped(shop, store):
+    """The orders were re-read under the new settings, then the refund list failed: the next pull
+    goes on incrementally for the orders and re-reads the refunds from the start."""
+    app, url, clock = shop
+    pull_woocommerce(store, settings(url, timezone="Europe/Amsterdam"), clock=clock)
+    class RefundsRefused(httpx2.HTTPTransport):
+        def handle_request(self, request):
+            if request.url.path.endswith("/refunds"):
+                return httpx2.Response(400, json={"code": "rest_invalid_param", "message": "Invalid parameter(s): after",
+                                                  "data": {"status": 400}})
+            return super().handle_request(request)
+
+    clock.advance(600)
+    with pytest.raises(WooApiError, match="Invalid parameter"):
+        pull_woocommerce(store, settings(url, timezone="Europe/London"), transport=RefundsRefused(),
+                         clock=clock)
+    clock.advance(600)
+    before = _last_call(store)
+    result = pull_woocommerce(store, settings(url, timezone="Europe/London"), clock=clock)
+    orders_q, refunds_q = _orders_and_refunds_calls(store, before)
+    assert "modified_after" in orders_q and "after" not in refunds_q
+    assert result.notes == ["settings changed since the last pull (timezone: Europe/Amsterdam → Europe/London): "
+                            "refunds re-read from the start"]
+    assert store.scalar("SELECT count(*) FROM shop_documents") == 12
+
+
+def test_full_pull_ignores_the_cursors_without_a_note(shop, store):
+    app, url, clock = shop
+    pull_woocommerce(store, settings(url), clock=clock)
+    clock.advance(600)
+    before = _last_call(store)
+    result = pull_woocommerce(store, settings(url), clock=clock, full=True)
+    orders_q, refunds_q = _orders_and_refunds_calls(store, before)
+    assert "modified_after" not in orders_q and "after" not in refunds_q and result.notes == []
+    assert result.documents == 12 and store.scalar("SELECT count(*) FROM shop_documents") == 12
