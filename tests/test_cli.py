@@ -113,10 +113,10 @@ def test_progress_in_a_log_is_whole_lines_one_per_tenth(capsys, monkeypatch):
 
     # without a total: a line per stage, within one at most one per 30 s
     report = main.Ctx().progress("pull")
-    report(0, None, "reference data")
+    report(0, None, "reference data")  # a stage starting: no count yet
     for i in range(500):
         report(i, None, "pages")
-    assert capsys.readouterr().err.splitlines() == ["pull: 0 reference data", "pull: 0 pages"]
+    assert capsys.readouterr().err.splitlines() == ["pull: reference data…", "pull: pages…"]
 
     monkeypatch.setattr(main, "_stderr_is_tty", lambda: True)
     report = main.Ctx().progress("pull")

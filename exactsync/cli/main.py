@@ -96,7 +96,8 @@ class Ctx:
                 filled = int(20 * min(done, total) / total)
                 bar = "[" + "#" * filled + "-" * (20 - filled) + "] "
             finished = bool(total) and done >= total
-            line = f"{label}: {bar}{done}{of} {message}"
+            # a stage starting without a count yet reads "tax rates…", not "0 tax rates"
+            line = f"{label}: {message}…" if not total and not done and message else f"{label}: {bar}{done}{of} {message}"
             if tty:
                 click.echo(f"\r{line}".ljust(79)[:200], err=True, nl=False)
                 _open_line[0] = True

@@ -57,7 +57,7 @@ def test_connect_test_pull_and_second_pull(cli_env, tmp_path):
     entries = Store.open(tmp_path / "cli.duckdb").scalar("SELECT count(*) FROM exact_entries WHERE division = ?", [DIV])
     assert f"Division {DIV}: 34 lines, 0 deleted, {entries} sales entries new or changed" in r.output and entries > 0
     # a log (not a terminal) gets whole progress lines and no blank ones between the divisions
-    assert "\n\n" not in r.stderr and f"Exact {DIV}: 0 reference data\n" in r.stderr
+    assert "\n\n" not in r.stderr and f"Exact {DIV}: reference data…\n" in r.stderr
     assert f"Exact {DIV}: 34 transaction lines\n" in r.stderr
 
     r = run("--config", cfg, "--json", "pull", "exact")
