@@ -66,8 +66,14 @@ def push(click_ctx: click.Context, period: str | None, statuses: str, run_id: st
 
     ctx: Ctx = click_ctx.find_object(Ctx)
     settings, store = ctx.settings, ctx.store
+    if shop is not None and shop not in settings.shops and not store.scalar(
+            "SELECT count(*) FROM shop_documents WHERE shop = ?", [shop]):
+        from exactsync.errors import EXIT_USAGE, ExactsyncError
+
+        known = ", ".join(sorted(settings.shops)) or "none"
+        raise ExactsyncError(f"unknown shop {shop!r} (known: {known})", exit_code=EXIT_USAGE)
     if period is not None:
-        period = resolve_period(period, settings, ctx.clock)
+        period = resolve_period(period, settings, ctx.clock, shops=[shop] if shop else None)
     if run_id is not None:
         run_id = find_run(store, run_id).run_id  # as `exactsync runs` names it: an id, its start, or latest
     wanted = push_statuses(statuses.split(","))  # a typo is an error before anything is looked up
@@ -103,6 +109,9 @@ def push(click_ctx: click.Context, period: str | None, statuses: str, run_id: st
         click.echo(f"Pushing {len(plan.jobs)} job(s) from {source}: {plan.calls} API call(s), "
                    f"ETA ≈ {format_eta(plan.eta_seconds)}{warned}", err=True)
     outcome = execute_plan(store, settings, plan, on_progress=ctx.progress("push"), clock=ctx.clock)
+    if len(plan.jobs) > outcome.total and not ctx.json:
+        click.echo(f"{len(plan.jobs) - outcome.total} job(s) of the plan were Synced by an earlier push: not sent "
+                   "again.", err=True)
     _finish(ctx, outcome)
 
 
@@ -115,23 +124,25 @@ def push_retry(ctx: Ctx, job_ids: tuple[str, ...]) -> None:
 
     outcome = retry_jobs(ctx.store, ctx.settings, list(job_ids) or None, on_progress=ctx.progress("retry"),
                          clock=ctx.clock)
+    if job_ids and not outcome.total and not ctx.json:
+        click.echo("Nothing to retry: the job(s) named are Synced already.", err=True)
     _finish(ctx, outcome)
 
 
 @push.command("jobs")
 @click.option("--status", "status", help="Pending, Queued, Synced or Error (comma-separated, any case).")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
 @pass_ctx
 def push_jobs(ctx: Ctx, status: str | None, limit: int) -> None:
     """List push jobs with status, attempts, last error and the Exact entry."""
     from exactsync.push import list_jobs
 
     frame = list_jobs(ctx.store, status.split(",") if status else None)
-    counts = frame.group_by("status").len().sort("status").to_dicts() if frame.height else []
+    counts = frame.group_by("status").len(name="count").sort("status").to_dicts() if frame.height else []
     shown = frame.head(limit)
 
     def human() -> str:
-        lines = ["jobs: " + (", ".join(f"{c['len']} {c['status']}" for c in counts) or "none")]
+        lines = ["jobs: " + (", ".join(f"{c['count']} {c['status']}" for c in counts) or "none")]
         for r in shown.iter_rows(named=True):
             synced = f" synced {r['synced_at']:%Y-%m-%d %H:%M} UTC" if r["synced_at"] else ""
             lines.append(f"{r['job_id']} {r['status']:7} {r['kind']:7} {r['your_ref']:20} {r['entry_date']} "

@@ -31,12 +31,15 @@ __all__ = ["reconcile_cmd", "summary_text"]
 def reconcile_cmd(ctx: Ctx, period: str, divisions: tuple[int, ...], shops: tuple[str, ...], tolerance: str | None,
                   customer_check: str, no_draft: bool, export_path: Path | None, as_json: bool) -> None:
     """Reconcile PERIOD: one status per shop document and per Exact-only entry, saved as a run."""
-    from exactsync.reconcile import compare_runs, export_run, resolve_period, run_reconciliation
+    from exactsync.errors import ExactsyncError
+    from exactsync.reconcile import check_export_path, compare_runs, export_run, resolve_period, run_reconciliation
 
     if as_json:
         ctx.json = True
+    if export_path is not None:
+        check_export_path(export_path)  # a path that cannot be written: say so before the work
     summary = run_reconciliation(
-        ctx.store, ctx.settings, resolve_period(period, ctx.settings, ctx.clock),
+        ctx.store, ctx.settings, resolve_period(period, ctx.settings, ctx.clock, shops=list(shops) or None),
         divisions=list(divisions) or None, shops=list(shops) or None, tolerance=tolerance,
         customer_check=customer_check, flag_draft=not no_draft, clock=ctx.clock,
     )
@@ -44,7 +47,11 @@ def reconcile_cmd(ctx: Ctx, period: str, divisions: tuple[int, ...], shops: tupl
     changes = compare_runs(ctx.store, summary.run_id)  # against the previous run of the period, if any
     data["since_previous"] = changes.as_dict() if changes is not None else None
     if export_path is not None:
-        data["export"] = str(export_run(ctx.store, summary.run_id, export_path))
+        try:
+            data["export"] = str(export_run(ctx.store, summary.run_id, export_path))
+        except ExactsyncError as e:
+            raise ExactsyncError(f"{e} (the run {summary.run_id} is saved: `exactsync runs export {summary.run_id} "
+                                 "FILE` writes it again)", exit_code=e.exit_code) from None
 
     def human() -> str:
         text = summary_text(summary, changes=changes, export=data.get("export"))

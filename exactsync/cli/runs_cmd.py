@@ -22,14 +22,19 @@ _PERIOD_HELP = _PERIOD_ONLY[:-1] + "; with RUN latest: that month's newest."
 
 
 def _period(ctx: Ctx, period: str | None) -> str | None:
-    from exactsync.reconcile import resolve_period
+    from exactsync.reconcile import parse_period, resolve_period
 
-    return resolve_period(period, ctx.settings, ctx.clock) if period else None
+    if not period:
+        return None
+    month = resolve_period(period, ctx.settings, ctx.clock)
+    parse_period(month)  # "2026-13": a clear error, not "no run for 2026-13"
+    return month
 
 
 @cli.group(invoke_without_command=True)
 @click.option("--period", help=_PERIOD_ONLY)
-@click.option("--limit", default=20, show_default=True, help="How many runs to list, newest first.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1),
+              help="How many runs to list, newest first.")
 @click.pass_context
 def runs(click_ctx: click.Context, period: str | None, limit: int) -> None:
     """Saved reconciliation runs, newest first (`runs show RUN` reopens one as it was)."""
@@ -117,7 +122,7 @@ def _vat_lines(frame) -> list[str]:
 @click.option("--shop", "shops", multiple=True, help="Only differences of this shop (repeatable; implies --differences).")
 @click.option("--search", help="Only results whose reference, document number or explanation contains this "
                                "(matched documents included; implies --differences).")
-@click.option("--limit", default=50, show_default=True, help="How many differences to list.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="How many differences to list.")
 @click.option("--vat", "with_vat", is_flag=True,
               help="Also print VAT per country and rate, shop beside Exact (the OSS return's shape).")
 @pass_ctx

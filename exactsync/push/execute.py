@@ -328,6 +328,12 @@ def retry_jobs(store: Store, settings: Any, job_ids: Sequence[str] | None = None
     if job_ids is None:
         statuses = ["Error", "Pending"] + (["Queued"] if include_queued else [])
         job_ids = list_jobs(store, statuses)["job_id"].to_list()
+    else:
+        known = {j["job_id"] for j in _jobs(store, job_ids)}
+        unknown = [j for j in dict.fromkeys(job_ids) if j not in known]
+        if unknown:
+            raise ExactsyncError(f"unknown push job(s): {', '.join(unknown)} (`exactsync push jobs` lists them)",
+                                 exit_code=EXIT_USAGE)
     return execute_jobs(store, settings, job_ids, client=client, on_progress=on_progress, clock=clock)
 
 

@@ -379,6 +379,8 @@ def _months(period: str | None) -> list[str] | None:
             raise ValueError
     except ValueError:
         raise PushPlanError(f"period {period!r} is not YYYY-MM, YYYY or YYYY-MM..YYYY-MM") from None
+    if (y, m) > (y2, m2):
+        raise PushPlanError(f"period {period!r} ends before it starts: write the earlier month first")
     out = []
     while (y, m) <= (y2, m2) and len(out) < 1200:
         out.append(f"{y:04d}-{m:02d}")

@@ -27,7 +27,7 @@ from exactsync.reconcile.engine import (
     resolve_period,
     run_reconciliation,
 )
-from exactsync.reconcile.export import EXPORT_SUFFIXES, export_run
+from exactsync.reconcile.export import EXPORT_SUFFIXES, check_export_path, export_run
 from exactsync.reconcile.runs import (
     DiffFilters,
     amounts_by_status,
@@ -74,6 +74,7 @@ __all__ = [
     "differences_by_day",
     "document_detail",
     "export_run",
+    "check_export_path",
     "find_run",
     "latest_run",
     "list_runs",

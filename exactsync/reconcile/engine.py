@@ -188,7 +188,7 @@ def parse_period(period: str) -> tuple[dt.date, dt.date]:
         start = dt.date(year, month, 1)
     except (ValueError, TypeError):
         raise ReconcileError(f"period {period!r} is not a month like 2026-10") from None
-    if len(text) != 7:
+    if len(text) != 7 or not 1900 <= year <= 9998:
         raise ReconcileError(f"period {period!r} is not a month like 2026-10")
     end = start + dt.timedelta(days=calendar.monthrange(year, month)[1])
     return start, end
@@ -198,16 +198,19 @@ def parse_period(period: str) -> tuple[dt.date, dt.date]:
 PERIOD_WORDS = ("previous", "current")
 
 
-def resolve_period(period: str, settings: Any = None, clock: Clock | None = None) -> str:
+def resolve_period(period: str, settings: Any = None, clock: Clock | None = None, *,
+                   shops: Sequence[str] | None = None) -> str:
     """``'previous'`` / ``'current'`` → the month before this one / this month (``YYYY-MM``), in the
     shops' time zone (``shops.<name>.timezone``; document dates are taken in it, so a cron job at
-    00:30 on 1 November in Amsterdam gets October, not September). Anything else is returned as
-    given. Shops in different time zones make the word ambiguous: an error asking for the month."""
+    00:30 on 1 November in Amsterdam gets October, not September); ``shops``: only those shops'
+    zones count (a run of one shop). Anything else is returned as given. Shops in different time
+    zones make the word ambiguous: an error asking for the month."""
     word = str(period).strip().lower()
     if word not in PERIOD_WORDS:
         return period
+    configured = getattr(settings, "shops", None) or {}
     zones = sorted({getattr(shop, "timezone", None) or "Europe/Amsterdam"
-                    for shop in (getattr(settings, "shops", None) or {}).values()}) or ["Europe/Amsterdam"]
+                    for name, shop in configured.items() if not shops or name in shops}) or ["Europe/Amsterdam"]
     if len(zones) > 1:
         raise ReconcileError(f"period {period!r}: the shops are in different time zones ({', '.join(zones)}); "
                              f"give the month, e.g. --period 2026-10")
@@ -364,6 +367,42 @@ def _scope(con: duckdb.DuckDBPyConnection, settings: Any, divisions: Iterable[in
         home = (shop.home_country if shop is not None else "") or "NL"
         rows.append((name, division, prefix, home))
     return rows, divs
+
+
+def _other_shops(con: duckdb.DuckDBPyConnection, settings: Any, shop_rows: Sequence[tuple],
+                 divs: Sequence[int]) -> list[tuple[str, int, str]]:
+    """(shop, division, prefix) of the shops outside a run that book into one of its divisions (a
+    run of some shops only, ``--shop``): their entries are not the run's."""
+    configured: dict[str, Any] = dict(getattr(settings, "shops", {}) or {})
+    in_data = {r[0] for r in con.execute("SELECT DISTINCT shop FROM shop_documents").fetchall()}
+    inside = {r[0] for r in shop_rows}
+    out = []
+    for name in sorted((set(configured) | in_data) - inside):
+        shop = configured.get(name)
+        division = shop.division if shop is not None else None
+        if division is None and len(divs) == 1:
+            division = divs[0]  # as _scope places an unconfigured shop
+        if division in divs:
+            out.append((name, division, (shop.reference_prefix if shop is not None else "") or ""))
+    return out
+
+
+def _partial_scope(shop_rows: Sequence[tuple], others: Sequence[tuple[str, int, str]]) -> list[str]:
+    """Warnings for a run of some of the shops of a division: what it leaves out, and the entries it
+    cannot tell apart (another shop of the division books without a reference prefix)."""
+    out = []
+    for division in sorted({d for _n, d, _p in others}):
+        inside = [r[0] for r in shop_rows if r[1] == division]
+        outside = [n for n, d, _p in others if d == division]
+        out.append(f"this run covers {', '.join(inside) or 'no shop'} of division {division}, not "
+                   f"{', '.join(outside)}: their documents are in no row (nor in a push from this run) and Exact "
+                   f"entries with their reference prefix are left out; reconcile without --shop for the whole division")
+        for name, d, prefix in others:
+            if d == division and not normalized_prefix(prefix)[0]:
+                out.append(f"shop {name} books into division {division} without a reference prefix, so its entries "
+                           f"cannot be told from this run's: those booked in the period show as only in Exact here "
+                           f"(give each shop of a division its own shops.<name>.reference_prefix)")
+    return out
 
 
 # ----------------------------------------------------------------------------- SQL
@@ -848,11 +887,22 @@ _STEPS: list[tuple[str, str]] = [
     """),
 ]
 
+#: after "e0", in a run of some of the shops of a division (``_rc_others`` not empty): entries of
+#: the period that no document of the run takes and whose reference carries the prefix of a shop
+#: outside the run (and not the longer prefix of a shop inside it) are that shop's, not the run's
+_LEAVE_OTHER_SHOPS = """
+DELETE FROM _rc_e0 e WHERE e.owner_id IS NULL AND e.oref IS NOT NULL AND EXISTS (
+    SELECT 1 FROM _rc_others o
+    WHERE o.division = e.division AND starts_with(e.oref, o.p_norm) AND NOT EXISTS (
+        SELECT 1 FROM _rc_shops i
+        WHERE i.division = o.division AND length(i.p_norm) > length(o.p_norm) AND starts_with(e.oref, i.p_norm)))
+"""
+
 #: steps whose joins are written with the table to hash on the right (DuckDB would otherwise hash
 #: the wide side when both have a million rows)
 _FIXED_BUILD_SIDE = frozenset({"e0"})
 
-_TEMP_TABLES = tuple(f"_rc_{name}" for name, _ in reversed(_STEPS)) + ("_rc_sd", "_rc_shops")
+_TEMP_TABLES = tuple(f"_rc_{name}" for name, _ in reversed(_STEPS)) + ("_rc_sd", "_rc_shops", "_rc_others")
 
 #: matched documents with one entry: key, entry and amounts (the recon_results view rebuilds the rest)
 _INSERT_MATCHED = """
@@ -1247,6 +1297,11 @@ def run_reconciliation(
             if shop_rows:
                 con.executemany("INSERT INTO _rc_shops VALUES (?, ?, ?, ?, ?, ?)",
                                 [[*r, *normalized_prefix(r[2])] for r in shop_rows])
+            others = _other_shops(con, settings, shop_rows, divs)
+            con.execute("CREATE OR REPLACE TEMP TABLE _rc_others (division INTEGER, p_norm VARCHAR)")
+            other_prefixes = [(d, normalized_prefix(p)[0]) for _n, d, p in others if normalized_prefix(p)[0]]
+            if other_prefixes:
+                con.executemany("INSERT INTO _rc_others VALUES (?, ?)", other_prefixes)
             params = {
                 "start": start, "end": end, "divisions": divs,
                 "tol_net": tol.net, "tol_vat": tol.vat, "tol_gross": tol.gross,
@@ -1259,6 +1314,8 @@ def run_reconciliation(
                 con.execute(step, {k: v for k, v in params.items() if f"${k}" in step})
                 if name in _FIXED_BUILD_SIDE:
                     con.execute("RESET disabled_optimizers")
+                if name == "e0" and other_prefixes:
+                    con.execute(_LEAVE_OTHER_SHOPS)
                 timings[name] = time.perf_counter() - t0
             for name, step in _SAVE_STEPS:
                 t0 = time.perf_counter()
@@ -1277,7 +1334,8 @@ def run_reconciliation(
                           "tolerance": tol.as_dict(), "customer_check": customer_check, "flag_draft": bool(flag_draft),
                           "division_currencies": currencies}
             warnings = _freshness(con, settings, shop_rows, divs, period, end, created_at) + _empty_sides(
-                totals, period, [r[0] for r in shop_rows], divs) + _unreadable(con, [r[0] for r in shop_rows])
+                totals, period, [r[0] for r in shop_rows], divs) + _unreadable(con, [r[0] for r in shop_rows]) + _partial_scope(
+                shop_rows, others)
             summary = {"by_status": by_status, "totals": totals, "tolerated": tolerated, "warnings": warnings,
                        "exchange": exchange}
             con.execute(

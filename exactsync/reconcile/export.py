@@ -24,18 +24,20 @@ they are read by programs.
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from exactsync.errors import EXIT_FAILURE, ExactsyncError
 from exactsync.labels import column_label, readable
 from exactsync.reconcile.constants import OK_STATUSES, PRECEDENCE, cause_label, status_label
 from exactsync.reconcile.engine import ReconcileError
 from exactsync.reconcile.runs import load_run, results, vat_by_country, vat_code_reading
 
-__all__ = ["export_run", "EXPORT_SUFFIXES", "TREATMENT_TITLES"]
+__all__ = ["export_run", "check_export_path", "EXPORT_SUFFIXES", "TREATMENT_TITLES"]
 
 EXPORT_SUFFIXES = (".xlsx", ".csv", ".zip")
 TREATMENT_TITLES = {
@@ -131,17 +133,52 @@ def _sheets(store: Any, run_id: str) -> dict[str, pl.DataFrame]:
             "vat_codes": vat_code_reading(store, run_id)}
 
 
-def export_run(store: Any, run_id: str, path: str | Path) -> Path:
-    """Write the run to ``path`` (format by suffix, see the module docstring); returns the path."""
+def check_export_path(path: str | Path) -> Path:
+    """``path`` if a run can be exported there (a known suffix, a folder that is one or can be made
+    and that may be written in, not a folder itself); else :class:`ReconcileError` saying why.
+    Checked before a run is made, so ``reconcile --export`` with a bad path fails before any work."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in EXPORT_SUFFIXES:
         raise ReconcileError(f"cannot export to {path.name}: use one of {', '.join(EXPORT_SUFFIXES)}")
+    if path.is_dir():
+        raise ReconcileError(f"cannot export to {path}: it is a folder")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the nearest folder that exists: the export makes the rest
+    if not folder.is_dir():
+        raise ReconcileError(f"cannot export to {path}: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ReconcileError(f"cannot export to {path}: no permission to write in {folder}")
+    return path
+
+
+def export_run(store: Any, run_id: str, path: str | Path) -> Path:
+    """Write the run to ``path`` (format by suffix, see the module docstring); returns the path.
+
+    The file is written next to ``path`` under a temporary name and then renamed, so a failed export
+    leaves no half-written file (nor replaces a good one); a file that cannot be written is an
+    :class:`~exactsync.errors.ExactsyncError` naming it and why, not a traceback."""
+    path = check_export_path(path)
     load_run(store, run_id)  # unknown run → clear error before any file is written
-    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write(store, run_id, partial, path.suffix.lower())
+        os.replace(partial, path)
+    except Exception as e:
+        partial.unlink(missing_ok=True)
+        reason = (e.strerror if isinstance(e, OSError) and e.strerror else str(e)).replace(str(partial), str(path))
+        if isinstance(e, OSError) or type(e).__module__.startswith("xlsxwriter"):
+            raise ExactsyncError(f"cannot write the export {path}: {reason}", exit_code=EXIT_FAILURE) from None
+        raise
+    return path
+
+
+def _write(store: Any, run_id: str, path: Path, suffix: str) -> None:
     if suffix == ".csv":
         _flat(results(store, run_id)).write_csv(path)
-        return path
+        return
     meta, table = _summary_frame(store, run_id)
     sheets = _sheets(store, run_id)
     if suffix == ".zip":
@@ -153,18 +190,20 @@ def export_run(store: Any, run_id: str, path: str | Path) -> Path:
             z.writestr("summary.csv", buf.getvalue())
             for name in ("differences", "results", "vat_by_country", "vat_codes"):
                 z.writestr(f"{name}.csv", sheets[name].write_csv())
-        return path
+        return
     _write_xlsx(path, meta, table, sheets)
-    return path
 
 
 def _write_xlsx(path: Path, meta: pl.DataFrame, table: pl.DataFrame, sheets: dict[str, pl.DataFrame]) -> None:
     import xlsxwriter
 
     money = {"num_format": "#,##0.00;[Red]-#,##0.00"}
+    code = {"num_format": "0"}  # a division is a code: 700001, not 700,001 as Polars writes integers
+    codes_named = {column_label("division")}
 
     def money_formats(frame: pl.DataFrame) -> dict[str, dict]:
-        return {c: money for c, t in frame.schema.items() if isinstance(t, pl.Decimal)}
+        return {**{c: money for c, t in frame.schema.items() if isinstance(t, pl.Decimal)},
+                **{c: code for c in frame.columns if c in codes_named}}
 
     def to_excel(frame: pl.DataFrame) -> pl.DataFrame:
         # xlsxwriter writes numbers; Decimals become floats only here, in the presentation copy
@@ -216,6 +255,7 @@ def _write_xlsx(path: Path, meta: pl.DataFrame, table: pl.DataFrame, sheets: dic
         ws = wb.add_worksheet("VAT codes")
         if codes.height:
             codes.with_columns(pl.col(column_label("rate")).cast(pl.Float64)).write_excel(
-                workbook=wb, worksheet=ws, autofit=True, table_style="Table Style Light 1")
+                workbook=wb, worksheet=ws, autofit=True, table_style="Table Style Light 1",
+                column_formats=money_formats(codes.drop(column_label("rate"))))
         else:
             ws.write(0, 0, "No VAT codes in this run.")

@@ -216,3 +216,29 @@ def test_push_jobs_reads_statuses_in_any_case_and_refuses_an_unknown_one(cli_env
     r = env.invoke("push", "jobs", "--status", "Synced,Eror")
     assert r.exit_code == EXIT_USAGE and "unknown job status 'Eror': use Pending, Queued, Synced, Error" in r.output
     assert "Traceback" not in r.output
+
+
+def test_selection_mistakes_are_usage_errors_and_a_second_push_says_why_nothing_went(cli_env):
+    """A job id, shop or period range that names nothing used to exit 0 with an empty push; the
+    second `push --yes` of the same plan said "0/0 synced" without saying why."""
+    env = cli_env
+    env.add_docs([make_doc(7220, day="2026-03-20")])
+    run_reconciliation(env.store, env.settings, "2026-03", clock=env.clock)
+    r = env.invoke("push", "retry", "no-such-job")
+    assert r.exit_code == EXIT_USAGE and "unknown push job(s): no-such-job (`exactsync push jobs` lists them)" in r.output
+    r = env.invoke("push", "--period", "2026-03", "--shop", "nosuch", "--dry-run")
+    assert r.exit_code == EXIT_USAGE and "unknown shop 'nosuch'" in r.output
+    r = env.invoke("push", "--period", "2026-04..2026-03", "--dry-run")
+    assert r.exit_code == EXIT_USAGE and "ends before it starts" in r.output
+    assert not _posts(env)
+
+    assert env.invoke("push", "--period", "2026-03", "--yes").exit_code == EXIT_OK
+    r = env.invoke("push", "--period", "2026-03", "--yes")  # the same run's plan again
+    assert "1 job(s) of the plan were Synced by an earlier push: not sent again." in r.stderr, r.output
+    assert len(_posts(env)) == 1
+    job = list_jobs(env.store)["job_id"].to_list()[0]
+    r = env.invoke("push", "retry", job)
+    assert "Nothing to retry: the job(s) named are Synced already." in r.stderr
+    r = env.invoke("--json", "push", "jobs")
+    assert json.loads(r.stdout)["counts"] == [{"status": "Synced", "count": 1}]
+    assert env.invoke("push", "jobs", "--limit", "0").exit_code == EXIT_USAGE

@@ -48,6 +48,13 @@ def test_xlsx_reads_back_with_amounts_as_numbers(store, tmp_path):
                           "Explanation")
     assert not [c for c in header if c and "_" in c], header  # no column name left unworded
 
+    # a division is a code, shown without a thousands separator; amounts keep theirs
+    full = openpyxl.load_workbook(tmp_path / "oktober.xlsx")["Differences"]
+    column = {c.value: c.column for c in full[1]}
+    assert (full.cell(2, column["Division"]).number_format, full.cell(2, column["Δ gross"]).number_format) == (
+        "0", "#,##0.00;[Red]-#,##0.00")
+    assert full.cell(2, column["Division"]).value == 100001
+
     vat = _table(book["VAT per country"])
     want_vat = vat_by_country(store, run.run_id)
     assert len(vat) == want_vat.height

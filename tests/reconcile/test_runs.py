@@ -334,6 +334,9 @@ def test_period_words_for_cron_are_months_in_the_shops_time_zone():
                                   "m2": SimpleNamespace(timezone="America/New_York")})
     with pytest.raises(ReconcileError, match="different time zones"):
         resolve_period("previous", both, clock)
+    # a run of one shop (--shop): only its zone counts
+    assert resolve_period("previous", both, clock, shops=["woo"]) == "2026-10"
+    assert resolve_period("previous", both, clock, shops=["m2"]) == "2026-09"
 
 
 def test_cli_reconcile_and_push_take_previous_for_the_month_before(tmp_path):
@@ -708,3 +711,38 @@ def test_cli_runs_show_found_lists_rows_by_any_finding_and_says_the_others(tmp_p
     assert sorted(r["doc_key"] for r in data["differences"]) == ["woo:invoice:4", "woo:invoice:6", "woo:invoice:7"]
     assert "also_label" not in data["differences"][0]
     assert "unknown status 'custmer'" in run("runs", "show", run_id, "--found", "custmer", code=2)
+
+
+def test_cli_bad_periods_and_export_paths_are_clear_errors(tmp_path):
+    """A year out of range, a month that does not exist, an export path that cannot be written: one
+    line saying so (never a traceback); a path known to be bad is refused before the run is made."""
+    cli, cfg, store = _cli_month(tmp_path)
+    runner = CliRunner()
+
+    def run(*args):
+        return runner.invoke(cli, ["--config", str(cfg), *args])
+
+    for args in (["reconcile", "--period", "9999-12"], ["runs", "show", "--period", "2026-13"],
+                 ["runs", "--period", "0000-01"]):
+        r = run(*args)
+        assert r.exit_code == 2 and "is not a month like 2026-10" in r.output, (args, r.output)
+    assert run("runs", "--limit", "0").exit_code == 2
+
+    (tmp_path / "a-file").write_text("")
+    r = run("reconcile", "--period", PERIOD, "--export", str(tmp_path / "a-file" / "r.xlsx"))
+    assert r.exit_code == 2 and "a-file is a file, not a folder" in r.output, r.output
+    assert store.scalar("SELECT count(*) FROM recon_runs") == 0  # refused before the work
+
+    r = run("reconcile", "--period", PERIOD, "--export", "/proc/r.xlsx")  # passes the check, cannot be written
+    assert r.exit_code == 1 and "cannot write the export /proc/r.xlsx" in r.output, r.output
+    saved = latest_run(store, PERIOD).run_id
+    assert f"(the run {saved} is saved: `exactsync runs export {saved} FILE` writes it again)" in r.output
+    assert isinstance(r.exception, SystemExit), r.exception  # a message, not an uncaught error
+    r = run("runs", "export", saved, "/proc/r.csv")
+    assert r.exit_code == 1 and "cannot write the export /proc/r.csv" in r.output and ".partial" not in r.output
+
+    good = tmp_path / "out" / "r.xlsx"
+    good.parent.mkdir()
+    good.write_bytes(b"last month's export")
+    assert run("runs", "export", saved, str(good)).exit_code == 0
+    assert good.read_bytes()[:2] == b"PK" and sorted(p.name for p in good.parent.iterdir()) == ["r.xlsx"]

@@ -485,6 +485,52 @@ def test_scope_filters_by_shop_and_division(store):
         run_reconciliation(store, w.settings(), "oct 2026")
 
 
+def test_a_run_of_one_shop_leaves_out_the_entries_of_the_other_shops_of_its_division(store):
+    """woo and mag book into one division with their prefixes: a run of woo alone must not call mag's
+    entries "only in Exact" (nor an entry of another month of mag "booked in another period"); an
+    entry no prefix names stays, and the run says what it covers."""
+    w = World()
+    w.book(w.doc(1, shop="woo"))
+    w.book(w.doc(2, shop="mag"))
+    w.book(w.doc(3, shop="mag", date="2026-09-30"), date="2026-10-02")  # mag's September, booked in October
+    w.entry("M2-77")  # mag's reference, no document anywhere
+    w.entry("WC-88")  # woo's reference, no document: woo's own difference
+    w.entry("MANUAL-1")  # nobody's prefix
+    run, rows = reconcile(store, w, shops=["woo"])
+    assert sorted(rows) == ["doc:woo:invoice:1", f"exact:{DIV}:MANUAL-1", f"exact:{DIV}:WC-88"], sorted(rows)
+    assert rows[f"exact:{DIV}:WC-88"]["status"] == "only_in_exact"
+    assert [x for x in run.warnings if x.startswith("this run covers")] == [
+        f"this run covers woo of division {DIV}, not mag: their documents are in no row (nor in a push from this "
+        "run) and Exact entries with their reference prefix are left out; reconcile without --shop for the whole "
+        "division"]
+    assert run.totals["exact_entries"] == 3  # woo's entry, WC-88 and MANUAL-1
+
+    whole, rows = reconcile(store, w)  # both shops: every entry is in the run, mag's with their own rows
+    assert rows[f"exact:{DIV}:M2-77"]["status"] == "only_in_exact" and whole.totals["exact_entries"] == 6
+    assert not [x for x in whole.warnings if x.startswith("this run covers")]
+
+
+def test_a_longer_prefix_inside_the_run_keeps_its_entries(store):
+    """Prefixes that nest (W- outside the run, W-NL- inside): an entry with the longer one is the run's."""
+    w = World(prefixes={"woo": "W-NL-", "mag": "W-"})
+    w.entry("W-NL-5")  # woo's
+    w.entry("W-6")  # mag's
+    run, rows = reconcile(store, w, shops=["woo"])
+    assert sorted(rows) == [f"exact:{DIV}:W-NL-5"], sorted(rows)
+    assert run.totals["exact_entries"] == 1
+
+
+def test_a_shop_of_the_division_without_a_prefix_is_named_in_the_warning(store):
+    w = World(prefixes={"woo": "WC-", "mag": ""})
+    w.book(w.doc(1, shop="woo"))
+    w.entry("500")  # mag's, or nobody's: it cannot be told
+    run, rows = reconcile(store, w, shops=["woo"])
+    assert rows[f"exact:{DIV}:500"]["status"] == "only_in_exact"
+    assert (f"shop mag books into division {DIV} without a reference prefix, so its entries cannot be told from this "
+            "run's: those booked in the period show as only in Exact here (give each shop of a division its own "
+            "shops.<name>.reference_prefix)") in run.warnings
+
+
 # ----------------------------------------------------------------------------- precedence
 
 
