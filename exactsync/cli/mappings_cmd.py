@@ -10,7 +10,7 @@ import click
 import polars as pl
 
 from exactsync.cli.main import Ctx, cli, emit, pass_ctx
-from exactsync.errors import EXIT_FAILURE
+from exactsync.errors import EXIT_FAILURE, EXIT_USAGE, ExactsyncError
 from exactsync.settings import SettingsError
 
 __all__ = ["mappings", "mappings_show", "mappings_suggest"]
@@ -24,8 +24,10 @@ def _division(ctx: Ctx, division: int | None) -> int:
     divisions = list(ctx.settings.exact.divisions)
     if len(divisions) == 1:
         return int(divisions[0])
-    raise SettingsError("which division? pass --division N" + (
-        f" (exact.divisions: {', '.join(map(str, divisions))})" if divisions else " (exact.divisions is empty)"))
+    if divisions:  # several: the command line must say which (a usage error); none: the settings
+        raise ExactsyncError(f"which division? pass --division N (exact.divisions: {', '.join(map(str, divisions))})",
+                             exit_code=EXIT_USAGE)
+    raise SettingsError("which division? pass --division N (exact.divisions is empty)")
 
 
 #: key columns where '' means any (exactsync.mapping)

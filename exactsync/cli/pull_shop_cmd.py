@@ -7,7 +7,7 @@ from dataclasses import asdict
 import click
 
 from exactsync.cli.main import Ctx, emit, end_progress_line, pass_ctx, pull
-from exactsync.errors import EXIT_OK, EXIT_PARTIAL, ExactsyncError, exit_code_of
+from exactsync.errors import EXIT_CONFIG, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, ExactsyncError, exit_code_of
 from exactsync.shops.runner import pull_shops
 
 __all__ = ["pull_shop"]
@@ -27,9 +27,14 @@ def pull_shop(ctx: Ctx, names: tuple[str, ...], resync: bool) -> None:
     failure's own code (5 settings, 6 authorisation, 1) when all did.
     """
     settings = ctx.settings
+    unknown = [n for n in names if n not in settings.shops]
+    if unknown:  # a name typed on the command line: a usage error, as in reconcile and push
+        raise ExactsyncError(f"unknown shop {unknown[0]!r} (configured: {', '.join(sorted(settings.shops)) or 'none'})",
+                             exit_code=EXIT_USAGE)
     shops = [settings.shop(n) for n in names] if names else list(settings.shops.values())
-    if not shops:
-        raise ExactsyncError("no shops configured: add a [shops.<name>] table to exactsync.toml") from None
+    if not shops:  # a settings matter, as `pull exact` without divisions
+        raise ExactsyncError("no shops configured: add a [shops.<name>] table to exactsync.toml",
+                             exit_code=EXIT_CONFIG) from None
 
     def progress_for(name: str):
         end_progress_line()  # a bar the previous shop left open (it failed mid-way) keeps its line

@@ -438,16 +438,22 @@ class RunChanges:
     #: differences in both runs; ``changed``: of those, how many with another status
     still: int
     changed: int
+    #: the options the previous run was made with where they differ from this run's ("tolerance
+    #: 0.01 (now 0.05)", "drafts flagged (now not)"): then some changes come from the options
+    other_options: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {"previous_run_id": self.previous_run_id, "previous_created_at": self.previous_created_at.isoformat(),
-                "resolved": self.resolved, "new": self.new, "still": self.still, "changed": self.changed}
+                "resolved": self.resolved, "new": self.new, "still": self.still, "changed": self.changed,
+                "other_options": list(self.other_options)}
 
     def sentence(self) -> str:
         when = f"{self.previous_created_at:%Y-%m-%d %H:%M} UTC"
         return (f"Since the previous run of this period ({self.previous_run_id}, {when}): {self.resolved:,} "
                 f"difference(s) resolved, {self.new:,} new, {self.still:,} still open"
-                + (f" ({self.changed:,} with another status)" if self.changed else ""))
+                + (f" ({self.changed:,} with another status)" if self.changed else "")
+                + (f"; that run had other options ({'; '.join(self.other_options)}), so some of this comes from "
+                   "them, not from the shops or Exact" if self.other_options else ""))
 
 
 def compare_runs(store: Any, run_id: str, previous_run_id: str | None = None) -> RunChanges | None:
@@ -476,4 +482,21 @@ def compare_runs(store: Any, run_id: str, previous_run_id: str | None = None) ->
            FROM a FULL OUTER JOIN b USING (result_key)""",
         [previous_run_id, ok, run_id, ok])[0]
     return RunChanges(run_id=run_id, previous_run_id=previous_run_id, previous_created_at=previous_created_at,
-                      resolved=int(resolved), new=int(new), still=int(still), changed=int(changed))
+                      resolved=int(resolved), new=int(new), still=int(still), changed=int(changed),
+                      other_options=_other_options(load_run(store, previous_run_id), run))
+
+
+def _other_options(before: Any, now: Any) -> tuple[str, ...]:
+    """The options of run ``before`` that differ from run ``now``'s, in words (see RunChanges)."""
+    from exactsync.reconcile.engine import Tolerance
+
+    out = []
+    tol_before, tol_now = Tolerance.text(before.tolerance), Tolerance.text(now.tolerance)
+    if tol_before != tol_now:
+        out.append(f"tolerance {tol_before} (now {tol_now})")
+    p_before, p_now = before.params or {}, now.params or {}
+    if p_before.get("customer_check") != p_now.get("customer_check"):
+        out.append(f"customer check {p_before.get('customer_check') or 'strict'} (now {p_now.get('customer_check')})")
+    if p_before.get("flag_draft", True) != p_now.get("flag_draft", True):
+        out.append("drafts flagged (now not)" if p_before.get("flag_draft", True) else "drafts not flagged (now they are)")
+    return tuple(out)

@@ -169,6 +169,9 @@ def test_mappings_show_says_any_for_every_empty_key(month, fresh, division):
     goods_any = next(line.split() for line in r.output.splitlines() if line.split()[:1] == ["goods"]
                      and "8020" in line)
     assert goods_any == ["goods", "(any)", "(any)", "(any)", "8020"], r.output
+    # the demo has two divisions: without --division the command line must say which (usage, exit 2)
+    r = CliRunner().invoke(cli, [*cfg, "mappings", "show", "gl"])
+    assert r.exit_code == 2 and "which division? pass --division N (exact.divisions: " in r.output, r.output
 
 
 def test_gl_suggestions_mend_a_mapping_keyed_by_country_only(fresh, division):

@@ -449,6 +449,15 @@ def test_compare_runs_says_which_differences_were_resolved_and_which_are_new(sto
     back = compare_runs(store, first.run_id, second.run_id)  # any two runs, either way round
     assert (back.resolved, back.new, back.still) == (1, 1, 2)
     assert compare_runs(store, run_reconciliation(store, w.settings(), "2026-09").run_id) is None  # another period
+    assert changes.other_options == () and "other options" not in changes.sentence()
+    # other options: the sentence says so (a run that does not flag drafts has not "resolved" them)
+    no_drafts = compare_runs(store, run_reconciliation(store, w.settings(), PERIOD, flag_draft=False).run_id)
+    assert no_drafts.previous_run_id == second.run_id and no_drafts.other_options == ("drafts flagged (now not)",)
+    assert no_drafts.sentence().endswith("; that run had other options (drafts flagged (now not)), so some of this "
+                                         "comes from them, not from the shops or Exact")
+    wider = compare_runs(store, run_reconciliation(store, w.settings(), PERIOD, tolerance="0.05",
+                                                   flag_draft=False).run_id)
+    assert wider.other_options == ("tolerance 0.01 / 0.01 / 0.01 (now 0.05 / 0.05 / 0.05)",)
 
 
 def test_cli_explains_the_exchange_difference_of_matched_documents_in_another_currency(tmp_path):

@@ -178,3 +178,15 @@ def test_cli_resync_rereads_every_shop_from_the_start(tmp_path, servers):
         ("m2", 11), ("woo", 12)]  # upserted, not doubled
     help_text = CliRunner().invoke(cli, ["pull", "shop", "--help"]).output
     assert "--resync" in help_text and "from the start" in help_text
+
+
+def test_cli_an_unknown_shop_is_a_usage_error_and_no_shops_a_settings_one(tmp_path, servers):
+    from exactsync.errors import EXIT_USAGE
+
+    cfg = _config(tmp_path, *servers)
+    r = CliRunner().invoke(cli, ["--config", cfg, "pull", "shop", "--shop", "nosuch"])
+    assert r.exit_code == EXIT_USAGE and "unknown shop 'nosuch' (configured: m2, woo)" in r.output, r.output
+    empty = tmp_path / "empty.toml"
+    empty.write_text('[store]\npath = "e.duckdb"\n')
+    r = CliRunner().invoke(cli, ["--config", str(empty), "pull", "shop"])
+    assert r.exit_code == EXIT_CONFIG and "no shops configured" in r.output, r.output
