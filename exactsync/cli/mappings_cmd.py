@@ -13,7 +13,7 @@ from exactsync.cli.main import Ctx, cli, emit, pass_ctx
 from exactsync.errors import EXIT_FAILURE, EXIT_USAGE, ExactsyncError
 from exactsync.settings import SettingsError
 
-__all__ = ["mappings", "mappings_show", "mappings_suggest"]
+__all__ = ["mappings", "mappings_show", "mappings_suggest", "mappings_set"]
 
 _DIVISION_HELP = "Exact division (default: the only one in exact.divisions)."
 
@@ -114,4 +114,44 @@ def mappings_suggest(ctx: Ctx, kinds: tuple[str, ...], division: int | None, sav
     emit(ctx, {kind: {"documents": s.documents, "rows": s.frame.to_dicts(), "saved": (not saved[kind]) if kind in saved else False,
                       "errors": saved.get(kind, [])} for kind, s in found.items()}, human)
     if any(saved.values()):
+        click.get_current_context().exit(EXIT_FAILURE)
+
+
+@mappings.command("set")
+@click.option("--division", type=int, help=_DIVISION_HELP)
+@click.option("--journal", "journal_code", help="Sales journal code pushed entries are booked in.")
+@click.option("--debtor-strategy", type=click.Choice(["collective", "lookup"]),
+              help="collective: one debtor per country (the debtor mapping); lookup: the customer's own debtor, "
+                   "found by VAT number or e-mail.")
+@click.option("--create-debtors/--no-create-debtors", default=None,
+              help="With lookup: create a debtor in Exact for a customer it does not know (else the collective one).")
+@pass_ctx
+def mappings_set(ctx: Ctx, division: int | None, journal_code: str | None, debtor_strategy: str | None,
+                 create_debtors: bool | None) -> None:
+    """Set the push settings of a division (the options given; the others stay), checked against Exact."""
+    from exactsync.mapping import read_mapping, save_mapping
+
+    division = _division(ctx, division)
+    if journal_code is None and debtor_strategy is None and create_debtors is None:
+        raise ExactsyncError("nothing to set: give --journal, --debtor-strategy or --create-debtors / "
+                             "--no-create-debtors", exit_code=EXIT_USAGE)
+    stored = read_mapping(ctx.store, "settings", division)
+    row = stored.drop("error").to_dicts()[0] if stored.height else {
+        "division": division, "journal_code": str(ctx.settings.exact.sales_journal), "debtor_strategy": "collective",
+        "create_debtors": False}
+    row.update({k: v for k, v in (("journal_code", journal_code), ("debtor_strategy", debtor_strategy),
+                                  ("create_debtors", create_debtors)) if v is not None})
+    frame = pl.DataFrame([row], schema={"division": pl.Int64, "journal_code": pl.String, "debtor_strategy": pl.String,
+                                        "create_debtors": pl.Boolean})
+    result = save_mapping(ctx.store, "settings", frame, division)
+
+    def human() -> str:
+        what = (f"journal {row['journal_code']}, debtor strategy {row['debtor_strategy']}, "
+                f"{'creates' if row['create_debtors'] else 'does not create'} debtors")
+        if result.saved:
+            return f"settings (division {division}) saved: {what}"
+        return f"settings (division {division}) not saved ({what}): " + "; ".join(result.errors)
+
+    emit(ctx, {"division": division, "saved": result.saved, "settings": row, "errors": result.errors}, human)
+    if not result.saved:
         click.get_current_context().exit(EXIT_FAILURE)

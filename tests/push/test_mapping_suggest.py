@@ -195,3 +195,27 @@ def test_gl_suggestions_mend_a_mapping_keyed_by_country_only(fresh, division):
             "WHERE l.doc_key IN (SELECT unnest(?::VARCHAR[])) AND l.base <> 0", [matched_docs(fresh, division)]):
         want = gl_for(Line(line_type, country, Decimal(0), treatment, Decimal(1), Decimal(0)))
         assert m.gl_code(line_type, None, country, treatment) == want, (line_type, treatment, country)
+
+
+def test_mappings_set_changes_the_push_settings_named_and_keeps_the_rest(month, fresh, division):
+    """The debtor strategy and debtor creation could only be set on the dashboard's Mappings page."""
+    cfg = ["--config", str(month.config)]
+    runner = CliRunner()
+    r = runner.invoke(cli, [*cfg, "mappings", "set", "--division", str(division), "--debtor-strategy", "lookup",
+                            "--create-debtors"])
+    assert r.exit_code == 0 and f"settings (division {division}) saved: journal {month.settings.exact.sales_journal}, " \
+        "debtor strategy lookup, creates debtors" in r.output, r.output
+    m = load_mappings(fresh, division)
+    assert (m.journal_code, m.debtor_strategy, m.create_debtors) == (str(month.settings.exact.sales_journal), "lookup", True)
+
+    r = runner.invoke(cli, [*cfg, "mappings", "set", "--division", str(division), "--no-create-debtors"])
+    assert r.exit_code == 0, r.output
+    m = load_mappings(fresh, division)
+    assert (m.debtor_strategy, m.create_debtors) == ("lookup", False)  # the strategy stays as set before
+
+    r = runner.invoke(cli, [*cfg, "--json", "mappings", "set", "--division", str(division), "--journal", "999"])
+    assert r.exit_code == 1 and json.loads(r.output)["errors"] == [f"journal '999' does not exist in division {division}"]
+    assert load_mappings(fresh, division).journal_code == str(month.settings.exact.sales_journal)  # nothing saved
+
+    r = runner.invoke(cli, [*cfg, "mappings", "set", "--division", str(division)])
+    assert r.exit_code == 2 and "nothing to set" in r.output
