@@ -147,8 +147,10 @@ def runs_show(ctx: Ctx, run_ref: str, period: str | None, with_differences: bool
         filters = DiffFilters(statuses=wanted, conditions=conditions, shops=shops, search=search)
         total = count_differences(ctx.store, run.run_id, filters)
         frame = differences(ctx.store, run.run_id, filters, limit=max(limit, 0))
-        data["differences_total"] = total
-        data["differences"] = frame.drop("status_label", "cause_label", "also_label").to_dicts()
+        # the run's own "differences" (a count, as `reconcile --json` gives it) stays; the rows selected
+        # (differences, or any row a search or status asks for) come under their own keys
+        data["rows_total"] = total
+        data["rows"] = frame.drop("status_label", "cause_label", "also_label").to_dicts()
 
     vat = vat_by_country(ctx.store, run.run_id) if with_vat else None
     if vat is not None:

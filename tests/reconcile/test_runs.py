@@ -544,8 +544,8 @@ def test_cli_runs_lists_reopens_and_exports_a_saved_run_as_it_was(tmp_path):
     found = run("runs", "show", second, "--search", "WC-4").split("with that selection:")[1]  # booked now: matched
     assert re.search(r"\n  Matched\s+WC-4\s+woo\s+2026-10-03", found) and "1 result(s)" in run("runs", "show", second, "--search", "WC-4")
     data = json.loads(run("--json", "runs", "show", first[:-2], "--status", "missing,only"))
-    assert data["run_id"] == first and data["differences_total"] == 2
-    assert sorted(d["status"] for d in data["differences"]) == ["missing_in_exact", "only_in_exact"]
+    assert data["run_id"] == first and data["rows_total"] == 2 and data["differences"] == 3  # the run's count stays
+    assert sorted(d["status"] for d in data["rows"]) == ["missing_in_exact", "only_in_exact"]
     assert data["since_previous"] is None
     assert json.loads(run("--json", "runs", "show"))["since_previous"]["resolved"] == 1
     matched = run("runs", "show", first, "--status", "matched", "--limit", "1").split("with that selection:")[1]
@@ -717,8 +717,8 @@ def test_cli_runs_show_found_lists_rows_by_any_finding_and_says_the_others(tmp_p
     assert "1 result(s) with that selection" in shown and line.strip().startswith("Amount differs")
     assert line.endswith("(also found: VAT differs (rate, code or country); Customer differs)"), line
     data = json.loads(run("--json", "runs", "show", run_id, "--found", "vat,missing"))
-    assert sorted(r["doc_key"] for r in data["differences"]) == ["woo:invoice:4", "woo:invoice:6", "woo:invoice:7"]
-    assert "also_label" not in data["differences"][0]
+    assert sorted(r["doc_key"] for r in data["rows"]) == ["woo:invoice:4", "woo:invoice:6", "woo:invoice:7"]
+    assert "also_label" not in data["rows"][0]
     assert "unknown status 'custmer'" in run("runs", "show", run_id, "--found", "custmer", code=2)
 
 
