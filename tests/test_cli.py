@@ -117,6 +117,15 @@ def test_progress_in_a_log_is_whole_lines_one_per_tenth(capsys, monkeypatch):
     for i in range(500):
         report(i, None, "pages")
     assert capsys.readouterr().err.splitlines() == ["pull: reference data…", "pull: pages…"]
+    main.end_progress_line()  # the job's end: the count the stage ended on
+    assert capsys.readouterr().err.splitlines() == ["pull: 499 pages"]
+    for done in (1000, 2000, 8830):
+        report(done, None, "transaction lines")
+    report(0, None, "deletions")  # the next stage: first where the last one ended
+    assert capsys.readouterr().err.splitlines() == ["pull: 1000 transaction lines", "pull: 8830 transaction lines",
+                                                    "pull: deletions…"]
+    main.end_progress_line()
+    assert capsys.readouterr().err == ""  # nothing left to say
 
     monkeypatch.setattr(main, "_stderr_is_tty", lambda: True)
     report = main.Ctx().progress("pull")

@@ -109,18 +109,27 @@ class Ctx:
             step = int(10 * min(done, total) / total) if total else None
             if finished or (step is not None and step > shown["step"]) or shown["step"] == -1 or (
                     step is None and (message != shown["message"] or now - shown["at"] >= _PLAIN_PROGRESS_SECONDS)):
+                if _unshown[0] and message != shown["message"]:
+                    click.echo(_unshown[0], err=True)  # where the stage before ended ("8830 transaction lines")
                 click.echo(line.rstrip()[:200], err=True)
                 shown.update(step=step if step is not None else 0, at=now, message=message)
+                _unshown[0] = None
+            elif not total:
+                _unshown[0] = line.rstrip()[:200]  # a count not printed yet: shown when the stage or job ends
 
         return report
 
 
 def end_progress_line() -> None:
     """Ends a terminal progress bar left mid-line (a bar without a total never finishes itself);
-    nothing when no bar is open, so a log gets no blank lines."""
+    nothing when no bar is open, so a log gets no blank lines. In a log, prints the last count of a
+    stage without a total that was not printed yet (the count it ended on)."""
     if _open_line[0]:
         click.echo("", err=True)
         _open_line[0] = False
+    if _unshown[0]:
+        click.echo(_unshown[0], err=True)
+        _unshown[0] = None
 
 
 def _stderr_is_tty() -> bool:
@@ -160,6 +169,8 @@ def emit(ctx: Ctx, data: Any, human: str | Callable[[], str] | None = None) -> N
 
 #: whether a progress bar left its line open on stderr (the next message then starts a new line)
 _open_line = [False]
+#: in a log (not a terminal): the last count of a stage without a total, not printed yet
+_unshown: list[str | None] = [None]
 
 
 class ExactsyncGroup(click.Group):
