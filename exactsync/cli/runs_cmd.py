@@ -90,22 +90,31 @@ def _difference_lines(frame, total: int, division_currency: str | None = None) -
 
 
 def _vat_lines(frame) -> list[str]:
-    """VAT per country and rate in the shape of the OSS return, one block per treatment (domestic,
-    OSS, reverse charge and exports kept apart), shop beside Exact."""
+    """VAT per country and rate in the shape of the OSS return, per division (each files its own),
+    one block per treatment (domestic, OSS, reverse charge and exports kept apart), shop beside Exact."""
+    lines: list[str] = []
+    divisions = frame["division"].unique(maintain_order=True).to_list() if frame.height else []
+    for division in divisions:  # each division is an administration with its own return
+        lines += _vat_division_lines(frame.filter(frame["division"] == division),
+                                     f"division {division}, " if len(divisions) > 1 else "")
+    return lines or ["", "No VAT lines in this run."]
+
+
+def _vat_division_lines(frame, prefix: str) -> list[str]:
     from exactsync.views.recon import treatment_sections  # the VAT page's sections, in its order
 
     lines: list[str] = []
     present = frame["treatment"].unique().to_list() if frame.height else []
     for treatment, title in treatment_sections(present):
         part = frame.filter(frame["treatment"] == treatment)
-        lines += ["", f"{title}:",
+        lines += ["", f"{prefix}{title}:",
                   f"  {'country':<7} {'rate %':>6} {'cur':<4} {'shop base':>14} {'shop VAT':>12} {'Exact base':>14} "
                   f"{'Exact VAT':>12} {'Δ base':>12} {'Δ VAT':>10}"]
         for r in part.iter_rows(named=True):
             lines.append(f"  {r['country'] or '-':<7} {r['rate'] or 0:>6.2f} {r['currency'] or '':<4} {r['shop_base'] or 0:>14,.2f} "
                          f"{r['shop_vat'] or 0:>12,.2f} {r['exact_base'] or 0:>14,.2f} {r['exact_vat'] or 0:>12,.2f} "
                          f"{r['delta_base'] or 0:>12,.2f} {r['delta_vat'] or 0:>10,.2f}")
-    return lines or ["", "No VAT lines in this run."]
+    return lines
 
 
 @runs.command("show")

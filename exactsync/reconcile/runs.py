@@ -333,7 +333,8 @@ def differences_by_day(store: Any, run_id: str, *, shop: str | None = None) -> p
 
 
 def vat_by_country(store: Any, run_id: str, *, division: int | None = None, shop: str | None = None) -> pl.DataFrame:
-    """VAT per (treatment, country, rate, currency), shop vs Exact, in the shape of the OSS return.
+    """VAT per (division, treatment, country, rate, currency), shop vs Exact, in the shape of the OSS
+    return: one per division, as each division is an administration that files its own.
 
     ``exact`` = entries booked in the period; ``exact_other_period`` = entries of in-period
     documents booked in other periods (shown apart, never mixed into the period's Exact total).
@@ -349,7 +350,7 @@ def vat_by_country(store: Any, run_id: str, *, division: int | None = None, shop
         params.append(shop)
     where = " AND ".join(where)
     return store.query(
-        f"""SELECT treatment, country, rate, currency,
+        f"""SELECT division, treatment, country, rate, currency,
                    coalesce(sum(base) FILTER (WHERE scope = 'shop'), 0) AS shop_base,
                    coalesce(sum(vat) FILTER (WHERE scope = 'shop'), 0) AS shop_vat,
                    coalesce(sum(base) FILTER (WHERE scope = 'exact'), 0) AS exact_base,
@@ -363,8 +364,8 @@ def vat_by_country(store: Any, run_id: str, *, division: int | None = None, shop
                    CAST(coalesce(sum(documents) FILTER (WHERE scope = 'shop'), 0) AS BIGINT) AS shop_documents,
                    CAST(coalesce(sum(documents) FILTER (WHERE scope = 'exact'), 0) AS BIGINT) AS exact_entries
             FROM recon_vat WHERE {where}
-            GROUP BY treatment, country, rate, currency
-            ORDER BY CASE treatment WHEN 'domestic' THEN 0 WHEN 'oss' THEN 1 WHEN 'reverse_charge' THEN 2
+            GROUP BY division, treatment, country, rate, currency
+            ORDER BY division, CASE treatment WHEN 'domestic' THEN 0 WHEN 'oss' THEN 1 WHEN 'reverse_charge' THEN 2
                                     WHEN 'export' THEN 3 ELSE 4 END, treatment, country NULLS LAST, rate, currency""",
         params)
 

@@ -391,6 +391,8 @@ def vat_table(store: Store, run_id: str, *, division: int | None = None, shop: s
     from exactsync.reconcile import vat_by_country
 
     df = vat_by_country(store, run_id, division=division, shop=shop or None)
+    if division is not None:
+        df = df.drop("division")  # the page shows one division, named in its caption
     money = [c for c in df.columns if c.endswith(("_base", "_vat"))]
     return df.with_columns([pl.col(c).cast(pl.Decimal(18, 2)) for c in money] +
                            [pl.col("country").fill_null(""), pl.col("rate").cast(pl.Decimal(7, 2))])

@@ -755,3 +755,31 @@ def test_cli_bad_periods_and_export_paths_are_clear_errors(tmp_path):
     good.write_bytes(b"last month's export")
     assert run("runs", "export", saved, str(good)).exit_code == 0
     assert good.read_bytes()[:2] == b"PK" and sorted(p.name for p in good.parent.iterdir()) == ["r.xlsx"]
+
+
+def test_vat_per_country_keeps_each_division_apart(store, tmp_path):
+    """Two administrations in one run: each files its own return, so their VAT is never added up (the
+    export and `runs show --vat` used to add the other division's bookings into one table)."""
+    import openpyxl
+
+    from exactsync.reconcile import export_run
+
+    w = World()
+    w.book(w.doc(1, "2026-10-05"))  # NL 21 %: 100 + 21 in DIV
+    w.entry("HOLDING-1", "2026-10-06", division=OTHER_DIV)  # NL 21 %: 100 + 21 in the other division
+    w.write(store)
+    run = run_reconciliation(store, w.settings(), PERIOD)
+    assert sorted(run.divisions) == sorted([DIV, OTHER_DIV])
+    vat = vat_by_country(store, run.run_id).filter(pl.col("treatment") == "domestic")
+    got = {r["division"]: (r["shop_vat"], r["exact_vat"]) for r in vat.iter_rows(named=True)}
+    assert got == {DIV: (D(21), D(21)), OTHER_DIV: (D(0), D(21))}
+    one = vat_by_country(store, run.run_id, division=OTHER_DIV)
+    assert one["division"].to_list() == [OTHER_DIV] and one["exact_vat"].to_list() == [D(21)]
+
+    sheet = _sheet_rows(openpyxl.load_workbook(export_run(store, run.run_id, tmp_path / "r.xlsx"))["VAT domestic"])
+    assert sorted((r["Division"], r["Exact VAT"]) for r in sheet) == sorted([(DIV, 21), (OTHER_DIV, 21)])
+
+
+def _sheet_rows(ws) -> list[dict]:
+    rows = list(ws.iter_rows(values_only=True))
+    return [dict(zip(rows[0], r)) for r in rows[1:] if any(v is not None for v in r)]
