@@ -3,7 +3,7 @@
 import streamlit as st
 
 from exactsync import views
-from exactsync.ui import labelled, pager, readable, table
+from exactsync.ui import labelled, pager, picked, readable, table
 from exactsync.ui.data import require_run, shop_filter, view
 from exactsync.ui.chrome import guarded, page_chrome
 
@@ -57,7 +57,7 @@ def page() -> None:
                            help="Finds matched documents too, so a document that is not listed is not in the run.")
     filters = views.DiffFilters(statuses=tuple(statuses), conditions=tuple(conditions), countries=tuple(countries),
                                 min_amount=str(min_amount) if min_amount else None, shop=shop_filter(),
-                                search=search.strip() or None)
+                                search=search.strip() or None, division=picked()["division"])
 
     offset = (int(st.session_state.get("diff_page", 1)) - 1) * views.PAGE_SIZE
     page = view("differences_page", run_id, filters, limit=views.PAGE_SIZE, offset=offset)

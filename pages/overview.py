@@ -34,15 +34,16 @@ def page() -> None:
         st.stop()
 
     with left:
-        st.caption(f"Run {run['run_id']} · period {run['period']} · reconciled {run['created_at']:%Y-%m-%d %H:%M} UTC")
+        st.caption(f"Run {run['run_id']} · period {run['period']} · reconciled {run['created_at']:%Y-%m-%d %H:%M} UTC"
+                   + (f" · division {picked()['division']}" if len(run.get("divisions") or []) > 1 else ""))
         changes = view("run_changes", run["run_id"])  # e.g. after a push and a new pull: what it fixed
         if changes:
             st.caption(changes)
     for warning in run.get("warnings") or []:  # e.g. a shop not pulled since the period ended
         st.warning(warning[:1].upper() + warning[1:], icon=":material/schedule:")
 
-    shop = shop_filter()
-    s = view("overview", run["run_id"], shop=shop)
+    shop, division = shop_filter(), picked()["division"]
+    s = view("overview", run["run_id"], shop=shop, division=division)
     c = st.columns(5)
     extra = (f" The differences also count {s['exact_only']:,} Exact entr{'y' if s['exact_only'] == 1 else 'ies'} "
              f"without a shop document of the period." if s["exact_only"] else "")
@@ -71,8 +72,8 @@ def page() -> None:
             cols[i % len(cols)].metric(f"Last pull · {row['source']}", f"{when:%d %b %H:%M}" if when else "never",
                                        help="Last successful pull, in UTC")
 
-    by_status = view("amounts_by_status", run["run_id"], shop=shop)
-    by_day = view("differences_by_day", run["run_id"], shop=shop)
+    by_status = view("amounts_by_status", run["run_id"], shop=shop, division=division)
+    by_day = view("differences_by_day", run["run_id"], shop=shop, division=division)
     g1, g2 = st.columns(2)
     with g1:
         st.subheader("Amounts by status and cause")

@@ -26,8 +26,13 @@ class DemoMonth:
     def period(self) -> str:
         return self.manifest["period"]
 
-    def expected(self, status: str) -> int:
-        return int(self.manifest["counts"]["expected_status"].get(status, 0))
+    def expected(self, status: str, division: int | None = None) -> int:
+        """Rows the manifest expects with ``status`` (in ``division`` only, when given: the planted
+        cases of the other divisions left out)."""
+        n = int(self.manifest["counts"]["expected_status"].get(status, 0))
+        if division is not None:
+            n -= sum(1 for c in self.manifest["cases"] if c["expected_status"] == status and c["division"] != division)
+        return n
 
     def store(self):
         from exactsync.store import Store

@@ -269,9 +269,9 @@ def test_connections_warns_when_exact_would_redirect_to_another_port(app_env):
 # --------------------------------------------------------------------------- the demo month
 
 
-def _difference_sums(store, run_id: str, shop: str | None = None):
-    """Σ |Δgross| and Σ ΔVAT over a run's differences in the division's currency (the demo has
-    GBP and SEK documents beside EUR ones), summed here in Decimal from its rows."""
+def _difference_sums(store, run_id: str, shop: str | None = None, division: int = 700001):
+    """Σ |Δgross| and Σ ΔVAT over a run's differences of one division (the sidebar's) in its currency
+    (the demo has GBP and SEK documents beside EUR ones), summed here in Decimal from its rows."""
     from decimal import Decimal
 
     from exactsync.reconcile import results
@@ -279,7 +279,8 @@ def _difference_sums(store, run_id: str, shop: str | None = None):
     rows = results(store, run_id)
     amount, vat = Decimal(0), Decimal(0)
     for r in rows.iter_rows(named=True):
-        if r["status"] in ("matched", "matched_within_tolerance") or (shop and r["shop"] != shop):
+        if r["status"] in ("matched", "matched_within_tolerance") or (shop and r["shop"] != shop) \
+                or r["division"] != division:
             continue
         if r["currency"] not in (None, "EUR"):
             assert r["shop_gross_dc"] is not None  # Magento's base currency is EUR: every document has EUR amounts
@@ -291,9 +292,15 @@ def _difference_sums(store, run_id: str, shop: str | None = None):
 def test_overview_tiles_match_the_demo_manifest(demo):
     from exactsync import views
 
+    from collections import Counter
+
     at = run_page("overview.py")
     m = metrics(at)
-    statuses = demo.manifest["counts"]["expected_status"]
+    # the sidebar's division, 700001 (the shops'): the demo's other administration, 700002, has
+    # only-in-Exact entries of its own, counted when it is picked (see the test below)
+    statuses = Counter(demo.manifest["counts"]["expected_status"]) - Counter(
+        c["expected_status"] for c in demo.manifest["cases"] if c["division"] != 700001)
+    assert statuses["only_in_exact"] < demo.manifest["counts"]["expected_status"]["only_in_exact"]
     total = sum(statuses.values())
     documents = demo.manifest["counts"]["documents"]  # the shop's; the Exact-only rows are differences too
     matched = statuses.get("matched", 0) + statuses.get("matched_within_tolerance", 0)
@@ -1279,11 +1286,28 @@ def test_differences_rows_without_a_shop_document_show_the_entrys_date_and_curre
     at.multiselect(key="f_status").select("only_in_exact").run()
     assert not at.exception
     table = at.dataframe[0].value
-    assert len(table) == demo.expected("only_in_exact")
+    assert len(table) == demo.expected("only_in_exact", division=700001)  # the sidebar's division
     assert table["date"].notna().all() and table["currency"].notna().all(), table[["date", "currency"]]
     assert (table["shop_gross"].map(float) == 0).all()
     assert (table["difference"].map(float) == table["exact_gross"].map(float)).all()
     assert not table["shop"].isna().any()
+
+
+def test_overview_and_differences_follow_the_division_picked(demo):
+    """The demo's second administration (700002) has only a few Exact entries of its own: picked in
+    the sidebar, the Overview counts them alone, and Differences lists them alone (both used to show
+    every division's rows whatever the picker said)."""
+    other = [c for c in demo.manifest["cases"] if c["division"] == 700002]
+    assert other and {c["expected_status"] for c in other} == {"only_in_exact"}
+    at = run_page("overview.py", division=700002)
+    assert at.sidebar.selectbox(key="division").value == 700002
+    m = metrics(at)
+    assert (m["Documents"], m["Differences"]) == ("0", str(len(other)))
+    assert next(c.value for c in at.caption if c.value.startswith("Run ")).endswith(" · division 700002")
+    at.switch_page("pages/differences.py").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert sorted(table["reference"]) == sorted(c["reference"] for c in other)
 
 
 def test_overview_shows_the_runs_warnings(app_env, monkeypatch):

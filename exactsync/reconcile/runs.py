@@ -296,11 +296,23 @@ def count_differences(store: Any, run_id: str, filters: DiffFilters | None = Non
     return int(store.scalar(f"SELECT count(*) FROM recon_results WHERE {where}", params))
 
 
-def amounts_by_status(store: Any, run_id: str, *, shop: str | None = None) -> pl.DataFrame:
+def _rows_of(run_id: str, shop: str | None, division: int | None) -> tuple[str, list[Any]]:
+    """The WHERE of a run's rows, of one shop and / or one division when given."""
+    where, params = ["run_id = ?"], [run_id]
+    if shop:
+        where.append("shop = ?")
+        params.append(shop)
+    if division is not None:
+        where.append("division = ?")
+        params.append(int(division))
+    return " AND ".join(where), params
+
+
+def amounts_by_status(store: Any, run_id: str, *, shop: str | None = None, division: int | None = None) -> pl.DataFrame:
     """Per status (and cause): rows, shop and Exact amounts (document currency, as they add up) and
     their gross in the division's currency (``*_gross_dc``; ``amount`` = the shop's, else Exact's),
-    deltas, tolerated amounts."""
-    where, params = ("run_id = ? AND shop = ?", [run_id, shop]) if shop else ("run_id = ?", [run_id])
+    deltas, tolerated amounts; of one shop and / or division when given."""
+    where, params = _rows_of(run_id, shop, division)
     frame = store.query(
         f"""SELECT status, cause, count(*) AS documents,
                    coalesce(sum(shop_net), 0) AS shop_net, coalesce(sum(shop_vat), 0) AS shop_vat,
@@ -319,14 +331,14 @@ def amounts_by_status(store: Any, run_id: str, *, shop: str | None = None) -> pl
     )
 
 
-def differences_by_day(store: Any, run_id: str, *, shop: str | None = None) -> pl.DataFrame:
-    """Differences per day (document date, else entry date) and status."""
-    where, params = ("AND shop = ?", [shop]) if shop else ("", [])
+def differences_by_day(store: Any, run_id: str, *, shop: str | None = None, division: int | None = None) -> pl.DataFrame:
+    """Differences per day (document date, else entry date) and status (of one shop / division)."""
+    where, params = _rows_of(run_id, shop, division)
     frame = store.query(
         f"""SELECT coalesce(doc_date, entry_date) AS day, status, count(*) AS differences,
                    sum(delta_gross) AS delta_gross
-            FROM recon_results WHERE run_id = ? AND status NOT IN ('matched', 'matched_within_tolerance') {where}
-            GROUP BY ALL ORDER BY day, status""", [run_id, *params])
+            FROM recon_results WHERE {where} AND status NOT IN ('matched', 'matched_within_tolerance')
+            GROUP BY ALL ORDER BY day, status""", params)
     return frame.with_columns(
         pl.col("status").map_elements(status_label, return_dtype=pl.String).alias("status_label")
     ) if frame.height else frame.with_columns(pl.lit(None, pl.String).alias("status_label"))

@@ -139,7 +139,7 @@ def has_run(store: Store) -> bool:
     return latest_run_info(store) is not None
 
 
-def overview(store: Store, run_id: str, *, shop: str | None = None) -> dict:
+def overview(store: Store, run_id: str, *, shop: str | None = None, division: int | None = None) -> dict:
     """Tiles of the Overview: documents, matched share, differences, their amount and VAT delta.
 
     ``documents``: the shop documents of the run (the matched share is of them); ``exact_only``: the
@@ -150,10 +150,17 @@ def overview(store: Store, run_id: str, *, shop: str | None = None) -> dict:
     nothing): amount of differences = Σ |delta gross DC| (the shop's gross for a document missing
     in Exact, Exact's for an Exact-only entry); VAT difference = Σ delta VAT DC (Exact − shop), both
     over the differences. ``dc_unknown``: differences of documents without an amount in that
-    currency (left out of both).
+    currency (left out of both). ``shop`` / ``division``: the rows of that shop / division only.
     """
     m = ", ".join(f"'{s}'" for s in MATCHED)
-    where, params = ("run_id = ? AND shop = ?", [run_id, shop]) if shop else ("run_id = ?", [run_id])
+    where, params = ["run_id = ?"], [run_id]
+    if shop:
+        where.append("shop = ?")
+        params.append(shop)
+    if division is not None:
+        where.append("division = ?")
+        params.append(int(division))
+    where = " AND ".join(where)
     row = store.rows(
         f"""SELECT count(*), count(*) FILTER (WHERE status IN ({m})),
                    count(*) FILTER (WHERE status NOT IN ({m})),
@@ -172,11 +179,11 @@ def overview(store: Store, run_id: str, *, shop: str | None = None) -> dict:
             "dc_unknown": int(row[5])}
 
 
-def amounts_by_status(store: Store, run_id: str, *, shop: str | None = None) -> pl.DataFrame:
+def amounts_by_status(store: Store, run_id: str, *, shop: str | None = None, division: int | None = None) -> pl.DataFrame:
     """Documents and gross amount per status and cause (for the chart and table)."""
     from exactsync.reconcile import amounts_by_status as by_status
 
-    df = by_status(store, run_id, shop=shop)
+    df = by_status(store, run_id, shop=shop, division=division)
     if not df.height:
         return pl.DataFrame(schema={"status_label": pl.String, "cause_label": pl.String, "documents": pl.Int64,
                                     "amount": pl.Decimal(18, 2), "amount_chart": pl.Float64})
@@ -223,10 +230,10 @@ def status_chart_frame(by_status: pl.DataFrame) -> tuple[pl.DataFrame, int, Any]
     return by_status.filter(~ok), int(kept["documents"].sum()), sum(kept["amount"].drop_nulls().to_list(), Decimal(0))
 
 
-def differences_by_day(store: Store, run_id: str, *, shop: str | None = None) -> pl.DataFrame:
+def differences_by_day(store: Store, run_id: str, *, shop: str | None = None, division: int | None = None) -> pl.DataFrame:
     from exactsync.reconcile import differences_by_day as by_day
 
-    return by_day(store, run_id, shop=shop)
+    return by_day(store, run_id, shop=shop, division=division)
 
 
 @dataclass(frozen=True)
@@ -241,12 +248,15 @@ class DiffFilters:
     min_amount: str | None = None
     shop: str | None = None
     search: str | None = None
+    #: the sidebar's division: that administration's rows only
+    division: int | None = None
 
     def library(self, **override: Any) -> Any:
         from exactsync.reconcile import DiffFilters as LibFilters
 
         kw = dict(statuses=self.statuses, causes=self.causes, conditions=self.conditions, countries=self.countries,
-                  min_amount=self.min_amount or None, shops=(self.shop,) if self.shop else (), search=self.search or None)
+                  min_amount=self.min_amount or None, shops=(self.shop,) if self.shop else (), search=self.search or None,
+                  divisions=(self.division,) if self.division is not None else ())
         kw.update(override)
         return LibFilters(**kw)
 
