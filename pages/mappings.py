@@ -26,6 +26,9 @@ def page() -> None:
     for kind, tab in zip(mapping.MAPPING_KINDS, tabs):
         with tab:
             try:
+                done = st.session_state.pop(f"map_saved_{kind}", None)  # said once, after the rerun below
+                if done:
+                    st.success(done)
                 result = st.session_state.get(f"map_result_{kind}")
                 frame = result if result is not None else mapping.read_mapping(get_store(), kind, division)
                 bad = int(frame["error"].is_not_null().sum())
@@ -41,9 +44,12 @@ def page() -> None:
                     clean = views.mapping_frame(kind, edited, division)
                     saved = mapping.save_mapping(get_store(), kind, clean, division)
                     if saved.saved:
+                        # drawn again from what is stored: no banner or error column of an attempt before
                         st.session_state.pop(f"map_result_{kind}", None)
+                        st.session_state.pop(f"map_edit_{kind}", None)
+                        st.session_state[f"map_saved_{kind}"] = f"Saved {saved.frame.height} row(s)."
                         clear_caches()
-                        st.success(f"Saved {saved.frame.height} row(s).")
+                        st.rerun()
                     else:
                         st.session_state[f"map_result_{kind}"] = saved.frame
                         st.rerun()

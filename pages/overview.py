@@ -24,6 +24,7 @@ def page() -> None:
                 with progress_status("Pulling and reconciling…") as on_progress:
                     remember_pull(views.refresh(get_store(), get_settings(), picked()["period"],
                                                 on_progress=on_progress))
+                st.session_state.pop("run_id", None)  # a run reopened on Runs & export: show the new one
                 clear_caches()
                 st.rerun()
             except Exception as e:  # noqa: BLE001
@@ -40,7 +41,9 @@ def page() -> None:
         if changes:
             st.caption(changes)
     for warning in run.get("warnings") or []:  # e.g. a shop not pulled since the period ended
-        st.warning(warning[:1].upper() + warning[1:], icon=":material/schedule:")
+        # a sentence starts with a capital, unless it starts with a shop's name ("woo-demo: …")
+        named = any(warning.startswith(f"{shop}:") or warning.startswith(f"{shop} ") for shop in run.get("shops") or [])
+        st.warning(warning if named else warning[:1].upper() + warning[1:], icon=":material/schedule:")
 
     shop, division = shop_filter(), picked()["division"]
     s = view("overview", run["run_id"], shop=shop, division=division)
@@ -48,7 +51,9 @@ def page() -> None:
     extra = (f" The differences also count {s['exact_only']:,} Exact entr{'y' if s['exact_only'] == 1 else 'ies'} "
              f"without a shop document of the period." if s["exact_only"] else "")
     c[0].metric("Documents", f"{s['documents']:,}", help="Shop documents dated in the period." + extra)
-    c[1].metric("Matched", f"{s['matched_share']:.1%}", help="Of the shop documents, matched or within tolerance.")
+    c[1].metric("Matched", f"{s['matched_share']:.1%}" if s["documents"] else "—",
+                help="Of the shop documents, matched or within tolerance." + ("" if s["documents"] else
+                                                                               " No shop document here."))
     c[2].metric("Differences", f"{s['differences']:,}",
                 help="Rows that are not matched: shop documents"
                      + (f", and {s['exact_only']:,} only in Exact or booked for another month's document."

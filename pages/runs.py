@@ -48,8 +48,11 @@ def page() -> None:
     open_id = st.session_state.get("run_id")
     chosen = st.selectbox("Run", ids, index=ids.index(open_id) if open_id in ids else 0, key="runs_pick")
     a, b = st.columns(2)
-    if a.button("Reopen this run", key="reopen", help="Every page then shows this run as it was saved."):
+    if a.button("Reopen this run", key="reopen", help="Every page then shows this run as it was saved (until "
+                                                      "another period is picked)."):
         st.session_state["run_id"] = chosen
+        # the sidebar's period follows (set before its picker is drawn, on the rerun)
+        st.session_state["reopen_period"] = dict(zip(ids, page.rows["period"].to_list()))[chosen]
         st.rerun()
     if open_id and b.button("Back to the newest run", key="newest"):
         st.session_state.pop("run_id", None)
@@ -66,11 +69,12 @@ def page() -> None:
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 path = views.export(get_store(), chosen, Path(tmp) / f"exactsync-run-{chosen}.{fmt}")
-                st.session_state["export_file"] = (path.name, path.read_bytes())
+                st.session_state["export_file"] = (chosen, fmt, path.name, path.read_bytes())
         except Exception as e:  # noqa: BLE001
             show_error(e)
-    if "export_file" in st.session_state:
-        name, data = st.session_state["export_file"]
+    prepared = st.session_state.get("export_file")
+    if prepared and prepared[:2] == (chosen, fmt):  # not the file of another run or format picked before
+        _run, _fmt, name, data = prepared
         mime = {".csv": "text/csv", ".zip": "application/zip"}.get(
             Path(name).suffix, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         st.download_button(f"Download {name}", data, file_name=name, mime=mime, key="download")

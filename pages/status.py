@@ -66,7 +66,7 @@ def page() -> None:
         for col, (status, n) in zip(cols, jobs.items()):
             col.metric(status, f"{n:,}")
         if jobs.get("Error"):
-            st.warning(f"{jobs['Error']:,} push job(s) in Error: the *Sync log* says why; *Push* retries them.")
+            st.warning(f"{jobs['Error']:,} push job(s) in Error: the *Sync log* says why and retries them.")
     else:
         st.info("Nothing pushed yet.")
 

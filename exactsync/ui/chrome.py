@@ -70,6 +70,9 @@ def sidebar() -> None:
     with st.sidebar:
         st.subheader("Month-end")
         if periods:
+            asked = st.session_state.pop("reopen_period", None)  # a run reopened on Runs & export
+            if asked in periods:
+                st.session_state["period"] = asked
             if st.session_state.get("period") not in periods:
                 st.session_state["period"] = periods[0]
             st.selectbox("Period", periods, key="period")

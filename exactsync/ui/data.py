@@ -35,14 +35,15 @@ def view(name: str, *args: Any, **kwargs: Any) -> Any:
 
 
 def current_run() -> dict | None:
-    """The run the pages show: the one reopened on *Runs & export*, else the newest for the pickers."""
+    """The run the pages show: the one reopened on *Runs & export* (until the sidebar's period is
+    changed to another month), else the newest for the pickers."""
     reopened = st.session_state.get("run_id")
+    p = picked()
     if reopened:
         run = view("run_info", reopened)
-        if run is not None:
+        if run is not None and (p["period"] is None or run["period"] == p["period"]):
             return run
         st.session_state.pop("run_id", None)
-    p = picked()
     return view("latest_run_info", period=p["period"], division=p["division"])
 
 
