@@ -29,19 +29,10 @@ def _require_app(ctx: Ctx) -> None:
 
 def _sandbox_consent(ctx: Ctx, url: str) -> str:
     """POST the sandbox's consent form ("Allow") and return the redirect URL it answers with."""
-    import httpx2
+    from exactsync.demo.bootstrap import sandbox_consent
 
-    ex = ctx.settings.exact
     state = dict(p.split("=", 1) for p in urlsplit(url).query.split("&") if "=" in p).get("state")
-    form = {"client_id": ex.client_id, "redirect_uri": ex.redirect_uri, "response_type": "code", "allow": "1"}
-    if state:
-        form["state"] = state
-    with httpx2.Client(timeout=ex.timeout, follow_redirects=False) as http:
-        resp = http.post(f"{ex.base_url.rstrip('/')}/api/oauth2/auth", data=form)
-    location = resp.headers.get("location")
-    if resp.status_code not in (301, 302, 303) or not location:
-        raise ExactsyncError(f"the sandbox consent form answered {resp.status_code} without a redirect")
-    return location
+    return sandbox_consent(ctx.settings, state)
 
 
 @exact.command("connect")

@@ -8,7 +8,9 @@ running sandboxes (default ports 8701–8703 when free, else any free port) and 
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +20,12 @@ import httpx2
 
 from exactsync.demo.generate import DEFAULT_PERIOD, DEFAULT_PORTS, DEFAULT_SEED, generate_demo
 from exactsync.errors import ExactsyncError
+from exactsync.redact import redact
 from exactsync.sandbox.base import SandboxApp
 from exactsync.sandbox.server import ServerThread, load_scenario_apps
 from exactsync.settings import Settings, load_settings
 
-__all__ = ["DemoEnvironment", "start_demo", "scenario_complete", "connect_sandbox_exact", "run_demo_pipeline"]
+__all__ = ["DemoEnvironment", "start_demo", "scenario_complete", "connect_sandbox_exact", "sandbox_consent", "run_demo_pipeline"]
 
 Progress = Callable[[int, int, str], None]
 _FILES = ("exact.json", "woocommerce.json", "magento.json", "manifest.json", "exactsync.toml")
@@ -83,14 +86,25 @@ def connect_sandbox_exact(settings: Settings) -> dict[str, Any]:
         raise ExactsyncError(f"the demo only connects to a sandbox on a loopback address, not {ex.base_url}")
     tokens = TokenStore.from_settings(settings)
     state = secrets.token_urlsafe(16)
-    form = {"client_id": ex.client_id, "redirect_uri": ex.redirect_uri, "response_type": "code", "allow": "1",
-            "state": state}
+    return tokens.exchange_code(sandbox_consent(settings, state), state=state)
+
+
+def sandbox_consent(settings: Settings, state: str | None) -> str:
+    """Sandbox only: POST its consent form ("Allow") and return the redirect URL it answers with;
+    a refusal is an :class:`ExactsyncError` with the sandbox's reason (e.g. a redirect URI that is
+    not the registered one)."""
+    ex = settings.exact
+    form = {"client_id": ex.client_id, "redirect_uri": ex.redirect_uri, "response_type": "code", "allow": "1"}
+    if state:
+        form["state"] = state
     with httpx2.Client(timeout=ex.timeout, follow_redirects=False) as http:
         resp = http.post(f"{ex.base_url.rstrip('/')}/api/oauth2/auth", data=form)
     location = resp.headers.get("location")
     if resp.status_code not in (301, 302, 303) or not location:
-        raise ExactsyncError(f"the sandbox consent form answered {resp.status_code} without a redirect")
-    return tokens.exchange_code(location, state=state)
+        said = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", resp.text or ""))).strip()[:200]
+        raise ExactsyncError(f"the sandbox consent form answered {resp.status_code} without a redirect"
+                             + (f": {redact(said)}" if said else ""))
+    return location
 
 
 def start_demo(base_dir: str | Path, *, orders: int = 2000, seed: int = DEFAULT_SEED, period: str = DEFAULT_PERIOD,

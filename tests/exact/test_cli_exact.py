@@ -82,6 +82,16 @@ def test_sandbox_approve_refuses_a_real_host(cli_env, tmp_path):
     assert r.exit_code == 1 and "loopback" in r.output
 
 
+def test_sandbox_approve_passes_on_why_the_sandbox_refused(cli_env, tmp_path):
+    """A redirect URI the sandbox's app registration does not have: its reason is said, not only a status."""
+    cfg = Path(_config(tmp_path, cli_env))
+    cfg.write_text(cfg.read_text().replace(cli_env.settings.exact.redirect_uri, "http://127.0.0.1:8599/"))
+    r = run("--config", str(cfg), "exact", "connect", "--sandbox-approve")
+    assert r.exit_code == 1 and "the sandbox consent form answered 401 without a redirect: Error The redirect_uri " \
+        "does not match the registered redirect URI." in r.output, r.output
+    assert cli_env.settings.exact.client_secret.get() not in r.output
+
+
 def test_connect_with_pasted_redirect_url(cli_env, tmp_path):
     with cli_env.app.lock:
         code = cli_env.app.oauth.grant_code()
