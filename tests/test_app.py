@@ -1377,3 +1377,18 @@ def test_overview_shows_the_runs_warnings(app_env, monkeypatch):
     at = run_page("push.py", push_selection=set(missing))
     shown = [x.value for x in at.warning]
     assert any(v.startswith("The run this plan comes from: shop woo was last pulled") for v in shown), shown
+
+
+def test_the_drill_down_names_an_entry_without_a_reference_by_its_number():
+    import polars as pl
+
+    from exactsync.views import result_title
+
+    rows = pl.DataFrame([
+        {"result_key": "exact:700001:entry:962a91ac-0000", "status": "Only in Exact (no shop document)",
+         "reference": None, "shop": None, "exact_entries": "26102136"},
+        {"result_key": "doc:woo:invoice:1", "status": "Matched", "reference": "WC-1", "shop": "woo", "exact_entries": "1"},
+    ])
+    assert result_title(rows, "exact:700001:entry:962a91ac-0000") == \
+        "entry 26102136 (no reference) · Only in Exact (no shop document) · Exact only"
+    assert result_title(rows, "doc:woo:invoice:1") == "WC-1 · Matched · woo"

@@ -332,7 +332,12 @@ def result_title(rows: pl.DataFrame, key: str) -> str:
     if not hit.height:
         return key
     r = hit.row(0, named=True)
-    return f"{r.get('reference') or key} · {r.get('status')} · {r.get('shop') or 'Exact only'}"
+    entries = r.get("exact_entries")
+    if isinstance(entries, (list, tuple)):
+        entries = ", ".join(map(str, entries))
+    # an entry without a YourRef is named by its entry number, not by the internal key
+    name = r.get("reference") or (f"entry {entries} (no reference)" if entries else "no reference")
+    return f"{name} · {r.get('status')} · {r.get('shop') or 'Exact only'}"
 
 
 def _frame_t(df: pl.DataFrame | None, columns: Sequence[str]) -> pl.DataFrame | None:
