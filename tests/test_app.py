@@ -1392,3 +1392,17 @@ def test_the_drill_down_names_an_entry_without_a_reference_by_its_number():
     assert result_title(rows, "exact:700001:entry:962a91ac-0000") == \
         "entry 26102136 (no reference) · Only in Exact (no shop document) · Exact only"
     assert result_title(rows, "doc:woo:invoice:1") == "WC-1 · Matched · woo"
+
+
+def test_date_columns_show_the_day_only():
+    """A date showed as "2026-10-07 00:00:00" in the drill-down and the Push page's entries."""
+    import polars as pl
+
+    from exactsync.ui import labelled
+
+    frame = pl.DataFrame({"entry_date": [dt.date(2026, 10, 7)], "entry_number": [26000001]})
+    config = labelled(frame, {"entry_date": "Entry date", "entry_number": "Entry number"})
+    assert (config["entry_date"]["type_config"]["type"], config["entry_date"]["type_config"]["format"]) == (
+        "date", "YYYY-MM-DD")
+    assert config["entry_date"]["label"] == "Entry date"
+    assert config["entry_number"]["type_config"]["type"] == "number"

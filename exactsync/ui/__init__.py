@@ -173,6 +173,9 @@ def picked() -> dict:
     }
 
 
+#: how a date column shows (labelled, table): the day only
+_DATE_FORMAT = "YYYY-MM-DD"
+
 #: how a money column shows (money_config, labelled): two decimals, thousands separators
 _MONEY_FORMAT = "%,.2f"
 
@@ -200,6 +203,8 @@ def money_config(frame) -> dict:
 def labelled(frame, labels: dict[str, str], helps: dict[str, str] | None = None) -> dict:
     """Column settings that head the columns of ``frame`` named in ``labels`` with their label (and
     ``helps``' tooltip), money keeping :func:`money_config`'s format. Display only."""
+    import polars as pl
+
     schema, money, helps = getattr(frame, "schema", {}), money_config(frame), helps or {}
     out = {}
     for name, label in labels.items():
@@ -209,6 +214,8 @@ def labelled(frame, labels: dict[str, str], helps: dict[str, str] | None = None)
             out[name] = st.column_config.NumberColumn(label, format=_MONEY_FORMAT, help=helps.get(name))
         elif schema[name].is_numeric():  # counts, ids, rates
             out[name] = st.column_config.NumberColumn(label, help=helps.get(name))
+        elif schema[name] == pl.Date:  # a date, not "2026-10-07 00:00:00"
+            out[name] = st.column_config.DateColumn(label, format=_DATE_FORMAT, help=helps.get(name))
         else:
             out[name] = st.column_config.Column(label, help=helps.get(name))
     return out
@@ -226,7 +233,11 @@ def readable(frame) -> dict[str, str]:
 
 def table(frame, *, container=None, column_config: dict | None = None, **kwargs):
     """``st.dataframe`` as every page shows a table: full width, no index, money with two decimals."""
-    config = {**money_config(frame), **(column_config or {})}
+    import polars as pl
+
+    dates = {name: st.column_config.DateColumn(name, format=_DATE_FORMAT)
+             for name, dtype in getattr(frame, "schema", {}).items() if dtype == pl.Date}
+    config = {**dates, **money_config(frame), **(column_config or {})}
     return (container or st).dataframe(frame, hide_index=True, width="stretch", column_config=config, **kwargs)
 
 
