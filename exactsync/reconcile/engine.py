@@ -1297,10 +1297,11 @@ def run_reconciliation(
             if shop_rows:
                 con.executemany("INSERT INTO _rc_shops VALUES (?, ?, ?, ?, ?, ?)",
                                 [[*r, *normalized_prefix(r[2])] for r in shop_rows])
-            others = _other_shops(con, settings, shop_rows, divs)
-            con.execute("CREATE OR REPLACE TEMP TABLE _rc_others (division INTEGER, p_norm VARCHAR)")
+            # a run of some shops (--shop) may leave out others of its divisions; a run of all has none
+            others = _other_shops(con, settings, shop_rows, divs) if shops is not None else []
             other_prefixes = [(d, normalized_prefix(p)[0]) for _n, d, p in others if normalized_prefix(p)[0]]
             if other_prefixes:
+                con.execute("CREATE OR REPLACE TEMP TABLE _rc_others (division INTEGER, p_norm VARCHAR)")
                 con.executemany("INSERT INTO _rc_others VALUES (?, ?)", other_prefixes)
             params = {
                 "start": start, "end": end, "divisions": divs,
