@@ -35,6 +35,7 @@ __all__ = [
     "count_differences",
     "amounts_by_status",
     "differences_by_day",
+    "rows_filter",
     "vat_by_country",
     "document_detail",
     "vat_code_reading",
@@ -296,8 +297,9 @@ def count_differences(store: Any, run_id: str, filters: DiffFilters | None = Non
     return int(store.scalar(f"SELECT count(*) FROM recon_results WHERE {where}", params))
 
 
-def _rows_of(run_id: str, shop: str | None, division: int | None) -> tuple[str, list[Any]]:
-    """The WHERE of a run's rows, of one shop and / or one division when given."""
+def rows_filter(run_id: str, shop: str | None = None, division: int | None = None) -> tuple[str, list[Any]]:
+    """``(where, params)``: the SQL condition on a run's result rows (``recon_results``,
+    ``recon_result_amounts``), of one shop and / or one division when given."""
     where, params = ["run_id = ?"], [run_id]
     if shop:
         where.append("shop = ?")
@@ -312,7 +314,7 @@ def amounts_by_status(store: Any, run_id: str, *, shop: str | None = None, divis
     """Per status (and cause): rows, shop and Exact amounts (document currency, as they add up) and
     their gross in the division's currency (``*_gross_dc``; ``amount`` = the shop's, else Exact's),
     deltas, tolerated amounts; of one shop and / or division when given."""
-    where, params = _rows_of(run_id, shop, division)
+    where, params = rows_filter(run_id, shop, division)
     frame = store.query(
         f"""SELECT status, cause, count(*) AS documents,
                    coalesce(sum(shop_net), 0) AS shop_net, coalesce(sum(shop_vat), 0) AS shop_vat,
@@ -333,7 +335,7 @@ def amounts_by_status(store: Any, run_id: str, *, shop: str | None = None, divis
 
 def differences_by_day(store: Any, run_id: str, *, shop: str | None = None, division: int | None = None) -> pl.DataFrame:
     """Differences per day (document date, else entry date) and status (of one shop / division)."""
-    where, params = _rows_of(run_id, shop, division)
+    where, params = rows_filter(run_id, shop, division)
     frame = store.query(
         f"""SELECT coalesce(doc_date, entry_date) AS day, status, count(*) AS differences,
                    sum(delta_gross) AS delta_gross

@@ -152,15 +152,10 @@ def overview(store: Store, run_id: str, *, shop: str | None = None, division: in
     over the differences. ``dc_unknown``: differences of documents without an amount in that
     currency (left out of both). ``shop`` / ``division``: the rows of that shop / division only.
     """
+    from exactsync.reconcile import rows_filter
+
     m = ", ".join(f"'{s}'" for s in MATCHED)
-    where, params = ["run_id = ?"], [run_id]
-    if shop:
-        where.append("shop = ?")
-        params.append(shop)
-    if division is not None:
-        where.append("division = ?")
-        params.append(int(division))
-    where = " AND ".join(where)
+    where, params = rows_filter(run_id, shop, division)
     row = store.rows(
         f"""SELECT count(*), count(*) FILTER (WHERE status IN ({m})),
                    count(*) FILTER (WHERE status NOT IN ({m})),
