@@ -17,7 +17,8 @@ __all__ = ["pull_shop"]
 @click.option("--shop", "names", multiple=True, help="Shop name from the settings (repeatable; default: all).")
 @click.option("--resync", is_flag=True,
               help="Re-read every order and refund / credit memo from the start, not only those changed since "
-                   "the last pull (upserts; no doubles). Needed after changing a shop's statuses.")
+                   "the last pull (upserts; no doubles). A change of the settings that shape documents "
+                   "(statuses, timezone, …) re-reads that shop by itself.")
 @pass_ctx
 def pull_shop(ctx: Ctx, names: tuple[str, ...], resync: bool) -> None:
     """Pull orders, invoices and refunds / credit memos of the configured shops.
