@@ -3,7 +3,7 @@
 import streamlit as st
 
 from exactsync import views
-from exactsync.ui import get_settings, get_store, is_demo, served_url, show_error
+from exactsync.ui import get_settings, get_store, is_demo, labelled, readable, served_url, show_error, table
 from exactsync.ui.connect import new_state
 from exactsync.ui.chrome import guarded, page_chrome
 
@@ -62,14 +62,14 @@ def page() -> None:
             with st.spinner("Asking Exact who we are…"):
                 result = views.test_exact(get_store(), settings)
             st.success(f"Connected as {result['user']} · division(s): {result['divisions']}")
-            st.dataframe(result["headroom"], hide_index=True, width="stretch")
+            table(result["headroom"], column_config=labelled(result["headroom"], readable(result["headroom"])))
         except Exception as e:  # noqa: BLE001
             show_error(e)
 
     st.subheader("Rate-limit headroom (last answers from Exact)")
     headroom = views.exact_headroom(get_store())
     if headroom.height:
-        st.dataframe(headroom, hide_index=True, width="stretch")
+        table(headroom, column_config=labelled(headroom, readable(headroom)))
     else:
         st.caption("No calls to Exact recorded yet.")
 

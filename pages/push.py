@@ -29,7 +29,8 @@ def page() -> None:
     def confirm(count: int, eta: str, division: int | None) -> None:
         st.write(f"This creates **{count:,}** sales entr{'y' if count == 1 else 'ies'} in Exact division "
                  f"**{division}**. Exact never deletes a processed entry: a mistake needs a reversal.")
-        st.caption(f"Estimated time: {eta}. Entries already in Exact (same YourRef) are skipped, never doubled.")
+        st.caption(f"Estimated time: {eta}. Each entry is looked up in Exact before it is posted (a new entry by "
+                   "its YourRef, a reversal or rebook by its own marker), so none is ever posted twice.")
         a, b = st.columns(2)
         if a.button(f"Push {count:,} now", type="primary", key="confirm_push"):
             st.session_state["push_confirmed"] = True
@@ -115,7 +116,7 @@ def page() -> None:
         st.warning(plan.plan.collective_b2b_note + ".")
     if plan.refused.height:
         st.warning("Some selected documents cannot be pushed; they are left out:")
-        st.dataframe(plan.refused, hide_index=True, width="stretch")
+        table(plan.refused, column_config=labelled(plan.refused, {"document": "Document", "reason": "Why"}))
 
     st.subheader("Effect on totals")
     table(plan.effect, column_config=labelled(plan.effect, EFFECT_COLUMNS))

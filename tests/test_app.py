@@ -1406,3 +1406,15 @@ def test_date_columns_show_the_day_only():
         "date", "YYYY-MM-DD")
     assert config["entry_date"]["label"] == "Entry date"
     assert config["entry_number"]["type_config"]["type"] == "number"
+
+
+def test_tables_head_their_columns_in_words(demo):
+    """Connections' headroom and the Mappings editor's debtor column were headed with raw names
+    (calls_left_today, account_code)."""
+    at = run_page("connections.py")
+    configs = [d.proto.columns for d in at.dataframe]
+    assert any('"Calls left today"' in c for c in configs), configs
+    at.switch_page("pages/mappings.py").run()
+    assert not at.exception
+    configs = [d.proto.columns for d in at.dataframe]
+    assert any('"Debtor account"' in c for c in configs) and any('"Sales journal"' in c for c in configs), configs

@@ -51,6 +51,10 @@ def mapping_columns(kind: str, division: int) -> dict[str, dict]:
         "tax_class": {"label": "Tax class", "help": "the shop's tax class; empty: any"},
         "country": {"label": "Country", "help": "empty: any country"},
         "debtor_strategy": choice("Debtor strategy", list(DEBTOR_STRATEGIES)),
+        "account_code": {"label": "Debtor account", "help": "the Exact account code of the collective debtor"},
+        "cost_center": {"label": "Cost centre"},
+        "journal_code": {"label": "Sales journal"},
+        "create_debtors": {"label": "Create debtors", "help": "with lookup: create a debtor Exact does not know"},
     }
     return cols
 
