@@ -105,18 +105,6 @@ def make_client(settings: Any, *, store: Store | None = None, clock: Clock | Non
     return client
 
 
-def _state(store: Store, source: str, scope: str) -> tuple[str | None, dict]:
-    rows = store.rows("SELECT cursor, detail FROM sync_state WHERE source = ? AND scope = ?", [source, scope])
-    if not rows:
-        return None, {}
-    cursor, detail = rows[0]
-    try:
-        info = json.loads(detail) if detail else {}
-    except ValueError:
-        info = {}
-    return cursor, info if isinstance(info, dict) else {}
-
-
 def _now(clock: Clock) -> dt.datetime:
     return utcnow() if clock is SYSTEM_CLOCK else clock.now().replace(tzinfo=None)
 
@@ -151,7 +139,7 @@ def pull_exact(
     progress = on_progress or (lambda done, total, msg: None)
     try:
         now = clock.time()
-        _, ref_info = _state(store, SOURCE_REFERENCE, scope)
+        _, ref_info = store.get_cursor_state(SOURCE_REFERENCE, scope)
         if full or resync or now - float(ref_info.get("refreshed_at", 0)) >= reference_every:
             progress(0, None, "reference data")
             moved = _pull_reference(store, client, division, result, clock, ref_info.get("move_date"))
@@ -159,12 +147,12 @@ def pull_exact(
             if moved:
                 resync = True
 
-        cursor_text, _ = _state(store, SOURCE_LINES, scope)
+        cursor_text, _ = store.get_cursor_state(SOURCE_LINES, scope)
         cursor = 1 if resync or cursor_text is None else int(cursor_text)
         first_run = cursor_text is None or resync
         _pull_lines(store, client, division, cursor, result, clock, progress)
 
-        del_cursor, del_info = _state(store, SOURCE_DELETED, scope)
+        del_cursor, del_info = store.get_cursor_state(SOURCE_DELETED, scope)
         if full or resync or first_run or del_cursor is None or (
             clock.time() - float(del_info.get("polled_at", 0)) >= deleted_every
         ):
@@ -346,7 +334,7 @@ def _pull_reference(store: Store, client: ExactClient, division: int, result: Pu
         tables.append((table, _dedupe(rows, _KEYS[table])))
 
     # accounts: incremental on Modified (crm/Accounts has mandatory filtering, §3.4)
-    since, _ = _state(store, SOURCE_ACCOUNTS, scope)
+    since, _ = store.get_cursor_state(SOURCE_ACCOUNTS, scope)
     since = since or _FIRST_ACCOUNTS
     newest = since
     accounts = []

@@ -33,6 +33,7 @@ __all__ = [
     "require_settings",
     "shaped_detail",
     "cursor_unless_reshaped",
+    "note_reread",
 ]
 
 #: ``on_progress(done, total, message)``; total may be ``None`` while unknown.
@@ -248,20 +249,31 @@ def cursor_unless_reshaped(store: Any, source: str, shaping: dict[str, Any]) -> 
     happens to touch again: the pull re-reads the shop from the start instead (rows are upserted).
     A cursor saved before settings were recorded with it is used as it is.
     """
-    rows = store.rows("SELECT cursor, detail FROM sync_state WHERE source = ? AND scope = ''", [source])
-    if not rows or rows[0][0] is None:
+    cursor, saved = store.get_cursor_state(source)
+    if cursor is None:
         return None, []
-    cursor, detail = rows[0]
-    try:
-        saved = json.loads(detail) if detail else None
-    except ValueError:
-        saved = None
-    if not isinstance(saved, dict) or not isinstance(saved.get("settings"), dict):
+    if not isinstance(saved.get("settings"), dict):
         return cursor, []
     old, new = saved["settings"], json.loads(json.dumps(shaping, default=str))
     changed = [f"{name}: {_shown(old.get(name))} → {_shown(value)}" for name, value in new.items()
                if name in old and old[name] != value]
     return (None, changed) if changed else (cursor, [])
+
+
+def note_reread(store: Any, result: "PullResult", source: str, run_id: str,
+                reread: Sequence[tuple[str, Sequence[str]]]) -> None:
+    """Say once that lists (``(name, what changed)`` from :func:`cursor_unless_reshaped`) are read
+    from the start because settings changed: a note in ``result`` and an info row in ``sync_log``."""
+    from exactsync.store import Store
+
+    reread = [(what, changed) for what, changed in reread if changed]
+    if not reread:
+        return
+    note = (f"settings changed since the last pull ({'; '.join(reread[0][1])}): "
+            f"{' and '.join(what for what, _ in reread)} re-read from the start")
+    result.notes.append(note)
+    with store.atomic() as con:
+        Store.log_event(con, source, note, level="info", run_id=run_id)
 
 
 def _shown(value: Any) -> str:

@@ -40,6 +40,7 @@ from exactsync.shops.base import (
     RecordError,
     cursor_unless_reshaped,
     log_record_error,
+    note_reread,
     require_settings,
     shaped_detail,
     write_documents,
@@ -351,8 +352,7 @@ def pull_magento(
         for kind, path, name in _KINDS:
             scope_source = f"{source}:{name}"
             cursor, changed = (None, []) if full else cursor_unless_reshaped(store, scope_source, shaping)
-            if changed:
-                reshaped.append(("invoices" if kind == "invoice" else "credit memos", changed))
+            reshaped.append(("invoices" if kind == "invoice" else "credit memos", changed))
             groups: list[list[tuple[str, str, str]]] = []
             if cursor:
                 since = dt.datetime.strptime(cursor, CURSOR_FORMAT) - lookback
@@ -362,12 +362,7 @@ def pull_magento(
                                       "fields": "total_count"})
             total = int(count.get("total_count", 0)) if isinstance(count, dict) else 0
             plans.append((kind, path, scope_source, cursor, params, total))
-        if reshaped:
-            note = (f"settings changed since the last pull ({'; '.join(reshaped[0][1])}): "
-                    f"{' and '.join(w for w, _ in reshaped)} re-read from the start")
-            result.notes.append(note)
-            with store.atomic() as con:
-                Store.log_event(con, source, note, level="info", run_id=run_id)
+        note_reread(store, result, source, run_id, reshaped)
         grand_total = sum(p[5] for p in plans)
         done = 0
         progress(0, grand_total, f"{grand_total} documents to read")

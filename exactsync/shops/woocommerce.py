@@ -50,6 +50,7 @@ from exactsync.shops.base import (
     forget_rejects,
     log_record_error,
     money,
+    note_reread,
     require_settings,
     shaped_detail,
     write_documents,
@@ -732,13 +733,7 @@ def pull_woocommerce(store: Any, shop_settings: Any, *, transport: httpx2.BaseTr
         saved_orders, changed = cursor_unless_reshaped(store, orders_scope, shaping)
         saved_refunds, changed_refunds = cursor_unless_reshaped(store, refunds_scope, shaping)
         order_cursor, refund_cursor = _parse_cursor(saved_orders), _parse_cursor(saved_refunds)
-        if changed or changed_refunds:
-            what = " and ".join(w for w, c in (("orders", changed), ("refunds", changed_refunds)) if c)
-            note = (f"settings changed since the last pull ({'; '.join(changed or changed_refunds)}): "
-                    f"{what} re-read from the start")
-            result.notes.append(note)
-            with store.atomic() as con:
-                Store.log_event(con, log_source, note, level="info", run_id=run_id)
+        note_reread(store, result, log_source, run_id, [("orders", changed), ("refunds", changed_refunds)])
     done = 0
     total: int | None = None
 

@@ -24,6 +24,7 @@ Usage::
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import re
 import threading
@@ -321,6 +322,19 @@ class Store:
 
     def get_cursor(self, source: str, scope: str = "") -> str | None:
         return self.scalar("SELECT cursor FROM sync_state WHERE source = ? AND scope = ?", [source, scope])
+
+    def get_cursor_state(self, source: str, scope: str = "") -> tuple[str | None, dict]:
+        """The cursor and its ``detail`` (a JSON object a writer saved with it; ``{}`` when none or
+        unreadable)."""
+        rows = self.rows("SELECT cursor, detail FROM sync_state WHERE source = ? AND scope = ?", [source, scope])
+        if not rows:
+            return None, {}
+        cursor, detail = rows[0]
+        try:
+            info = json.loads(detail) if detail else {}
+        except ValueError:
+            info = {}
+        return cursor, info if isinstance(info, dict) else {}
 
     @staticmethod
     def set_cursor(
