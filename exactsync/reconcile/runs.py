@@ -298,8 +298,8 @@ def count_differences(store: Any, run_id: str, filters: DiffFilters | None = Non
 
 
 def rows_filter(run_id: str, shop: str | None = None, division: int | None = None) -> tuple[str, list[Any]]:
-    """``(where, params)``: the SQL condition on a run's result rows (``recon_results``,
-    ``recon_result_amounts``), of one shop and / or one division when given."""
+    """``(where, params)``: the SQL condition on a run's rows (``recon_results``,
+    ``recon_result_amounts``, ``recon_vat``), of one shop and / or one division when given."""
     where, params = ["run_id = ?"], [run_id]
     if shop:
         where.append("shop = ?")
@@ -355,14 +355,7 @@ def vat_by_country(store: Any, run_id: str, *, division: int | None = None, shop
     ``shop``: one shop's documents and the Exact entries of them (entries of no shop document are
     then left out: :func:`exactsync.views.vat_outside_shops` counts them).
     """
-    where, params = ["run_id = ?"], [run_id]
-    if division is not None:
-        where.append("division = ?")
-        params.append(int(division))
-    if shop:
-        where.append("shop = ?")
-        params.append(shop)
-    where = " AND ".join(where)
+    where, params = rows_filter(run_id, shop, division)  # recon_vat has the run's shop and division too
     return store.query(
         f"""SELECT division, treatment, country, rate, currency,
                    coalesce(sum(base) FILTER (WHERE scope = 'shop'), 0) AS shop_base,
@@ -478,15 +471,14 @@ def compare_runs(store: Any, run_id: str, previous_run_id: str | None = None) ->
     run = load_run(store, run_id)
     if previous_run_id is None:
         # the same scope: a run of one shop says nothing of what another shop's run resolved
-        rows = store.rows("SELECT run_id, created_at FROM recon_runs WHERE period = ? AND divisions = ?::INTEGER[] "
+        rows = store.rows("SELECT run_id FROM recon_runs WHERE period = ? AND divisions = ?::INTEGER[] "
                           "AND shops = ?::VARCHAR[] AND (created_at < ? OR (created_at = ? AND run_id < ?)) "
                           "ORDER BY created_at DESC, run_id DESC LIMIT 1",
                           [run.period, list(run.divisions), list(run.shops), run.created_at, run.created_at, run_id])
         if not rows:
             return None
-        previous_run_id, previous_created_at = rows[0]
-    else:
-        previous_created_at = load_run(store, previous_run_id).created_at  # an unknown id: ReconcileError
+        previous_run_id = rows[0][0]
+    previous = load_run(store, previous_run_id)  # an unknown id: ReconcileError
     ok = list(OK_STATUSES)
     resolved, new, still, changed = store.rows(
         """WITH a AS (SELECT result_key, status FROM recon_result_rows WHERE run_id = ? AND status NOT IN (SELECT unnest(?))),
@@ -496,9 +488,9 @@ def compare_runs(store: Any, run_id: str, previous_run_id: str | None = None) ->
                   count(*) FILTER (WHERE a.result_key IS NOT NULL AND b.result_key IS NOT NULL AND a.status <> b.status)
            FROM a FULL OUTER JOIN b USING (result_key)""",
         [previous_run_id, ok, run_id, ok])[0]
-    return RunChanges(run_id=run_id, previous_run_id=previous_run_id, previous_created_at=previous_created_at,
+    return RunChanges(run_id=run_id, previous_run_id=previous_run_id, previous_created_at=previous.created_at,
                       resolved=int(resolved), new=int(new), still=int(still), changed=int(changed),
-                      other_options=_other_options(load_run(store, previous_run_id), run))
+                      other_options=_other_options(previous, run))
 
 
 def _other_options(before: Any, now: Any) -> tuple[str, ...]:
