@@ -318,8 +318,11 @@ def _unreadable(con: duckdb.DuckDBPyConnection, shops: Sequence[str]) -> list[st
 
 
 def _scope(con: duckdb.DuckDBPyConnection, settings: Any, divisions: Iterable[int] | None,
-           shops: Iterable[str] | None) -> tuple[list[tuple[str, int | None, str, str]], list[int]]:
-    """(shop, division, prefix, home_country) rows and the divisions of a run."""
+           shops: Iterable[str] | None) -> tuple[list[tuple[str, int | None, str, str]], list[int],
+                                                  list[tuple[str, int, str]]]:
+    """(shop, division, prefix, home_country) rows and the divisions of a run, and (shop, division,
+    prefix) of the shops outside a run of some shops that book into one of its divisions: their
+    entries are not the run's."""
     configured: dict[str, Any] = dict(getattr(settings, "shops", {}) or {})
     in_data = {r[0] for r in con.execute("SELECT DISTINCT shop FROM shop_documents").fetchall()}
     wanted_divs = sorted({int(d) for d in divisions}) if divisions is not None else None
@@ -355,36 +358,30 @@ def _scope(con: duckdb.DuckDBPyConnection, settings: Any, divisions: Iterable[in
             found = pulled()
         divs = sorted(found)
 
-    rows = []
-    for name in names:
+    def place(name: str) -> tuple[int | None, str, str]:
+        """(division, prefix, home country) a shop books with."""
         shop = configured.get(name)
         division = shop.division if shop is not None else None
         if division is None and len(divs) == 1:
             division = divs[0]  # an unconfigured shop next to exactly one division books there
-        if wanted_divs is not None and shops is None and division not in wanted_divs:
-            continue
         prefix = (shop.reference_prefix if shop is not None else "") or ""
         home = (shop.home_country if shop is not None else "") or "NL"
+        return division, prefix, home
+
+    rows = []
+    for name in names:
+        division, prefix, home = place(name)
+        if wanted_divs is not None and shops is None and division not in wanted_divs:
+            continue
         rows.append((name, division, prefix, home))
-    return rows, divs
-
-
-def _other_shops(con: duckdb.DuckDBPyConnection, settings: Any, shop_rows: Sequence[tuple],
-                 divs: Sequence[int]) -> list[tuple[str, int, str]]:
-    """(shop, division, prefix) of the shops outside a run that book into one of its divisions (a
-    run of some shops only, ``--shop``): their entries are not the run's."""
-    configured: dict[str, Any] = dict(getattr(settings, "shops", {}) or {})
-    in_data = {r[0] for r in con.execute("SELECT DISTINCT shop FROM shop_documents").fetchall()}
-    inside = {r[0] for r in shop_rows}
-    out = []
-    for name in sorted((set(configured) | in_data) - inside):
-        shop = configured.get(name)
-        division = shop.division if shop is not None else None
-        if division is None and len(divs) == 1:
-            division = divs[0]  # as _scope places an unconfigured shop
-        if division in divs:
-            out.append((name, division, (shop.reference_prefix if shop is not None else "") or ""))
-    return out
+    # a run of some shops (--shop) may leave out others of its divisions; a run of all has none
+    others = []
+    if shops is not None:
+        for name in sorted((set(configured) | in_data) - {r[0] for r in rows}):
+            division, prefix, _home = place(name)
+            if division in divs:
+                others.append((name, division, prefix))
+    return rows, divs, others
 
 
 def _partial_scope(shop_rows: Sequence[tuple], others: Sequence[tuple[str, int, str]]) -> list[str]:
@@ -1285,7 +1282,7 @@ def run_reconciliation(
     timings = {} if timings is None else timings
 
     with store.atomic() as con:
-        shop_rows, divs = _scope(con, settings, divisions, shops)
+        shop_rows, divs, others = _scope(con, settings, divisions, shops)
         install_reference_macro(con)
         con.execute("SET preserve_insertion_order = false")  # this connection only; reads ORDER BY
         try:
@@ -1297,8 +1294,6 @@ def run_reconciliation(
             if shop_rows:
                 con.executemany("INSERT INTO _rc_shops VALUES (?, ?, ?, ?, ?, ?)",
                                 [[*r, *normalized_prefix(r[2])] for r in shop_rows])
-            # a run of some shops (--shop) may leave out others of its divisions; a run of all has none
-            others = _other_shops(con, settings, shop_rows, divs) if shops is not None else []
             other_prefixes = [(d, normalized_prefix(p)[0]) for _n, d, p in others if normalized_prefix(p)[0]]
             if other_prefixes:
                 con.execute("CREATE OR REPLACE TEMP TABLE _rc_others (division INTEGER, p_norm VARCHAR)")
