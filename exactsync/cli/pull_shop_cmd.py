@@ -8,6 +8,7 @@ import click
 
 from exactsync.cli.main import Ctx, emit, end_progress_line, pass_ctx, pull
 from exactsync.errors import EXIT_CONFIG, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, ExactsyncError, exit_code_of
+from exactsync.settings import SettingsError
 from exactsync.shops.runner import pull_shops
 
 __all__ = ["pull_shop"]
@@ -28,11 +29,10 @@ def pull_shop(ctx: Ctx, names: tuple[str, ...], resync: bool) -> None:
     failure's own code (5 settings, 6 authorisation, 1) when all did.
     """
     settings = ctx.settings
-    unknown = [n for n in names if n not in settings.shops]
-    if unknown:  # a name typed on the command line: a usage error, as in reconcile and push
-        raise ExactsyncError(f"unknown shop {unknown[0]!r} (configured: {', '.join(sorted(settings.shops)) or 'none'})",
-                             exit_code=EXIT_USAGE)
-    shops = [settings.shop(n) for n in names] if names else list(settings.shops.values())
+    try:
+        shops = [settings.shop(n) for n in names] if names else list(settings.shops.values())
+    except SettingsError as e:  # a name typed on the command line: a usage error, as in reconcile and push
+        raise ExactsyncError(str(e), exit_code=EXIT_USAGE) from None
     if not shops:  # a settings matter, as `pull exact` without divisions
         raise ExactsyncError("no shops configured: add a [shops.<name>] table to exactsync.toml",
                              exit_code=EXIT_CONFIG) from None
