@@ -62,16 +62,12 @@ def push(click_ctx: click.Context, period: str | None, statuses: str, run_id: st
         return
     from exactsync.push import execute_plan, load_targets, missing_targets, plan_targets, target_runs
     from exactsync.push.plan import format_eta, push_statuses
-    from exactsync.reconcile import find_run, resolve_period
+    from exactsync.reconcile import check_shop_names, find_run, resolve_period
 
     ctx: Ctx = click_ctx.find_object(Ctx)
     settings, store = ctx.settings, ctx.store
-    if shop is not None and shop not in settings.shops and not store.scalar(
-            "SELECT count(*) FROM shop_documents WHERE shop = ?", [shop]):
-        from exactsync.errors import EXIT_USAGE, ExactsyncError
-
-        known = ", ".join(sorted(settings.shops)) or "none"
-        raise ExactsyncError(f"unknown shop {shop!r} (known: {known})", exit_code=EXIT_USAGE)
+    if shop is not None:  # as reconcile --shop: configured, or with documents in the store
+        check_shop_names([shop], settings.shops, [r[0] for r in store.rows("SELECT DISTINCT shop FROM shop_documents")])
     if period is not None:
         period = resolve_period(period, settings, ctx.clock, shops=[shop] if shop else None)
     if run_id is not None:

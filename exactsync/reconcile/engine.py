@@ -51,6 +51,7 @@ __all__ = [
     "CUSTOMER_CHECKS",
     "parse_period",
     "resolve_period",
+    "check_shop_names",
     "run_reconciliation",
     "summary_of",
     "exchange_of",
@@ -317,6 +318,15 @@ def _unreadable(con: duckdb.DuckDBPyConnection, shops: Sequence[str]) -> list[st
 # ----------------------------------------------------------------------------- scope
 
 
+def check_shop_names(names: Iterable[str], configured: Iterable[str], in_data: Iterable[str]) -> None:
+    """A shop named on a command line must be configured or have documents in the store; else
+    :class:`ReconcileError` (a usage error) listing the known ones."""
+    known = set(configured) | set(in_data)
+    for name in names:
+        if name not in known:
+            raise ReconcileError(f"unknown shop {name!r} (known: {', '.join(sorted(known)) or 'none'})")
+
+
 def _scope(con: duckdb.DuckDBPyConnection, settings: Any, divisions: Iterable[int] | None,
            shops: Iterable[str] | None) -> tuple[list[tuple[str, int | None, str, str]], list[int],
                                                   list[tuple[str, int, str]]]:
@@ -328,10 +338,7 @@ def _scope(con: duckdb.DuckDBPyConnection, settings: Any, divisions: Iterable[in
     wanted_divs = sorted({int(d) for d in divisions}) if divisions is not None else None
     if shops is not None:
         names = list(dict.fromkeys(shops))
-        for name in names:
-            if name not in configured and name not in in_data:
-                known = ", ".join(sorted(set(configured) | in_data)) or "none"
-                raise ReconcileError(f"unknown shop {name!r} (known: {known})")
+        check_shop_names(names, configured, in_data)
     elif configured:
         names = sorted(configured)
     else:
