@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["COLUMN_LABELS", "column_label", "readable"]
+__all__ = ["COLUMN_LABELS", "TREATMENT_LABELS", "column_label", "readable", "treatment_label"]
 
 #: hand-written headings; every other column is worded by :func:`column_label`
 COLUMN_LABELS: dict[str, str] = {
@@ -43,3 +43,25 @@ def column_label(name: str) -> str:
 def readable(columns: Iterable[str]) -> dict[str, str]:
     """``{column: heading}`` for ``columns``."""
     return {name: column_label(name) for name in columns}
+
+
+#: the words for a VAT treatment (exactsync.vat.TREATMENTS, ``unknown`` for an Exact VAT code the
+#: run could not read, and ``zero_rated``: the class in which a VAT split compares Exact's 0 % codes,
+#: which do not tell export, exempt and a domestic 0 % rate apart), in the order the VAT page shows them
+TREATMENT_LABELS: dict[str, str] = {
+    "domestic": "Domestic",
+    "oss": "EU distance sales (OSS)",
+    "reverse_charge": "Intra-EU B2B (reverse charge)",
+    "export": "Export outside the EU",
+    "exempt": "Exempt",
+    "zero_rated": "Zero-rated (export, exempt or 0 %)",
+    "mixed": "Mixed",
+    "unknown": "Unknown treatment (Exact VAT code not read)",
+}
+
+
+def treatment_label(code: str | None) -> str | None:
+    """The words for treatment ``code``; a code without words is shown as it is, None stays None."""
+    if code is None:
+        return None
+    return TREATMENT_LABELS.get(code, code)

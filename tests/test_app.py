@@ -449,6 +449,15 @@ def test_differences_filters_by_cause_country_and_amount(demo):
     labels = {k: v.get("label") for k, v in json.loads(lines.proto.columns).items()}
     assert (labels["gl_account_code"], labels["vat_code"], labels["vat_percentage"]) == ("G/L account code", "VAT code",
                                                                                       "VAT %")
+    # the Exact lines are named by the entry numbers of the entry table beside them, not by the
+    # 36-character entry id, and treatments are in words on both sides
+    entries = next(d.value for d in at.dataframe if "journal_code" in d.value.columns)
+    assert lines.value.columns[0] == "entry_number" and "entry_id" not in lines.value.columns
+    assert set(lines.value["entry_number"]) <= set(entries["entry_number"]) and lines.value["entry_number"].notna().all()
+    shop_lines = next(d.value for d in at.dataframe if {"rate", "base"} <= set(d.value.columns) and "vat_code" not in d.value.columns)
+    words = {label for _, label in views.TREATMENT_SECTIONS}
+    assert set(lines.value["treatment"].dropna()) | set(shop_lines["treatment"].dropna()) <= words, (lines.value, shop_lines)
+    assert set(fields[fields["field"] == "VAT treatment"]["value"]) <= words | {""}, fields
 
     at.multiselect(key="f_status").unselect("amount_differs").run()
     country = "DE"
@@ -1102,6 +1111,17 @@ def test_vat_sections_never_leave_a_treatment_out():
     got = treatment_sections(["export", "unknown", "domestic", "something_new", None])
     assert [t for t, _ in got] == ["domestic", "export", "unknown", "something_new"]
     assert dict(got)["unknown"] == dict(TREATMENT_SECTIONS)["unknown"]
+
+
+def test_every_treatment_a_run_can_show_has_words():
+    """The drill-down and the XLSX sheets showed reverse_charge, oss and zero_rated as codes."""
+    from exactsync.labels import treatment_label
+    from exactsync.vat import TREATMENTS
+
+    for code in (*TREATMENTS, "unknown", "zero_rated"):
+        assert "_" not in treatment_label(code) and treatment_label(code) != code, code
+    assert treatment_label("zero_rated") == "Zero-rated (export, exempt or 0 %)"
+    assert (treatment_label("something_new"), treatment_label(None)) == ("something_new", None)
 
 
 def test_mapping_frame_round_trip_keeps_decimals():

@@ -32,7 +32,7 @@ from typing import Any
 import polars as pl
 
 from exactsync.errors import EXIT_FAILURE, ExactsyncError
-from exactsync.labels import column_label, readable
+from exactsync.labels import column_label, readable, treatment_label
 from exactsync.reconcile.constants import OK_STATUSES, PRECEDENCE, cause_label, status_label
 from exactsync.reconcile.engine import ReconcileError
 from exactsync.reconcile.runs import load_run, results, vat_by_country, vat_code_reading
@@ -115,14 +115,21 @@ def _for_people(diffs: pl.DataFrame) -> pl.DataFrame:
     def labels(names: str | None) -> str | None:
         return None if names is None else "; ".join(status_label(n) for n in names.split(";") if n)
 
-    frame = diffs.with_columns(
+    frame = _treatment_words(diffs.with_columns(
         pl.col("status").alias("status_code"), pl.col("cause").alias("cause_code"),
         pl.col("status").map_elements(status_label, return_dtype=pl.String),
         pl.col("cause").map_elements(cause_label, return_dtype=pl.String, skip_nulls=False),
         pl.col("flags").map_elements(labels, return_dtype=pl.String),
-    )
+    ))
     first = [c for c in _DIFF_FIRST if c in frame.columns]
     return frame.select(first + [c for c in frame.columns if c not in first])
+
+
+def _treatment_words(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with its ``treatment`` column in words (exactsync.labels), for the XLSX sheets."""
+    if "treatment" not in frame.columns:
+        return frame
+    return frame.with_columns(pl.col("treatment").map_elements(treatment_label, return_dtype=pl.String))
 
 
 def _sheets(store: Any, run_id: str) -> dict[str, pl.DataFrame]:
@@ -217,8 +224,10 @@ def _write_xlsx(path: Path, meta: pl.DataFrame, table: pl.DataFrame, sheets: dic
     meta = headed(meta.with_columns(pl.col("item").str.slice(0, 1).str.to_uppercase() + pl.col("item").str.slice(1)))
     table = table.rename({"status": "status_code", "label": "status"})
     table = headed(table.select("status", *[c for c in table.columns if c not in ("status", "status_code")], "status_code"))
+    by_code = sheets["vat_by_country"]  # treatment codes: one sheet per treatment is split by them
     sheets = {**sheets, "differences": headed(_for_people(sheets["differences"])),
-              "vat_by_country": headed(sheets["vat_by_country"]), "vat_codes": headed(sheets["vat_codes"])}
+              "vat_by_country": headed(_treatment_words(sheets["vat_by_country"])),
+              "vat_codes": headed(_treatment_words(sheets["vat_codes"]))}
 
     with xlsxwriter.Workbook(str(path)) as wb:
         ws = wb.add_worksheet("Summary")
@@ -244,9 +253,8 @@ def _write_xlsx(path: Path, meta: pl.DataFrame, table: pl.DataFrame, sheets: dic
                                       table_style="Table Style Light 9", freeze_panes=(1, 0))
         else:
             ws.write(0, 0, "No VAT lines in this run.")
-        treatment_col = column_label("treatment")
-        for treatment in vat[treatment_col].unique(maintain_order=True).to_list() if vat.height else []:
-            part = vat.filter(pl.col(treatment_col) == treatment).drop(treatment_col)
+        for treatment in by_code["treatment"].unique(maintain_order=True).to_list() if by_code.height else []:
+            part = headed(by_code.filter(pl.col("treatment").eq_missing(treatment)).drop("treatment"))
             title = TREATMENT_TITLES.get(treatment, f"VAT {treatment}")[:31]
             ws = wb.add_worksheet(title)
             to_excel(part).write_excel(workbook=wb, worksheet=ws, autofit=True, column_formats=money_formats(part),

@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 import polars as pl
 
+from exactsync.labels import TREATMENT_LABELS, treatment_label
 from exactsync.store import Store
 from exactsync.views.base import Page, PAGE_SIZE, _has_table
 
@@ -45,15 +46,9 @@ __all__ = [
 MATCHED = ("matched", "matched_within_tolerance")
 
 
-TREATMENT_SECTIONS = (
-    ("domestic", "Domestic"),
-    ("oss", "EU distance sales (OSS)"),
-    ("reverse_charge", "Intra-EU B2B (reverse charge)"),
-    ("export", "Export outside the EU"),
-    ("exempt", "Exempt"),
-    ("mixed", "Mixed"),
-    ("unknown", "Unknown treatment (Exact VAT code not read)"),
-)
+#: (treatment, title) in the order the VAT page shows its sections (words: exactsync.labels)
+TREATMENT_SECTIONS = tuple((t, TREATMENT_LABELS[t]) for t in (
+    "domestic", "oss", "reverse_charge", "export", "exempt", "mixed", "unknown"))
 
 
 def treatment_sections(present: Sequence[str]) -> list[tuple[str, str]]:
@@ -341,8 +336,16 @@ def _frame_t(df: pl.DataFrame | None, columns: Sequence[str]) -> pl.DataFrame | 
         return None
     from exactsync.labels import column_label
 
-    r = df.select([c for c in columns if c in df.columns]).row(0, named=True)
+    r = _worded(df.select([c for c in columns if c in df.columns])).row(0, named=True)
     return pl.DataFrame({"field": [column_label(c) for c in r], "value": ["" if v is None else str(v) for v in r.values()]})
+
+
+def _worded(frame: pl.DataFrame | None) -> pl.DataFrame | None:
+    """``frame`` with its ``treatment`` column in words ("Intra-EU B2B (reverse charge)", not
+    ``reverse_charge``): the drill-down is read by people."""
+    if frame is None or "treatment" not in frame.columns:
+        return frame
+    return frame.with_columns(pl.col("treatment").map_elements(treatment_label, return_dtype=pl.String))
 
 
 _SHOP_FIELDS = ("doc_key", "shop", "kind", "doc_number", "order_number", "doc_date", "currency", "customer_name",
@@ -368,14 +371,25 @@ def document_detail(store: Store, run_id: str, result_key: str) -> dict | None:
         "status": d["status"], "cause": d["cause"], "status_label": d["status_label"],
         "cause_label": d["cause_label"], "explanation": d["explanation"], "flags": d["flags"],
         "shop": _frame_t(d["shop"], _SHOP_FIELDS),
-        "shop_lines": lines.select([c for c in ("line_type", "tax_class", "country", "rate", "treatment", "base", "vat")
-                                    if c in lines.columns]) if lines is not None else None,
+        "shop_lines": _worded(lines.select([c for c in ("line_type", "tax_class", "country", "rate", "treatment", "base", "vat")
+                                            if c in lines.columns])) if lines is not None else None,
         "exact": exact.select([c for c in _ENTRY_FIELDS if c in exact.columns]) if exact is not None and exact.height else None,
-        "exact_lines": exact_lines.select([c for c in ("entry_id", "vat_code", "gl_account_code", "vat_percentage",
-                                                      "treatment", "mapped_country", "base", "vat")
-                                           if c in exact_lines.columns]) if exact_lines is not None else None,
-        "comparison": _comparison(d.get("vat_comparison")),
+        "exact_lines": _entry_lines(exact_lines, exact),
+        "comparison": _worded(_comparison(d.get("vat_comparison"))),
     }
+
+
+def _entry_lines(lines: pl.DataFrame | None, entries: pl.DataFrame | None) -> pl.DataFrame | None:
+    """The Exact VAT and G/L lines as the drill-down shows them: each named by its entry's number
+    (the one the entry table beside it shows), not by the 36-character entry id."""
+    if lines is None:
+        return None
+    if entries is not None and {"entry_id", "entry_number"} <= set(entries.columns) and "entry_id" in lines.columns:
+        numbers = entries.select(pl.col("entry_id").cast(pl.String), "entry_number").unique("entry_id")
+        lines = lines.with_columns(pl.col("entry_id").cast(pl.String)).join(numbers, on="entry_id", how="left", maintain_order="left")
+    name = "entry_number" if "entry_number" in lines.columns else "entry_id"
+    return _worded(lines.select([c for c in (name, "vat_code", "gl_account_code", "vat_percentage", "treatment",
+                                             "mapped_country", "base", "vat") if c in lines.columns]))
 
 
 _DC_PAIRS = tuple((f"{side}_{amount}", f"{side}_{amount}_dc")

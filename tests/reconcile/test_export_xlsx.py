@@ -9,7 +9,9 @@ from recon_world import World
 from test_runs import PERIOD, month
 
 from exactsync.labels import column_label as h
+from exactsync.labels import treatment_label
 from exactsync.reconcile import cause_label, differences, export_run, run_reconciliation, status_label, vat_by_country
+from exactsync.reconcile.export import TREATMENT_TITLES
 
 
 def _table(ws) -> list[dict]:
@@ -62,6 +64,17 @@ def test_xlsx_reads_back_with_amounts_as_numbers(store, tmp_path):
         [h(c) for c in want_vat.columns]
     assert sum(_cents(r["Shop VAT"]) for r in vat if r["Shop VAT"] is not None) == \
         sum(_cents(v) for v in want_vat["shop_vat"].drop_nulls().to_list())
+
+    # treatments in words, as the VAT page shows them; one sheet per treatment, named by its code
+    assert [r["VAT treatment"] for r in vat] == [treatment_label(t) for t in want_vat["treatment"].to_list()]
+    assert {"Domestic", "EU distance sales (OSS)"} <= {r["VAT treatment"] for r in vat}, vat
+    assert not {r["VAT treatment"] for r in vat} & {"domestic", "oss", "reverse_charge", "export"}
+    for code in set(want_vat["treatment"].to_list()):
+        sheet = _table(book[TREATMENT_TITLES.get(code, f"VAT {code}")[:31]])
+        assert len(sheet) == want_vat.filter(want_vat["treatment"] == code).height
+    treated = [r for r in diffs if r.get("VAT treatment")]
+    assert treated and all(r["VAT treatment"] == treatment_label(by_key[r["Result key"]]["treatment"]) for r in treated)
+    assert all(r["VAT treatment"] != by_key[r["Result key"]]["treatment"] for r in treated)
 
 
 def test_xlsx_summary_adds_amounts_of_one_currency(store, tmp_path):
