@@ -666,9 +666,10 @@ class _Batch:
     lines: list[VatLine] = field(default_factory=list)
     errors: list[tuple[RecordError, str]] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)  # order ids now outside the booked statuses
+    trashed: list[str] = field(default_factory=list)  # order ids moved to the shop's trash
 
     def __len__(self) -> int:
-        return len(self.docs) + len(self.errors) + len(self.dropped)
+        return len(self.docs) + len(self.errors) + len(self.dropped) + len(self.trashed)
 
 
 def _setting(settings: Any, name: str, default: Any) -> Any:
@@ -734,6 +735,7 @@ def pull_woocommerce(store: Any, shop_settings: Any, *, transport: httpx2.BaseTr
         saved_refunds, changed_refunds = cursor_unless_reshaped(store, refunds_scope, shaping)
         order_cursor, refund_cursor = _parse_cursor(saved_orders), _parse_cursor(saved_refunds)
         note_reread(store, result, log_source, run_id, [("orders", changed), ("refunds", changed_refunds)])
+    pulled_before = _has_documents(store, shop)  # only documents pulled before can have been trashed since
     done = 0
     total: int | None = None
 
@@ -742,6 +744,8 @@ def pull_woocommerce(store: Any, shop_settings: Any, *, transport: httpx2.BaseTr
         with store.atomic() as con:
             if batch.dropped:
                 _drop_orders(con, shop, batch.dropped, run_id, log_source)
+            if batch.trashed:
+                _drop_orders(con, shop, batch.trashed, run_id, log_source, why="was moved to the trash in the shop")
             write_documents(con, batch.docs, batch.lines)
             for err, level in batch.errors:
                 log_record_error(con, log_source, err, run_id=run_id, level=level)
@@ -814,6 +818,20 @@ def pull_woocommerce(store: Any, shop_settings: Any, *, transport: httpx2.BaseTr
                 batch = _Batch()
         flush(batch, {orders_scope: max_modified})
         result.cursor = max_modified.isoformat(sep=" ") if max_modified else None
+
+        # ---- trashed orders --------------------------------------------------------------------
+        # `any` leaves the trash out (shop-apis.md A4): an order pulled before and trashed since is
+        # only seen with status=trash. Listed from the same cursor; it does not move the cursor.
+        if track and pulled_before:
+            progress(0, None, "trashed orders")
+            trash = {**params, "status": "trash"}
+            batch = _Batch()
+            for page in client.paginate("orders", trash, concurrency=concurrency):
+                result.pages += 1
+                if not isinstance(page, list):
+                    raise WooApiError("WooCommerce answered the trashed order list with something that is not a list")
+                batch.trashed.extend(_id_of(o) for o in page if isinstance(o, dict) and o.get("status") == "trash")
+            flush(batch, {})
 
         # ---- refunds -------------------------------------------------------------------------
         _pull_refunds(client, store, shop, contexts, with_refunds, refund_cursor, lookback, per_page, concurrency,
@@ -951,7 +969,12 @@ def _about_order(error: RecordError, shop: str, order: Any) -> RecordError:
     return error
 
 
-def _drop_orders(con: Any, shop: str, order_ids: list[str], run_id: str, log_source: str) -> None:
+def _has_documents(store: Store, shop: str) -> bool:
+    return bool(store.scalar("SELECT EXISTS (SELECT 1 FROM shop_documents WHERE shop = ? AND source = ?)", [shop, SOURCE]))
+
+
+def _drop_orders(con: Any, shop: str, order_ids: list[str], run_id: str, log_source: str, *,
+                 why: str = "left the booked statuses") -> None:
     """Remove documents of orders that are no longer in a booked status (one info row each)."""
     forget_rejects(con, shop, order_ids)  # nor are the documents of theirs that could not be read
     gone = con.execute(
@@ -967,7 +990,7 @@ def _drop_orders(con: Any, shop: str, order_ids: list[str], run_id: str, log_sou
                 [shop, SOURCE, keys])
     con.execute(f"DELETE FROM shop_documents WHERE {where}", [shop, SOURCE, keys])
     for oid in keys:
-        Store.log_event(con, log_source, f"order {oid}: left the booked statuses; its documents were removed",
+        Store.log_event(con, log_source, f"order {oid}: {why}; its documents were removed",
                         level="info", record_key=f"order {oid}", run_id=run_id)
 
 

@@ -195,6 +195,41 @@ def test_order_leaving_the_booked_statuses_loses_its_documents(shop, store):
     assert store.scalar("SELECT count(*) FROM shop_documents") == 9
 
 
+def test_order_moved_to_the_trash_loses_its_documents(shop, store):
+    """status=any leaves the trash out: a booked order trashed later stayed in the store for good."""
+    app, url, clock = shop
+    pull_woocommerce(store, settings(url), clock=clock)
+    paths = [p for (p,) in store.rows("SELECT path FROM api_calls")]
+    assert not any("status=trash" in p for p in paths)  # nothing pulled yet: no trash to look for
+    assert store.scalar("SELECT count(*) FROM shop_documents WHERE order_id = '107'") == 3
+    cursor = store.get_cursor("shop:woo:orders")
+    clock.advance(3600)
+    app.orders[107].status = "trash"
+    app.touch(107)
+    pull_woocommerce(store, settings(url), clock=clock)
+    assert store.scalar("SELECT count(*) FROM shop_documents WHERE order_id = '107'") == 0
+    assert store.rows("SELECT level, record_key, message FROM sync_log WHERE message LIKE '%trash%'") == [
+        ("info", "order 107", "order 107: was moved to the trash in the shop; its documents were removed")]
+    assert store.scalar("SELECT count(*) FROM shop_documents") == 9
+    trash_call = next(p for (p,) in store.rows("SELECT path FROM api_calls ORDER BY call_id") if "status=trash" in p)
+    assert "modified_after=" in trash_call  # from the same cursor as the order list
+    assert store.get_cursor("shop:woo:orders") == cursor  # which the trashed order does not move
+
+    # trashed without a change the cursor sees: a re-read from the start (pull shop --resync) finds it
+    app.orders[104].status = "trash"
+    pull_woocommerce(store, settings(url), clock=clock)
+    assert store.scalar("SELECT count(*) FROM shop_documents WHERE order_id = '104'") > 0
+    pull_woocommerce(store, settings(url), clock=clock, full=True)
+    assert store.scalar("SELECT count(*) FROM shop_documents WHERE order_id = '104'") == 0
+
+    # without track_status_changes only the booked statuses are listed, as documented
+    app.orders[105].status = "trash"
+    app.touch(105)
+    before = store.scalar("SELECT count(*) FROM api_calls WHERE path LIKE '%status=trash%'")
+    pull_woocommerce(store, settings(url, track_status_changes=False), clock=clock)
+    assert store.scalar("SELECT count(*) FROM api_calls WHERE path LIKE '%status=trash%'") == before
+
+
 def test_malformed_orders_become_record_errors(shop, store):
     app, url, clock = shop
     base = {"status": "completed", "created": "2025-07-20T10:00:00Z",
