@@ -386,7 +386,11 @@ def pull_magento(
                     try:
                         doc, doc_lines, warns = build_document(
                             d, kind, order, shop=shop, home_country=home, timezone=tz, pulled_at=pulled_at)
-                    except RecordError as e:
+                    except Exception as e:  # noqa: BLE001 - bad data must never stop the pull
+                        if not isinstance(e, RecordError):
+                            source_id = _safe_int(d.get("entity_id")) if isinstance(d, dict) else None
+                            e = RecordError(f"{shop}:{kind}:{'?' if source_id is None else source_id}",
+                                            f"unexpected data ({type(e).__name__}: {e})")
                         if isinstance(d, dict):  # name the document it would have been
                             e.about(shop, kind, _safe_int(d.get("entity_id")), d.get("increment_id"), d.get("order_id"))
                         errors.append(e)

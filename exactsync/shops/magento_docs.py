@@ -186,7 +186,10 @@ def build_document(
         booked = booked_item_ids(order_items)
     except RecordError as e:
         raise RecordError(key, e.message, e.detail) from None
-    item_codes, ship_code, ship_pct = _tax_codes(order)
+    try:
+        item_codes, ship_code, ship_pct = _tax_codes(order)
+    except RecordError as e:  # the order's taxes: named by this document
+        raise RecordError(key, e.message, e.detail) from None
 
     # --- lines ----------------------------------------------------------------------------------
     acc = _Acc()

@@ -220,6 +220,27 @@ def test_malformed_records_are_logged_and_the_rest_stored(store):
                        for i in range(1, 6)]
 
 
+def test_order_data_of_an_unexpected_shape_is_a_record_error_not_a_stopped_pull(store):
+    """A string where an address object belongs, an item id that is not a number, a null applied
+    tax: each stopped the whole pull (every later pull at the same record, its page never stored)."""
+    app = create_app(_many_invoices(6))
+    order_of = {i: int(app.invoices[i]["order_id"]) for i in range(1, 7)}
+    app.orders[order_of[1]]["billing_address"] = "n/a"
+    app.orders[order_of[2]].setdefault("extension_attributes", {})["item_applied_taxes"] = [
+        {"type": "product", "item_id": "abc", "applied_taxes": [{"code": "NL-21", "percent": 21}]}]
+    app.orders[order_of[3]].setdefault("extension_attributes", {})["item_applied_taxes"] = [
+        {"type": "shipping", "item_id": None, "applied_taxes": [None]}]
+    app.orders[order_of[4]].setdefault("extension_attributes", {})["item_applied_taxes"] = [
+        {"type": "shipping", "item_id": None, "applied_taxes": [{"code": "NL-21", "percent": "n/a"}]}]
+    result = pull_magento(store, settings("http://m2.test"), transport=app.transport())
+    assert (result.documents, result.errors) == (2, 4)
+    assert store.rows("SELECT doc_key FROM shop_documents ORDER BY doc_key") == [("m2:invoice:5",), ("m2:invoice:6",)]
+    errs = dict(store.rows("SELECT record_key, message FROM sync_log WHERE level = 'error'"))
+    assert set(errs) == {f"m2:invoice:{i}" for i in range(1, 5)}, errs  # each names its document
+    assert "unexpected data" in errs["m2:invoice:1"] and "shipping tax percent" in errs["m2:invoice:4"]
+    assert store.get_cursor("shop:m2:invoices") is not None  # the page was stored: the next pull goes on
+
+
 def test_invalid_vat_number_is_not_reverse_charge(store):
     sc = small()
     sc["orders"] = [o for o in sc["orders"] if o["id"] == 3]
