@@ -282,6 +282,34 @@ class WooClient:
                 yield data
 
 
+    def pages_by_modified(self, path: str, params: dict[str, Any], since: dt.datetime | None) -> Iterator[Any]:
+        """Yield the pages of an ``orderby=modified&order=asc`` list, each asked for from the last
+        ``date_modified_gmt`` read (``modified_after`` = it − 1 s, the overlap read again), so that
+        no change made while listing can make it skip a record. A page whose records all share
+        one second is followed by the next page number of that same window. Sequential."""
+        per_page = int(params.get("per_page", 10))
+        after, page = since, 1
+        while True:
+            query = {k: v for k, v in params.items() if k not in ("modified_after", "page")}
+            query["page"] = page
+            if after is not None:
+                query["modified_after"] = after.strftime("%Y-%m-%dT%H:%M:%S")
+            data, _resp = self.get(path, query)
+            if not isinstance(data, list) or not data:
+                if data:
+                    yield data  # not a list: the caller says so
+                return
+            yield data
+            if len(data) < per_page:
+                return
+            last = max((m for m in map(_gmt_or_none, data) if m is not None), default=None)
+            nxt = last - dt.timedelta(seconds=1) if last is not None else None
+            if nxt is None or (after is not None and nxt <= after):
+                page += 1
+            else:
+                after, page = nxt, 1
+
+
 def _full(url: str, params: dict | None) -> str:
     return str(httpx2.URL(url, params=params or {}))
 
@@ -667,6 +695,9 @@ class _Batch:
     errors: list[tuple[RecordError, str]] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)  # order ids now outside the booked statuses
     trashed: list[str] = field(default_factory=list)  # order ids moved to the shop's trash
+    #: booked orders of the batch → the refund ids their ``refunds[]`` lists (credit notes stored
+    #: before for a refund no longer listed were deleted in the shop)
+    refund_ids: dict[str, set[str]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.docs) + len(self.errors) + len(self.dropped) + len(self.trashed)
@@ -746,6 +777,8 @@ def pull_woocommerce(store: Any, shop_settings: Any, *, transport: httpx2.BaseTr
                 _drop_orders(con, shop, batch.dropped, run_id, log_source)
             if batch.trashed:
                 _drop_orders(con, shop, batch.trashed, run_id, log_source, why="was moved to the trash in the shop")
+            if batch.refund_ids:
+                _drop_deleted_refunds(con, shop, batch.refund_ids, run_id, log_source)
             write_documents(con, batch.docs, batch.lines)
             for err, level in batch.errors:
                 log_record_error(con, log_source, err, run_id=run_id, level=level)
@@ -771,7 +804,7 @@ def pull_woocommerce(store: Any, shop_settings: Any, *, transport: httpx2.BaseTr
         if order_cursor is not None:
             params["modified_after"] = (order_cursor - lookback).strftime("%Y-%m-%dT%H:%M:%S")
         contexts: dict[int, OrderContext] = {}
-        with_refunds: list[int] = []
+        with_refunds: dict[int, set[int]] = {}  # booked orders with refunds → the ids refunds[] lists
         max_modified = order_cursor
         batch = _Batch()
 
@@ -779,43 +812,77 @@ def pull_woocommerce(store: Any, shop_settings: Any, *, transport: httpx2.BaseTr
             nonlocal total
             total = p.total
 
-        for page in client.paginate("orders", params, concurrency=concurrency, on_first=on_first):
-            result.pages += 1
-            if not isinstance(page, list):
-                raise WooApiError("WooCommerce answered the order list with something that is not a list")
-            for order in page:
-                result.records_seen += 1
-                warnings: list[RecordError] = []
-                if isinstance(order, dict) and order.get("status") not in statuses:
-                    batch.dropped.append(_id_of(order))
-                    m = _gmt_or_none(order)
-                    if m is not None and (max_modified is None or m > max_modified):
-                        max_modified = m
-                    continue
-                try:
-                    ctx = order_document(order, shop=shop, home_country=home, tz=tz, base_currency=base_currency,
-                                         rates_table=rates_table, pulled_at=pulled_at, max_lines=max_lines,
-                                         warnings=warnings)
-                except RecordError as e:
-                    batch.errors.append((_about_order(e, shop, order), "error"))
-                except Exception as e:  # noqa: BLE001 - bad data must never stop the pull
-                    batch.errors.append((_about_order(RecordError(f"order {_id_of(order)}", f"unexpected data ({type(e).__name__}: {e})"),
-                                                      shop, order), "error"))
-                else:
-                    batch.docs.append(ctx.doc)
-                    batch.lines.extend(ctx.lines)
-                    batch.errors.extend((w, "warning") for w in warnings)
-                    if order.get("refunds"):
-                        contexts[order["id"]] = ctx
-                        with_refunds.append(order["id"])
-                m = _gmt_or_none(order)
-                if m is not None and (max_modified is None or m > max_modified):
-                    max_modified = m
-            done += len(page)
-            progress(done, total, "orders")
-            if len(batch) >= batch_size:
-                flush(batch, {orders_scope: max_modified})
-                batch = _Batch()
+        #: order id → its date_modified when last read; ids read twice are orders changed while listing
+        read_at: dict[int, dt.datetime | None] = {}
+        moved: dict[int, dt.datetime | None] = {}
+
+        def take(order: Any) -> bool:
+            """One order of a list page into the batch; False when it was read already as it is."""
+            nonlocal max_modified
+            oid = _int_id(order.get("id")) if isinstance(order, dict) else None
+            m = _gmt_or_none(order)
+            if oid is not None:
+                if oid in read_at:
+                    if read_at[oid] == m:
+                        return False  # the same order, unchanged (a re-read's overlap)
+                    moved.setdefault(oid, read_at[oid])
+                read_at[oid] = m
+            result.records_seen += 1
+            warnings: list[RecordError] = []
+            if m is not None and (max_modified is None or m > max_modified):
+                max_modified = m
+            if isinstance(order, dict) and order.get("status") not in statuses:
+                batch.dropped.append(_id_of(order))
+                return True
+            try:
+                ctx = order_document(order, shop=shop, home_country=home, tz=tz, base_currency=base_currency,
+                                     rates_table=rates_table, pulled_at=pulled_at, max_lines=max_lines,
+                                     warnings=warnings)
+            except RecordError as e:
+                batch.errors.append((_about_order(e, shop, order), "error"))
+            except Exception as e:  # noqa: BLE001 - bad data must never stop the pull
+                batch.errors.append((_about_order(RecordError(f"order {_id_of(order)}", f"unexpected data ({type(e).__name__}: {e})"),
+                                                  shop, order), "error"))
+            else:
+                batch.docs.append(ctx.doc)
+                batch.lines.extend(ctx.lines)
+                batch.errors.extend((w, "warning") for w in warnings)
+                listed = _listed_refunds(order)
+                if listed is not None:
+                    batch.refund_ids[str(order["id"])] = {str(r) for r in listed}
+                if listed:
+                    contexts[order["id"]] = ctx
+                    with_refunds[order["id"]] = listed
+            return True
+
+        def read(pages: Iterator[Any], what: str, counted: bool = True) -> None:
+            nonlocal batch, done
+            for page in pages:
+                result.pages += 1
+                if not isinstance(page, list):
+                    raise WooApiError("WooCommerce answered the order list with something that is not a list")
+                done += sum(take(order) for order in page)
+                progress(done, total if counted else None, what)
+                if len(batch) >= batch_size:
+                    flush(batch, {orders_scope: max_modified})
+                    batch = _Batch()
+
+        read(client.paginate("orders", params, concurrency=concurrency, on_first=on_first), "orders")
+        # Pages are numbered over a list sorted by date_modified: an order changed while it is listed
+        # moves to the end and every later order one place up, so one at a page boundary is never
+        # listed (shop-apis.md A10). Seen as an order listed twice, or fewer orders than the first
+        # page counted: the orders from where it happened are listed again from the last
+        # date_modified read (keyset paging, which no change can make skip an order).
+        short = total is not None and len(read_at) + len(moved) < total
+        if moved or short:
+            since = min((t for t in moved.values() if t is not None), default=None) if moved and not short else None
+            restart = since - dt.timedelta(seconds=1) if since is not None else (
+                order_cursor - lookback if order_cursor is not None else None)
+            with store.atomic() as con:
+                Store.log_event(con, log_source, f"{len(moved)} order(s) changed while the orders were listed; orders "
+                                f"listed again from {f'{restart:%Y-%m-%d %H:%M:%S} UTC' if restart else 'the start'} "
+                                "so that none is skipped", level="info", run_id=run_id)
+            read(client.pages_by_modified("orders", params, restart), "orders (listed again)", counted=False)
         flush(batch, {orders_scope: max_modified})
         result.cursor = max_modified.isoformat(sep=" ") if max_modified else None
 
@@ -902,6 +969,8 @@ def _pull_refunds(client, store, shop, contexts, with_refunds, refund_cursor, lo
         for oid in with_refunds:
             for page in client.paginate(f"orders/{oid}/refunds", {"per_page": 100}):
                 refunds.extend((oid, r) for r in page or [] if isinstance(r, dict))
+    else:
+        _refunds_not_listed(client, store, shop, with_refunds, refunds, result)
     missing = sorted({oid for oid, _ in refunds if oid > 0 and oid not in contexts})
     skipped_parents: set[int] = set()
     for i in range(0, len(missing), 100):
@@ -954,6 +1023,55 @@ def _pull_refunds(client, store, shop, contexts, with_refunds, refund_cursor, lo
             batch.lines.extend(lines)
     flush(batch, {refunds_scope: max_created})
     progress(len(refunds), len(refunds), "refunds")
+
+
+def _listed_refunds(order: dict) -> set[int] | None:
+    """The refund ids of an order's ``refunds[]`` (``{id, reason, total}``, shop-apis.md A4); None
+    when the order does not carry the list."""
+    refunds = order.get("refunds")
+    if not isinstance(refunds, list):
+        return None
+    return {r["id"] for r in refunds if isinstance(r, dict) and _int_id(r.get("id")) is not None}
+
+
+def _refunds_not_listed(client: WooClient, store: Store, shop: str, with_refunds: dict[int, set[int]],
+                        refunds: list[tuple[int, dict]], result: PullResult) -> None:
+    """Add to ``refunds`` those that an order of this pull lists but that neither ``/refunds`` (from
+    its cursor) nor the store has: a refund made while its order was in another status, or when the
+    order could not be read, is older than the refund cursor and would never arrive otherwise."""
+    if not with_refunds:
+        return
+    seen = {r.get("id") for _oid, r in refunds}
+    wanted = {oid: ids - seen for oid, ids in with_refunds.items() if ids - seen}
+    if not wanted:
+        return
+    stored = {int(sid) for (sid,) in store.rows(
+        "SELECT source_id FROM shop_documents WHERE shop = ? AND source = ? AND kind = 'credit_note' "
+        "AND order_id IN (SELECT unnest(?::VARCHAR[]))", [shop, SOURCE, [str(o) for o in wanted]]) if sid.isdigit()}
+    for oid, ids in sorted(wanted.items()):
+        if not ids - stored:
+            continue
+        for page in client.paginate(f"orders/{oid}/refunds", {"per_page": 100}):
+            result.pages += 1
+            refunds.extend((oid, r) for r in page or [] if isinstance(r, dict) and r.get("id") in ids - stored)
+
+
+def _drop_deleted_refunds(con: Any, shop: str, refund_ids: dict[str, set[str]], run_id: str, log_source: str) -> None:
+    """Remove the credit notes, stored by earlier pulls, of refunds that their order (read just now)
+    no longer lists: the refund was deleted in the shop (one info row each)."""
+    stored = con.execute(
+        "SELECT doc_key, source_id, order_id FROM shop_documents WHERE shop = ? AND source = ? AND kind = 'credit_note' "
+        "AND order_id IN (SELECT unnest(?::VARCHAR[]))", [shop, SOURCE, list(refund_ids)]).fetchall()
+    gone = [(key, rid, oid) for key, rid, oid in stored if rid not in refund_ids.get(oid, set())]
+    if not gone:
+        return
+    keys = [key for key, _rid, _oid in gone]
+    keep_runs_for_removed_documents(con, keys)  # saved runs keep what they showed of them
+    con.execute("DELETE FROM shop_vat_lines WHERE doc_key IN (SELECT unnest(?::VARCHAR[]))", [keys])
+    con.execute("DELETE FROM shop_documents WHERE doc_key IN (SELECT unnest(?::VARCHAR[]))", [keys])
+    for key, rid, oid in gone:
+        Store.log_event(con, log_source, f"refund {rid} of order {oid} is no longer in the shop; its credit note "
+                        "was removed", level="info", record_key=f"refund {rid} (order {oid})", run_id=run_id)
 
 
 def _int_id(value: Any) -> int | None:

@@ -130,6 +130,42 @@ def test_pagination_cost_is_one_list_call_per_hundred_orders(store):
     assert (250, 250, "orders") in seen
 
 
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_an_order_changed_while_the_orders_are_listed_skips_none(store, concurrency):
+    """Pages are numbered over a list sorted by date_modified (A10): an order edited after page 1 was
+    read moves to the end, the rest one place up, and the order at the page boundary was never read
+    (the cursor then went past it: lost until a re-read from the start)."""
+    sc = generate_scenario(250, seed=5, refund_share=0.0)
+    for o in sc["orders"]:
+        o["status"] = "completed"
+    app = create_app(sc)
+    ids = sorted(app.orders)
+    first_page = sorted(ids, key=lambda i: (app.orders[i].modified, i))[:100]
+    inner = app.transport()
+
+    class EditAfterPageOne(httpx2.BaseTransport):
+        edited = False
+
+        def handle_request(self, request):
+            response = inner.handle_request(request)
+            q = parse_qs(request.url.query.decode())
+            if request.url.path.endswith("/orders") and q.get("page") == ["1"] and not self.edited:
+                self.edited = True
+                app.touch(first_page[5])  # customer service edits an order already read
+            return response
+
+    s = settings("http://localhost", ck=sc["keys"][0]["consumer_key"], cs=sc["keys"][0]["consumer_secret"],
+                 concurrency=concurrency)
+    result = pull_woocommerce(store, s, transport=EditAfterPageOne())
+    assert store.scalar("SELECT count(*) FROM shop_documents WHERE kind = 'invoice'") == 250
+    assert result.errors == 0
+    (msg,) = store.rows("SELECT message FROM sync_log WHERE message LIKE '%changed while the orders were listed%'")
+    assert msg[0].startswith("1 order(s) changed while the orders were listed; orders listed again from ")
+    again = [p for (p,) in store.rows("SELECT path FROM api_calls WHERE path LIKE '/wp-json/wc/v3/orders?%' "
+                                      "ORDER BY call_id")][3:]
+    assert again and all("modified_after=" in p for p in again)  # from where it happened, not the start
+
+
 def test_auth_failures_carry_the_shop_error(shop, store):
     app, url, clock = shop
     # OAuth1 over http with a wrong secret: the shop's own message comes through
@@ -228,6 +264,65 @@ def test_order_moved_to_the_trash_loses_its_documents(shop, store):
     before = store.scalar("SELECT count(*) FROM api_calls WHERE path LIKE '%status=trash%'")
     pull_woocommerce(store, settings(url, track_status_changes=False), clock=clock)
     assert store.scalar("SELECT count(*) FROM api_calls WHERE path LIKE '%status=trash%'") == before
+
+
+_ORDER = {"status": "completed", "created": "2025-07-20T10:00:00Z",
+          "billing": {"first_name": "A", "last_name": "B", "country": "NL"}, "shipping": {"country": "NL"},
+          "items": [{"name": "X", "qty": 1, "price": "100.00", "tax_rate": 1}]}
+
+
+def test_a_refund_older_than_the_refund_cursor_arrives_with_its_order(shop, store):
+    """A refund made while its order was not in a booked status (or could not be read) is older than
+    the refund cursor by the time the order is booked: /refunds never lists it again, and only the
+    order's refunds[] says it exists. It was lost for good (until a re-read from the start)."""
+    app, url, clock = shop
+    app.add_order({**copy.deepcopy(_ORDER), "id": 501, "status": "processing"})
+    booked = settings(url, statuses=["completed", "refunded"])
+    pull_woocommerce(store, booked, clock=clock)
+    clock.advance(3600)
+    rid = app.add_refund(501, amount="20.00", reason="before shipping")
+    pull_woocommerce(store, booked, clock=clock)  # listed by /refunds, but its order is not booked yet
+    clock.advance(3 * 86400)
+    app.add_refund(104, amount="1.00")  # a later refund moves the refund cursor past the look-back
+    pull_woocommerce(store, booked, clock=clock)
+    assert store.get_cursor("shop:woo:refunds") > (NOW + dt.timedelta(days=2)).strftime("%Y-%m-%d")
+    clock.advance(3600)
+    app.orders[501].status = "completed"
+    app.touch(501)
+    pull_woocommerce(store, booked, clock=clock)
+    assert store.rows("SELECT kind, gross FROM shop_documents WHERE order_id = '501' ORDER BY kind") == [
+        ("credit_note", D("-20.00")), ("invoice", D("121.00"))]
+    assert store.scalar("SELECT count(*) FROM api_calls WHERE path LIKE '/wp-json/wc/v3/orders/501/refunds%'") == 1
+    assert store.scalar("SELECT doc_key FROM shop_documents WHERE kind = 'credit_note' AND order_id = '501'") == \
+        f"woo:credit_note:{rid}"
+    calls = store.scalar("SELECT count(*) FROM api_calls")
+    pull_woocommerce(store, booked, clock=clock)  # stored now: not read from its order again
+    assert store.scalar("SELECT count(*) FROM api_calls WHERE path LIKE '/wp-json/wc/v3/orders/501/refunds%'") == 1
+    assert store.scalar("SELECT count(*) FROM api_calls") > calls
+
+
+def test_a_refund_deleted_in_the_shop_loses_its_credit_note(shop, store):
+    """DELETE /orders/{id}/refunds/{rid}?force=true (A6): the credit note kept lowering revenue and
+    VAT, even after a re-read from the start."""
+    app, url, clock = shop
+    app.add_order({**copy.deepcopy(_ORDER), "id": 801})
+    clock.advance(3600)
+    keep = app.add_refund(801, amount="10.00")
+    wrong = app.add_refund(801, amount="50.00")
+    pull_woocommerce(store, settings(url), clock=clock)
+    assert store.scalar("SELECT count(*) FROM shop_documents WHERE kind = 'credit_note' AND order_id = '801'") == 2
+    clock.advance(3600)
+    app.delete_refund(801, wrong)
+    pull_woocommerce(store, settings(url), clock=clock)
+    assert store.rows("SELECT doc_key, gross FROM shop_documents WHERE order_id = '801' ORDER BY doc_key") == [
+        (f"woo:credit_note:{keep}", D("-10.00")), ("woo:invoice:801", D("121.00"))]
+    assert store.rows("SELECT count(*) FROM shop_vat_lines WHERE doc_key = ?", [f"woo:credit_note:{wrong}"]) == [(0,)]
+    assert store.rows("SELECT level, record_key, message FROM sync_log WHERE message LIKE '%no longer in the shop%'") == [
+        ("info", f"refund {wrong} (order 801)",
+         f"refund {wrong} of order 801 is no longer in the shop; its credit note was removed")]
+    others = store.scalar("SELECT count(*) FROM shop_documents WHERE kind = 'credit_note'")
+    pull_woocommerce(store, settings(url), clock=clock, full=True)  # a re-read keeps every listed refund
+    assert store.scalar("SELECT count(*) FROM shop_documents WHERE kind = 'credit_note'") == others
 
 
 def test_malformed_orders_become_record_errors(shop, store):

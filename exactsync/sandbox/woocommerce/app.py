@@ -150,6 +150,18 @@ class WooCommerceApp(SandboxApp):
             self._attach_refund(order, Refund(id=rid, order_id=order_id, created=when, author=author), bump)
             return rid
 
+    def delete_refund(self, order_id: int, refund_id: int) -> None:
+        """Remove a refund for good, as ``DELETE /orders/{id}/refunds/{refund_id}?force=true`` does
+        (shop-apis.md A6; that route is not served: the reference gives no response shape). The order
+        no longer lists it and its date_modified moves (deleting a refund saves the order)."""
+        with self.lock:
+            order = self.orders[order_id]
+            order.refunds = [r for r in order.refunds if r.id != refund_id]
+            self.refunds.pop(refund_id, None)
+            order.invalidate()
+            order.modified = max(self._now(), order.modified)
+            self._reindex(order)
+
     def touch(self, order_id: int, when: dt.datetime | None = None) -> None:
         with self.lock:
             order = self.orders[order_id]
