@@ -13,7 +13,9 @@ The never-twice protocol (docs/push.md):
    up again before any new POST. 400/403/404 are functional errors: ``Error`` at once, with
    Exact's message (they burn the hourly error budget; never hammered).
 5. A crash or ``kill -9`` leaves jobs ``Queued``; the next run takes over those whose claimant
-   process is gone and starts them with step 2, so a POST that did land is found, not repeated.
+   process (or, in this process, whose run) is gone and starts them with step 2, so a POST that did
+   land is found, not repeated. Before each POST the run checks that the claim is still its own. A
+   run that stops or fails releases what it claimed and did not finish.
 
 A 429 or an expired access token never reaches this module as a failure: the client waits for the
 minute to roll over, or refreshes the token, and sends again (both mean "not processed").
@@ -26,6 +28,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -37,7 +40,7 @@ import polars as pl
 from exactsync.clock import SYSTEM_CLOCK, Clock, utcnow
 from exactsync.errors import EXIT_AUTH, EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, ExactsyncError
 from exactsync.exact.client import ExactApiError, ExactClient
-from exactsync.exact.oauth import ReauthorizationNeeded
+from exactsync.exact.oauth import ReauthorizationNeeded, TokenError
 from exactsync.exact.ratelimit import DailyLimitReached
 from exactsync.push.payload import canonical_json, find_existing
 from exactsync.push.plan import LOOKUP_BATCH, NEW_DEBTOR, Plan, debtor_keys
@@ -249,6 +252,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
+#: the claims (host:pid:run) of the push runs going on in this process: the dashboard runs pushes
+#: in its own process, so a claim of this pid is stale only when its run has ended
+_LIVE_RUNS: set[str] = set()
+_LIVE_LOCK = threading.Lock()
+
+
 def _claim_is_stale(claimed_by: str | None, queued_at: dt.datetime | None, now: dt.datetime, me: str) -> bool:
     if not claimed_by:
         return True
@@ -258,8 +267,30 @@ def _claim_is_stale(claimed_by: str | None, queued_at: dt.datetime | None, now: 
         return True
     if host == socket.gethostname() and pid_text.isdigit():
         pid = int(pid_text)
-        return pid == os.getpid() or not _alive(pid)
+        if pid == os.getpid():
+            with _LIVE_LOCK:
+                return claimed_by not in _LIVE_RUNS
+        return not _alive(pid)
     return queued_at is None or (now - queued_at).total_seconds() > CLAIM_LEASE
+
+
+def _still_mine(store: Store, job: dict, me: str) -> bool:
+    """Right before a POST: the job is still Queued under this run's claim (no other run took it
+    over, say after its lease ran out on another host)."""
+    rows = store.rows("SELECT status, claimed_by FROM push_jobs WHERE job_id = ?", [job["job_id"]])
+    return bool(rows) and rows[0][0] == "Queued" and rows[0][1] == me
+
+
+def _release(store: Store, me: str, clock: Clock) -> int:
+    """The jobs this run claimed and did not finish (it stopped, or failed): back to Pending, or to
+    Error when they carry an error, so that a retry in this same process takes them (a look-up first,
+    as always). Returns how many."""
+    now = _now(clock)
+    with store.atomic() as con:
+        n = con.execute("UPDATE push_jobs SET status = CASE WHEN last_error IS NULL THEN 'Pending' ELSE 'Error' END, "
+                        "claimed_by = NULL, updated_at = ? WHERE claimed_by = ? AND status = 'Queued'",
+                        [now, me]).fetchall()[0][0]
+    return int(n)
 
 
 def _claim(store: Store, job_ids: list[str], me: str, clock: Clock) -> list[dict]:
@@ -359,6 +390,8 @@ def execute_jobs(store: Store, settings: Any, job_ids: Sequence[str], *, client:
     started = clock.monotonic()
     calls_before = sum(client.calls.values())
     runner = _Runner(store, client, clock, run_id, me, outcome, progress, max_attempts, started)
+    with _LIVE_LOCK:
+        _LIVE_RUNS.add(me)
     try:
         for division in sorted({j["division"] for j in rows}):
             todo = [j for j in rows if j["division"] == division]
@@ -374,9 +407,14 @@ def execute_jobs(store: Store, settings: Any, job_ids: Sequence[str], *, client:
         outcome.stopped = str(e)
     except ExactApiError as e:
         # a look-up that failed even after the client's retries: Exact is not answering. The
-        # claimed jobs stay Queued and are resumed (look-up first) by the next run or retry.
+        # claimed jobs are resumed (look-up first) by the next run or retry.
         outcome.stopped = f"Exact is not answering look-ups, stopped: {e}"
+    except TokenError as e:  # the token endpoint failed: nothing more can be sent now
+        outcome.stopped = str(e)
     finally:
+        _release(store, me, clock)
+        with _LIVE_LOCK:
+            _LIVE_RUNS.discard(me)
         outcome.calls = sum(client.calls.values()) - calls_before
         outcome.seconds = round(clock.monotonic() - started, 3)
         if own:
@@ -452,6 +490,9 @@ class _Runner:
                 _mark_error(self.store, job, f"gave up after {tries} attempt(s) in this run: {job.get('_last')}",
                             attempts=attempts, clock=self.clock, run_id=self.run_id)
                 self._report(job, "failed")
+                return
+            if not _still_mine(self.store, job, self.me):
+                self._report(job, "taken over")  # another run has it now (and looks it up first)
                 return
             tries += 1
             attempts += 1

@@ -243,13 +243,98 @@ def test_lookups_exact_never_answers_stop_the_run_cleanly_and_are_resumed(make_e
         out = execute_plan(env.store, env.settings, _plan(env, docs), client=client)
     assert (out.synced, out.not_done, out.exit_code) == (0, 2, 1)
     assert "not answering" in out.stopped
-    assert set(list_jobs(env.store)["status"].to_list()) == {"Queued"}  # claimed, never posted
+    # claimed, never posted, and released when the run stopped: a retry in this same process (the
+    # dashboard's) takes them, look-up first
+    assert set(list_jobs(env.store)["status"].to_list()) == {"Pending"}
+    assert env.store.rows("SELECT DISTINCT claimed_by FROM push_jobs") == [(None,)]
     assert not [c for c in env.app.calls(DIV) if c["method"] == "POST"]
     env.app.set_faults(error_5xx=0.0)
     with env.client() as client:
         out = retry_jobs(env.store, env.settings, client=client)
     assert (out.synced, out.exit_code) == (2, 0)
     assert all(len(env.entries(f"WC-{6600 + i}")) == 1 for i in range(2))
+
+
+def test_two_pushes_in_one_process_post_each_entry_once(make_env):
+    """The dashboard runs pushes in its own process: a claim by this pid counted as stale, so a
+    second run (another tab) took over the first one's live claims and both posted every entry."""
+    import threading
+
+    env = make_env()
+    docs = [make_doc(6900 + i) for i in range(8)]
+    env.add_docs(docs)
+    plans = [_plan(env, docs), _plan(env, docs)]
+    env.app.set_faults(latency_ms=40)
+    outcomes, start = [], threading.Barrier(2)
+
+    def push(plan):
+        start.wait()
+        with env.client() as client:
+            outcomes.append(execute_plan(env.store, env.settings, plan, client=client))
+
+    threads = [threading.Thread(target=push, args=(p,)) for p in plans]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(len(env.entries(f"WC-{6900 + i}")) == 1 for i in range(8)), [
+        len(env.entries(f"WC-{6900 + i}")) for i in range(8)]
+    assert sum(o.posted for o in outcomes) == 8
+    assert set(list_jobs(env.store)["status"].to_list()) == {"Synced"}
+
+
+def test_a_live_claim_of_this_process_is_left_alone_and_a_finished_ones_taken_over(make_env):
+    from exactsync.push import execute as ex
+
+    env = make_env()
+    docs = [make_doc(6950)]
+    env.add_docs(docs)
+    ids = ex.save_plan(env.store, _plan(env, docs))
+    other = f"{socket.gethostname()}:{os.getpid()}:otherrun"
+    env.store.execute("UPDATE push_jobs SET status = 'Queued', claimed_by = ?, queued_at = now() WHERE job_id = ?",
+                      [other, ids[0]])
+    ex._LIVE_RUNS.add(other)  # a run going on in this process (another dashboard session)
+    try:
+        with env.client() as client:
+            out = retry_jobs(env.store, env.settings, client=client)
+        assert (out.posted, out.not_done) == (0, 1) and env.entries("WC-6950") == []
+    finally:
+        ex._LIVE_RUNS.discard(other)
+    with env.client() as client:  # that run has ended without finishing it: taken over, looked up, posted
+        out = retry_jobs(env.store, env.settings, client=client)
+    assert (out.posted, out.synced) == (1, 1) and len(env.entries("WC-6950")) == 1
+
+
+def test_a_token_failure_mid_push_releases_the_claims_and_logs_the_run(make_env):
+    """A failing token endpoint escaped as an exception: no run summary, and the jobs stayed Queued
+    under a live process, which a retry in the same process then skipped for good."""
+    from exactsync.exact.oauth import TokenError
+
+    env = make_env()
+    docs = [make_doc(6960 + i) for i in range(3)]
+    env.add_docs(docs)
+    with env.client() as client:
+        real_post = client.post
+        calls = {"n": 0}
+
+        def post(*a, **kw):
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise TokenError("Exact's token endpoint answered HTTP 502 (Bad Gateway); try again later")
+            return real_post(*a, **kw)
+
+        client.post = post
+        out = execute_plan(env.store, env.settings, _plan(env, docs), client=client)
+    assert out.synced == 1 and out.not_done == 2 and "502" in out.stopped
+    jobs = list_jobs(env.store).to_dicts()
+    assert sorted(j["status"] for j in jobs) == ["Pending", "Pending", "Synced"]
+    assert env.store.rows("SELECT DISTINCT claimed_by FROM push_jobs") == [(None,)]
+    (summary,) = env.store.rows("SELECT message FROM sync_log WHERE source = 'push' AND message LIKE 'push run %'")
+    assert "stopped: Exact's token endpoint answered HTTP 502" in summary[0]
+    with env.client() as client:
+        again = retry_jobs(env.store, env.settings, client=client)
+    assert (again.synced, again.exit_code) == (2, 0)
+    assert all(len(env.entries(f"WC-{6960 + i}")) == 1 for i in range(3))
 
 
 def test_a_processed_entry_is_corrected_by_reversal_never_edited_and_reconciles_as_matched(make_env):
