@@ -53,8 +53,11 @@ class ExactApiError(ExactsyncError):
     """Exact answered with an error: ``status``, Exact's ``message`` and the ``Reason`` header."""
 
     def __init__(self, status: int | None, message: str, reason: str | None = None, *, method: str = "",
-                 path: str = "") -> None:
+                 path: str = "", sent: bool = True) -> None:
         self.status = status
+        #: False when no answer came because the request never left (the connection was not made):
+        #: then it was certainly not processed
+        self.sent = sent
         self.message = redact(message)
         self.reason = redact(reason) if reason else None
         self.method = method
@@ -276,13 +279,16 @@ class ExactClient:
             status: int | None = None
             error: str | None = None
             response: httpx2.Response | None = None
+            sent = True
             try:
                 response = self.http.request(method, url, params=params, headers=headers, content=content)
                 status = response.status_code
             except httpx2.TimeoutException as e:
                 error = f"timeout ({type(e).__name__})"
+                sent = not isinstance(e, httpx2.ConnectTimeout)
             except httpx2.TransportError as e:
                 error = f"transport error ({type(e).__name__})"
+                sent = not isinstance(e, httpx2.ConnectError)
             sent_url = str(response.request.url) if response is not None else _with_params(url, params)
             self.calls[division] = self.calls.get(division, 0) + 1
             if response is not None:
@@ -297,7 +303,7 @@ class ExactClient:
                     attempt += 1
                     continue
                 tries = f" after {attempt + 1} attempts" if attempt else ""
-                raise ExactApiError(None, f"{_NO_ANSWER}{error}{tries}", method=method, path=sent_url)
+                raise ExactApiError(None, f"{_NO_ANSWER}{error}{tries}", method=method, path=sent_url, sent=sent)
             if status == 429:
                 got_429 += 1
                 if got_429 > self.max_429:

@@ -136,6 +136,7 @@ def pull_exact(
     result = PullResult(division=division, run_id=uuid.uuid4().hex[:12])
     calls_before = client.calls.get(division, 0)
     started = clock.monotonic()
+    began_at = clock.now().replace(tzinfo=None)
     progress = on_progress or (lambda done, total, msg: None)
     try:
         now = clock.time()
@@ -163,6 +164,8 @@ def pull_exact(
             with store.atomic() as con:
                 result.rederived = derive.derive_all(con, division)
                 result.rederived_all = True
+        with store.atomic() as con:
+            _note_removed_pushes(con, division, began_at, result.run_id)
         result.complete = True
     except DailyLimitReached as e:
         result.stopped = str(e)
@@ -189,6 +192,20 @@ def pull_exact(
             level=level, run_id=result.run_id, record_key=scope,
         )
     return result
+
+
+def _note_removed_pushes(con: Any, division: int, began_at: dt.datetime, run_id: str) -> None:
+    """Entries exactsync pushed before this pull began that the pull no longer has were removed in
+    Exact: their push jobs get ``removed_at`` (the planner pushes such a document again, as a new
+    job; the push looks the reference up first, as always), with an info row each."""
+    rows = con.execute(
+        "UPDATE push_jobs SET removed_at = ? WHERE division = ? AND status = 'Synced' AND removed_at IS NULL "
+        "AND exact_entry_id IS NOT NULL AND synced_at < ? AND lower(exact_entry_id) NOT IN "
+        "(SELECT lower(entry_id) FROM exact_entries WHERE division = ?) RETURNING job_id, your_ref, exact_entry_number",
+        [began_at, division, began_at, division]).fetchall()
+    for job_id, ref, number in rows:
+        Store.log_event(con, LOG_SOURCE, f"entry {number} ({ref}), pushed by exactsync, is no longer in Exact: "
+                        "a push plans the document again", level="info", record_key=job_id, run_id=run_id)
 
 
 # --------------------------------------------------------------------------- transaction lines

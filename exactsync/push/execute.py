@@ -9,9 +9,12 @@ The never-twice protocol (docs/push.md):
    entry for a create, ``Reversal of entry N`` / ``Correction of entry N`` for a correction) is
    marked ``Synced`` with that entry, and nothing is posted.
 3. **POST** only when absent; record ``EntryID``/``EntryNumber`` → ``Synced``.
-4. A timeout, a dropped answer or a 5xx leaves the outcome unknown: the job's reference is looked
-   up again before any new POST. 400/403/404 are functional errors: ``Error`` at once, with
-   Exact's message (they burn the hourly error budget; never hammered).
+4. A POST sent without an answer (timeout, dropped answer, 502/504) leaves the outcome unknown:
+   ``unknown_at`` is committed, the reference looked up over a minute, and the job is not posted
+   again until :data:`UNKNOWN_WAIT` after it. A refused connection or a 500/503 is looked up, then
+   posted again. 400/403/404 are functional errors: ``Error`` at once, with Exact's message (they
+   burn the hourly error budget; never hammered). After each batch one look-up verifies the posted
+   entries (``verified_at``).
 5. A crash or ``kill -9`` leaves jobs ``Queued``; the next run takes over those whose claimant
    process (or, in this process, whose run) is gone and starts them with step 2, so a POST that did
    land is found, not repeated. Before each POST the run checks that the claim is still its own. A
@@ -42,7 +45,7 @@ from exactsync.errors import EXIT_AUTH, EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, EXI
 from exactsync.exact.client import ExactApiError, ExactClient
 from exactsync.exact.oauth import ReauthorizationNeeded, TokenError
 from exactsync.exact.ratelimit import DailyLimitReached
-from exactsync.push.payload import canonical_json, find_existing
+from exactsync.push.payload import canonical_json, find_existing, live_entries
 from exactsync.push.plan import LOOKUP_BATCH, NEW_DEBTOR, Plan, debtor_keys
 from exactsync.reference import normalize_reference
 from exactsync.store import Store
@@ -69,6 +72,11 @@ _FUNCTIONAL = {400, 403, 404, 405}
 _MAX_FILTER_CHARS = 4000  # stays well inside the 6,000-character URL limit once encoded
 #: a Queued job claimed on another host is taken over after this many seconds
 CLAIM_LEASE = 15 * 60
+#: after a POST that got no answer (sent, outcome unknown): look-ups this many seconds apart…
+UNKNOWN_LOOKUPS = (2.0, 8.0, 20.0, 30.0)
+#: …and, when the entry has not appeared, no new POST of the job until this long after it (Exact may
+#: still commit a request whose answer was lost)
+UNKNOWN_WAIT = 10 * 60
 
 Progress = Callable[[int, int | None, str], None]
 
@@ -90,6 +98,8 @@ class PushOutcome:
     seconds: float = 0.0
     stopped: str | None = None
     reauth: bool = False
+    #: posted, but the look-up after the POST did not show the entry under its YourRef
+    unverified: int = 0
     job_ids: list[str] = field(default_factory=list)
     error_messages: dict[str, str] = field(default_factory=dict)
 
@@ -97,7 +107,7 @@ class PushOutcome:
     def exit_code(self) -> int:
         if self.reauth:
             return EXIT_AUTH
-        if self.total == 0 or (self.errors == 0 and self.not_done == 0):
+        if self.total == 0 or (self.errors == 0 and self.not_done == 0 and self.unverified == 0):
             return EXIT_OK
         if self.synced == 0:
             return EXIT_FAILURE
@@ -315,9 +325,9 @@ def _mark_synced(store: Store, job: dict, entry: dict, *, found: bool, attempts:
     with store.atomic() as con:
         con.execute("""UPDATE push_jobs SET status = 'Synced', exact_entry_id = ?, exact_entry_number = ?,
                          found_existing = ?, attempts = ?, last_error = NULL, claimed_by = NULL, synced_at = ?,
-                         updated_at = ? WHERE job_id = ?""",
+                         updated_at = ?, verified_at = CASE WHEN ? THEN ? END WHERE job_id = ?""",
                     [entry.get("EntryID"), int(number) if number is not None else None, found, attempts, now, now,
-                     job["job_id"]])
+                     found, now, job["job_id"]])
         if found:
             Store.log_event(con, LOG_SOURCE, f"{job['kind']} {job['your_ref']}: already in Exact as entry {number}; "
                             f"not posted again", level="info", record_key=job["job_id"], run_id=run_id)
@@ -330,6 +340,13 @@ def _mark_error(store: Store, job: dict, message: str, *, attempts: int, clock: 
                     "updated_at = ? WHERE job_id = ?", [message[:2000], attempts, now, job["job_id"]])
         Store.log_event(con, LOG_SOURCE, f"{job['kind']} {job['your_ref']} failed: {message}", level="error",
                         record_key=job["job_id"], run_id=run_id)
+
+
+def _note_unknown(store: Store, job: dict, at: dt.datetime) -> None:
+    """Commit, before anything else, that a POST of ``job`` went unanswered at ``at``."""
+    with store.atomic() as con:
+        con.execute("UPDATE push_jobs SET unknown_at = ? WHERE job_id = ?", [at, job["job_id"]])
+    job["unknown_at"] = at
 
 
 def _note_attempt(store: Store, job: dict, attempts: int, message: str, clock: Clock) -> None:
@@ -456,14 +473,50 @@ class _Runner:
         if not jobs:
             return
         existing = lookup_references(self.client, division, [j["your_ref"] for j in jobs])
-        for job in jobs:
-            self.run_job(division, job, existing)
+        self.posted_now: list[tuple[dict, dict]] = []
+        try:
+            for job in jobs:
+                self.run_job(division, job, existing)
+        finally:
+            self.verify(division, self.posted_now)
+
+    def verify(self, division: int, posted: list[tuple[dict, dict]]) -> None:
+        """After the batch's POSTs: one look-up of their references, which must show each entry
+        under its YourRef (what every later run looks for before posting). Each is stamped
+        ``verified_at``; one that does not show is a warning, and the run a partial success."""
+        if not posted:
+            return
+        try:
+            seen = lookup_references(self.client, division, [j["your_ref"] for j, _e in posted])
+        except ExactApiError as e:
+            with self.store.atomic() as con:
+                Store.log_event(con, LOG_SOURCE, f"{len(posted)} posted entr(y/ies) not verified: the look-up after "
+                                f"the POSTs failed ({e}); the next run looks them up before posting",
+                                level="warning", run_id=self.run_id)
+            self.outcome.unverified += len(posted)
+            return
+        now = _now(self.clock)
+        for job, entry in posted:
+            ids = {str(e.get("EntryID") or "").lower() for e in seen.get(normalize_reference(job["your_ref"]), [])}
+            with self.store.atomic() as con:
+                if str(entry.get("EntryID") or "").lower() in ids:
+                    con.execute("UPDATE push_jobs SET verified_at = ? WHERE job_id = ?", [now, job["job_id"]])
+                    continue
+                self.outcome.unverified += 1
+                Store.log_event(con, LOG_SOURCE, f"{job['kind']} {job['your_ref']}: posted as entry "
+                                f"{entry.get('EntryNumber')}, but a look-up right after does not show it under "
+                                f"YourRef {job['your_ref']}; check the entry in Exact before pushing it again",
+                                level="warning", record_key=job["job_id"], run_id=self.run_id)
 
     def run_job(self, division: int, job: dict, existing: dict[str, list[dict]]) -> None:
         key = normalize_reference(job["your_ref"])
         attempts = int(job["attempts"] or 0)
+        # a rebook's own pair (the entry it corrects and its reversal) is no booking of the document
+        mine = {str(job.get("reverses_entry_id") or "").lower()}
         if job["kind"] == "rebook" and job["pair_job_id"]:
             pair = _jobs(self.store, [job["pair_job_id"]])
+            if pair:
+                mine.add(str(pair[0].get("exact_entry_id") or "").lower())
             if pair and pair[0]["status"] != "Synced":
                 _mark_error(self.store, job, f"not posted: its reversal (job {job['pair_job_id']}) is not synced",
                             attempts=attempts, clock=self.clock, run_id=self.run_id)
@@ -486,6 +539,26 @@ class _Runner:
                 self.outcome.found_existing += 1
                 self._report(job, "found")
                 return
+            live = [e for e in live_entries(existing.get(key, [])) if str(e.get("EntryID") or "").lower() not in mine]
+            if job["kind"] == "rebook" and live:
+                # the document is booked again since the correction was planned (an entry pushed as
+                # missing after the reversal, a reversal of one of several entries still to come, or
+                # a correction whose Description was edited): a rebook now would book it twice
+                numbers = ", ".join(str(e.get("EntryNumber")) for e in live)
+                _mark_error(self.store, job, f"not posted: Exact holds live entry {numbers} for {job['your_ref']}; "
+                            "reconcile again to see what is left to correct", attempts=attempts, clock=self.clock,
+                            run_id=self.run_id)
+                self._report(job, "failed")
+                return
+            if tries == 0 and job.get("unknown_at") is not None:
+                until = job["unknown_at"] + dt.timedelta(seconds=UNKNOWN_WAIT)
+                if _now(self.clock) < until:
+                    _mark_error(self.store, job, f"not posted again yet: a POST at {job['unknown_at']:%Y-%m-%d %H:%M:%S} "
+                                f"UTC got no answer and Exact may still book it; no entry with YourRef {job['your_ref']} "
+                                f"so far. A retry from {until:%H:%M} UTC posts it if none has appeared",
+                                attempts=attempts, clock=self.clock, run_id=self.run_id)
+                    self._report(job, "waiting")
+                    return
             if tries >= self.max_attempts:
                 _mark_error(self.store, job, f"gave up after {tries} attempt(s) in this run: {job.get('_last')}",
                             attempts=attempts, clock=self.clock, run_id=self.run_id)
@@ -519,6 +592,21 @@ class _Runner:
                         self._report(job, "failed")
                         return
                     continue
+                if (e.status is None and e.sent) or e.status in (502, 504):
+                    # Sent, and no answer (or a gateway's): Exact may have booked it, or may still
+                    # book it. Committed first; then looked up a few times; never posted again in
+                    # this run on the strength of one early look-up.
+                    _note_unknown(self.store, job, _now(self.clock))
+                    hit = self._settle(division, job, key, existing)
+                    if hit is not None:
+                        continue  # found: Synced at the top of the loop
+                    until = job["unknown_at"] + dt.timedelta(seconds=UNKNOWN_WAIT)
+                    _mark_error(self.store, job, f"Exact did not answer the POST ({message}); no entry with YourRef "
+                                f"{job['your_ref']} appeared in {sum(UNKNOWN_LOOKUPS):.0f} s. Not sent again in this "
+                                f"run: a retry looks it up first, and posts it from {until:%Y-%m-%d %H:%M} UTC if it "
+                                "has not appeared", attempts=attempts, clock=self.clock, run_id=self.run_id)
+                    self._report(job, "unknown")
+                    return
                 if e.status is None or e.status >= 500:
                     self.clock.sleep(min(30.0, 0.5 * 2 ** (tries - 1)))
                 existing.update(lookup_references(self.client, division, [job["your_ref"]]))
@@ -533,10 +621,22 @@ class _Runner:
             _mark_synced(self.store, job, entry, found=False, attempts=attempts, clock=self.clock,
                          run_id=self.run_id)
             existing.setdefault(key, []).append(entry)
+            self.posted_now.append((job, entry))
             self.outcome.posted += 1
             self._report(job, "posted")
             return
 
+
+    def _settle(self, division: int, job: dict, key: str, existing: dict[str, list[dict]]) -> dict | None:
+        """Look ``job``'s reference up a few times (:data:`UNKNOWN_LOOKUPS` apart) after a POST whose
+        outcome is unknown; the entry it produced, or None."""
+        for wait in UNKNOWN_LOOKUPS:
+            self.clock.sleep(wait)
+            existing.update(lookup_references(self.client, division, [job["your_ref"]]))
+            hit = find_existing(job["kind"], job["your_ref"], job["reverses_entry_number"], existing.get(key, []))
+            if hit is not None:
+                return hit
+        return None
 
     def ensure_debtor(self, division: int, job: dict, payload: dict) -> str:
         """The Exact account of the document's own debtor: found, or created once.

@@ -339,4 +339,24 @@ def find_existing(kind: str, your_ref: str, reverses_entry_number: int | None, e
         desc = (_num(e, "Description", "description") or "").strip()
         if desc == marker or desc.startswith(marker + " "):
             return e
+    if kind == "reverse":
+        return _reversal_by_amount(mine, reverses_entry_number)
+    return None
+
+
+def _reversal_by_amount(mine: list[dict], reverses_entry_number: int | None) -> dict | None:
+    """An entry for the reference that negates the reversed entry's amount and carries no marker of
+    another entry (its Description edited in Exact, or a reversal booked there by hand): the
+    reversal is there, whatever its text says."""
+    original = next((e for e in mine if str(_num(e, "EntryNumber", "entry_number")) == str(reverses_entry_number)), None)
+    amount = _num(original, "AmountFC", "gross") if original is not None else None
+    if amount is None or Decimal(str(amount)) == 0:
+        return None
+    for e in mine:
+        desc = (_num(e, "Description", "description") or "").strip()
+        if e is original or desc.startswith((REVERSAL_PREFIX, CORRECTION_PREFIX)):
+            continue
+        other = _num(e, "AmountFC", "gross")
+        if other is not None and Decimal(str(other)) == -Decimal(str(amount)):
+            return e
     return None

@@ -178,6 +178,8 @@ class Plan:
     moved: list[dict[str, Any]] = field(default_factory=list)
     #: YourRefs of documents with a VAT number whose new entry goes to a collective debtor
     collective_b2b: list[str] = field(default_factory=list)
+    #: creates pushed before whose entry has been removed in Exact since: pushed again (job_id, your_ref, entry_number)
+    removed: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def collective_b2b_note(self) -> str | None:
@@ -277,6 +279,7 @@ class Plan:
             "closed_period_date": self.closed_period_date.isoformat() if self.closed_period_date else None,
             "moved": self.moved,
             "collective_b2b": self.collective_b2b,
+            "removed": self.removed,
         }
 
     def summary(self) -> str:
@@ -305,6 +308,10 @@ class Plan:
                 lines.append(f"    … and {len(self.duplicates) - 20} more")
         if self.moved_note:
             lines.append(f"  {self.moved_note}")
+        if self.removed:
+            refs = ", ".join(f"{r['your_ref']} (entry {r['entry_number']})" for r in self.removed[:5])
+            lines.append(f"  {len(self.removed)} entr(y/ies) pushed before have been removed in Exact since and are "
+                         f"pushed again: {refs}" + (" …" if len(self.removed) > 5 else ""))
         if self.collective_b2b_note:
             lines.append(f"  WARNING {self.collective_b2b_note}")
         for heading, frame, cells in (
@@ -533,7 +540,7 @@ def plan_targets(
         for r in _rows(con, "SELECT * FROM shop_vat_lines WHERE doc_key IN (SELECT unnest(?::VARCHAR[])) "
                             "ORDER BY doc_key, line_no", [doc_keys]):
             vat_lines[r["doc_key"]].append(r)
-        existing_jobs = {r["job_id"]: r for r in _rows(con, "SELECT job_id, status, exact_entry_number "
+        existing_jobs = {r["job_id"]: r for r in _rows(con, "SELECT job_id, status, exact_entry_number, removed_at "
                                                             "FROM push_jobs", [])}
         # the last correction of each document that landed in Exact, and when the targets' runs were made
         corrected = {r["doc_key"]: r for r in _rows(
@@ -584,6 +591,7 @@ def plan_targets(
         for ref, (t, doc) in refs.items():
             problems.extend(_plan_one(plan, settings, m, t, doc, ref, vat_lines.get(doc["doc_key"], []),
                                       booked.get(normalize_reference(ref), {}), existing_jobs))
+    _rearm_removed(plan, existing_jobs)
     # closed periods: refused up front, naming the period
     for j in plan.jobs:
         m = mappings[j.division]
@@ -799,6 +807,25 @@ def _plan_one(plan: Plan, settings: Any, m: Mappings, t: Target, doc: dict, ref:
         for r in reversals:
             r.pair_job_id = rebook.job_id
     return problems
+
+
+def _rearm_removed(plan: Plan, existing: dict[str, dict]) -> None:
+    """A ``create`` whose job was Synced earlier, for an entry an Exact pull since found removed
+    (``removed_at``, exactsync.exact.pull): a job of its own, to be pushed again (look-up first, as
+    always). Its id is the earlier one's with the removed entry's number, so that each removal is
+    one new job."""
+    for job in plan.jobs:
+        if job.kind != "create":
+            continue
+        base, prev = job.job_id, existing.get(job.job_id)
+        while prev is not None and prev["status"] == "Synced" and prev.get("removed_at") is not None:
+            gone = prev["exact_entry_number"]
+            job.job_id = f"{base}~{gone}"
+            for line in job.lines:
+                line["job_id"] = job.job_id
+            plan.removed.append({"job_id": job.job_id, "your_ref": job.your_ref, "entry_number": gone})
+            prev = existing.get(job.job_id)
+            job.existing_status = prev["status"] if prev else None
 
 
 def _best_match(entries: list[dict], doc: dict) -> dict:

@@ -9,7 +9,9 @@ import socket
 from decimal import Decimal
 
 import httpx2
+import polars as pl
 
+from exactsync.exact.client import ExactApiError
 from exactsync.push import Target, execute_plan, list_jobs, plan_push, plan_targets, retry_jobs
 
 from .conftest import DIV, make_doc
@@ -335,6 +337,205 @@ def test_a_token_failure_mid_push_releases_the_claims_and_logs_the_run(make_env)
         again = retry_jobs(env.store, env.settings, client=client)
     assert (again.synced, again.exit_code) == (2, 0)
     assert all(len(env.entries(f"WC-{6960 + i}")) == 1 for i in range(3))
+
+
+def _lose_answers(client, env, *, lose=1, deliver="never", not_sent=False):
+    """Make the first ``lose`` POSTs of ``client`` go unanswered: delivered to Exact ``"now"``, at
+    the second look-up after it (``"late"``: Exact commits it after the client gave up), or
+    ``"never"``; ``not_sent``: the connection is refused (the request never left)."""
+    real = client.http.request
+    state = {"lost": 0, "pending": None, "gets": 0}
+
+    def request(method, url, **kw):
+        if method == "POST" and "salesentries" in str(url).lower() and state["lost"] < lose:
+            state["lost"] += 1
+            req = httpx2.Request(method, url)
+            if not_sent:
+                raise httpx2.ConnectError("connection refused", request=req)
+            if deliver == "now":
+                real(method, url, **kw)
+            elif deliver == "late":
+                state["pending"] = (method, url, kw)
+            raise httpx2.ReadTimeout("the answer never came", request=req)
+        if method == "GET" and state["pending"] is not None:
+            state["gets"] += 1
+            if state["gets"] == 2:
+                real(*state["pending"][:2], **state["pending"][2])
+                state["pending"] = None
+        return real(method, url, **kw)
+
+    client.http.request = request
+    return state
+
+
+def _posts(env):
+    return [c for c in env.app.calls(DIV) if c["method"] == "POST" and "salesentries" in c["path"].lower()]
+
+
+def test_a_post_without_answer_is_not_sent_again_on_one_early_look_up(make_env, clock):
+    """A timeout after the request left: Exact may still commit it. It was posted again after a
+    0.5 s back-off and one look-up, and a late commit made two entries."""
+    env = make_env()
+    docs = [make_doc(7001)]
+    env.add_docs(docs)
+    with env.client() as client:
+        _lose_answers(client, env, deliver="late")
+        out = execute_plan(env.store, env.settings, _plan(env, docs), client=client)
+    assert (out.synced, out.found_existing, out.posted) == (1, 1, 0)
+    assert len(env.entries("WC-7001")) == 1 and len(_posts(env)) == 1  # the one POST, committed late
+
+    docs = [make_doc(7002)]
+    env.add_docs(docs)
+    with env.client() as client:
+        _lose_answers(client, env, deliver="never")
+        out = execute_plan(env.store, env.settings, _plan(env, docs), client=client)
+    assert (out.synced, out.errors, out.exit_code) == (0, 1, 1) and env.entries("WC-7002") == []
+    [job] = list_jobs(env.store, "Error").to_dicts()
+    assert "Exact did not answer the POST" in job["last_error"] and "Not sent again in this run" in job["last_error"]
+    assert job["attempts"] == 1
+    with env.client() as client:  # at once: looked up, still not there, not posted yet
+        out = retry_jobs(env.store, env.settings, client=client)
+    assert out.posted == 0 and env.entries("WC-7002") == []
+    assert "not posted again yet" in list_jobs(env.store, "Error").to_dicts()[0]["last_error"]
+    clock.advance(11 * 60)
+    with env.client() as client:  # ten minutes on, nothing appeared: posted, once
+        out = retry_jobs(env.store, env.settings, client=client)
+    assert (out.posted, out.synced, out.exit_code) == (1, 1, 0) and len(env.entries("WC-7002")) == 1
+
+
+def test_a_refused_connection_is_posted_again_in_the_run(make_env):
+    env = make_env()
+    docs = [make_doc(7010)]
+    env.add_docs(docs)
+    with env.client() as client:
+        _lose_answers(client, env, not_sent=True)
+        out = execute_plan(env.store, env.settings, _plan(env, docs), client=client)
+    assert (out.synced, out.posted) == (1, 1) and len(env.entries("WC-7010")) == 1
+
+
+def test_a_rebook_is_not_posted_when_the_document_is_booked_again_meanwhile(make_env):
+    """Reversal posted, rebook refused; the document then reconciles as missing and a create books
+    it. The old rebook, retried, booked it a second time."""
+    env = make_env()
+    d1002 = make_doc(1002, day="2026-02-03", lines=[("goods", "21", "90.00", "18.90")])
+    env.add_docs([d1002])
+    plan = plan_targets(env.store, env.settings, [Target("woo:invoice:1002", "amount_differs")])
+    with env.client() as client:
+        real = client.post
+
+        def refuse_rebook(path, division, body, **kw):
+            if str(body.get("Description", "")).startswith("Correction of entry"):
+                raise ExactApiError(400, "Invalid: simulated refusal", method="POST", path=path)
+            return real(path, division, body, **kw)
+
+        client.post = refuse_rebook
+        out = execute_plan(env.store, env.settings, plan, client=client)
+    assert (out.synced, out.errors) == (1, 1)
+    env.pull()
+    create = plan_targets(env.store, env.settings, [Target("woo:invoice:1002", "missing_in_exact")])
+    assert [j.kind for j in create.jobs] == ["create"]
+    with env.client() as client:
+        assert execute_plan(env.store, env.settings, create, client=client).posted == 1
+        out = retry_jobs(env.store, env.settings, client=client)
+    assert out.posted == 0
+    live = [e for e in env.entries("WC-1002") if e["Description"] != "Order 1002"
+            and not e["Description"].startswith("Reversal")]
+    assert len(live) == 1, env.entries("WC-1002")
+    rebook = list_jobs(env.store, doc_key="woo:invoice:1002").filter(pl.col("kind") == "rebook").to_dicts()[0]
+    assert rebook["status"] == "Error" and "Exact holds live entry" in rebook["last_error"]
+
+
+def test_a_reversal_whose_description_was_edited_is_found_by_its_amount(make_env):
+    env = make_env()
+    d1002 = make_doc(1002, day="2026-02-03", lines=[("goods", "21", "90.00", "18.90")])
+    env.add_docs([d1002])
+    plan = plan_targets(env.store, env.settings, [Target("woo:invoice:1002", "amount_differs")])
+    original = env.entries("WC-1002")[0]
+    with env.client() as client:
+        real = client.http.request
+        state = {"done": False}
+
+        def request(method, url, **kw):  # the reversal lands, its answer is lost, a bookkeeper edits it
+            response = real(method, url, **kw)
+            if method == "POST" and not state["done"]:
+                state["done"] = True
+                eid = json.loads(response.read())["d"]["EntryID"]
+                with env.app.lock:
+                    env.app.divisions[DIV].entries.rows[eid]["Description"] = "Storno factuur"
+                raise httpx2.ReadTimeout("the answer never came", request=response.request)
+            return response
+
+        client.http.request = request
+        out = execute_plan(env.store, env.settings, plan, client=client)
+    assert (out.synced, out.found_existing, out.exit_code) == (2, 1, 0)
+    booked = sorted(env.entries("WC-1002"), key=lambda e: e["EntryNumber"])
+    assert [e["Description"] for e in booked] == ["Order 1002", "Storno factuur",
+                                                  f"Correction of entry {original['EntryNumber']}"]
+
+
+def test_posted_entries_are_verified_by_a_look_up_after(make_env):
+    env = make_env()
+    docs = [make_doc(7020), make_doc(7021)]
+    env.add_docs(docs)
+    with env.client() as client:
+        out = execute_plan(env.store, env.settings, _plan(env, docs), client=client)
+    assert (out.posted, out.unverified, out.exit_code) == (2, 0, 0)
+    assert env.store.rows("SELECT count(*) FROM push_jobs WHERE verified_at IS NOT NULL") == [(2,)]
+    gets = [c for c in env.app.calls(DIV) if c["method"] == "GET" and "salesentries" in c["path"].lower()]
+    assert len(gets) == 2  # the look-up before the batch, and one after it
+
+    docs = [make_doc(7022)]
+    env.add_docs(docs)
+    with env.client() as client:
+        real = client.post
+
+        def answer_with_another_id(*a, **kw):  # an answer naming an entry Exact does not show
+            data = real(*a, **kw)
+            data["d"]["EntryID"] = "00000000-0000-0000-0000-000000000000"
+            return data
+
+        client.post = answer_with_another_id
+        out = execute_plan(env.store, env.settings, _plan(env, docs), client=client)
+    assert (out.posted, out.unverified, out.exit_code) == (1, 1, 3)
+    (msg,) = env.store.rows("SELECT message FROM sync_log WHERE level = 'warning' AND message LIKE '%look-up right after%'")
+    assert "check the entry in Exact before pushing it again" in msg[0]
+
+
+def test_an_entry_removed_in_exact_after_the_push_is_pushed_again_once_the_pulls_show_it(make_env, clock):
+    """The job id is the same intent each time, and a Synced job was never sent again: a document
+    whose pushed entry a bookkeeper deleted in Exact stayed missing, with no way to push it."""
+    from exactsync.push import save_plan
+
+    env = make_env()
+    docs = [make_doc(7030)]
+    env.add_docs(docs)
+    with env.client() as client:
+        assert execute_plan(env.store, env.settings, _plan(env, docs), client=client).posted == 1
+    [entry] = env.entries("WC-7030")
+    with env.client() as client:  # deleted in Exact (an open entry can be)
+        client.delete(f"salesentry/SalesEntries(guid'{entry['EntryID']}')", DIV)
+    assert env.entries("WC-7030") == []
+
+    # until a pull that began after the push shows it gone, the Synced job stands
+    stale = _plan(env, docs)
+    assert [j.existing_status for j in stale.jobs] == ["Synced"] and stale.removed == []
+    clock.advance(60)
+    env.pull()
+    (note,) = env.store.rows("SELECT message FROM sync_log WHERE message LIKE '%is no longer in Exact%'")
+    assert note[0] == f"entry {entry['EntryNumber']} (WC-7030), pushed by exactsync, is no longer in Exact: " \
+                      "a push plans the document again"
+    again = _plan(env, docs)
+    assert [j.existing_status for j in again.jobs] == [None]
+    assert again.removed == [{"job_id": again.jobs[0].job_id, "your_ref": "WC-7030",
+                              "entry_number": entry["EntryNumber"]}]
+    assert again.jobs[0].job_id.endswith(f"~{entry['EntryNumber']}")
+    assert "have been removed in Exact since and are pushed again: WC-7030" in again.summary()
+    with env.client() as client:
+        out = execute_plan(env.store, env.settings, again, client=client)
+    assert (out.posted, out.exit_code) == (1, 0) and len(env.entries("WC-7030")) == 1
+    with env.client() as client:  # and only once
+        assert execute_plan(env.store, env.settings, _plan(env, docs), client=client).total == 0
+    assert len(env.entries("WC-7030")) == 1 and save_plan(env.store, _plan(env, docs)) == []
 
 
 def test_a_processed_entry_is_corrected_by_reversal_never_edited_and_reconciles_as_matched(make_env):
