@@ -12,6 +12,9 @@ Usage::
   then ``entity_id`` ASC), one cursor per document type in ``sync_state``
   (``shop:<name>:invoices``, ``shop:<name>:creditmemos``), saved in the same transaction as the
   rows of each page;
+* a record changed while its list is paged shifts the rest (§B4): seen as an id read twice with
+  another ``updated_at`` (or fewer records than ``total_count``), the list is read again by
+  ``updated_at`` from where it happened (keyset paging, :func:`_pages_by_updated`);
 * each page's orders are fetched in one ``entity_id in (...)`` search (country, VAT number,
   customer, item tax percent);
 * a record that cannot be mapped becomes one ``sync_log`` error row; the others are stored.
@@ -214,7 +217,9 @@ class TotalCountPaginator(Paginator):
     Never trusts a page past the end (Magento may repeat the last page): it stops once
     ``current_page * page_size >= total_count`` (the first page's count; a shrinking count stops
     sooner), on an empty page, or on a page with no id it has not seen. ``fresh`` holds the
-    page's items minus ids already seen (by ``entity_id``).
+    page's items minus ids already seen (by ``entity_id``), ``items`` all of them; ``past_end``
+    says the list ended on an empty or repeated page (so ``total_count`` was too high) rather
+    than on the count.
     """
 
     def __init__(self, page_size: int = 100, id_field: str = "entity_id") -> None:
@@ -224,7 +229,9 @@ class TotalCountPaginator(Paginator):
         self.total: int | None = None
         self.seen: set[Any] = set()
         self.fresh: list[dict[str, Any]] = []
+        self.items: list[Any] = []
         self.has_next_page = True
+        self.past_end = False
 
     def init_request(self, params: dict[str, Any]) -> None:
         self.page = 1
@@ -249,7 +256,10 @@ class TotalCountPaginator(Paginator):
                 self.seen.add(ident)
             fresh.append(it)
         self.fresh = fresh
-        if not items or not fresh or self.page * self.page_size >= self.total:
+        self.items = items
+        if not items or not fresh:
+            self.has_next_page, self.past_end = False, True
+        elif self.page * self.page_size >= self.total:
             self.has_next_page = False
 
     def update_request(self, params: dict[str, Any]) -> None:
@@ -291,15 +301,58 @@ def _fetch_orders(client: MagentoClient, ids: list[int], page_size: int) -> dict
     return out
 
 
-def _pages(client: MagentoClient, path: str, params: dict[str, str], pager: TotalCountPaginator) -> Iterator[list[dict[str, Any]]]:
+_SORT = [("updated_at", "ASC"), ("entity_id", "ASC")]
+
+
+def _pages(client: MagentoClient, path: str, params: dict[str, str], pager: TotalCountPaginator) -> Iterator[list[Any]]:
+    """Every item of each page (``pager.items``: the caller tells a record read again from one
+    that changed meanwhile); the pager decides where the list ends."""
     pager.init_request(params)
     while True:
         data = client.get(path, params)
         pager.update_state(None, data)
-        yield pager.fresh
+        yield pager.items
         if not pager.has_next_page:
             return
         pager.update_request(params)
+
+
+def _pages_by_updated(client: MagentoClient, path: str, page_size: int, since: str | None) -> Iterator[list[Any]]:
+    """Yield the pages of the list sorted ``updated_at ASC, entity_id ASC``, each asked for as
+    page 1 of ``updated_at gteq <the last updated_at read>`` (inclusive: the overlap is read
+    again), so that no change made while listing can make it skip a record (keyset paging).
+
+    A page whose records all share one ``updated_at`` is followed by the next page number of that
+    same window. Ends on a short or empty page, on ``total_count`` within a window, or on a page
+    that brings nothing this listing has not read (Magento repeats the last page past the end).
+    """
+    size = max(1, min(int(page_size), 300))
+    after, page = since, 1
+    read: set[tuple[Any, Any]] = set()
+    while True:
+        params = search_params([[("updated_at", after, "gteq")]] if after else [], _SORT)
+        params["searchCriteria[pageSize]"] = str(size)
+        params["searchCriteria[currentPage]"] = str(page)
+        data = client.get(path, params)
+        if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+            raise MagentoError("Magento answered a search without an items list")
+        items = data["items"]
+        keys = {(d.get("entity_id"), d.get("updated_at")) if isinstance(d, dict) else (None, id(d)) for d in items}
+        if page > 1 and keys <= read:
+            return  # past the end of the window: the last page again
+        read |= keys
+        yield items
+        if len(items) < size:
+            return
+        last = max((d["updated_at"] for d in items if isinstance(d, dict) and isinstance(d.get("updated_at"), str)
+                    and _valid_stamp(d["updated_at"])), default=None)
+        if last is None or (after is not None and last <= after):
+            total = _safe_int(data.get("total_count"))
+            if total is not None and page * size >= total:
+                return
+            page += 1
+        else:
+            after, page = last, 1
 
 
 def pull_magento(
@@ -354,70 +407,111 @@ def pull_magento(
             cursor, changed = (None, []) if full else cursor_unless_reshaped(store, scope_source, shaping)
             reshaped.append(("invoices" if kind == "invoice" else "credit memos", changed))
             groups: list[list[tuple[str, str, str]]] = []
+            start = None
             if cursor:
-                since = dt.datetime.strptime(cursor, CURSOR_FORMAT) - lookback
-                groups.append([("updated_at", since.strftime(CURSOR_FORMAT), "gteq")])
-            params = search_params(groups, [("updated_at", "ASC"), ("entity_id", "ASC")])
+                start = (dt.datetime.strptime(cursor, CURSOR_FORMAT) - lookback).strftime(CURSOR_FORMAT)
+                groups.append([("updated_at", start, "gteq")])
+            params = search_params(groups, _SORT)
             count = client.get(path, {**params, "searchCriteria[pageSize]": "1", "searchCriteria[currentPage]": "1",
                                       "fields": "total_count"})
             total = int(count.get("total_count", 0)) if isinstance(count, dict) else 0
-            plans.append((kind, path, scope_source, cursor, params, total))
+            plans.append((kind, path, scope_source, cursor, start, params, total))
         note_reread(store, result, source, run_id, reshaped)
-        grand_total = sum(p[5] for p in plans)
+        grand_total = sum(p[6] for p in plans)
         done = 0
         progress(0, grand_total, f"{grand_total} documents to read")
 
         # 2. page by page: documents + their orders → rows + cursor in one transaction
-        for kind, path, scope_source, cursor, params, total in plans:
+        for kind, path, scope_source, cursor, start, params, total in plans:
             if total == 0:
                 continue  # nothing changed; a document created since the count comes next run
             pager = TotalCountPaginator(page_size)
             new_cursor = cursor
             label = "invoices" if kind == "invoice" else "credit memos"
-            for items in _pages(client, path, params, pager):
-                result.pages += 1
-                result.records_seen += len(items)
-                order_ids = sorted({o for o in (_safe_int(d.get("order_id")) for d in items if isinstance(d, dict)) if o is not None})
-                orders = _fetch_orders(client, order_ids, page_size) if order_ids else {}
-                docs, lines, errors, warnings = [], [], [], []
-                pulled_at = clock.now().replace(tzinfo=None)
+            #: entity_id → its updated_at when last read; ids read with another one changed while listing
+            read_at: dict[int, Any] = {}
+            moved: dict[int, Any] = {}
+
+            def take(items: list[Any]) -> list[Any]:
+                """The records of a page not read before as they are (a re-read's overlap is left out)."""
+                kept = []
                 for d in items:
-                    order = orders.get(_safe_int(d.get("order_id"))) if isinstance(d, dict) else None
-                    try:
-                        doc, doc_lines, warns = build_document(
-                            d, kind, order, shop=shop, home_country=home, timezone=tz, pulled_at=pulled_at)
-                    except Exception as e:  # noqa: BLE001 - bad data must never stop the pull
-                        if not isinstance(e, RecordError):
-                            source_id = _safe_int(d.get("entity_id")) if isinstance(d, dict) else None
-                            e = RecordError(f"{shop}:{kind}:{'?' if source_id is None else source_id}",
-                                            f"unexpected data ({type(e).__name__}: {e})")
-                        if isinstance(d, dict):  # name the document it would have been
-                            e.about(shop, kind, _safe_int(d.get("entity_id")), d.get("increment_id"), d.get("order_id"))
-                        errors.append(e)
-                        continue
-                    docs.append(doc)
-                    lines.extend(doc_lines)
-                    warnings.extend((doc.doc_key, w) for w in warns)
-                for d in items:
-                    stamp = d.get("updated_at") if isinstance(d, dict) else None
-                    if isinstance(stamp, str) and (new_cursor is None or stamp > new_cursor) and _valid_stamp(stamp):
-                        new_cursor = stamp
+                    ident = _safe_int(d.get("entity_id")) if isinstance(d, dict) else None
+                    if ident is not None:
+                        stamp = d.get("updated_at")
+                        if ident in read_at:
+                            if read_at[ident] == stamp:
+                                continue
+                            moved.setdefault(ident, read_at[ident])
+                        read_at[ident] = stamp
+                    kept.append(d)
+                return kept
+
+            def read(pages: Iterator[list[Any]], what: str) -> None:
+                nonlocal new_cursor, done
+                for number, page in enumerate(pages, 1):
+                    items = take(page)
+                    result.pages += 1
+                    result.records_seen += len(items)
+                    order_ids = sorted({o for o in (_safe_int(d.get("order_id")) for d in items if isinstance(d, dict))
+                                        if o is not None})
+                    orders = _fetch_orders(client, order_ids, page_size) if order_ids else {}
+                    docs, lines, errors, warnings = [], [], [], []
+                    pulled_at = clock.now().replace(tzinfo=None)
+                    for d in items:
+                        order = orders.get(_safe_int(d.get("order_id"))) if isinstance(d, dict) else None
+                        try:
+                            doc, doc_lines, warns = build_document(
+                                d, kind, order, shop=shop, home_country=home, timezone=tz, pulled_at=pulled_at)
+                        except Exception as e:  # noqa: BLE001 - bad data must never stop the pull
+                            if not isinstance(e, RecordError):
+                                source_id = _safe_int(d.get("entity_id")) if isinstance(d, dict) else None
+                                e = RecordError(f"{shop}:{kind}:{'?' if source_id is None else source_id}",
+                                                f"unexpected data ({type(e).__name__}: {e})")
+                            if isinstance(d, dict):  # name the document it would have been
+                                e.about(shop, kind, _safe_int(d.get("entity_id")), d.get("increment_id"), d.get("order_id"))
+                            errors.append(e)
+                            continue
+                        docs.append(doc)
+                        lines.extend(doc_lines)
+                        warnings.extend((doc.doc_key, w) for w in warns)
+                    for d in items:
+                        stamp = d.get("updated_at") if isinstance(d, dict) else None
+                        if isinstance(stamp, str) and (new_cursor is None or stamp > new_cursor) and _valid_stamp(stamp):
+                            new_cursor = stamp
+                    with store.atomic() as con:
+                        write_documents(con, docs, lines)
+                        for e in errors:
+                            log_record_error(con, source, e, run_id=run_id)
+                        for rk, w in warnings:
+                            Store.log_event(con, source, w, level="warning", record_key=rk, run_id=run_id)
+                        Store.set_cursor(con, scope_source, "", new_cursor, rows=len(docs), detail=detail)
+                        flush_calls(con)
+                    result.documents += len(docs)
+                    result.vat_lines += len(lines)
+                    result.errors += len(errors)
+                    result.messages.extend(f"{e.record_key}: {e.message}" for e in errors)
+                    result.cursor = new_cursor
+                    done += len(items)
+                    progress(min(done, grand_total) if grand_total else done, grand_total, f"{what} page {number}")
+
+            read(_pages(client, path, params, pager), label)
+            # Pages are numbered over a list sorted by updated_at: a record changed while it is listed
+            # moves to the end and every later one a place up, so one at a page boundary is never read
+            # (shop-apis.md §B4). Seen as a record read twice, or fewer records than total_count (when
+            # the list ended on the count, not on a repeated page): the records from where it happened
+            # are listed again from the last updated_at read (keyset paging, which no change can make
+            # skip a record).
+            short = not pager.past_end and len(read_at) + len(moved) < total
+            if moved or short:
+                olds = [t for t in moved.values() if isinstance(t, str) and _valid_stamp(t)]
+                restart = min(olds) if olds and not short else start
                 with store.atomic() as con:
-                    write_documents(con, docs, lines)
-                    for e in errors:
-                        log_record_error(con, source, e, run_id=run_id)
-                    for rk, w in warnings:
-                        Store.log_event(con, source, w, level="warning", record_key=rk, run_id=run_id)
-                    Store.set_cursor(con, scope_source, "", new_cursor, rows=len(docs), detail=detail)
-                    flush_calls(con)
-                result.documents += len(docs)
-                result.vat_lines += len(lines)
-                result.errors += len(errors)
-                result.messages.extend(f"{e.record_key}: {e.message}" for e in errors)
-                result.cursor = new_cursor
-                done += len(items)
-                progress(min(done, grand_total) if grand_total else done, grand_total,
-                         f"{label} page {pager.page}")
+                    Store.log_event(
+                        con, source, f"{len(moved)} {label[:-1]}(s) changed while the {label} were listed; {label} "
+                        f"listed again from {f'{restart} UTC' if restart else 'the start'} so that none is skipped",
+                        level="info", run_id=run_id)
+                read(_pages_by_updated(client, path, page_size, restart), f"{label} (listed again)")
         with store.atomic() as con:
             Store.log_event(
                 con, source, f"pulled {result.documents} documents, {result.errors} errors", level="info", run_id=run_id,

@@ -196,6 +196,60 @@ def test_repeated_last_page_stops_the_paginator(store):
     assert store.scalar("SELECT count(*) FROM shop_documents") == 9
 
 
+def test_an_invoice_changed_while_the_invoices_are_listed_skips_none(store):
+    """Pages are numbered over a list sorted by updated_at (§B4): an invoice paid after page 1 was
+    read moves to the end, the rest one place up, and the invoice at the page boundary was never
+    read (the cursor then went past it: lost until a re-read from the start)."""
+    clock = FakeClock(1_790_000_000)  # after every scenario date: a touched invoice goes last
+    sc = _many_invoices(12)
+    for o in sc["orders"]:
+        o["invoices"][0]["state"] = 1
+    app = create_app(sc, clock=clock)
+    inner = app.transport()
+
+    class PaidAfterPageOne(httpx2.BaseTransport):
+        paid = False
+
+        def handle_request(self, request):
+            response = inner.handle_request(request)
+            q = request.url.params
+            if (request.url.path.endswith("/V1/invoices") and q.get("searchCriteria[currentPage]") == "1"
+                    and "fields" not in q and not self.paid):
+                self.paid = True
+                app.touch("invoice", 2, state=2)  # invoice 2 (read on page 1) is paid now
+            return response
+
+    pull_magento(store, settings("http://m2.test", page_size=4), transport=PaidAfterPageOne(), clock=clock)
+    assert store.rows("SELECT source_id FROM shop_documents ORDER BY source_id::INT") == [(str(i),) for i in range(1, 13)]
+    assert store.scalar("SELECT status FROM shop_documents WHERE doc_key = 'm2:invoice:2'") == "paid"
+    (msg,) = store.rows("SELECT message FROM sync_log WHERE message LIKE '%changed while the invoices were listed%'")
+    assert msg[0] == ("1 invoice(s) changed while the invoices were listed; invoices listed again from "
+                      "2025-04-01 11:02:00 UTC so that none is skipped")
+    again = [httpx2.QueryParams(q) for q in _page_calls(app, "/V1/invoices")][3:]  # after pages 1-3
+    assert again and all(q.get("searchCriteria[filter_groups][0][filters][0][field]") == "updated_at"
+                         and q.get("searchCriteria[filter_groups][0][filters][0][condition_type]") == "gteq"
+                         for q in again)  # from where it happened, not the start
+    assert again[0].get("searchCriteria[filter_groups][0][filters][0][value]") == "2025-04-01 11:02:00"
+    assert store.get_cursor("shop:m2:invoices") == app.invoices[2]["updated_at"]
+
+
+def test_listing_again_by_updated_at_ends_when_one_second_fills_whole_pages():
+    """Eight invoices share one updated_at: the window is paged by number, and the repeated last
+    page that Magento answers past the end (with a total_count too high) ends the listing."""
+    from itertools import islice
+
+    from exactsync.shops.magento import MagentoClient, _pages_by_updated
+
+    sc = _many_invoices(8)
+    for o in sc["orders"]:
+        o["invoices"][0]["created_at"] = "2025-04-01 11:00:00"
+    app = create_app(sc)
+    with MagentoClient("http://m2.test", TOKEN, transport=LyingCount(app.transport())) as client:
+        pages = list(islice(_pages_by_updated(client, "/invoices", 4, "2025-04-01 11:00:00"), 10))
+    assert [[d["entity_id"] for d in p] for p in pages] == [[1, 2, 3, 4], [5, 6, 7, 8]]
+    assert [httpx2.QueryParams(q).get("searchCriteria[currentPage]") for q in _page_calls(app, "/V1/invoices")] == ["1", "2", "3"]
+
+
 def test_malformed_records_are_logged_and_the_rest_stored(store):
     app = create_app(_many_invoices(6))
     app.invoices[1]["grand_total"] = "twelve"
