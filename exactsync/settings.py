@@ -54,6 +54,20 @@ class SettingsError(ExactsyncError, ValueError):
     exit_code = EXIT_CONFIG
 
 
+class _BadValue(SettingsError):
+    """A setting whose value has the wrong type; knows the setting, so the loader can name the
+    environment variable it came from."""
+
+    def __init__(self, where: str, text: str) -> None:
+        super().__init__(f"{where}: {text}")
+        self.where, self.text = where, text
+
+
+#: what a value of each type must be, in words (not Python's type names)
+_TYPE_WORDS = {"float": "a number", "Decimal": "a number", "int": "a whole number", "bool": "true or false",
+               "str": "text", "Path": "a path", "Secret": "text"}
+
+
 class Secret:
     """A secret string. ``repr``/``str``/f-strings show ``'********'``; ``get()`` reveals it."""
 
@@ -229,15 +243,23 @@ def load_settings(
         _merge(merged, data)
         sources.append(str(secrets_path))
 
-    env_layer = _env_layer(env, merged)
+    env_vars: dict[str, str] = {}  # setting -> the environment variable that set it
+    env_layer = _env_layer(env, merged, env_vars)
     if env_layer:
         _merge(merged, env_layer)
         sources.append("environment")
     if overrides:
         _merge(merged, _nest(overrides))
         sources.append("overrides")
+        for key in overrides:
+            env_vars.pop(key, None)
 
-    settings = _build(Settings, merged, "")
+    try:
+        settings = _build(Settings, merged, "")
+    except _BadValue as e:  # a value from the environment: name the variable, not only the setting
+        if e.where in env_vars:
+            raise SettingsError(f"{env_vars[e.where]} (setting {e.where}): {e.text}") from None
+        raise
     for name, shop in settings.shops.items():
         shop.name = shop.name or name
         if shop.kind not in ("woocommerce", "magento"):
@@ -313,7 +335,10 @@ def shop_env_var(shop: str, key: str) -> str:
     return f"{ENV_PREFIX}SHOPS__{_shop_key(shop)}__{key.upper()}"
 
 
-def _env_layer(env: Mapping[str, str], merged: Mapping[str, Any]) -> dict[str, Any]:
+def _env_layer(env: Mapping[str, str], merged: Mapping[str, Any],
+               names: dict[str, str] | None = None) -> dict[str, Any]:
+    """The settings the ``EXACTSYNC_…`` variables give; ``names`` gets setting -> variable."""
+    names = {} if names is None else names
     layer: dict[str, Any] = {}
     known_shops = {_shop_key(n): n for n in (merged.get("shops") or {})}
     for var, value in env.items():
@@ -327,8 +352,10 @@ def _env_layer(env: Mapping[str, str], merged: Mapping[str, Any]) -> dict[str, A
         if section == "shops" and len(parts) == 3:
             shop = known_shops.get(parts[1], parts[1].lower().replace("_", "-"))
             layer.setdefault("shops", {}).setdefault(shop, {})[parts[2].lower()] = value
+            names[f"shops.{shop}.{parts[2].lower()}"] = var
         elif section in _KNOWN_SECTIONS and len(parts) == 2:
             layer.setdefault(section, {})[parts[1].lower()] = value
+            names[f"{section}.{parts[1].lower()}"] = var
         else:
             raise SettingsError(f"environment variable {var} does not name a setting")
     return layer
@@ -398,7 +425,8 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
             return str(value)
     except (ValueError, TypeError, InvalidOperation):
         shown = "********" if tp is Secret else repr(value)[:60]
-        raise SettingsError(f"{where}: {shown} is not a valid {getattr(tp, '__name__', tp)}") from None
+        name = getattr(tp, "__name__", str(tp))
+        raise _BadValue(where, f"{shown} is not {_TYPE_WORDS.get(name, 'a valid ' + name)}") from None
     raise SettingsError(f"{where}: unsupported setting type {tp}")  # pragma: no cover
 
 

@@ -145,3 +145,90 @@ def test_an_error_can_carry_its_own_exit_code():
     assert ExactsyncError("x").exit_code == EXIT_FAILURE
     e = ExactsyncError("refused", exit_code=EXIT_AUTH)
     assert e.exit_code == EXIT_AUTH and str(e) == "refused" and ExactsyncError.exit_code == EXIT_FAILURE
+
+
+def _cfg(tmp_path, text: str = "") -> str:
+    cfg = tmp_path / "exactsync.toml"
+    cfg.write_text('[store]\npath = "s.duckdb"\n' + text)
+    return str(cfg)
+
+
+def test_exact_commands_without_the_app_registration_say_which_settings_first(tmp_path):
+    """No client id / secret: exit 5 naming them and where they go, before any token is looked at."""
+    from exactsync.errors import EXIT_CONFIG
+
+    cfg = _cfg(tmp_path, '[exact]\nbase_url = "http://127.0.0.1:9"\ndivisions = [1]\n')
+    for command in (["pull", "exact"], ["exact", "test"], ["--json", "exact", "test"], ["push", "--yes"],
+                    ["push", "retry"], ["exact", "connect"]):
+        r = run("--config", cfg, *command)
+        assert r.exit_code == EXIT_CONFIG, (command, r.output)
+        assert "missing setting(s) exact.client_id, exact.client_secret" in r.output, (command, r.output)
+        assert "EXACTSYNC_EXACT__CLIENT_ID" in r.output and "secrets.toml" in r.output, (command, r.output)
+        assert "again" not in r.output and "not connected" not in r.output.lower(), (command, r.output)
+
+
+def test_never_connected_is_not_told_to_connect_again(tmp_path):
+    from exactsync.errors import EXIT_AUTH
+
+    cfg = _cfg(tmp_path, '[exact]\nbase_url = "http://127.0.0.1:9"\nclient_id = "id"\nclient_secret = "s"\n'
+                         'divisions = [1]\ntoken_file = "t.json"\n')
+    for command in (["pull", "exact"], ["exact", "test"]):
+        r = run("--config", cfg, *command)
+        assert r.exit_code == EXIT_AUTH, (command, r.output)
+        assert "exactsync exact connect" in r.output and "again" not in r.output, (command, r.output)
+
+
+def test_a_division_typed_on_the_command_line_must_be_known(tmp_path):
+    """As reconcile --division: neither configured nor pulled is a usage error naming the known ones."""
+    from exactsync.errors import EXIT_USAGE
+
+    cfg = _cfg(tmp_path, '[exact]\ndivisions = [1, 2]\n')
+    for command in (["pull", "exact", "--division", "999"], ["mappings", "show", "--division", "999"],
+                    ["mappings", "set", "--division", "999", "--journal", "70"],
+                    ["mappings", "suggest", "--division", "999"],
+                    ["reconcile", "--period", "2026-10", "--division", "999"]):
+        r = run("--config", cfg, *command)
+        assert r.exit_code == EXIT_USAGE, (command, r.output)
+        assert "unknown division 999: neither configured nor pulled (known: 1, 2)" in r.output, (command, r.output)
+    assert run("--config", cfg, "mappings", "show", "--division", "2").exit_code == 0
+
+
+def test_push_dry_run_and_yes_together_is_a_usage_error(tmp_path):
+    from exactsync.errors import EXIT_USAGE
+
+    r = CliRunner().invoke(cli, ["--config", _cfg(tmp_path), "push", "--period", "2026-10", "--dry-run", "--yes"])
+    assert r.exit_code == EXIT_USAGE, r.output
+    assert "choose one of --dry-run and --yes" in r.output
+
+
+def test_sandbox_serve_names_a_busy_port_in_one_line(tmp_path):
+    import shutil
+    import socket
+    from pathlib import Path
+
+    shutil.copy(Path(__file__).parent / "sandbox" / "data" / "exact_small.json", tmp_path / "exact.json")
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        r = CliRunner().invoke(cli, ["sandbox", "serve", "--scenario", str(tmp_path), "--exact-port", str(port)])
+    assert r.exit_code == 1, r.output  # as `demo run` for a busy port
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    assert f"port {port} for the exact sandbox is already in use on 127.0.0.1" in r.output, r.output
+    assert "--exact-port" in r.output and "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
+
+
+def test_a_missing_shop_setting_is_named_with_where_it_goes(tmp_path):
+    """The URL goes in exactsync.toml (or its variable), the credentials in secrets.toml (or theirs)."""
+    cfg = _cfg(tmp_path, '[shops.w]\nkind = "woocommerce"\nconsumer_key = "ck"\nconsumer_secret = "cs"\n'
+                         '[shops.m]\nkind = "magento"\n')
+    r = run("--config", cfg, "pull", "shop", "--shop", "w")
+    assert r.exit_code == EXIT_CONFIG, r.output
+    assert ("shop 'w' cannot be pulled: shops.w.url is not set. Put it in exactsync.toml under [shops.w] or in "
+            "EXACTSYNC_SHOPS__W__URL.") in r.output, r.output
+    assert "secrets.toml" not in r.output
+    r = run("--config", cfg, "pull", "shop", "--shop", "m")
+    assert r.exit_code == EXIT_CONFIG, r.output
+    assert ("shops.m.url, shops.m.token are not set. Put shops.m.url in exactsync.toml under [shops.m] or in "
+            "EXACTSYNC_SHOPS__M__URL. Put shops.m.token in .streamlit/secrets.toml under [shops.m] or in "
+            "EXACTSYNC_SHOPS__M__TOKEN.") in r.output, r.output

@@ -121,3 +121,21 @@ def test_secret_never_in_a_log_line(tmp_path, caplog):
     assert "log-leak-check-987" not in text
     assert "abc!def" not in text
     assert "********" in text
+
+
+def test_a_bad_value_names_its_environment_variable_in_words(tmp_path):
+    with pytest.raises(SettingsError) as e:
+        load_settings(env={"EXACTSYNC_STORE__LOCK_TIMEOUT": "abc"}, cwd=tmp_path)
+    assert str(e.value) == "EXACTSYNC_STORE__LOCK_TIMEOUT (setting store.lock_timeout): 'abc' is not a number"
+    with pytest.raises(SettingsError, match=r"^EXACTSYNC_SHOPS__WOO_MAIN__VERIFY_TLS \(setting "
+                                            r"shops.woo-main.verify_tls\): 'maybe' is not true or false$"):
+        load_settings(env={"EXACTSYNC_SHOPS__WOO_MAIN__VERIFY_TLS": "maybe"}, cwd=tmp_path)
+    write(tmp_path / "exactsync.toml", '[exact]\ndivisions = [1, "x"]\n')  # from the file: the setting alone
+    with pytest.raises(SettingsError) as e:
+        load_settings(env={}, cwd=tmp_path)
+    assert str(e.value) == "exact.divisions: 'x' is not a whole number"
+    # an override wins over the variable: then the variable is not to blame
+    (tmp_path / "exactsync.toml").unlink()
+    with pytest.raises(SettingsError) as e:
+        load_settings(env={"EXACTSYNC_STORE__LOCK_TIMEOUT": "1"}, cwd=tmp_path, overrides={"store.lock_timeout": "z"})
+    assert "EXACTSYNC_" not in str(e.value) and "'z' is not a number" in str(e.value)

@@ -8,23 +8,28 @@ from urllib.parse import urlsplit
 
 import click
 
-from exactsync.cli.main import Ctx, emit, end_progress_line, exact, pass_ctx, pull
+from exactsync.cli.main import Ctx, check_divisions, emit, end_progress_line, exact, pass_ctx, pull
 from exactsync.errors import EXIT_AUTH, EXIT_FAILURE, EXIT_PARTIAL, ExactsyncError, exit_code_of
 from exactsync.exact.oauth import is_loopback
 from exactsync.settings import SettingsError
 
-__all__ = ["connect_cmd", "test_cmd", "pull_exact_cmd", "is_loopback"]
+__all__ = ["connect_cmd", "test_cmd", "pull_exact_cmd", "is_loopback", "require_app"]
 
 
-def _require_app(ctx: Ctx) -> None:
+def require_app(ctx: Ctx) -> None:
+    """Refuse (exit 5) when the app registration is not in the settings, naming what is missing and
+    where it goes: before any token or Exact call, for every command that talks to Exact."""
     ex = ctx.settings.exact
     missing = [n for n, v in (("exact.client_id", ex.client_id), ("exact.client_secret", ex.client_secret),
                               ("exact.redirect_uri", ex.redirect_uri)) if not v]
     if missing:
+        plain = [n for n in missing if n != "exact.client_secret"]
+        where = (f" and put {', '.join(plain)} in exactsync.toml under [exact] (or "
+                 + " / ".join("EXACTSYNC_EXACT__" + n.split(".")[1].upper() for n in plain) + ")" if plain else "")
         secret = ("; the client secret belongs in .streamlit/secrets.toml ([exact] client_secret) or in "
                   "EXACTSYNC_EXACT__CLIENT_SECRET, not in exactsync.toml" if "exact.client_secret" in missing else "")
         raise SettingsError(f"missing setting(s) {', '.join(missing)}: register the app in Exact's App Center "
-                            f"and put them in the settings (see docs/exact.md){secret}")
+                            f"(see docs/exact.md){where}{secret}")
 
 
 def _sandbox_consent(ctx: Ctx, url: str) -> str:
@@ -47,7 +52,7 @@ def connect_cmd(ctx: Ctx, code: str | None, force_login: bool, sandbox_approve: 
     """Authorise exactsync with Exact Online (opens the consent page, stores the token)."""
     from exactsync.exact.oauth import TokenStore
 
-    _require_app(ctx)
+    require_app(ctx)
     tokens = TokenStore.from_settings(ctx.settings)
     state = secrets.token_urlsafe(16)
     url = tokens.authorize_url(state=state, force_login=force_login)
@@ -74,6 +79,7 @@ def test_cmd(ctx: Ctx) -> None:
     from exactsync.exact.pull import make_client
 
     settings = ctx.settings
+    require_app(ctx)
     client = make_client(settings, store=ctx.store)
     out: dict = {"base_url": settings.exact.base_url}
     try:
@@ -150,6 +156,8 @@ def pull_exact_cmd(ctx: Ctx, divisions: tuple[int, ...], full: bool, resync: boo
     targets = list(divisions) or list(settings.exact.divisions)
     if not targets:
         raise SettingsError("no division to pull: set exact.divisions or pass --division")
+    check_divisions(ctx, divisions)  # one typed on the command line must be known (as in reconcile)
+    require_app(ctx)
     client = make_client(settings, store=ctx.store)
     try:
         status = client.tokens.status()  # not connected: the pull's own error says so, once

@@ -32,7 +32,7 @@ import click
 from exactsync.errors import ExactsyncError
 from exactsync.redact import install_log_filter, redact
 
-__all__ = ["cli", "main", "Ctx", "pass_ctx", "emit", "pull", "exact", "sandbox", "demo"]
+__all__ = ["cli", "main", "Ctx", "pass_ctx", "check_divisions", "emit", "pull", "exact", "sandbox", "demo"]
 
 
 @dataclass
@@ -144,6 +144,18 @@ _PLAIN_PROGRESS_SECONDS = 30.0
 
 
 pass_ctx = click.make_pass_decorator(Ctx)
+
+
+def check_divisions(ctx: Ctx, divisions: Any) -> None:
+    """Divisions typed on the command line must be known: configured (``exact.divisions``, a shop's
+    ``division``) or pulled; else a usage error (exit 2) naming the known ones. It is the check
+    ``reconcile --division`` makes (the reconciliation's scope), not a copy of it."""
+    if not divisions:
+        return
+    from exactsync.reconcile import check_divisions as check
+
+    with ctx.store.read() as con:
+        check(con, ctx.settings, [int(d) for d in divisions])
 
 
 def _default(o: Any) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 import polars as pl
 
-from exactsync.cli.main import Ctx, cli, emit, pass_ctx
+from exactsync.cli.main import Ctx, check_divisions, cli, emit, pass_ctx
 from exactsync.errors import EXIT_FAILURE, EXIT_USAGE, ExactsyncError
 from exactsync.settings import SettingsError
 
@@ -20,6 +20,7 @@ _DIVISION_HELP = "Exact division (default: the only one in exact.divisions)."
 
 def _division(ctx: Ctx, division: int | None) -> int:
     if division is not None:
+        check_divisions(ctx, [division])  # configured or pulled, as reconcile --division
         return division
     divisions = list(ctx.settings.exact.divisions)
     if len(divisions) == 1:

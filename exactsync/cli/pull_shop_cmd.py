@@ -25,8 +25,9 @@ def pull_shop(ctx: Ctx, names: tuple[str, ...], resync: bool) -> None:
     """Pull orders, invoices and refunds / credit memos of the configured shops.
 
     Each shop is pulled on its own: one that cannot be read (missing key, refused, unreachable)
-    is reported and the others are still pulled. Exit code 3 when some shops failed, the
-    failure's own code (5 settings, 6 authorisation, 1) when all did.
+    is reported and the others are still pulled. Exit code 3 when some shops failed, or when
+    all did with different codes; when every shop failed with the same code, that code (5
+    settings, 6 authorisation, 1).
     """
     settings = ctx.settings
     try:

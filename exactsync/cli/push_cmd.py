@@ -11,6 +11,7 @@ import datetime as dt
 
 import click
 
+from exactsync.cli.exact_cmd import require_app
 from exactsync.cli.main import Ctx, cli, emit, pass_ctx
 from exactsync.errors import EXIT_FAILURE, EXIT_OK
 
@@ -60,12 +61,16 @@ def push(click_ctx: click.Context, period: str | None, statuses: str, run_id: st
     """
     if click_ctx.invoked_subcommand is not None:
         return
+    if dry_run and yes:
+        raise click.UsageError("choose one of --dry-run and --yes", ctx=click_ctx)
     from exactsync.push import execute_plan, load_targets, missing_targets, plan_targets, target_runs
     from exactsync.push.plan import format_eta, push_statuses
     from exactsync.reconcile import check_shop_names, find_run, resolve_period
 
     ctx: Ctx = click_ctx.find_object(Ctx)
     settings, store = ctx.settings, ctx.store
+    if yes:  # executing talks to Exact: the app registration first (planning reads the store only)
+        require_app(ctx)
     if shop is not None:  # as reconcile --shop: configured, or with documents in the store
         check_shop_names([shop], settings.shops, [r[0] for r in store.rows("SELECT DISTINCT shop FROM shop_documents")])
     if period is not None:
@@ -90,7 +95,7 @@ def push(click_ctx: click.Context, period: str | None, statuses: str, run_id: st
         click_ctx.exit(EXIT_FAILURE)
     plan = plan_targets(store, settings, targets, period=period, shop=shop, clock=ctx.clock,
                         closed_period_date=closed_period_date.date() if closed_period_date else None)
-    if not yes or dry_run:
+    if not yes:
         emit(ctx, plan.as_dict(), lambda: f"Selected from {source}.{warned}\n" + plan.summary()
              + ("" if plan.ok else "\nThe plan has errors: fix the mappings (the dashboard's Mappings page) or the selection; nothing was sent.")
              + ("\n(dry run: nothing sent; add --yes to execute)" if plan.ok else ""))
@@ -118,6 +123,7 @@ def push_retry(ctx: Ctx, job_ids: tuple[str, ...]) -> None:
     """Retry failed jobs (all of them without JOB_IDS), and resume jobs a crash left Queued."""
     from exactsync.push import retry_jobs
 
+    require_app(ctx)
     outcome = retry_jobs(ctx.store, ctx.settings, list(job_ids) or None, on_progress=ctx.progress("retry"),
                          clock=ctx.clock)
     if job_ids and not outcome.total and not ctx.json:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import signal
 import threading
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import click
 
 from exactsync.cli.main import Ctx, emit, pass_ctx, sandbox
+from exactsync.errors import ExactsyncError
 from exactsync.sandbox.server import ServerThread, load_scenario_apps
 
 __all__ = ["serve_cmd", "DEFAULT_PORTS"]
@@ -35,7 +37,16 @@ def serve_cmd(ctx: Ctx, scenario: Path, host: str, exact_port: int, woo_port: in
     servers: list[tuple[str, ServerThread]] = []
     try:
         for name, app in apps.items():
-            servers.append((name, ServerThread(app, host, ports.get(name, 0)).start()))
+            port = ports.get(name, 0)
+            try:
+                server = ServerThread(app, host, port)
+            except OSError as e:  # port taken (or the address cannot be bound): one line, as `demo run` says it
+                option = {"exact": "--exact-port", "woocommerce": "--woo-port", "magento": "--magento-port"}[name]
+                busy = "is already in use" if e.errno == errno.EADDRINUSE else f"cannot be used ({e.strerror})"
+                raise ExactsyncError(f"port {port} for the {name} sandbox {busy} on {host} (another `exactsync "
+                                     f"sandbox serve` or `demo run`?). Stop it first, or pass {option} N "
+                                     f"(0 = any free port).") from None
+            servers.append((name, server.start()))
         urls = {name: s.url for name, s in servers}
         emit(ctx, urls, lambda: "\n".join(f"{name} {url}" for name, url in urls.items()))
         stop = threading.Event()

@@ -62,6 +62,8 @@ REFRESH_WARNING_DAYS = 5
 DEFAULT_LEEWAY = 30
 
 _RECONNECT = "Run `exactsync exact connect` to authorise exactsync again."
+#: to a machine without a token: it was never connected, so not "again"
+_CONNECT = "Run `exactsync exact connect` to authorise exactsync."
 _thread_locks: dict[str, threading.RLock] = {}
 _registry_lock = threading.Lock()
 
@@ -309,7 +311,7 @@ class TokenStore:
         with self._locked():
             token = self.load()  # double-checked: another thread/process may have refreshed
             if token is None:
-                raise ReauthorizationNeeded(f"exactsync is not connected to Exact Online. {_RECONNECT}")
+                raise ReauthorizationNeeded(f"exactsync is not connected to Exact Online. {_CONNECT}")
             self._cached = token
             if rejected is not None and token["access_token"] != rejected:
                 return token["access_token"]
@@ -456,7 +458,7 @@ class TokenStore:
         except ReauthorizationNeeded as e:
             return TokenStatus(False, warning=str(e))
         if token is None:
-            return TokenStatus(False, warning="Not connected to Exact Online. " + _RECONNECT)
+            return TokenStatus(False, warning="Not connected to Exact Online. " + _CONNECT)
         now = self.clock.time()
         refreshed = float(token.get("refreshed_at") or token.get("issued_at") or 0)
         refresh_expires = refreshed + REFRESH_TOKEN_DAYS * 86400

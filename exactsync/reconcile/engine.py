@@ -45,6 +45,7 @@ from exactsync.reconcile.sqlref import MACRO, install_reference_macro, remove_re
 from exactsync.reference import normalized_prefix
 
 __all__ = [
+    "check_divisions",
     "ReconcileError",
     "Tolerance",
     "RunSummary",
@@ -327,6 +328,23 @@ def check_shop_names(names: Iterable[str], configured: Iterable[str], in_data: I
             raise ReconcileError(f"unknown shop {name!r} (known: {', '.join(sorted(known)) or 'none'})")
 
 
+def _pulled_divisions(con: duckdb.DuckDBPyConnection) -> set[int]:
+    return {r[0] for r in con.execute(
+        "SELECT division FROM exact_entries UNION SELECT division FROM exact_divisions").fetchall()}
+
+
+def check_divisions(con: duckdb.DuckDBPyConnection, settings: Any, divisions: Iterable[int]) -> None:
+    """Divisions named by a user must be known: configured (``exact.divisions``, a shop's
+    ``division``) or pulled; else a :class:`ReconcileError` (usage, exit 2) naming the known ones."""
+    configured: dict[str, Any] = dict(getattr(settings, "shops", {}) or {})
+    exact_divs = {int(d) for d in (getattr(getattr(settings, "exact", None), "divisions", None) or [])}
+    known = {s.division for s in configured.values() if s.division is not None} | exact_divs | _pulled_divisions(con)
+    unknown = [d for d in sorted({int(d) for d in divisions}) if d not in known]
+    if unknown:
+        raise ReconcileError(f"unknown division {', '.join(map(str, unknown))}: neither configured nor pulled "
+                             f"(known: {', '.join(map(str, sorted(known))) or 'none'})")
+
+
 def _scope(con: duckdb.DuckDBPyConnection, settings: Any, divisions: Iterable[int] | None,
            shops: Iterable[str] | None) -> tuple[list[tuple[str, int | None, str, str]], list[int],
                                                   list[tuple[str, int, str]]]:
@@ -346,23 +364,15 @@ def _scope(con: duckdb.DuckDBPyConnection, settings: Any, divisions: Iterable[in
 
     exact_divs = {int(d) for d in (getattr(getattr(settings, "exact", None), "divisions", None) or [])}
 
-    def pulled() -> set[int]:
-        return {r[0] for r in con.execute(
-            "SELECT division FROM exact_entries UNION SELECT division FROM exact_divisions").fetchall()}
-
     if wanted_divs is not None:
-        known = {s.division for s in configured.values() if s.division is not None} | exact_divs | pulled()
-        unknown = [d for d in wanted_divs if d not in known]
-        if unknown:
-            raise ReconcileError(f"unknown division {', '.join(map(str, unknown))}: neither configured nor pulled "
-                                 f"(known: {', '.join(map(str, sorted(known))) or 'none'})")
+        check_divisions(con, settings, wanted_divs)
         divs = wanted_divs
     else:
         found = {s.division for n, s in configured.items() if n in names and s.division is not None}
         if shops is None:
             found |= exact_divs
         if not found:
-            found = pulled()
+            found = _pulled_divisions(con)
         divs = sorted(found)
 
     def place(name: str) -> tuple[int | None, str, str]:

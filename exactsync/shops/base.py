@@ -221,8 +221,16 @@ def require_settings(store: Any, shop_settings: Any, kind: str) -> None:
     if not missing:
         return
     secrets = [key for key in missing if key != "url"]
-    where = (f" Put {'them' if len(secrets) > 1 else 'it'} in .streamlit/secrets.toml under [shops.{name}] or in "
-             + " / ".join(shop_env_var(name, key) for key in secrets) + "." if secrets else "")
+
+    def put(keys: list[str]) -> str:  # "it" / "them" when these are all that is missing, else their names
+        return ("it" if len(keys) == 1 else "them") if keys == missing else ", ".join(f"shops.{name}.{k}" for k in keys)
+
+    where = ""
+    if "url" in missing:  # a plain setting: exactsync.toml; the credentials are secrets
+        where += f" Put {put(['url'])} in exactsync.toml under [shops.{name}] or in {shop_env_var(name, 'url')}."
+    if secrets:
+        where += (f" Put {put(secrets)} in .streamlit/secrets.toml under [shops.{name}] or in "
+                  + " / ".join(shop_env_var(name, key) for key in secrets) + ".")
     message = (f"shop {name!r} cannot be pulled: {', '.join(f'shops.{name}.{key}' for key in missing)} "
                f"{'is' if len(missing) == 1 else 'are'} not set.{where}")
     with store.atomic() as con:

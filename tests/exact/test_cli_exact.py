@@ -117,7 +117,13 @@ def test_a_division_without_access_is_reported_and_the_others_are_pulled(cli_env
     from exactsync.store import Store
 
     cfg = _config(tmp_path, cli_env)
+    # configured (so not a usage error), but the user has no access to them
+    Path(cfg).write_text(Path(cfg).read_text().replace(f"divisions = [{DIV}, {DIV2}]",
+                                                       f"divisions = [{DIV}, {DIV2}, 999999, 999998]"))
     assert run("--config", cfg, "exact", "connect", "--sandbox-approve").exit_code == 0
+    r = run("--config", cfg, "pull", "exact", "--division", "999", "--division", str(DIV))
+    assert r.exit_code == 2, r.output  # neither configured nor pulled: a usage error, nothing pulled
+    assert f"unknown division 999: neither configured nor pulled (known: {', '.join(map(str, sorted([DIV, DIV2, 999998, 999999])))})" in r.output
     r = run("--config", cfg, "pull", "exact", "--division", "999999", "--division", str(DIV))
     assert r.exit_code == 3, r.output  # partial: one division pulled, one not
     assert f"Division {DIV}: 34 lines" in r.output
