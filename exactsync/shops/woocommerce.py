@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 import httpx2
 from authlib.integrations.httpx_client import OAuth1Auth
+from authlib.oauth1.rfc5849.wrapper import OAuth1Request
 from authlib.oauth1.rfc5849.signature import generate_signature_base_string
 
 from exactsync.clock import SYSTEM_CLOCK, Clock
@@ -113,6 +114,17 @@ def _sign_hmac_sha256(client, request) -> str:
     return base64.b64encode(hmac.new(key.encode(), base.encode(), hashlib.sha256).digest()).decode()
 
 
+class _PlainHttpRequest(OAuth1Request):
+    """Authlib's request for signing, without its "OAuth 1 MUST utilize https" refusal: WooCommerce
+    accepts OAuth 1.0a only over plain ``http://`` (shop-apis.md A1; over https it wants Basic), so
+    a shop on http that is not on this machine could not be read at all. The URI is signed as it is."""
+
+    def __init__(self, method, uri, body=None, headers=None):
+        plain = uri.startswith("http://")
+        super().__init__(method, "https://" + uri[len("http://"):] if plain else uri, body=body, headers=headers)
+        self.uri = uri
+
+
 class _WooOAuth1(OAuth1Auth):
     """Authlib OAuth1 with HMAC-SHA256 (what the official Woo client uses) and an injected clock."""
 
@@ -124,6 +136,12 @@ class _WooOAuth1(OAuth1Auth):
 
     def get_oauth_params(self, nonce, timestamp):
         return super().get_oauth_params(nonce, str(int(self._clock.time())))
+
+    def get_oauth_signature(self, method, uri, headers, body):
+        sign = self.SIGNATURE_METHODS.get(self.signature_method)
+        if not sign:
+            raise ValueError("Invalid signature method.")
+        return sign(self, _PlainHttpRequest(method, uri, body=body, headers=headers))
 
 
 # --------------------------------------------------------------------------------------------- client

@@ -166,6 +166,20 @@ def test_an_order_changed_while_the_orders_are_listed_skips_none(store, concurre
     assert again and all("modified_after=" in p for p in again)  # from where it happened, not the start
 
 
+def test_a_plain_http_shop_off_this_machine_is_signed_with_oauth1(store):
+    """WooCommerce takes OAuth 1.0a only over http (A1), and Authlib refused to sign for any http
+    host but localhost ("OAuth 1 MUST utilize https"): such a shop could not be read at all."""
+    app = create_app(copy.deepcopy(SCENARIO), clock=FakeClock(NOW))
+    result = pull_woocommerce(store, settings("http://shop.staging.example"), transport=app.transport(),
+                              clock=FakeClock(NOW))
+    assert result.documents > 0 and result.errors == 0
+    paths = [p for (p,) in store.rows("SELECT path FROM api_calls")]
+    assert paths and all("oauth_signature_method=HMAC-SHA256" in p for p in paths)
+    with pytest.raises(WooAuthError):  # the shop checks the signature: a wrong secret is refused
+        pull_woocommerce(store, settings("http://shop.staging.example", cs="cs_wrong"), transport=app.transport(),
+                         clock=FakeClock(NOW), full=True)
+
+
 def test_auth_failures_carry_the_shop_error(shop, store):
     app, url, clock = shop
     # OAuth1 over http with a wrong secret: the shop's own message comes through
