@@ -421,6 +421,8 @@ def pull_magento(
         done = 0
         progress(0, grand_total, f"{grand_total} documents to read")
 
+        rate_countries = _rate_countries(client, source, run_id, store, flush_calls)
+
         # 2. page by page: documents + their orders → rows + cursor in one transaction
         for kind, path, scope_source, cursor, start, params, total in plans:
             if total == 0:
@@ -462,7 +464,8 @@ def pull_magento(
                         order = orders.get(_safe_int(d.get("order_id"))) if isinstance(d, dict) else None
                         try:
                             doc, doc_lines, warns = build_document(
-                                d, kind, order, shop=shop, home_country=home, timezone=tz, pulled_at=pulled_at)
+                                d, kind, order, shop=shop, home_country=home, timezone=tz, pulled_at=pulled_at,
+                                rate_countries=rate_countries)
                         except Exception as e:  # noqa: BLE001 - bad data must never stop the pull
                             if not isinstance(e, RecordError):
                                 source_id = _safe_int(d.get("entity_id")) if isinstance(d, dict) else None
@@ -528,6 +531,34 @@ def pull_magento(
     result.finished_at = clock.now().replace(tzinfo=None)
     progress(done, grand_total, f"{result.documents} documents stored, {result.errors} errors")
     return result
+
+
+def _rate_countries(client: MagentoClient, source: str, run_id: str, store: Store, flush_calls: Any) -> dict[str, str]:
+    """Applied-tax code → the rate's ``tax_country_id`` (``GET /V1/taxRates/search``, §B10; the
+    applied-tax ``code`` on orders is the rate's code). A token without the tax ACL
+    (``Magento_Tax::manage_tax``) reads none: one warning, and lines take the ship-to country."""
+    out: dict[str, str] = {}
+    page = 1
+    try:
+        while True:
+            data = client.get("/taxRates/search", {"searchCriteria[pageSize]": "300", "searchCriteria[currentPage]": str(page)})
+            items = data.get("items") if isinstance(data, dict) else None
+            if not isinstance(items, list) or not items:
+                break
+            for r in items:
+                if isinstance(r, dict) and r.get("code") and r.get("tax_country_id"):
+                    out[str(r["code"])] = str(r["tax_country_id"]).upper()
+            total = _safe_int(data.get("total_count"))
+            if len(items) < 300 or total is None or page * 300 >= total:
+                break
+            page += 1
+    except MagentoAuthError:
+        with store.atomic() as con:
+            Store.log_event(con, source, "the integration token cannot read the tax rates (Magento_Tax::manage_tax): "
+                            "a line's VAT country is taken as the ship-to country, also where the shop charged "
+                            "its home country's rate", level="warning", run_id=run_id)
+            flush_calls(con)
+    return out
 
 
 def _safe_int(v: Any) -> int | None:

@@ -141,8 +141,14 @@ def build_document(
     home_country: str,
     timezone: str,
     pulled_at: dt.datetime,
+    rate_countries: dict[str, str] | None = None,
 ) -> tuple[ShopDocument, list[VatLine], list[str]]:
-    """One invoice (``kind='invoice'``) or credit memo (``'credit_note'``) → rows + warnings."""
+    """One invoice (``kind='invoice'``) or credit memo (``'credit_note'``) → rows + warnings.
+
+    ``rate_countries``: applied-tax code → the rate's ``tax_country_id`` (§B10). A line taxed at a
+    rate of another country than the ship-to one (a shop under the EU distance-sale threshold
+    charging its home VAT) is that country's VAT; without it, the ship-to country's.
+    """
     if not isinstance(doc, dict):
         raise RecordError(f"{shop}:{kind}:?", "record is not an object")
     entity_id = _int(doc.get("entity_id"), "entity_id", f"{shop}:{kind}:?")
@@ -247,16 +253,22 @@ def build_document(
         _absorb(acc.lines, 3, vat_b_total, key, "base tax amount")
 
     # --- treatments -----------------------------------------------------------------------------
+    def line_country(code: str) -> str | None:
+        """The country of the rate(s) a line was taxed at, when they name one; else the document's."""
+        countries = {(rate_countries or {}).get(c) for c in code.split("+")} if code else {None}
+        return countries.pop() if len(countries) == 1 and None not in countries else vat_country
+
     goods_treatments = [
-        classify_treatment(home_country, vat_country, vat_for_class, v[1])
-        for (lt, _, _), v in acc.lines.items() if lt != "adjustment"
+        classify_treatment(home_country, line_country(code), vat_for_class, v[1])
+        for (lt, code, _), v in acc.lines.items() if lt != "adjustment"
     ]
     doc_treatment = document_treatment(goods_treatments) if goods_treatments else classify_treatment(
         home_country, vat_country, vat_for_class, vat_total)
     lines: list[VatLine] = []
     for no, ((lt, tax_class, rate), v) in enumerate(sorted(acc.lines.items(), key=lambda kv: (_ORDER[kv[0][0]], kv[0][2], kv[0][1])), 1):
-        treatment = doc_treatment if lt == "adjustment" else classify_treatment(home_country, vat_country, vat_for_class, v[1])
-        lines.append(VatLine(key, no, lt, tax_class, vat_country, rate, treatment, sign * v[0], sign * v[1]))
+        country = vat_country if lt == "adjustment" else line_country(tax_class)
+        treatment = doc_treatment if lt == "adjustment" else classify_treatment(home_country, country, vat_for_class, v[1])
+        lines.append(VatLine(key, no, lt, tax_class, country, rate, treatment, sign * v[0], sign * v[1]))
 
     # --- header ---------------------------------------------------------------------------------
     created = parse_time(doc.get("created_at"), "created_at", key)

@@ -295,6 +295,45 @@ def test_order_data_of_an_unexpected_shape_is_a_record_error_not_a_stopped_pull(
     assert store.get_cursor("shop:m2:invoices") is not None  # the page was stored: the next pull goes on
 
 
+def _home_rate_to_germany() -> dict:
+    """An NL shop under the EU distance-sale threshold: NL 21 % charged on a sale shipped to DE."""
+    sc = small()
+    sc["orders"] = [{"id": 1, "created_at": "2025-03-01 10:00:00", "customer": {"id": 1, "email": "a@x.de"},
+                     "billing": {"country": "DE"}, "items": [{"sku": "A", "qty": 1, "price": 100, "tax_percent": 21}],
+                     "shipping_amount": 0, "invoices": [{"created_at": "2025-03-01 10:00:00"}]}]
+    return sc
+
+
+def _charge_the_nl_rate(app) -> None:
+    ext = app.orders[1]["extension_attributes"]
+    for entry in ext["item_applied_taxes"] + [{"applied_taxes": ext["applied_taxes"]}]:
+        for t in entry["applied_taxes"]:
+            t["code"] = t["title"] = "NL-21"  # the rate applied is the NL one (taxRates: tax_country_id NL)
+
+
+def test_a_line_taxed_at_the_home_rate_is_home_vat_whatever_the_ship_to(store):
+    """It was stored as OSS in DE at 21 %, a rate DE does not have; WooCommerce books the same sale
+    as domestic NL (its tax rate's country)."""
+    app = create_app(_home_rate_to_germany())
+    _charge_the_nl_rate(app)
+    pull_magento(store, settings("http://m2.test"), transport=app.transport())
+    assert store.rows("SELECT treatment, vat_country FROM shop_documents") == [("domestic", "DE")]
+    assert lines(store, "m2:invoice:1") == [("goods", "NL-21", "NL", D("21"), "domestic", D("100"), D("21"))]
+    assert store.scalar("SELECT count(*) FROM api_calls WHERE path LIKE '%/V1/taxRates/search%'") == 1
+
+
+def test_without_the_tax_acl_lines_take_the_ship_to_country_with_a_warning(store):
+    sc = _home_rate_to_germany()
+    sc["store"]["tokens"] = [{"token": TOKEN, "resources": ["Magento_Sales::sales"]}]
+    app = create_app(sc)
+    _charge_the_nl_rate(app)
+    result = pull_magento(store, settings("http://m2.test"), transport=app.transport())
+    assert result.documents == 1 and result.errors == 0
+    assert lines(store, "m2:invoice:1")[0][2:5] == ("DE", D("21"), "oss")
+    (msg,) = store.rows("SELECT message FROM sync_log WHERE level = 'warning'")
+    assert "cannot read the tax rates (Magento_Tax::manage_tax)" in msg[0]
+
+
 def test_invalid_vat_number_is_not_reverse_charge(store):
     sc = small()
     sc["orders"] = [o for o in sc["orders"] if o["id"] == 3]
