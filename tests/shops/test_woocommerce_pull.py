@@ -407,15 +407,10 @@ def test_transient_html_errors_are_retried(store):
 
 def test_missing_refunds_route_falls_back_to_order_refunds(shop, store):
     app, url, clock = shop
-    original = app._route
-
-    def old_wc(method, route):  # WC < 9.0: no /refunds collection
-        if route.endswith("/wc/v3/refunds"):
-            return None, ()
-        return original(method, route)
-
-    app._route = old_wc
+    app.store.wc_version = "8.9.3"  # WC < 9.0: no /refunds collection (the sandbox answers rest_no_route)
     result = pull_woocommerce(store, settings(url), clock=clock)
+    refunds = store.rows("SELECT status FROM api_calls WHERE path LIKE '/wp-json/wc/v3/refunds%'")
+    assert refunds == [(404,)]
     assert result.documents == 12
     assert store.scalar("SELECT count(*) FROM api_calls WHERE path LIKE '/wp-json/wc/v3/orders/%/refunds%'") == 2
 

@@ -261,12 +261,20 @@ class WooCommerceApp(SandboxApp):
             ("GET", r"/taxes/classes", self.list_tax_classes),
             ("GET", r"/taxes/(\d+)", self.get_tax),
         ]
+        if path == "/refunds" and not self._has_refunds_route():
+            return None, ()  # the /refunds collection came with WooCommerce 9.0 (reference A6)
         for m, pattern, fn in table:
             if m == method or (method == "HEAD" and m == "GET"):
                 match = re.fullmatch(pattern, path)
                 if match:
                     return fn, tuple(int(g) for g in match.groups())
         return None, ()
+
+    def _has_refunds_route(self) -> bool:
+        try:
+            return int(str(self.store.wc_version).split(".")[0]) >= 9
+        except ValueError:
+            return True
 
     # -- permission (endpoint level; anonymous users fail here) -------------------------------------
     @staticmethod
