@@ -60,7 +60,8 @@ def page() -> None:
         c[0].metric("Synced", counts.get("synced", 0))
         c[1].metric("Already in Exact", counts.get("skipped", 0))
         c[2].metric("Error", counts.get("error", 0))
-        (st.success if not counts.get("error") else st.warning)(outcome.message)
+        fine = not (counts.get("error") or counts.get("not_done") or counts.get("unverified"))
+        (st.success if fine else st.warning)(outcome.message)
         table(outcome.jobs, column_config=labelled(outcome.jobs, JOB_LABELS))
         st.caption("Entries created through the API stay open in Exact (Status 20) until someone processes them "
                    "there. An open entry exactsync posted itself is booked as intended, so after *Re-pull and "

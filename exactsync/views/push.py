@@ -166,9 +166,12 @@ def _jobs_frame(store: Store, job_ids: Sequence[str]) -> pl.DataFrame:
 
 def _result(store: Store, outcome: Any) -> PushResult:
     counts = {"synced": outcome.synced - outcome.found_existing, "skipped": outcome.found_existing,
-              "error": outcome.errors, "not_done": outcome.not_done}
+              "error": outcome.errors, "not_done": outcome.not_done, "unverified": outcome.unverified}
     message = f"{outcome.synced} synced ({outcome.posted} posted, {outcome.found_existing} already in Exact), " \
-              f"{outcome.errors} error(s)" + (f"; stopped: {outcome.stopped}" if outcome.stopped else "")
+              f"{outcome.errors} error(s)" + (f", {outcome.not_done} not done" if outcome.not_done else "") + (
+                  f"; {outcome.unverified} posted but not shown by Exact under their reference right after: "
+                  "check them in Exact (Sync log) before pushing them again" if outcome.unverified else "") + (
+                  f"; stopped: {outcome.stopped}" if outcome.stopped else "")
     return PushResult(counts=counts, jobs=_jobs_frame(store, outcome.job_ids), message=message)
 
 

@@ -499,6 +499,10 @@ def test_posted_entries_are_verified_by_a_look_up_after(make_env):
     assert (out.posted, out.unverified, out.exit_code) == (1, 1, 3)
     (msg,) = env.store.rows("SELECT message FROM sync_log WHERE level = 'warning' AND message LIKE '%look-up right after%'")
     assert "check the entry in Exact before pushing it again" in msg[0]
+    from exactsync.views.push import _result  # what the dashboard's Push page shows of it
+
+    shown = _result(env.store, out)
+    assert shown.counts["unverified"] == 1 and "1 posted but not shown by Exact under their reference" in shown.message
 
 
 def test_an_entry_removed_in_exact_after_the_push_is_pushed_again_once_the_pulls_show_it(make_env, clock):
