@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -57,11 +58,23 @@ def test_status_shows_pull_times_in_utc(tmp_path):
     store = Store.open(tmp_path / "s.duckdb")
     with store.atomic() as con:
         Store.set_cursor(con, "shop:woo:orders", "", "c1")
+        Store.set_cursor(con, "shop:m2:creditmemos", "", "c1")
+        Store.set_cursor(con, "exact:deleted", "700001", "c1")
+        Store.set_cursor(con, "exact:reference", "700001", None)
         con.execute("UPDATE sync_state SET last_success_at = ?", [dt.datetime(2026, 11, 30, 22, 5, 9, 123456)])
     del store
     r = run("--config", str(cfg), "status")
     assert r.exit_code == 0
-    assert "shop:woo:orders" in r.output and "2026-11-30 22:05:09 UTC" in r.output
+    assert "2026-11-30 22:05:09 UTC" in r.output
+    # what was pulled, in words: not shop:woo:orders, exact:deleted and a bare 700001 beside it
+    pulls = r.output.split("Last pulls:\n")[1].split("\n\n")[0].splitlines()
+    assert [p.split("  2026")[0].strip() for p in pulls] == [
+        "Exact deletions (division 700001)", "Exact reference data (division 700001)", "m2 credit memos",
+        "woo orders"], r.output
+    assert "shop:" not in r.output and "exact:" not in r.output
+    info = json.loads(run("--config", str(cfg), "--json", "status").output)  # --json keeps the identifiers
+    assert {(p["source"], p["scope"]) for p in info["pulls"]} == {
+        ("shop:woo:orders", ""), ("shop:m2:creditmemos", ""), ("exact:deleted", "700001"), ("exact:reference", "700001")}
 
 
 def test_bad_config_exit_code_and_no_traceback(tmp_path):
@@ -232,3 +245,79 @@ def test_a_missing_shop_setting_is_named_with_where_it_goes(tmp_path):
     assert ("shops.m.url, shops.m.token are not set. Put shops.m.url in exactsync.toml under [shops.m] or in "
             "EXACTSYNC_SHOPS__M__URL. Put shops.m.token in .streamlit/secrets.toml under [shops.m] or in "
             "EXACTSYNC_SHOPS__M__TOKEN.") in r.output, r.output
+
+
+def _log_world(tmp_path):
+    """A configuration and a store whose sync log holds pulls and pushes of several days and levels."""
+    import datetime as dt
+
+    from exactsync.store import Store
+
+    cfg = tmp_path / "exactsync.toml"
+    cfg.write_text('[store]\npath = "s.duckdb"\n[shops.woo-demo]\nkind = "woocommerce"\ndivision = 1\n')
+    store = Store.open(tmp_path / "s.duckdb")
+    rows = [  # (days ago, source, level, record, message)
+        (9, "shop:woo-demo", "error", "order 7", "order 7: an error of last week"),
+        (3, "shop:woo-demo", "info", None, "pulled 254 documents (1 errors) in 5 calls"),
+        (3, "shop:woo-demo", "error", "order 10244", "order 10244: total 61.50 differs from its lines"),
+        (2, "shop:magento-demo", "warning", "invoice 9", "invoice 9: a line without a tax class"),
+        (1, "exact", "info", "700001", "pulled division 700001: 1784 lines"),
+        (0, "push", "error", "cre-1", "create WC-1 failed: Invalid: Invoice to (Type)"),
+    ]
+    now = dt.datetime(2026, 12, 4, 12, 0, 0)
+    with store.atomic() as con:
+        for days, source, level, record, message in rows:
+            Store.log_event(con, source, message, level=level, record_key=record)
+            con.execute("UPDATE sync_log SET logged_at = ? WHERE log_id = (SELECT max(log_id) FROM sync_log)",
+                        [now - dt.timedelta(days=days)])
+    del store
+    return cfg
+
+
+def test_log_lists_the_sync_log_newest_first_under_headings(tmp_path):
+    """`pull shop` and the README said "see the sync log", but no command listed it."""
+    cfg = _log_world(tmp_path)
+    r = run("--config", str(cfg), "log")
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert lines[0].split() == ["When", "(UTC)", "Level", "Source", "Record", "Message"], r.output
+    assert [x.split()[2] for x in lines[1:]] == ["error", "info", "warning", "error", "info", "error"]  # newest first
+    assert re.fullmatch(r"2026-12-04 12:00:00  error +push +cre-1 +create WC-1 failed: Invalid: Invoice to \(Type\)",
+                        lines[1]), r.output
+    # --source: the start of a source; --level: that level and worse; --since: from that day (UTC)
+    out = run("--config", str(cfg), "log", "--source", "shop:woo-demo").output
+    assert "magento" not in out and "push" not in out and out.count("shop:woo-demo") == 3
+    out = run("--config", str(cfg), "log", "--source", "shop").output
+    assert len(out.splitlines()) == 5 and "magento-demo" in out
+    out = run("--config", str(cfg), "log", "--level", "warning").output
+    assert [x.split()[2] for x in out.splitlines()[1:]] == ["error", "warning", "error", "error"], out
+    out = run("--config", str(cfg), "log", "--level", "ERROR", "--since", "2026-12-01").output
+    assert [x.split()[3] for x in out.splitlines()[1:]] == ["push", "shop:woo-demo"], out
+    out = run("--config", str(cfg), "log", "--limit", "2").output
+    assert len(out.splitlines()) == 4 and out.splitlines()[-1].startswith("… and 4 older (--limit N to see them")
+    assert "No rows in the sync log with that selection." in run("--config", str(cfg), "log", "--source", "nope").output
+    # --json: the rows as stored, for programs
+    data = json.loads(run("--config", str(cfg), "--json", "log", "--source", "push").output)
+    assert data["total"] == 1 and data["rows"][0]["source"] == "push" and data["rows"][0]["level"] == "error"
+    assert data["rows"][0]["logged_at"] == "2026-12-04T12:00:00" and data["rows"][0]["record_key"] == "cre-1"
+    for bad in (["--limit", "0"], ["--level", "debug"], ["--since", "yesterday"]):
+        r = CliRunner().invoke(cli, ["--config", str(cfg), "log", *bad])
+        assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "exactsync.toml").write_text('[store]\npath = "e.duckdb"\n')
+    assert run("--config", str(empty / "exactsync.toml"), "log").output.strip() == "No rows in the sync log yet."
+
+
+def test_pull_shop_names_the_command_that_lists_the_record_errors(tmp_path, monkeypatch):
+    """`pull shop` said "see the sync log"; now it says which command shows it."""
+    import exactsync.cli.pull_shop_cmd as pull_shop_cmd
+    from exactsync.shops.base import PullResult
+
+    cfg = _log_world(tmp_path)
+    monkeypatch.setattr(pull_shop_cmd, "pull_shops", lambda store, shops, **_: (
+        [PullResult(shop="woo-demo", source="woocommerce", run_id="r1", documents=254, errors=1, calls=5)], []))
+    r = run("--config", str(cfg), "pull", "shop")
+    assert r.exit_code == 3, r.output
+    assert "woo-demo: 254 documents, 0 VAT lines, 5 calls: 1 record error(s), see the sync log " \
+           "(`exactsync log --source shop:woo-demo`)" in r.output

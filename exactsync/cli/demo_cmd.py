@@ -68,7 +68,8 @@ def run_cmd(ctx: Ctx, base_dir: Path, orders: int, seed: int, serve: bool) -> No
             [f"{name} {url}" for name, url in env.urls.items()]
             + [f"store {env.settings.store.path}",
                "pulled: " + ", ".join(f"{k} {v['documents']} documents"
-                                      + (f" ({v['errors']} record(s) skipped: see the sync log)" if v["errors"] else "")
+                                      + (f" ({v['errors']} record(s) skipped: see the sync log, `exactsync --config "
+                                         f"{data['config']} log --source shop:{k}`)" if v["errors"] else "")
                                       for k, v in summary["shops"].items())
                + ", " + ", ".join(f"Exact {k} {v['entries']} entries" for k, v in summary["exact"].items())]
             + [f"push mappings of division {d}: " + ("; ".join(p) if p else "ready (the demo's codes, unless already set)")

@@ -117,6 +117,8 @@ def test_cmd(ctx: Ctx) -> None:
         client.close()
 
     def human() -> str:
+        from exactsync.labels import yes_no  # True / False in words; --json keeps the booleans
+
         t = out["auth"]
         lines = [f"Exact Online: {out['base_url']}",
                  f"User: {out['user']['FullName']} <{out['user']['UserName']}>",
@@ -128,7 +130,7 @@ def test_cmd(ctx: Ctx) -> None:
             rl = d["rate_limit"]
             lines.append(f"Division {d['division']}: {d.get('description') or '?'} "
                          f"({'ok' if d.get('accessible') else 'NO ACCESS'}); post sales entries: "
-                         f"{d.get('can_post_sales_entries')}; calls left today {rl['daily_remaining']}, "
+                         f"{yes_no(d.get('can_post_sales_entries'))}; calls left today {rl['daily_remaining']}, "
                          f"this minute {rl['minutely_remaining']}")
         return "\n".join(lines)
 
@@ -197,7 +199,8 @@ def pull_exact_cmd(ctx: Ctx, divisions: tuple[int, ...], full: bool, resync: boo
     emit(ctx, {"results": results, "failures": [f.as_dict() for f in failures], "not_tried": pulls.skipped}, human)
     record_errors = any(r.get("record_errors") for r in results)
     if record_errors and not ctx.json:
-        click.echo("Some records could not be stored: see the sync log (exactsync status).", file=sys.stderr)
+        click.echo("Some records could not be stored: see the sync log (`exactsync log --source exact`).",
+                   file=sys.stderr)
     if failures:
         ctx_exit(exit_code_of(failures, len(results)))
     if pulls.stopped or record_errors:

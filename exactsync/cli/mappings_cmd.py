@@ -35,14 +35,33 @@ def _division(ctx: Ctx, division: int | None) -> int:
 _ANY_COLUMNS = ("country", "treatment", "tax_class")
 
 
+def _cell(column: str, value) -> str:
+    """A mapping's cell as people read it: '' of a key column "(any)", a treatment in words, a rate
+    as ``9.00`` (not ``9.0000``), a yes/no setting as yes / no."""
+    from decimal import Decimal
+
+    from exactsync.labels import treatment_label, yes_no
+
+    if value == "" and column in _ANY_COLUMNS:
+        return "(any)"
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return yes_no(value)
+    if column == "treatment":
+        return treatment_label(value) or ""
+    if isinstance(value, Decimal):
+        return f"{value:,.2f}"
+    return str(value)
+
+
 def _table(frame: pl.DataFrame, columns: list[str]) -> list[str]:
-    """``frame`` as aligned text lines; '' shows as "(any)", the way a mapping reads it."""
-    cells = [[("(any)" if v == "" and c in _ANY_COLUMNS else "" if v is None else str(v)) for c, v in zip(columns, row)]
-             for row in frame.select(columns).iter_rows()]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    out = ["  " + "  ".join(c.ljust(w) for c, w in zip(columns, widths))]
-    out += ["  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in cells]
-    return out
+    """``frame`` as aligned text lines under headings in words (exactsync.labels); '' shows as
+    "(any)", the way a mapping reads it. ``--json`` keeps the identifiers and raw values."""
+    from exactsync.labels import text_table
+
+    return text_table(columns, ([_cell(c, v) for c, v in zip(columns, row)] for row in frame.select(columns).iter_rows()),
+                      right=[c for c in columns if c == "rate"])
 
 
 @cli.group()

@@ -52,7 +52,8 @@ def pull_shop(ctx: Ctx, names: tuple[str, ...], resync: bool) -> None:
     def human() -> str:
         lines = []
         for r in results:
-            state = "ok" if r.errors == 0 else f"{r.errors} record error(s), see the sync log"
+            state = "ok" if r.errors == 0 else (f"{r.errors} record error(s), see the sync log "
+                                                 f"(`exactsync log --source shop:{r.shop}`)")
             lines.append(f"{r.shop}: {r.documents} documents, {r.vat_lines} VAT lines, {r.calls} calls: {state}")
             lines += [f"{r.shop}: {note}" for note in r.notes]
         lines += [f"{f.source}: not pulled. {f.message}" for f in failures]

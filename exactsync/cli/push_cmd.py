@@ -17,6 +17,10 @@ from exactsync.errors import EXIT_FAILURE, EXIT_OK
 
 __all__ = ["push", "push_retry", "push_jobs"]
 
+#: what to do about a plan that has errors (most are mappings that lack a row), on the command line too
+_FIX_MAPPINGS = ("fix the mappings (`exactsync mappings suggest --save` adds the rows Exact's bookings show, "
+                 "`exactsync mappings set` the journal and debtors; or the dashboard's Mappings page)")
+
 
 def _finish(ctx: Ctx, outcome) -> None:
     data = outcome.as_dict()
@@ -97,14 +101,14 @@ def push(click_ctx: click.Context, period: str | None, statuses: str, run_id: st
                         closed_period_date=closed_period_date.date() if closed_period_date else None)
     if not yes:
         emit(ctx, plan.as_dict(), lambda: f"Selected from {source}.{warned}\n" + plan.summary()
-             + ("" if plan.ok else "\nThe plan has errors: fix the mappings (the dashboard's Mappings page) or the selection; nothing was sent.")
+             + ("" if plan.ok else f"\nThe plan has errors: {_FIX_MAPPINGS} or the selection; nothing was sent.")
              + ("\n(dry run: nothing sent; add --yes to execute)" if plan.ok else ""))
         if not plan.ok:
             click_ctx.exit(EXIT_FAILURE)
         return
     if not plan.ok:
         emit(ctx, plan.as_dict(), lambda: f"Selected from {source}.{warned}\n" + plan.summary()
-             + "\nThe plan has errors; nothing was sent.")
+             + f"\nThe plan has errors: {_FIX_MAPPINGS} or the selection; nothing was sent.")
         click_ctx.exit(EXIT_FAILURE)
     if not ctx.json:
         click.echo(f"Pushing {len(plan.jobs)} job(s) from {source}: {plan.calls} API call(s), "
@@ -144,13 +148,20 @@ def push_jobs(ctx: Ctx, status: str | None, limit: int) -> None:
     shown = frame.head(limit)
 
     def human() -> str:
+        from exactsync.labels import text_table
+        from exactsync.views.base import fmt_money  # the amounts as `reconcile` shows them: 1,043.65
+
         lines = ["jobs: " + (", ".join(f"{c['count']} {c['status']}" for c in counts) or "none")]
-        for r in shown.iter_rows(named=True):
-            synced = f" synced {r['synced_at']:%Y-%m-%d %H:%M} UTC" if r["synced_at"] else ""
-            lines.append(f"{r['job_id']} {r['status']:7} {r['kind']:7} {r['your_ref']:20} {r['entry_date']} "
-                         f"{r['currency'] or '':3} {r['net']:>12,.2f} {r['vat']:>10,.2f} "
-                         f"attempts={r['attempts']} entry={r['exact_entry_number'] or '-'}{synced} {r['last_error'] or ''}"
-                         .rstrip())
+        if shown.height:
+            columns = ["job_id", "status", "kind", "your_ref", "entry_date", "currency", "net", "vat", "attempts",
+                       "exact_entry_number", "synced_at", "last_error"]
+            lines += text_table(columns, ([r["job_id"], r["status"], r["kind"], r["your_ref"],
+                                           r["entry_date"].isoformat() if r["entry_date"] else "-", r["currency"] or "",
+                                           fmt_money(r["net"], ""), fmt_money(r["vat"], ""), f"{r['attempts']:,}",
+                                           r["exact_entry_number"] or "-",
+                                           f"{r['synced_at']:%Y-%m-%d %H:%M}" if r["synced_at"] else "-",
+                                           r["last_error"] or ""] for r in shown.iter_rows(named=True)),
+                                right=("net", "vat", "attempts", "exact_entry_number"), indent="")
         if frame.height > shown.height:
             lines.append(f"… and {frame.height - shown.height:,} more (--limit N to see them)")
         return "\n".join(lines)

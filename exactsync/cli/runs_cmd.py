@@ -70,11 +70,15 @@ def _amount(value) -> str:
     return "-" if value is None else f"{value:,.2f}"
 
 
-def _difference_lines(frame, total: int, division_currency: str | None = None) -> list[str]:
-    """Differences, one line each: status, reference, shop, date, gross delta in the row's currency
-    (and in the division's, which the list is sorted by, when that is another), the explanation and
-    what else was found on the row."""
-    lines = [f"  {'status':<36} {'reference':<18} {'shop':<14} {'date':<10} {'Δ gross':>12}      explanation"]
+def _difference_lines(frame, total: int, division_currency: str | None = None, *,
+                      with_division: bool = False) -> list[str]:
+    """Differences, one line each: status, reference, shop (and division, ``with_division``: a run
+    over several, where a reference means something else in each), date, gross delta in the row's
+    currency (and in the division's, which the list is sorted by, when that is another), the
+    explanation and what else was found on the row."""
+    division = (lambda r: f"{r['division'] if r['division'] is not None else '-':<9} ") if with_division else (lambda r: "")
+    lines = [f"  {'status':<36} {'reference':<18} {'shop':<14} " + ("division  " if with_division else "")
+             + f"{'date':<10} {'Δ gross':>12}      explanation"]
     for r in frame.iter_rows(named=True):
         day = r["doc_date"] or r["entry_date"]
         cur = r["currency"] or r["exact_currency"] or ""
@@ -82,7 +86,7 @@ def _difference_lines(frame, total: int, division_currency: str | None = None) -
         also = (f"(= {dc:,.2f} {division_currency}) " if division_currency and cur and cur != division_currency
                 and dc is not None else "")
         lines.append(f"  {r['status_label']:<36} {r['your_ref'] or r['doc_number'] or '-':<18} {r['shop'] or '-':<14} "
-                     f"{day.isoformat() if day else '-':<10} {_amount(r['delta_gross']):>12} {cur:<4} {also}"
+                     f"{division(r)}{day.isoformat() if day else '-':<10} {_amount(r['delta_gross']):>12} {cur:<4} {also}"
                      f"{r['detail'] or ''}{f' (also found: {found})' if (found := r.get('also_label')) else ''}".rstrip())
     if total > frame.height:
         lines.append(f"… and {total - frame.height:,} more (--limit N to see them)")
@@ -176,7 +180,8 @@ def runs_show(ctx: Ctx, run_ref: str, period: str | None, with_differences: bool
         if not total:
             return text + ("\n\nNo result with that selection." if selected else "\n\nNo differences in this run.")
         return text + f"\n\n{total:,} result(s)" + (" with that selection" if selected else " that differ") + \
-            ":\n" + "\n".join(_difference_lines(frame, total, run.currency))
+            ":\n" + "\n".join(_difference_lines(frame, total, run.currency,
+                                                  with_division=len(run.divisions) > 1))
 
     emit(ctx, data, human)
 

@@ -4,6 +4,7 @@ reconciliation runs, the push jobs and the newest errors of the sync log."""
 from __future__ import annotations
 
 from exactsync.cli.main import Ctx, cli, emit, pass_ctx
+from exactsync.labels import pull_source_label
 from exactsync.status import ERROR_DAYS, store_status
 
 __all__ = ["status"]
@@ -29,10 +30,12 @@ def status(ctx: Ctx) -> None:
         lines += ["", "Last pulls:"]
         if not info["pulls"]:
             lines.append("  none yet")
-        for p in info["pulls"]:
-            at = p["last_success_at"]
+        # in words ("woo-demo orders", "Exact deletions (division 700001)"); --json keeps the identifiers
+        named = [(pull_source_label(p["source"], p["scope"]), p["last_success_at"]) for p in info["pulls"]]
+        width = max([len(name) for name, _ in named] + [34])
+        for name, at in named:
             when = f"{at:%Y-%m-%d %H:%M:%S} UTC" if at is not None else "never succeeded"  # TIMESTAMP or NULL
-            lines.append(f"  {p['source']:<34} {p['scope'] or '-':<10} {when}")
+            lines.append(f"  {name:<{width}}  {when}")
         total = info["runs_total"]
         lines += ["", "Reconciliation runs" + (f" ({len(info['runs'])} newest of {total:,}):" if total > len(info["runs"])
                                                else ":")]
@@ -55,7 +58,7 @@ def status(ctx: Ctx) -> None:
             about = f" {e['record_key']}:" if e["record_key"] else ""
             lines.append(f"  {e['logged_at']:%Y-%m-%d %H:%M:%S} UTC  {e['source']}{about} {e['message']}")
         if total_errors:
-            lines.append("  (the dashboard's Sync log has them all, with their details)")
+            lines.append("  (`exactsync log --level error` lists them all; the dashboard's Sync log has their details)")
         return "\n".join(lines)
 
     emit(ctx, info, human)

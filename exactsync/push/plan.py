@@ -314,27 +314,46 @@ class Plan:
                          f"pushed again: {refs}" + (" …" if len(self.removed) > 5 else ""))
         if self.collective_b2b_note:
             lines.append(f"  WARNING {self.collective_b2b_note}")
-        for heading, frame, cells in (
+        from exactsync.labels import text_table
+        from exactsync.views.base import fmt_money  # the amounts as `reconcile` shows them: 1,043.65
+
+        def money(value: Any) -> str:
+            return fmt_money(value, "")
+
+        def cell(column: str, value: Any) -> str:
+            if column in ("net", "vat"):
+                return money(value)
+            if column == "jobs":
+                return f"{value:,}"
+            return value or ("--" if column == "country" else "-")  # no country: a line without one
+
+        for heading, frame, columns in (
                 ("Effect on Exact (net / VAT) per period, country, VAT code, currency", self.effect(),
-                 lambda r: f"{r['country'] or '--':3} {r['vat_code'] or '-':8} {r['currency'] or '':3} "
-                           f"{r['net']:>14} {r['vat']:>12}"),
+                 ("period", "country", "vat_code", "currency", "net", "vat", "jobs")),
                 ("Revenue booked (net) per period, G/L account, currency", self.revenue(),
-                 lambda r: f"{r['gl_code'] or '-':8} {r['currency'] or '':3} {r['net']:>14}")):
+                 ("period", "gl_code", "currency", "net", "jobs"))):
             if frame.height:
                 lines.append(f"  {heading}:")
-                lines += [f"    {r['period']} {cells(r)}  ({r['jobs']} job(s))" for r in frame.iter_rows(named=True)]
+                lines += text_table(columns, ([cell(c, r[c]) for c in columns] for r in frame.iter_rows(named=True)),
+                                    right=("net", "vat", "jobs"), indent="    ")
         debtors = f" + ≤ {self.debtor_calls} for {self.new_debtors} new debtor(s)" if self.new_debtors else ""
         left = ", ".join(f"{'a fresh minute' if r is None else f'{r} left this minute'}"
                          for r in self.remaining_by_division.values()) or "a fresh minute"
         lines.append(f"  API calls: {self.lookups} look-up(s) + {self.posts} POST(s){debtors} = {self.calls}; "
                      f"ETA ≈ {format_eta(self.eta_seconds)} at {self.minutely_limit}/min ({left})")
-        for j in self.jobs[:50]:
-            state = f" [{j.existing_status}]" if j.existing_status else ""
-            # the currency beside the amounts: a currency correction reverses in one and rebooks in another
-            lines.append(f"    {j.kind:7} {j.your_ref:20} {j.entry_date} {j.currency or '':3} {j.net:>12} {j.vat:>10} "
-                         f"{j.description}{state}")
-        if len(self.jobs) > 50:
-            lines.append(f"    … and {len(self.jobs) - 50} more job(s)")
+        if self.jobs:
+            # a table of its own, below the calls line: the currency beside the amounts (a currency
+            # correction reverses in one and rebooks in another); "Already pushed" only when a job was
+            shown = self.jobs[:50]
+            columns = ["kind", "your_ref", "entry_date", "currency", "net", "vat", "description"]
+            if any(j.existing_status for j in shown):
+                columns.append("existing_status")
+            lines += ["", f"  Jobs ({len(self.jobs)}):"]
+            lines += text_table(columns, ([j.kind, j.your_ref, j.entry_date.isoformat(), j.currency or "", money(j.net),
+                                           money(j.vat), j.description, j.existing_status or ""][:len(columns)]
+                                          for j in shown), right=("net", "vat"), indent="    ")
+            if len(self.jobs) > 50:
+                lines.append(f"    … and {len(self.jobs) - 50} more job(s)")
         return "\n".join(lines)
 
 

@@ -32,7 +32,7 @@ from typing import Any
 import polars as pl
 
 from exactsync.errors import EXIT_FAILURE, ExactsyncError
-from exactsync.labels import column_label, readable, treatment_label
+from exactsync.labels import column_label, kind_label, readable, treatment_label, vat_source_label
 from exactsync.reconcile.constants import OK_STATUSES, PRECEDENCE, cause_label, status_label
 from exactsync.reconcile.engine import ReconcileError
 from exactsync.reconcile.runs import load_run, results, vat_by_country, vat_code_reading
@@ -120,9 +120,26 @@ def _for_people(diffs: pl.DataFrame) -> pl.DataFrame:
         pl.col("status").map_elements(status_label, return_dtype=pl.String),
         pl.col("cause").map_elements(cause_label, return_dtype=pl.String, skip_nulls=False),
         pl.col("flags").map_elements(labels, return_dtype=pl.String),
+        pl.col("kind").map_elements(kind_label, return_dtype=pl.String),  # "Credit note", not credit_note
     ))
     first = [c for c in _DIFF_FIRST if c in frame.columns]
     return frame.select(first + [c for c in frame.columns if c not in first])
+
+
+def _source_words(frame: pl.DataFrame) -> pl.DataFrame:
+    """The VAT codes sheet with where each code was read from in words (exactsync.labels)."""
+    if "source" not in frame.columns:
+        return frame
+    return frame.with_columns(pl.col("source").map_elements(vat_source_label, return_dtype=pl.String))
+
+
+def _tolerated_frame(tolerated: dict[str, Any]) -> pl.DataFrame:
+    """The Summary sheet's block of tolerated differences under headings of its own (rows, net, VAT,
+    gross: what the tolerance let through, each row in its document's currency)."""
+    return pl.DataFrame([{"tolerated": "Within tolerance (in each document's currency)",
+                          "rows": int(tolerated.get("rows", 0)),
+                          **{k: str(tolerated.get(k, "0")) for k in ("net", "vat", "gross")}}]).with_columns(
+        [pl.col(c).cast(pl.Decimal(18, 4)) for c in ("net", "vat", "gross")])
 
 
 def _treatment_words(frame: pl.DataFrame) -> pl.DataFrame:
@@ -198,10 +215,11 @@ def _write(store: Any, run_id: str, path: Path, suffix: str) -> None:
             for name in ("differences", "results", "vat_by_country", "vat_codes"):
                 z.writestr(f"{name}.csv", sheets[name].write_csv())
         return
-    _write_xlsx(path, meta, table, sheets)
+    _write_xlsx(path, meta, table, sheets, load_run(store, run_id).tolerated)
 
 
-def _write_xlsx(path: Path, meta: pl.DataFrame, table: pl.DataFrame, sheets: dict[str, pl.DataFrame]) -> None:
+def _write_xlsx(path: Path, meta: pl.DataFrame, table: pl.DataFrame, sheets: dict[str, pl.DataFrame],
+                tolerated: dict[str, Any] | None = None) -> None:
     import xlsxwriter
 
     money = {"num_format": "#,##0.00;[Red]-#,##0.00"}
@@ -222,12 +240,14 @@ def _write_xlsx(path: Path, meta: pl.DataFrame, table: pl.DataFrame, sheets: dic
 
     # the items as a sentence starts ("Amounts in", "Exchange rates"); the ZIP keeps them as they are
     meta = headed(meta.with_columns(pl.col("item").str.slice(0, 1).str.to_uppercase() + pl.col("item").str.slice(1)))
-    table = table.rename({"status": "status_code", "label": "status"})
+    # the tolerated differences are no status: a block of their own below (the ZIP keeps them as a row)
+    table = table.filter(pl.col("status") != "tolerated").rename({"status": "status_code", "label": "status"})
+    tolerated_block = headed(_tolerated_frame(tolerated or {}))
     table = headed(table.select("status", *[c for c in table.columns if c not in ("status", "status_code")], "status_code"))
     by_code = sheets["vat_by_country"]  # treatment codes: one sheet per treatment is split by them
     sheets = {**sheets, "differences": headed(_for_people(sheets["differences"])),
               "vat_by_country": headed(_treatment_words(sheets["vat_by_country"])),
-              "vat_codes": headed(_treatment_words(sheets["vat_codes"]))}
+              "vat_codes": headed(_source_words(_treatment_words(sheets["vat_codes"])))}
 
     with xlsxwriter.Workbook(str(path)) as wb:
         ws = wb.add_worksheet("Summary")
@@ -235,6 +255,9 @@ def _write_xlsx(path: Path, meta: pl.DataFrame, table: pl.DataFrame, sheets: dic
         start = meta.height + 3
         to_excel(table).write_excel(workbook=wb, worksheet=ws, position=(start, 0), autofit=True,
                                     column_formats=money_formats(table), table_style="Table Style Light 9")
+        to_excel(tolerated_block).write_excel(workbook=wb, worksheet=ws, position=(start + table.height + 3, 0),
+                                              autofit=True, column_formats=money_formats(tolerated_block),
+                                              table_style="Table Style Light 1")
         diffs = sheets["differences"]
         truncated = diffs.height > _MAX_XLSX_ROWS
         diffs = diffs.head(_MAX_XLSX_ROWS)

@@ -83,12 +83,20 @@ def api_calls_page(store: Store, *, system: str | None = None, errors_only: bool
 
 
 def sync_log_page(store: Store, *, level: str | None = None, source: str | None = None,
-                  limit: int = PAGE_SIZE, offset: int = 0) -> Page:
-    """Events and per-record errors of pulls and pushes, newest first."""
+                  limit: int = PAGE_SIZE, offset: int = 0, levels: Sequence[str] | None = None,
+                  since: dt.datetime | None = None) -> Page:
+    """Events and per-record errors of pulls and pushes, newest first: of ``level``, or of any of
+    ``levels``; of sources starting with ``source``; logged at or after ``since`` (UTC)."""
     where, params = [], []
     if level:
         where.append("level = ?")
         params.append(level)
+    if levels:
+        where.append("level IN (SELECT unnest(?::VARCHAR[]))")
+        params.append(list(levels))
+    if since is not None:
+        where.append("logged_at >= ?")
+        params.append(since)
     if source:
         where.append("source LIKE ?")
         params.append(source + "%")

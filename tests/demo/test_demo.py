@@ -70,8 +70,16 @@ def test_demo_run_says_what_it_pulled_and_what_it_skipped(tmp_path):
                            catch_exceptions=False)
     assert r.exit_code == 0, r.output
     (line,) = [x for x in r.output.splitlines() if x.startswith("pulled: ")]
-    assert "woo-demo " in line and " documents (1 record(s) skipped: see the sync log)" in line
+    config = tmp_path / "d" / "exactsync.toml"
+    assert "woo-demo " in line and (f" documents (1 record(s) skipped: see the sync log, `exactsync --config {config} "
+                                    "log --source shop:woo-demo`)") in line, line
     assert "magento-demo " in line and "magento-demo 0 documents" not in line
+    # the command it names lists the record the shop could not read
+    r = CliRunner().invoke(cli, ["--config", str(config), "log", "--source", "shop:woo-demo", "--level", "error"],
+                           catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    (row,) = r.output.splitlines()[1:]
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  error  shop:woo-demo  order \d+ +order \d+: total ", row), r.output
 
 
 def test_same_seed_same_files_other_seed_other_files(tmp_path, demo_dir):
@@ -415,7 +423,8 @@ def test_a_currency_correction_names_the_currency_of_each_job(reconciled):
     assert plan.errors == [] and {j.doc_key for j in plan.jobs} == set(cases)
     for j in plan.jobs:
         assert j.currency == (cases[j.doc_key]["currency"] if j.kind == "rebook" else cases[j.doc_key]["exact_currency"])
-        assert f"{j.kind:7} {j.your_ref:20} {j.entry_date} {j.currency} {j.net:>12}" in plan.summary()
+        assert re.search(rf"\n +{j.kind} +{re.escape(j.your_ref)} +{j.entry_date} +{j.currency} +{j.net:,.2f} ",
+                         plan.summary()), plan.summary()
     assert {j.currency for j in plan.jobs if j.kind == "rebook"} >= {"GBP", "SEK"}
     assert plan.jobs_frame()["currency"].to_list() == [j.currency for j in plan.jobs]
     assert [d["currency"] for d in plan.as_dict()["jobs"]] == [j.currency for j in plan.jobs]

@@ -48,6 +48,9 @@ def test_connect_test_pull_and_second_pull(cli_env, tmp_path):
     assert info["divisions"][0]["can_post_sales_entries"] is True
     assert info["divisions"][0]["rate_limit"]["daily_remaining"] < 5000
     assert info["auth"]["refresh_days_left"] > 29 and info["auth"]["warning"] is None
+    r = run("--config", cfg, "exact", "test")  # for people: yes / no, not True / False
+    assert r.exit_code == 0 and f"Division {DIV}: " in r.output, r.output
+    assert "post sales entries: yes;" in r.output and "True" not in r.output, r.output
 
     r = run("--config", cfg, "pull", "exact")
     assert r.exit_code == 0, r.output

@@ -75,8 +75,21 @@ def test_dry_run_prints_the_plan_sends_nothing_then_yes_pushes_once(cli_env):
     assert f"WC-1003: entries {dup[0]['EntryNumber']}, {dup[1]['EntryNumber']}; keep {dup[0]['EntryNumber']}, " \
            f"reverse {dup[1]['EntryNumber']}" in out
     assert f"Reversal of entry {dup[1]['EntryNumber']}" in out
-    assert "Effect on Exact (net / VAT) per period, country, VAT code, currency:" in out and "2026-03 NL  2        EUR" in out
+    assert "Effect on Exact (net / VAT) per period, country, VAT code, currency:" in out
+    # the tables are headed in words, the amounts as `reconcile` shows them
+    effect = out.split("per period, country, VAT code, currency:\n")[1].splitlines()
+    assert effect[0].split() == ["Period", "Country", "VAT", "code", "Currency", "Net", "VAT", "Jobs"], out
+    assert re.match(r" {4}2026-03 +NL +2 +EUR +300\.00 +63\.00 +3$", next(x for x in effect if "2026-03" in x)), out
+    revenue = out.split("per period, G/L account, currency:\n")[1].splitlines()
+    assert revenue[0].split() == ["Period", "G/L", "account", "Currency", "Net", "Jobs"], out
     assert "API calls: 3 look-up(s) + 6 POST(s) = 9" in out and "ETA ≈" in out
+    # the job list: a table of its own below the calls line (a blank line between), under headings
+    lines = out.splitlines()
+    calls = next(i for i, x in enumerate(lines) if "API calls:" in x)
+    assert lines[calls + 1:calls + 3] == ["", "  Jobs (6):"], out
+    assert lines[calls + 3].split() == ["Kind", "Reference", "(YourRef)", "Entry", "date", "Currency", "Net", "VAT",
+                                        "Description"], out
+    assert re.search(r"\n {4}create +WC-7100 +2026-03-20 +EUR +100\.00 +21\.00 +Invoice 7100", out), out
     assert "dry run: nothing sent" in out
     # --run as `exactsync runs` names runs: the start of an id, or latest
     from exactsync.reconcile import latest_run
@@ -113,6 +126,11 @@ def test_dry_run_prints_the_plan_sends_nothing_then_yes_pushes_once(cli_env):
     env.app.clear_calls()
     r = env.invoke("push", "--period", "2026-02..2026-03", "--status", "missing,amount,duplicated", "--yes")
     assert r.exit_code == EXIT_OK and "0/0 synced" in r.stdout and _posts(env) == []
+    # its plan says so in a column of its own (shown only when a job was pushed before)
+    r = env.invoke("push", "--period", "2026-02..2026-03", "--status", "missing,amount,duplicated", "--dry-run")
+    heading = next(x for x in r.stdout.splitlines() if x.split()[:1] == ["Kind"])
+    assert heading.split()[-2:] == ["Already", "pushed"], r.stdout
+    assert re.search(r"\n {4}create +WC-7100 +2026-03-20 +EUR +100\.00 +21\.00 +Invoice 7100 +Synced\n", r.stdout), r.stdout
 
 
 def test_exit_codes_partial_and_failure_and_retry_of_one_or_all(cli_env):
@@ -150,10 +168,34 @@ def test_exit_codes_partial_and_failure_and_retry_of_one_or_all(cli_env):
     # the ledger says what was pushed: date, currency, net and VAT, the entry, when it synced
     r = env.invoke("push", "jobs", "--limit", "3")
     job = jobs["WC-7203"]
-    assert "… and 1 more (--limit N to see them)" in r.stdout and r.stdout.count(" Synced ") == 3
+    assert "… and 1 more (--limit N to see them)" in r.stdout
+    assert [x.split()[1] for x in r.stdout.splitlines()[2:5]] == ["Synced"] * 3, r.stdout
     r = env.invoke("push", "jobs")
-    assert re.search(rf"{job['job_id']} Synced  create  WC-7203 +2026-03-07 EUR +50\.00 +9\.50 attempts=3 entry=\d+ "
-                     rf"synced \d{{4}}-\d\d-\d\d \d\d:\d\d UTC", r.stdout), r.stdout
+    header = r.stdout.splitlines()[1]  # under the counts: a heading row in words
+    assert re.match(r"Job ID +Status +Kind +Reference \(YourRef\) +Entry date +Currency +Net +VAT +Attempts +"
+                    r"Exact entry number +Synced \(UTC\) +Last error$", header), r.stdout
+    assert re.search(rf"\n{job['job_id']} +Synced +create +WC-7203 +2026-03-07 +EUR +50\.00 +9\.50 +3 +\d+ +"
+                     rf"\d{{4}}-\d\d-\d\d \d\d:\d\d\n", r.stdout), r.stdout
+
+
+def test_amounts_of_the_plan_and_the_ledger_have_thousands_separators(cli_env):
+    """The dry run's effect table and job list and `push jobs` printed 1043.65 where `reconcile`
+    prints 1,043.65; a plan with errors named only the dashboard to fix the mappings."""
+    env = cli_env
+    env.add_docs([make_doc(7400, day="2026-03-12", lines=[("goods", "21", "1043.65", "219.17")])])
+    run_reconciliation(env.store, env.settings, "2026-03", clock=env.clock)
+    r = env.invoke("push", "--period", "2026-03", "--dry-run")
+    assert r.exit_code == EXIT_OK, r.output
+    assert re.search(r"\n {4}2026-03 +NL +2 +EUR +1,043\.65 +219\.17 +1\n", r.stdout), r.stdout
+    assert re.search(r"\n {4}2026-03 +8000 +EUR +1,043\.65 +1\n", r.stdout), r.stdout
+    assert re.search(r"\n {4}create +WC-7400 +2026-03-12 +EUR +1,043\.65 +219\.17 +Invoice 7400", r.stdout), r.stdout
+    assert "1043.65" not in r.stdout
+    assert json.loads(env.invoke("--json", "push", "--period", "2026-03", "--dry-run").stdout)["jobs"][0]["net"] == \
+        "1043.65"  # for programs: the raw value
+    assert env.invoke("push", "--period", "2026-03", "--yes").exit_code == EXIT_OK
+    r = env.invoke("push", "jobs")
+    assert re.search(r" create +WC-7400 +2026-03-12 +EUR +1,043\.65 +219\.17 +1 ", r.stdout), r.stdout
+    assert json.loads(env.invoke("--json", "push", "jobs").stdout)["jobs"][0]["net"] == "1043.6500"
 
 
 def test_a_closed_period_is_refused_before_any_call_naming_the_period(cli_env):
@@ -172,7 +214,8 @@ def test_a_closed_period_is_refused_before_any_call_naming_the_period(cli_env):
     r = env.invoke("push", "--period", "2026-01..2026-02", "--closed-period-date", "2026-03-02", "--dry-run")
     assert r.exit_code == EXIT_OK, r.output
     assert "1 job(s) dated 2026-03-02: their own period is closed (2026-01)" in r.stdout
-    assert "2026-03 NL" in r.stdout and "2026-02 NL" in r.stdout  # effect: January's entry lands in March
+    # effect: January's entry lands in March
+    assert re.search(r"\n +2026-03 +NL ", r.stdout) and re.search(r"\n +2026-02 +NL ", r.stdout), r.stdout
     assert env.app.calls() == []
     r = env.invoke("push", "--closed-period-date", "March", "--dry-run")
     assert r.exit_code == EXIT_USAGE and "Traceback" not in r.output

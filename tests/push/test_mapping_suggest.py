@@ -4,6 +4,7 @@ the sandboxes over HTTP and reconciled (no mappings saved), against the demo's o
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 
 import polars as pl
@@ -139,10 +140,19 @@ def test_cli_suggest_then_save_makes_the_push_plan_whole(month, fresh, division)
     period = month.period
     r = runner.invoke(cli, [*cfg, "push", "--period", period, "--status", "missing"], catch_exceptions=False)
     assert r.exit_code == 1 and "no VAT code mapped" in r.output, r.output  # nothing mapped yet
+    # what to do, on the command line too (not only the dashboard's page)
+    assert "fix the mappings (`exactsync mappings suggest --save` adds the rows" in r.output, r.output
+    assert "`exactsync mappings set` the journal and debtors; or the dashboard's Mappings page)" in r.output
 
     r = runner.invoke(cli, [*cfg, "mappings", "suggest", "--division", str(division)], catch_exceptions=False)
     assert r.exit_code == 0 and "Nothing saved" in r.output, r.output
     assert "matched document(s)" in r.output and read_mapping(fresh, "vat", division).height == 0
+    # headings and treatments in words, rates with two decimals (not gl_code, reverse_charge, 9.0000)
+    assert "G/L account" in r.output and "Debtor account" in r.output and "VAT treatment" in r.output, r.output
+    assert "Intra-EU B2B (reverse charge)" in r.output and "Evidence" in r.output
+    for raw in ("gl_code", "account_code", "reverse_charge", "vat_code", "9.0000", "21.0000"):
+        assert raw not in r.output, raw
+    assert re.search(r"\n  \(any\) +21\.00  Domestic +2 +\d+ of \d+ matched document\(s\)\n", r.output), r.output
 
     r = runner.invoke(cli, [*cfg, "--json", "mappings", "suggest", "--division", str(division), "--save"],
                       catch_exceptions=False)
@@ -158,7 +168,11 @@ def test_cli_suggest_then_save_makes_the_push_plan_whole(month, fresh, division)
     r = runner.invoke(cli, [*cfg, "mappings", "suggest", "--division", str(division)], catch_exceptions=False)
     assert r.output.count("Nothing to suggest") == 3, r.output
     r = runner.invoke(cli, [*cfg, "mappings", "show", "vat", "--division", str(division)], catch_exceptions=False)
-    assert r.exit_code == 0 and "(any)" in r.output and "oss" in r.output, r.output
+    assert r.exit_code == 0 and "(any)" in r.output and "EU distance sales (OSS)" in r.output, r.output
+    assert r.output.splitlines()[1].split() == ["Country", "Rate", "%", "VAT", "treatment", "VAT", "code", "Error"]
+    assert " oss " not in r.output and ".0000" not in r.output
+    assert json.loads(runner.invoke(cli, [*cfg, "--json", "mappings", "show", "vat", "--division", str(division)]
+                                    ).output)["vat"][0]["rate"].endswith(".0000")  # --json: the raw values
 
 
 def test_mappings_show_says_any_for_every_empty_key(month, fresh, division):
@@ -212,6 +226,9 @@ def test_mappings_set_changes_the_push_settings_named_and_keeps_the_rest(month, 
     assert r.exit_code == 0, r.output
     m = load_mappings(fresh, division)
     assert (m.debtor_strategy, m.create_debtors) == ("lookup", False)  # the strategy stays as set before
+    r = runner.invoke(cli, [*cfg, "mappings", "show", "settings", "--division", str(division)])
+    assert r.output.splitlines()[1].split() == ["Sales", "journal", "Debtor", "strategy", "Create", "debtors", "Error"]
+    assert r.output.splitlines()[2].split() == [str(month.settings.exact.sales_journal), "lookup", "no"], r.output
 
     r = runner.invoke(cli, [*cfg, "--json", "mappings", "set", "--division", str(division), "--journal", "999"])
     assert r.exit_code == 1 and json.loads(r.output)["errors"] == [f"journal '999' does not exist in division {division}"]

@@ -537,6 +537,8 @@ def test_cli_runs_lists_reopens_and_exports_a_saved_run_as_it_was(tmp_path):
     shown = run("runs", "show", first, "--differences")
     assert f"Run {first} · period 2026-10" in shown and "(saved: shown as it was then)" in shown
     assert re.search(r"Missing in Exact\s+1 ", shown) and "3 result(s) that differ:" in shown
+    heading = shown.split("3 result(s) that differ:\n")[1].splitlines()[0]
+    assert heading.split()[:4] == ["status", "reference", "shop", "date"]  # one division: no column for it
     line = next(x for x in shown.splitlines() if x.strip().startswith("Missing in Exact") and "WC-4" in x)
     assert "woo" in line and "2026-10-03" in line and "no Exact entry with reference WC-4" in line
     assert "Missing in Exact" not in run("runs", "show", "latest", "--differences")  # booked since
@@ -588,6 +590,36 @@ def test_cli_runs_lists_reopens_and_exports_a_saved_run_as_it_was(tmp_path):
     assert zipfile.is_zipfile(tmp_path / "latest.xlsx")
 
 
+def test_cli_runs_show_names_the_division_of_each_difference_in_a_run_over_several(tmp_path):
+    """WC-1 only in Exact in the holding's division (700002-like) read as wrong beside WC-1 of the
+    shop's own division: in a run over several divisions each difference says its division."""
+    from exactsync.cli.main import cli, load_commands
+    from exactsync.store import Store
+
+    load_commands()
+    cfg = tmp_path / "exactsync.toml"
+    cfg.write_text(f'[store]\npath = "s.duckdb"\n[exact]\ndivisions = [{DIV}, {OTHER_DIV}]\n'
+                   f'[shops.woo]\nkind = "woocommerce"\ndivision = {DIV}\nreference_prefix = "WC-"\n')
+    store = Store.open(tmp_path / "s.duckdb")
+    w = World(prefixes={"woo": "WC-"}, shop_divisions={"woo": DIV})
+    w.book(w.doc(1, "2026-10-01"))
+    w.doc(2, "2026-10-02")  # missing in its own division
+    w.entry("WC-1", "2026-10-01", division=OTHER_DIV)  # the same reference, booked in the other one
+    w.write(store)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--config", str(cfg), "reconcile", "--period", PERIOD]).exit_code == 0
+    r = runner.invoke(cli, ["--config", str(cfg), "runs", "show", "--differences"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    listed = r.output.split("2 result(s) that differ:\n")[1].splitlines()
+    assert listed[0].split()[:5] == ["status", "reference", "shop", "division", "date"], r.output
+    assert re.search(rf"^  Only in Exact \(no shop document\) +WC-1 +- +{OTHER_DIV} +2026-10-01 ",
+                     next(x for x in listed if "WC-1 " in x)), r.output
+    assert re.search(rf"^  Missing in Exact +WC-2 +woo +{DIV} +2026-10-02 ",
+                     next(x for x in listed if "WC-2" in x)), r.output
+    data = json.loads(runner.invoke(cli, ["--config", str(cfg), "--json", "runs", "show", "--differences"]).output)
+    assert sorted(d["division"] for d in data["rows"]) == sorted([DIV, OTHER_DIV])
+
+
 def test_cli_status_shows_the_newest_runs_and_the_push_jobs(tmp_path):
     """`status` answers "where are we" for an integrator: the newest runs with their differences,
     and push jobs by status, with what to do about jobs in Error."""
@@ -629,7 +661,8 @@ def test_cli_status_shows_the_newest_runs_and_the_push_jobs(tmp_path):
         Store.log_event(con, "shop:woo:orders", "an error of last month")
         con.execute("UPDATE sync_log SET logged_at = logged_at - INTERVAL 8 DAY WHERE message = 'an error of last month'")
     out = run("status")
-    assert "Errors in the sync log, last 7 days: 7, the newest:" in out and "(the dashboard's Sync log has them all" in out
+    assert "Errors in the sync log, last 7 days: 7, the newest:" in out
+    assert "(`exactsync log --level error` lists them all; the dashboard's Sync log has their details)" in out
     assert "an error of last month" not in out
     listed = [line for line in out.splitlines() if "total is not a number" in line]
     assert len(listed) == 5 and "shop:woo:orders woo:6: order 6: total is not a number" in listed[0]
