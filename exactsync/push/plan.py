@@ -831,15 +831,20 @@ def _plan_one(plan: Plan, settings: Any, m: Mappings, t: Target, doc: dict, ref:
 def _rearm_removed(plan: Plan, existing: dict[str, dict]) -> None:
     """A ``create`` whose job was Synced earlier, for an entry an Exact pull since found removed
     (``removed_at``, exactsync.exact.pull): a job of its own, to be pushed again (look-up first, as
-    always). Its id is the earlier one's with the removed entry's number, so that each removal is
-    one new job."""
+    always). Its id is the earlier one's with ``~<removed entry number>`` added, so that each
+    removal is one new job."""
     for job in plan.jobs:
         if job.kind != "create":
             continue
-        base, prev = job.job_id, existing.get(job.job_id)
+        prev, seen = existing.get(job.job_id), {job.job_id}
         while prev is not None and prev["status"] == "Synced" and prev.get("removed_at") is not None:
             gone = prev["exact_entry_number"]
-            job.job_id = f"{base}~{gone}"
+            # from the current id, not the first: Exact may give a re-pushed entry the removed one's
+            # number again, and each removal must still be a job of its own
+            job.job_id = f"{job.job_id}~{gone}"
+            if job.job_id in seen:  # pragma: no cover - ids only grow; a guard against a loop
+                break
+            seen.add(job.job_id)
             for line in job.lines:
                 line["job_id"] = job.job_id
             plan.removed.append({"job_id": job.job_id, "your_ref": job.your_ref, "entry_number": gone})

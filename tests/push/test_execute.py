@@ -541,6 +541,20 @@ def test_an_entry_removed_in_exact_after_the_push_is_pushed_again_once_the_pulls
         assert execute_plan(env.store, env.settings, _plan(env, docs), client=client).total == 0
     assert len(env.entries("WC-7030")) == 1 and save_plan(env.store, _plan(env, docs)) == []
 
+    # removed a second time (Exact may give the new entry the removed one's number again): a job of
+    # its own again, and planning ends
+    [second] = env.entries("WC-7030")
+    with env.client() as client:
+        client.delete(f"salesentry/SalesEntries(guid'{second['EntryID']}')", DIV)
+    clock.advance(60)
+    env.pull()
+    third = _plan(env, docs)
+    assert [j.existing_status for j in third.jobs] == [None]
+    assert third.jobs[0].job_id == f"{again.jobs[0].job_id}~{second['EntryNumber']}"
+    with env.client() as client:
+        assert execute_plan(env.store, env.settings, third, client=client).posted == 1
+    assert len(env.entries("WC-7030")) == 1
+
 
 def test_a_processed_entry_is_corrected_by_reversal_never_edited_and_reconciles_as_matched(make_env):
     from exactsync.reconcile import DiffFilters, differences, document_detail, run_reconciliation
