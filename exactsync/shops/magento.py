@@ -433,6 +433,7 @@ def pull_magento(
             #: entity_id → its updated_at when last read; ids read with another one changed while listing
             read_at: dict[int, Any] = {}
             moved: dict[int, Any] = {}
+            relisting = False
 
             def take(items: list[Any]) -> list[Any]:
                 """The records of a page not read before as they are (a re-read's overlap is left out)."""
@@ -478,17 +479,21 @@ def pull_magento(
                         docs.append(doc)
                         lines.extend(doc_lines)
                         warnings.extend((doc.doc_key, w) for w in warns)
-                    for d in items:
+                    for d in page:  # every record of the page, also one read again unchanged
                         stamp = d.get("updated_at") if isinstance(d, dict) else None
                         if isinstance(stamp, str) and (new_cursor is None or stamp > new_cursor) and _valid_stamp(stamp):
                             new_cursor = stamp
+                    # once a record moved in the first pass, the cursor stays before its old updated_at
+                    # (the record it made the pages skip comes after that) until the second listing
+                    olds = [t for t in moved.values() if isinstance(t, str) and _valid_stamp(t)]
+                    saved = new_cursor if relisting or not olds else min(new_cursor or min(olds), min(olds))
                     with store.atomic() as con:
                         write_documents(con, docs, lines)
                         for e in errors:
                             log_record_error(con, source, e, run_id=run_id)
                         for rk, w in warnings:
                             Store.log_event(con, source, w, level="warning", record_key=rk, run_id=run_id)
-                        Store.set_cursor(con, scope_source, "", new_cursor, rows=len(docs), detail=detail)
+                        Store.set_cursor(con, scope_source, "", saved, rows=len(docs), detail=detail)
                         flush_calls(con)
                     result.documents += len(docs)
                     result.vat_lines += len(lines)
@@ -509,11 +514,15 @@ def pull_magento(
             if moved or short:
                 olds = [t for t in moved.values() if isinstance(t, str) and _valid_stamp(t)]
                 restart = min(olds) if olds and not short else start
+                # the cursor goes back to where the second listing starts (the first pass moved it past
+                # the record it skipped): a second listing cut short is done again by the next pull
+                new_cursor, relisting = restart, True
                 with store.atomic() as con:
                     Store.log_event(
                         con, source, f"{len(moved)} {label[:-1]}(s) changed while the {label} were listed; {label} "
                         f"listed again from {f'{restart} UTC' if restart else 'the start'} so that none is skipped",
                         level="info", run_id=run_id)
+                    Store.set_cursor(con, scope_source, "", restart, detail=detail)
                 read(_pages_by_updated(client, path, page_size, restart), f"{label} (listed again)")
         with store.atomic() as con:
             Store.log_event(

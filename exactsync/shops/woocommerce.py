@@ -833,22 +833,36 @@ def pull_woocommerce(store: Any, shop_settings: Any, *, transport: httpx2.BaseTr
         #: order id → its date_modified when last read; ids read twice are orders changed while listing
         read_at: dict[int, dt.datetime | None] = {}
         moved: dict[int, dt.datetime | None] = {}
+        relisting = False
+
+        def cursor_now() -> dt.datetime | None:
+            """What the first pass may save as the cursor: once an order moved, no further than just
+            before its old date_modified (the order it made the pages skip comes after that)."""
+            olds = [t for t in moved.values() if t is not None]
+            if relisting or not olds:
+                return max_modified
+            cap = min(olds) - dt.timedelta(seconds=1)
+            return cap if max_modified is None else min(max_modified, cap)
 
         def take(order: Any) -> bool:
             """One order of a list page into the batch; False when it was read already as it is."""
             nonlocal max_modified
+            nonlocal batch
             oid = _int_id(order.get("id")) if isinstance(order, dict) else None
             m = _gmt_or_none(order)
+            if m is not None and (max_modified is None or m > max_modified):
+                max_modified = m
             if oid is not None:
                 if oid in read_at:
                     if read_at[oid] == m:
                         return False  # the same order, unchanged (a re-read's overlap)
                     moved.setdefault(oid, read_at[oid])
+                    if len(batch):  # its earlier read may be in this batch: written first, so this one wins
+                        flush(batch, {orders_scope: cursor_now()})
+                        batch = _Batch()
                 read_at[oid] = m
             result.records_seen += 1
             warnings: list[RecordError] = []
-            if m is not None and (max_modified is None or m > max_modified):
-                max_modified = m
             if isinstance(order, dict) and order.get("status") not in statuses:
                 batch.dropped.append(_id_of(order))
                 return True
@@ -882,7 +896,7 @@ def pull_woocommerce(store: Any, shop_settings: Any, *, transport: httpx2.BaseTr
                 done += sum(take(order) for order in page)
                 progress(done, total if counted else None, what)
                 if len(batch) >= batch_size:
-                    flush(batch, {orders_scope: max_modified})
+                    flush(batch, {orders_scope: cursor_now()})
                     batch = _Batch()
 
         read(client.paginate("orders", params, concurrency=concurrency, on_first=on_first), "orders")
@@ -896,10 +910,16 @@ def pull_woocommerce(store: Any, shop_settings: Any, *, transport: httpx2.BaseTr
             since = min((t for t in moved.values() if t is not None), default=None) if moved and not short else None
             restart = since - dt.timedelta(seconds=1) if since is not None else (
                 order_cursor - lookback if order_cursor is not None else None)
+            # the cursor goes back to where the second listing starts (the first pass moved it past the
+            # order it skipped): a second listing cut short is done again by the next pull
+            flush(batch, {})
+            batch = _Batch()
+            max_modified, relisting = restart, True
             with store.atomic() as con:
                 Store.log_event(con, log_source, f"{len(moved)} order(s) changed while the orders were listed; orders "
                                 f"listed again from {f'{restart:%Y-%m-%d %H:%M:%S} UTC' if restart else 'the start'} "
                                 "so that none is skipped", level="info", run_id=run_id)
+                Store.set_cursor(con, orders_scope, "", restart.isoformat(sep=" ") if restart else None, detail=detail)
             read(client.pages_by_modified("orders", params, restart), "orders (listed again)", counted=False)
         flush(batch, {orders_scope: max_modified})
         result.cursor = max_modified.isoformat(sep=" ") if max_modified else None

@@ -233,6 +233,40 @@ def test_an_invoice_changed_while_the_invoices_are_listed_skips_none(store):
     assert store.get_cursor("shop:m2:invoices") == app.invoices[2]["updated_at"]
 
 
+def test_a_second_listing_cut_short_is_done_again_by_the_next_pull(store):
+    """The first pass had saved a cursor past the invoice it skipped: when the shop failed during
+    the second listing, that invoice was lost for good."""
+    clock = FakeClock(1_790_000_000)
+    sc = _many_invoices(12)
+    for o in sc["orders"]:
+        o["invoices"][0]["state"] = 1
+    app = create_app(sc, clock=clock)
+    inner = app.transport()
+
+    class PaidAfterPageOneThenDown(httpx2.BaseTransport):
+        paid, pages = False, 0
+
+        def handle_request(self, request):
+            q = request.url.params
+            if request.url.path.endswith("/V1/invoices") and "fields" not in q:
+                self.pages += 1
+                if self.pages > 3:  # the shop goes down during the second listing
+                    app.fail_next(1, 500)
+            response = inner.handle_request(request)
+            if (request.url.path.endswith("/V1/invoices") and q.get("searchCriteria[currentPage]") == "1"
+                    and "fields" not in q and not self.paid):
+                self.paid = True
+                app.touch("invoice", 2, state=2)
+            return response
+
+    with pytest.raises(MagentoError):
+        pull_magento(store, settings("http://m2.test", page_size=4), transport=PaidAfterPageOneThenDown(), clock=clock)
+    clock.advance(600)
+    pull_magento(store, settings("http://m2.test", page_size=4), transport=app.transport(), clock=clock)
+    have = sorted(int(s) for (s,) in store.rows("SELECT source_id FROM shop_documents WHERE kind = 'invoice'"))
+    assert have == list(range(1, 13))
+
+
 def test_listing_again_by_updated_at_ends_when_one_second_fills_whole_pages():
     """Eight invoices share one updated_at: the window is paged by number, and the repeated last
     page that Magento answers past the end (with a total_count too high) ends the listing."""

@@ -180,6 +180,64 @@ def test_a_plain_http_shop_off_this_machine_is_signed_with_oauth1(store):
                          clock=FakeClock(NOW), full=True)
 
 
+def _edited_after_page_one(app, ids, *, down_on_relist=False, edit=None):
+    first_page = sorted(ids, key=lambda i: (app.orders[i].modified, i))[:100]
+    inner = app.transport()
+
+    class Transport(httpx2.BaseTransport):
+        edited = False
+
+        def handle_request(self, request):
+            q = parse_qs(request.url.query.decode())
+            if down_on_relist and self.edited and request.url.path.endswith("/orders") and "modified_after" in q:
+                return httpx2.Response(503, json={"code": "down", "message": "down"}, request=request)
+            response = inner.handle_request(request)
+            if request.url.path.endswith("/orders") and q.get("page") == ["1"] and not self.edited:
+                self.edited = True
+                (edit or (lambda oid: app.touch(oid)))(first_page[5])
+            return response
+
+    return Transport(), first_page[5]
+
+
+def test_a_second_listing_cut_short_is_done_again_by_the_next_pull(store):
+    """The first pass had already saved a cursor past the order it skipped: when the shop failed
+    during the second listing, that order was lost for good."""
+    sc = generate_scenario(250, seed=5, refund_share=0.0)
+    for o in sc["orders"]:
+        o["status"] = "completed"
+    app = create_app(sc)
+    transport, edited = _edited_after_page_one(app, sorted(app.orders), down_on_relist=True)
+    old = app.orders[edited].modified
+    s = settings("http://localhost", ck=sc["keys"][0]["consumer_key"], cs=sc["keys"][0]["consumer_secret"],
+                 concurrency=1)
+    with pytest.raises(WooApiError):
+        pull_woocommerce(store, s, transport=transport, batch_size=40)  # batches saved during the first pass
+    assert store.get_cursor("shop:woo:orders") < f"{old:%Y-%m-%d %H:%M:%S}"  # before the order it skipped
+    pull_woocommerce(store, s, transport=app.transport())
+    assert store.scalar("SELECT count(*) FROM shop_documents WHERE kind = 'invoice'") == 250
+
+
+def test_an_order_read_twice_in_one_pull_is_stored_as_read_last(store):
+    """Both reads went into one batch, and the first stayed: an order cancelled while the orders
+    were listed kept its invoice."""
+    sc = generate_scenario(250, seed=5, refund_share=0.0)
+    for o in sc["orders"]:
+        o["status"] = "completed"
+    app = create_app(sc)
+
+    def cancel(oid):
+        app.orders[oid].status = "cancelled"
+        app.touch(oid)
+
+    transport, cancelled = _edited_after_page_one(app, sorted(app.orders), edit=cancel)
+    s = settings("http://localhost", ck=sc["keys"][0]["consumer_key"], cs=sc["keys"][0]["consumer_secret"],
+                 concurrency=1)
+    pull_woocommerce(store, s, transport=transport)
+    assert store.scalar("SELECT count(*) FROM shop_documents WHERE order_id = ?", [str(cancelled)]) == 0
+    assert store.scalar("SELECT count(*) FROM shop_documents WHERE kind = 'invoice'") == 249
+
+
 def test_auth_failures_carry_the_shop_error(shop, store):
     app, url, clock = shop
     # OAuth1 over http with a wrong secret: the shop's own message comes through
