@@ -284,11 +284,21 @@ def _claim_is_stale(claimed_by: str | None, queued_at: dt.datetime | None, now: 
     return queued_at is None or (now - queued_at).total_seconds() > CLAIM_LEASE
 
 
-def _still_mine(store: Store, job: dict, me: str) -> bool:
+def _still_mine(store: Store, job: dict, me: str, clock: Clock) -> bool:
     """Right before a POST: the job is still Queued under this run's claim (no other run took it
-    over, say after its lease ran out on another host)."""
-    rows = store.rows("SELECT status, claimed_by FROM push_jobs WHERE job_id = ?", [job["job_id"]])
-    return bool(rows) and rows[0][0] == "Queued" and rows[0][1] == me
+    over, say after its lease ran out on another host), and its lease starts again now, in the same
+    statement, so that no other host can take it between this check and the POST."""
+    with store.atomic() as con:
+        rows = con.execute("UPDATE push_jobs SET queued_at = ? WHERE job_id = ? AND status = 'Queued' AND claimed_by = ? "
+                           "RETURNING job_id", [_now(clock), job["job_id"], me]).fetchall()
+    return bool(rows)
+
+
+def _taken(store: Store, job: dict) -> set[str]:
+    """The Exact entries other jobs of the same reference stand for (lower-case ids)."""
+    return {str(r[0]).lower() for r in store.rows(
+        "SELECT exact_entry_id FROM push_jobs WHERE division = ? AND your_ref = ? AND job_id <> ? AND status = 'Synced' "
+        "AND exact_entry_id IS NOT NULL", [job["division"], job["your_ref"], job["job_id"]])}
 
 
 def _release(store: Store, me: str, clock: Clock) -> int:
@@ -530,9 +540,11 @@ class _Runner:
                 _mark_error(self.store, job, str(e), attempts=attempts, clock=self.clock, run_id=self.run_id)
                 self._report(job, "failed")
                 return
+        taken = _taken(self.store, job) if job["kind"] == "reverse" else set()
+        job["_taken"] = taken
         tries = 0
         while True:
-            hit = find_existing(job["kind"], job["your_ref"], job["reverses_entry_number"], existing.get(key, []))
+            hit = find_existing(job["kind"], job["your_ref"], job["reverses_entry_number"], existing.get(key, []), taken)
             if hit is not None:
                 _mark_synced(self.store, job, hit, found=True, attempts=attempts, clock=self.clock,
                              run_id=self.run_id)
@@ -564,7 +576,7 @@ class _Runner:
                             attempts=attempts, clock=self.clock, run_id=self.run_id)
                 self._report(job, "failed")
                 return
-            if not _still_mine(self.store, job, self.me):
+            if not _still_mine(self.store, job, self.me, self.clock):
                 self._report(job, "taken over")  # another run has it now (and looks it up first)
                 return
             tries += 1
@@ -586,7 +598,7 @@ class _Runner:
                     # makes sure nothing landed, then the job is an Error with Exact's message.
                     existing.update(lookup_references(self.client, division, [job["your_ref"]]))
                     if find_existing(job["kind"], job["your_ref"], job["reverses_entry_number"],
-                                     existing.get(key, [])) is None:
+                                     existing.get(key, []), taken) is None:
                         _mark_error(self.store, job, message, attempts=attempts, clock=self.clock,
                                     run_id=self.run_id)
                         self._report(job, "failed")
@@ -633,7 +645,8 @@ class _Runner:
         for wait in UNKNOWN_LOOKUPS:
             self.clock.sleep(wait)
             existing.update(lookup_references(self.client, division, [job["your_ref"]]))
-            hit = find_existing(job["kind"], job["your_ref"], job["reverses_entry_number"], existing.get(key, []))
+            hit = find_existing(job["kind"], job["your_ref"], job["reverses_entry_number"], existing.get(key, []),
+                                job.get("_taken", ()))
             if hit is not None:
                 return hit
         return None

@@ -325,10 +325,12 @@ def live_entries(entries: list[dict]) -> list[dict]:
             if e not in reversals and str(_num(e, "EntryNumber", "entry_number")) not in reversed_numbers]
 
 
-def find_existing(kind: str, your_ref: str, reverses_entry_number: int | None, entries: list[dict]) -> dict | None:
+def find_existing(kind: str, your_ref: str, reverses_entry_number: int | None, entries: list[dict],
+                  taken: Iterable[str] = ()) -> dict | None:
     """The entry among ``entries`` (Exact rows with YourRef, EntryNumber, Description) that a job of
     ``kind`` already produced, or None. ``create``: any live entry for the reference; ``reverse``:
-    ``Reversal of entry N``; ``rebook``: ``Correction of entry N``."""
+    ``Reversal of entry N``, else an unmarked entry negating N's amount that is not in ``taken``
+    (the entry ids other jobs of the reference already stand for); ``rebook``: ``Correction of entry N``."""
     want = normalize_reference(your_ref)
     mine = [e for e in entries if normalize_reference(_num(e, "YourRef", "your_ref")) == want]
     if kind == "create":
@@ -340,21 +342,24 @@ def find_existing(kind: str, your_ref: str, reverses_entry_number: int | None, e
         if desc == marker or desc.startswith(marker + " "):
             return e
     if kind == "reverse":
-        return _reversal_by_amount(mine, reverses_entry_number)
+        return _reversal_by_amount(mine, reverses_entry_number, frozenset(str(t).lower() for t in taken))
     return None
 
 
-def _reversal_by_amount(mine: list[dict], reverses_entry_number: int | None) -> dict | None:
-    """An entry for the reference that negates the reversed entry's amount and carries no marker of
-    another entry (its Description edited in Exact, or a reversal booked there by hand): the
-    reversal is there, whatever its text says."""
+def _reversal_by_amount(mine: list[dict], reverses_entry_number: int | None, taken: frozenset[str]) -> dict | None:
+    """An entry for the reference that negates the reversed entry's amount, carries no marker (its
+    Description edited in Exact, or a reversal booked there by hand) and is not already the entry of
+    another job (``taken``: entry ids, lower case): the reversal is there, whatever its text says.
+    So one reversal never stands for two entries (duplicates of one amount)."""
     original = next((e for e in mine if str(_num(e, "EntryNumber", "entry_number")) == str(reverses_entry_number)), None)
     amount = _num(original, "AmountFC", "gross") if original is not None else None
     if amount is None or Decimal(str(amount)) == 0:
         return None
-    for e in mine:
+    for e in sorted(mine, key=lambda e: _num(e, "EntryNumber", "entry_number") or 0):
         desc = (_num(e, "Description", "description") or "").strip()
         if e is original or desc.startswith((REVERSAL_PREFIX, CORRECTION_PREFIX)):
+            continue
+        if str(_num(e, "EntryID", "entry_id") or "").lower() in taken:
             continue
         other = _num(e, "AmountFC", "gross")
         if other is not None and Decimal(str(other)) == -Decimal(str(amount)):

@@ -991,6 +991,7 @@ def _pull_refunds(client, store, shop, contexts, with_refunds, refund_cursor, lo
         params["after"] = (refund_cursor - lookback).strftime("%Y-%m-%dT%H:%M:%S")
     max_created = refund_cursor
     refunds: list[tuple[int, dict]] = []
+    unread: list[RecordError] = []
     try:
         for page in client.paginate("refunds", params, concurrency=concurrency):
             result.pages += 1
@@ -1008,7 +1009,7 @@ def _pull_refunds(client, store, shop, contexts, with_refunds, refund_cursor, lo
             for page in client.paginate(f"orders/{oid}/refunds", {"per_page": 100}):
                 refunds.extend((oid, r) for r in page or [] if isinstance(r, dict))
     else:
-        _refunds_not_listed(client, store, shop, with_refunds, refunds, result)
+        unread = _refunds_not_listed(client, store, shop, with_refunds, refunds, result)
     missing = sorted({oid for oid, _ in refunds if oid > 0 and oid not in contexts})
     skipped_parents: set[int] = set()
     for i in range(0, len(missing), 100):
@@ -1031,6 +1032,7 @@ def _pull_refunds(client, store, shop, contexts, with_refunds, refund_cursor, lo
                     pass
         skipped_parents.update(set(chunk) - found)
     batch = _Batch()
+    batch.errors.extend((e, "error") for e in unread)
     for oid, r in refunds:
         created = None
         try:
@@ -1073,25 +1075,34 @@ def _listed_refunds(order: dict) -> set[int] | None:
 
 
 def _refunds_not_listed(client: WooClient, store: Store, shop: str, with_refunds: dict[int, set[int]],
-                        refunds: list[tuple[int, dict]], result: PullResult) -> None:
+                        refunds: list[tuple[int, dict]], result: PullResult) -> list[RecordError]:
     """Add to ``refunds`` those that an order of this pull lists but that neither ``/refunds`` (from
     its cursor) nor the store has: a refund made while its order was in another status, or when the
     order could not be read, is older than the refund cursor and would never arrive otherwise."""
     if not with_refunds:
-        return
+        return []
     seen = {r.get("id") for _oid, r in refunds}
     wanted = {oid: ids - seen for oid, ids in with_refunds.items() if ids - seen}
     if not wanted:
-        return
+        return []
+    unread: list[RecordError] = []
     stored = {int(sid) for (sid,) in store.rows(
         "SELECT source_id FROM shop_documents WHERE shop = ? AND source = ? AND kind = 'credit_note' "
         "AND order_id IN (SELECT unnest(?::VARCHAR[]))", [shop, SOURCE, [str(o) for o in wanted]]) if sid.isdigit()}
     for oid, ids in sorted(wanted.items()):
         if not ids - stored:
             continue
-        for page in client.paginate(f"orders/{oid}/refunds", {"per_page": 100}):
-            result.pages += 1
-            refunds.extend((oid, r) for r in page or [] if isinstance(r, dict) and r.get("id") in ids - stored)
+        try:
+            for page in client.paginate(f"orders/{oid}/refunds", {"per_page": 100}):
+                result.pages += 1
+                refunds.extend((oid, r) for r in page or [] if isinstance(r, dict) and r.get("id") in ids - stored)
+        except WooAuthError:
+            raise
+        except WooApiError as e:  # one order's refunds: an error of that order, the pull goes on
+            missing = ", ".join(map(str, sorted(ids - stored)))
+            unread.append(RecordError(f"refunds of order {oid}", f"refund(s) {missing} could not be read: {e}; "
+                                      "the next pull tries again"))
+    return unread
 
 
 def _drop_deleted_refunds(con: Any, shop: str, refund_ids: dict[str, set[str]], run_id: str, log_source: str) -> None:

@@ -55,6 +55,22 @@ def test_credit_note_is_negative_and_zero_lines_are_left_out():
     assert body["SalesEntryLines"][0]["AmountFC"] == "-10.00" and body["Description"].startswith("Credit note")
 
 
+def test_a_reversal_found_by_its_amount_stands_for_one_entry_only():
+    """Two duplicates of one amount, one reversal whose text was edited in Exact: it stood for the
+    reversal of both, so the second duplicate was never reversed."""
+    def e(n, amount, desc):
+        return {"EntryID": f"ID{n}", "EntryNumber": n, "YourRef": "WC-9001", "AmountFC": Decimal(amount), "Description": desc}
+
+    kept, d1, d2 = e(101, "121.00", "Order 9001"), e(102, "121.00", "Order 9001"), e(103, "121.00", "Order 9001")
+    edited = e(104, "-121.00", "Storno dubbele boeking")
+    entries = [kept, d1, d2, edited]
+    assert find_existing("reverse", "WC-9001", 102, entries) is edited
+    # once the job of 102 stands for it (Synced with its id), the job of 103 finds nothing: it posts
+    assert find_existing("reverse", "WC-9001", 103, entries, taken={"id104"}) is None
+    assert find_existing("reverse", "WC-9001", 103, entries + [e(105, "-121.00", "Reversal of entry 103")],
+                         taken={"id104"})["EntryNumber"] == 105
+
+
 def test_find_existing_tells_our_entries_apart():
     entries = [
         {"YourRef": "WC-1", "EntryNumber": 10, "Description": "Invoice 1"},

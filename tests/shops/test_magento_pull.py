@@ -368,6 +368,23 @@ def test_without_the_tax_acl_lines_take_the_ship_to_country_with_a_warning(store
     assert "cannot read the tax rates (Magento_Tax::manage_tax)" in msg[0]
 
 
+def test_tax_rates_that_cannot_be_read_are_a_warning_and_the_pull_goes_on(store):
+    app = create_app(_home_rate_to_germany())
+    _charge_the_nl_rate(app)
+    inner = app.transport()
+
+    class RatesDown(httpx2.BaseTransport):
+        def handle_request(self, request):
+            if request.url.path.endswith("/V1/taxRates/search"):
+                return httpx2.Response(500, json={"message": "Internal Error."}, request=request)
+            return inner.handle_request(request)
+
+    result = pull_magento(store, settings("http://m2.test"), transport=RatesDown(), clock=FakeClock(1_790_000_000))
+    assert result.documents == 1 and lines(store, "m2:invoice:1")[0][2:5] == ("DE", D("21"), "oss")
+    (msg,) = store.rows("SELECT message FROM sync_log WHERE level = 'warning'")
+    assert msg[0].startswith("the tax rates could not be read")
+
+
 def test_invalid_vat_number_is_not_reverse_charge(store):
     sc = small()
     sc["orders"] = [o for o in sc["orders"] if o["id"] == 3]

@@ -373,6 +373,37 @@ def test_a_refund_older_than_the_refund_cursor_arrives_with_its_order(shop, stor
     assert store.scalar("SELECT count(*) FROM api_calls") > calls
 
 
+def test_refunds_of_an_order_that_cannot_be_read_are_its_error_and_the_pull_goes_on(store):
+    clock = FakeClock(NOW)
+    app = create_app(copy.deepcopy(SCENARIO), clock=clock)
+    app.add_order({**copy.deepcopy(_ORDER), "id": 501, "status": "processing"})
+    booked = settings("http://localhost", statuses=["completed", "refunded"])
+    pull_woocommerce(store, booked, clock=clock, transport=app.transport())
+    clock.advance(3600)
+    app.add_refund(501, amount="20.00")
+    pull_woocommerce(store, booked, clock=clock, transport=app.transport())
+    clock.advance(3 * 86400)
+    app.add_refund(104, amount="1.00")  # moves the refund cursor past the look-back
+    pull_woocommerce(store, booked, clock=clock, transport=app.transport())
+    clock.advance(3600)
+    app.orders[501].status = "completed"
+    app.touch(501)
+    inner = app.transport()
+
+    class RefundsDown(httpx2.BaseTransport):
+        def handle_request(self, request):
+            if request.url.path.endswith("/orders/501/refunds"):
+                return httpx2.Response(404, json={"code": "woocommerce_rest_invalid_order_id", "message": "Invalid order ID."},
+                                       request=request)
+            return inner.handle_request(request)
+
+    clock.advance(3600)
+    result = pull_woocommerce(store, booked, clock=clock, transport=RefundsDown())
+    assert result.errors == 1 and store.scalar("SELECT count(*) FROM shop_documents WHERE order_id = '501'") == 1
+    (msg,) = store.rows("SELECT message FROM sync_log WHERE record_key = 'refunds of order 501'")
+    assert "could not be read" in msg[0] and "the next pull tries again" in msg[0]
+
+
 def test_a_refund_deleted_in_the_shop_loses_its_credit_note(shop, store):
     """DELETE /orders/{id}/refunds/{rid}?force=true (A6): the credit note kept lowering revenue and
     VAT, even after a re-read from the start."""
