@@ -31,6 +31,9 @@ def _finish(ctx: Ctx, outcome) -> None:
                 f"{outcome.errors} error(s), {outcome.not_done} not done, {outcome.calls} API call(s)")
         for job_id, message in list(outcome.error_messages.items())[:20]:
             text += f"\n  {job_id}: {message}"
+        if outcome.unverified:
+            text += (f"\n  {outcome.unverified} posted entr(y/ies) did not show in Exact under their reference right "
+                     "after: check them in Exact before pushing again (`exactsync log --source push --level warning`)")
         if outcome.stopped:
             text += f"\n  stopped: {outcome.stopped}"
         return text

@@ -285,3 +285,20 @@ def test_selection_mistakes_are_usage_errors_and_a_second_push_says_why_nothing_
     r = env.invoke("--json", "push", "jobs")
     assert json.loads(r.stdout)["counts"] == [{"status": "Synced", "count": 1}]
     assert env.invoke("push", "jobs", "--limit", "0").exit_code == EXIT_USAGE
+
+
+def test_a_push_whose_entries_did_not_show_after_says_so_and_exits_partial():
+    """The outcome of a run that posted an entry Exact did not show under its reference right after."""
+    import click
+
+    from exactsync.cli.main import Ctx
+    from exactsync.cli.push_cmd import _finish
+    from exactsync.push import PushOutcome
+
+    @click.command()
+    def finish():
+        _finish(Ctx(), PushOutcome(run_id="r1", total=1, synced=1, posted=1, unverified=1))
+
+    result = CliRunner().invoke(finish)
+    assert result.exit_code == EXIT_PARTIAL, result.output
+    assert "1 posted entr(y/ies) did not show in Exact under their reference right after" in result.output
