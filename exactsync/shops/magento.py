@@ -561,12 +561,14 @@ def _rate_countries(client: MagentoClient, source: str, run_id: str, store: Stor
             if len(items) < 300 or total is None or page * 300 >= total:
                 break
             page += 1
-    except MagentoError as e:
-        why = ("the integration token cannot read the tax rates (Magento_Tax::manage_tax)"
-               if isinstance(e, MagentoAuthError) else f"the tax rates could not be read ({e})")
+    except MagentoAuthError:
+        # a lasting state of the token (no tax ACL): said once per pull, and the lines take the
+        # ship-to country. Any other failure stops the pull before a document is written (with
+        # rates missing for one pull, its documents would keep the wrong country for good).
         with store.atomic() as con:
-            Store.log_event(con, source, f"{why}: a line's VAT country is taken as the ship-to country, also where "
-                            "the shop charged its home country's rate", level="warning", run_id=run_id)
+            Store.log_event(con, source, "the integration token cannot read the tax rates (Magento_Tax::manage_tax): "
+                            "a line's VAT country is taken as the ship-to country, also where the shop charged its "
+                            "home country's rate", level="warning", run_id=run_id)
             flush_calls(con)
         return {}
     return out

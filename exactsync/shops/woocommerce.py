@@ -857,6 +857,8 @@ def pull_woocommerce(store: Any, shop_settings: Any, *, transport: httpx2.BaseTr
                     if read_at[oid] == m:
                         return False  # the same order, unchanged (a re-read's overlap)
                     moved.setdefault(oid, read_at[oid])
+                    contexts.pop(oid, None)  # its refunds belong to this read, not the earlier one
+                    with_refunds.pop(oid, None)
                     if len(batch):  # its earlier read may be in this batch: written first, so this one wins
                         flush(batch, {orders_scope: cursor_now()})
                         batch = _Batch()
@@ -939,9 +941,19 @@ def pull_woocommerce(store: Any, shop_settings: Any, *, transport: httpx2.BaseTr
             flush(batch, {})
 
         # ---- refunds -------------------------------------------------------------------------
-        _pull_refunds(client, store, shop, contexts, with_refunds, refund_cursor, lookback, per_page, concurrency,
-                      flush, statuses, home, tz, base_currency, rates_table, pulled_at, max_lines, result,
-                      refunds_scope, progress)
+        unread = _pull_refunds(client, store, shop, contexts, with_refunds, refund_cursor, lookback, per_page,
+                               concurrency, flush, statuses, home, tz, base_currency, rates_table, pulled_at,
+                               max_lines, result, refunds_scope, progress)
+        # refunds an order lists that could not be read are older than the refund cursor: only their
+        # order's next listing brings them, so the orders cursor stays before the earliest such order
+        olds = [read_at[o] for o in unread if read_at.get(o) is not None]
+        if olds:
+            back = min(olds) - dt.timedelta(seconds=1)
+            current = store.get_cursor(orders_scope)
+            if current is None or _parse_cursor(current) is None or _parse_cursor(current) > back:
+                with store.atomic() as con:
+                    Store.set_cursor(con, orders_scope, "", back.isoformat(sep=" "), detail=detail)
+                result.cursor = back.isoformat(sep=" ")
     except WooApiError as e:
         calls = client.take_calls()
         with store.atomic() as con:
@@ -985,7 +997,8 @@ def _fetch_rates(client: WooClient) -> dict[int, TaxRateInfo]:
 
 def _pull_refunds(client, store, shop, contexts, with_refunds, refund_cursor, lookback, per_page, concurrency,
                   flush, statuses, home, tz, base_currency, rates_table, pulled_at, max_lines, result,
-                  refunds_scope, progress) -> None:
+                  refunds_scope, progress) -> list[int]:
+    """The refunds of this pull; returns the orders whose listed refunds could not be read."""
     params: dict[str, Any] = {"per_page": per_page, "orderby": "date", "order": "asc", "dates_are_gmt": "true"}
     if refund_cursor is not None:
         params["after"] = (refund_cursor - lookback).strftime("%Y-%m-%dT%H:%M:%S")
@@ -1063,6 +1076,7 @@ def _pull_refunds(client, store, shop, contexts, with_refunds, refund_cursor, lo
             batch.lines.extend(lines)
     flush(batch, {refunds_scope: max_created})
     progress(len(refunds), len(refunds), "refunds")
+    return sorted({int(e.document[4]) for e in unread if e.document is not None and e.document[4]})
 
 
 def _listed_refunds(order: dict) -> set[int] | None:
@@ -1098,10 +1112,10 @@ def _refunds_not_listed(client: WooClient, store: Store, shop: str, with_refunds
                 refunds.extend((oid, r) for r in page or [] if isinstance(r, dict) and r.get("id") in ids - stored)
         except WooAuthError:
             raise
-        except WooApiError as e:  # one order's refunds: an error of that order, the pull goes on
-            missing = ", ".join(map(str, sorted(ids - stored)))
-            unread.append(RecordError(f"refunds of order {oid}", f"refund(s) {missing} could not be read: {e}; "
-                                      "the next pull tries again"))
+        except WooApiError as e:  # one order's refunds: an error of each refund, the pull goes on
+            for rid in sorted(ids - stored):
+                unread.append(RecordError(f"refund {rid} (order {oid})", f"could not be read: {e}; the next pull "
+                                          "lists the order and tries again").about(shop, "credit_note", rid, rid, oid))
     return unread
 
 

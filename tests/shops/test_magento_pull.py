@@ -368,7 +368,9 @@ def test_without_the_tax_acl_lines_take_the_ship_to_country_with_a_warning(store
     assert "cannot read the tax rates (Magento_Tax::manage_tax)" in msg[0]
 
 
-def test_tax_rates_that_cannot_be_read_are_a_warning_and_the_pull_goes_on(store):
+def test_tax_rates_that_cannot_be_read_now_stop_the_pull_before_any_document(store):
+    """With the rates missing for one pull, its documents kept the ship-to country for good (the
+    cursor moved past them); only a token without the tax ACL goes on without them."""
     app = create_app(_home_rate_to_germany())
     _charge_the_nl_rate(app)
     inner = app.transport()
@@ -379,10 +381,11 @@ def test_tax_rates_that_cannot_be_read_are_a_warning_and_the_pull_goes_on(store)
                 return httpx2.Response(500, json={"message": "Internal Error."}, request=request)
             return inner.handle_request(request)
 
-    result = pull_magento(store, settings("http://m2.test"), transport=RatesDown(), clock=FakeClock(1_790_000_000))
-    assert result.documents == 1 and lines(store, "m2:invoice:1")[0][2:5] == ("DE", D("21"), "oss")
-    (msg,) = store.rows("SELECT message FROM sync_log WHERE level = 'warning'")
-    assert msg[0].startswith("the tax rates could not be read")
+    with pytest.raises(MagentoError):
+        pull_magento(store, settings("http://m2.test"), transport=RatesDown(), clock=FakeClock(1_790_000_000))
+    assert store.scalar("SELECT count(*) FROM shop_documents") == 0 and store.get_cursor("shop:m2:invoices") is None
+    pull_magento(store, settings("http://m2.test"), transport=inner, clock=FakeClock(1_790_000_000))
+    assert lines(store, "m2:invoice:1")[0][2:5] == ("NL", D("21"), "domestic")
 
 
 def test_invalid_vat_number_is_not_reverse_charge(store):

@@ -230,7 +230,10 @@ def test_an_order_read_twice_in_one_pull_is_stored_as_read_last(store):
         app.orders[oid].status = "cancelled"
         app.touch(oid)
 
+    fifth = sorted(app.orders, key=lambda i: (app.orders[i].modified, i))[5]
+    app.add_refund(fifth, amount="5.00", bump_modified=False)  # its refund must not be booked either
     transport, cancelled = _edited_after_page_one(app, sorted(app.orders), edit=cancel)
+    assert cancelled == fifth
     s = settings("http://localhost", ck=sc["keys"][0]["consumer_key"], cs=sc["keys"][0]["consumer_secret"],
                  concurrency=1)
     pull_woocommerce(store, s, transport=transport)
@@ -400,8 +403,16 @@ def test_refunds_of_an_order_that_cannot_be_read_are_its_error_and_the_pull_goes
     clock.advance(3600)
     result = pull_woocommerce(store, booked, clock=clock, transport=RefundsDown())
     assert result.errors == 1 and store.scalar("SELECT count(*) FROM shop_documents WHERE order_id = '501'") == 1
-    (msg,) = store.rows("SELECT message FROM sync_log WHERE record_key = 'refunds of order 501'")
-    assert "could not be read" in msg[0] and "the next pull tries again" in msg[0]
+    (key, msg), = store.rows("SELECT record_key, message FROM sync_log WHERE record_key LIKE 'refund % (order 501)'")
+    assert "could not be read" in msg and "the next pull lists the order and tries again" in msg
+    assert store.rows("SELECT kind, order_id FROM shop_rejects") == [("credit_note", "501")]
+    # later, another order changes (the cursor would move past 501 and its refund be lost): not so
+    clock.advance(2 * 86400)
+    app.touch(104)
+    pull_woocommerce(store, booked, clock=clock, transport=app.transport())
+    assert store.rows("SELECT kind FROM shop_documents WHERE order_id = '501' ORDER BY kind") == [
+        ("credit_note",), ("invoice",)]
+    assert store.rows("SELECT count(*) FROM shop_rejects") == [(0,)]
 
 
 def test_a_refund_deleted_in_the_shop_loses_its_credit_note(shop, store):
