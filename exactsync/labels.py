@@ -70,11 +70,14 @@ TREATMENT_LABELS: dict[str, str] = {
 }
 
 
+def _words(table: dict[str, str], code: str | None) -> str | None:
+    """``code`` in words from ``table``; a code without words as it is, None stays None."""
+    return None if code is None else table.get(code, code)
+
+
 def treatment_label(code: str | None) -> str | None:
     """The words for treatment ``code``; a code without words is shown as it is, None stays None."""
-    if code is None:
-        return None
-    return TREATMENT_LABELS.get(code, code)
+    return _words(TREATMENT_LABELS, code)
 
 
 #: the words for a shop document's kind (``shop_documents.kind``)
@@ -83,9 +86,7 @@ KIND_LABELS: dict[str, str] = {"invoice": "Invoice", "credit_note": "Credit note
 
 def kind_label(code: str | None) -> str | None:
     """The words for document kind ``code`` ("Credit note"); an unknown kind as it is, None stays None."""
-    if code is None:
-        return None
-    return KIND_LABELS.get(code, code)
+    return _words(KIND_LABELS, code)
 
 
 #: where a run read an Exact VAT code from (``recon_vat_map.source``)
@@ -97,9 +98,7 @@ VAT_SOURCE_LABELS: dict[str, str] = {
 
 def vat_source_label(code: str | None) -> str | None:
     """The words for VAT-code reading ``code``; an unknown one as it is, None stays None."""
-    if code is None:
-        return None
-    return VAT_SOURCE_LABELS.get(code, code)
+    return _words(VAT_SOURCE_LABELS, code)
 
 
 #: the words for what a pull keeps a cursor of (``sync_state.source``); a shop's are "<shop> <what>"

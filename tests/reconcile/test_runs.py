@@ -193,14 +193,9 @@ def _cli_month(tmp_path):
 def _cli_world(tmp_path):
     """:func:`_cli_month` and the world that wrote the month (to book more of it)."""
     from exactsync.cli.main import cli, load_commands
-    from exactsync.store import Store
 
     load_commands()
-    cfg = tmp_path / "exactsync.toml"
-    cfg.write_text(f'[store]\npath = "s.duckdb"\n[exact]\ndivisions = [{DIV}]\n'
-                   f'[shops.woo]\nkind = "woocommerce"\ndivision = {DIV}\nreference_prefix = "WC-"\n')
-    store = Store.open(tmp_path / "s.duckdb")
-    w = World(prefixes={"woo": "WC-"}, shop_divisions={"woo": DIV})
+    cfg, store, w = _cli_setup(tmp_path, [DIV])
     month(w)
     w.write(store)
     return cli, cfg, store, w
@@ -508,6 +503,16 @@ def test_a_run_with_nothing_on_one_side_warns_instead_of_reading_as_a_clean_mont
     assert run_reconciliation(store, settings, PERIOD).warnings == []
 
 
+def _cli_setup(tmp_path, divisions):
+    """(config file, store, world) for the CLI tests: shop woo (prefix WC-) booking into DIV."""
+    from exactsync.store import Store
+
+    cfg = tmp_path / "exactsync.toml"
+    cfg.write_text(f'[store]\npath = "s.duckdb"\n[exact]\ndivisions = [{", ".join(map(str, divisions))}]\n'
+                   f'[shops.woo]\nkind = "woocommerce"\ndivision = {DIV}\nreference_prefix = "WC-"\n')
+    return cfg, Store.open(tmp_path / "s.duckdb"), World(prefixes={"woo": "WC-"}, shop_divisions={"woo": DIV})
+
+
 def test_cli_runs_lists_reopens_and_exports_a_saved_run_as_it_was(tmp_path):
     """`runs` lists saved runs; `runs show` reopens one with its differences as they were when it ran,
     after the month was booked further; `runs export` writes that run, not today's data."""
@@ -597,11 +602,7 @@ def test_cli_runs_show_names_the_division_of_each_difference_in_a_run_over_sever
     from exactsync.store import Store
 
     load_commands()
-    cfg = tmp_path / "exactsync.toml"
-    cfg.write_text(f'[store]\npath = "s.duckdb"\n[exact]\ndivisions = [{DIV}, {OTHER_DIV}]\n'
-                   f'[shops.woo]\nkind = "woocommerce"\ndivision = {DIV}\nreference_prefix = "WC-"\n')
-    store = Store.open(tmp_path / "s.duckdb")
-    w = World(prefixes={"woo": "WC-"}, shop_divisions={"woo": DIV})
+    cfg, store, w = _cli_setup(tmp_path, [DIV, OTHER_DIV])
     w.book(w.doc(1, "2026-10-01"))
     w.doc(2, "2026-10-02")  # missing in its own division
     w.entry("WC-1", "2026-10-01", division=OTHER_DIV)  # the same reference, booked in the other one

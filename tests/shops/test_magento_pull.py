@@ -196,15 +196,21 @@ def test_repeated_last_page_stops_the_paginator(store):
     assert store.scalar("SELECT count(*) FROM shop_documents") == 9
 
 
+def _twelve_open_invoices():
+    """(clock, app): twelve open invoices; the clock is after every scenario date, so a touched
+    invoice goes last in a list by updated_at."""
+    clock = FakeClock(1_790_000_000)
+    sc = _many_invoices(12)
+    for o in sc["orders"]:
+        o["invoices"][0]["state"] = 1
+    return clock, create_app(sc, clock=clock)
+
+
 def test_an_invoice_changed_while_the_invoices_are_listed_skips_none(store):
     """Pages are numbered over a list sorted by updated_at (§B4): an invoice paid after page 1 was
     read moves to the end, the rest one place up, and the invoice at the page boundary was never
     read (the cursor then went past it: lost until a re-read from the start)."""
-    clock = FakeClock(1_790_000_000)  # after every scenario date: a touched invoice goes last
-    sc = _many_invoices(12)
-    for o in sc["orders"]:
-        o["invoices"][0]["state"] = 1
-    app = create_app(sc, clock=clock)
+    clock, app = _twelve_open_invoices()
     inner = app.transport()
 
     class PaidAfterPageOne(httpx2.BaseTransport):
@@ -236,11 +242,7 @@ def test_an_invoice_changed_while_the_invoices_are_listed_skips_none(store):
 def test_a_second_listing_cut_short_is_done_again_by_the_next_pull(store):
     """The first pass had saved a cursor past the invoice it skipped: when the shop failed during
     the second listing, that invoice was lost for good."""
-    clock = FakeClock(1_790_000_000)
-    sc = _many_invoices(12)
-    for o in sc["orders"]:
-        o["invoices"][0]["state"] = 1
-    app = create_app(sc, clock=clock)
+    clock, app = _twelve_open_invoices()
     inner = app.transport()
 
     class PaidAfterPageOneThenDown(httpx2.BaseTransport):
