@@ -288,9 +288,9 @@ def _still_mine(store: Store, job: dict, me: str, clock: Clock) -> bool:
     """Right before a POST: the job is still Queued under this run's claim (no other run took it
     over, say after its lease ran out on another host), and its lease starts again now, in the same
     statement, so that no other host can take it between this check and the POST."""
-    with store.atomic() as con:
-        rows = con.execute("UPDATE push_jobs SET queued_at = ? WHERE job_id = ? AND status = 'Queued' AND claimed_by = ? "
-                           "RETURNING job_id", [_now(clock), job["job_id"], me]).fetchall()
+    with store.atomic() as con:  # and the POST is in flight from now on, until its answer is recorded
+        rows = con.execute("UPDATE push_jobs SET queued_at = ?, posting_at = ? WHERE job_id = ? AND status = 'Queued' "
+                           "AND claimed_by = ? RETURNING job_id", [_now(clock), _now(clock), job["job_id"], me]).fetchall()
     return bool(rows)
 
 
@@ -308,7 +308,7 @@ def _release(store: Store, me: str, clock: Clock) -> int:
     now = _now(clock)
     with store.atomic() as con:
         n = con.execute("UPDATE push_jobs SET status = CASE WHEN last_error IS NULL THEN 'Pending' ELSE 'Error' END, "
-                        "claimed_by = NULL, updated_at = ? WHERE claimed_by = ? AND status = 'Queued'",
+                        "claimed_by = NULL, posting_at = NULL, updated_at = ? WHERE claimed_by = ? AND status = 'Queued'",
                         [now, me]).fetchall()[0][0]
     return int(n)
 
@@ -335,7 +335,7 @@ def _mark_synced(store: Store, job: dict, entry: dict, *, found: bool, attempts:
     with store.atomic() as con:
         con.execute("""UPDATE push_jobs SET status = 'Synced', exact_entry_id = ?, exact_entry_number = ?,
                          found_existing = ?, attempts = ?, last_error = NULL, claimed_by = NULL, synced_at = ?,
-                         updated_at = ?, verified_at = CASE WHEN ? THEN ? END WHERE job_id = ?""",
+                         updated_at = ?, verified_at = CASE WHEN ? THEN ? END, posting_at = NULL WHERE job_id = ?""",
                     [entry.get("EntryID"), int(number) if number is not None else None, found, attempts, now, now,
                      found, now, job["job_id"]])
         if found:
@@ -347,7 +347,7 @@ def _mark_error(store: Store, job: dict, message: str, *, attempts: int, clock: 
     now = _now(clock)
     with store.atomic() as con:
         con.execute("UPDATE push_jobs SET status = 'Error', last_error = ?, attempts = ?, claimed_by = NULL, "
-                    "updated_at = ? WHERE job_id = ?", [message[:2000], attempts, now, job["job_id"]])
+                    "posting_at = NULL, updated_at = ? WHERE job_id = ?", [message[:2000], attempts, now, job["job_id"]])
         Store.log_event(con, LOG_SOURCE, f"{job['kind']} {job['your_ref']} failed: {message}", level="error",
                         record_key=job["job_id"], run_id=run_id)
 
@@ -361,7 +361,7 @@ def _note_unknown(store: Store, job: dict, at: dt.datetime) -> None:
 
 def _note_attempt(store: Store, job: dict, attempts: int, message: str, clock: Clock) -> None:
     with store.atomic() as con:
-        con.execute("UPDATE push_jobs SET attempts = ?, last_error = ?, updated_at = ? WHERE job_id = ?",
+        con.execute("UPDATE push_jobs SET attempts = ?, last_error = ?, posting_at = NULL, updated_at = ? WHERE job_id = ?",
                     [attempts, message[:2000], _now(clock), job["job_id"]])
 
 
@@ -562,6 +562,12 @@ class _Runner:
                             run_id=self.run_id)
                 self._report(job, "failed")
                 return
+            if tries == 0 and job.get("posting_at") is not None:
+                # its run died while posting it (a crash, kill -9): Exact may still be booking it
+                hit = self._settle(division, job, key, existing)
+                job["posting_at"] = None
+                if hit is not None:
+                    continue  # found: Synced at the top of the loop
             if tries == 0 and job.get("unknown_at") is not None:
                 until = job["unknown_at"] + dt.timedelta(seconds=UNKNOWN_WAIT)
                 if _now(self.clock) < until:

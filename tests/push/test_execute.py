@@ -114,6 +114,37 @@ def test_resume_after_crash_finds_the_entry_instead_of_posting(make_env):
     assert sorted(ids) == sorted(out.job_ids)
 
 
+def test_a_post_in_flight_when_its_run_died_is_looked_up_over_a_minute_before_it_is_sent_again(make_env):
+    """kill -9 while a POST was on its way: the next run posted again after one look-up, though
+    Exact was still booking the first one."""
+    from exactsync.push import save_plan
+
+    env = make_env()
+    docs = [make_doc(6410), make_doc(6411)]
+    env.add_docs(docs)
+    plan = _plan(env, docs)
+    save_plan(env.store, plan)
+    dead = f"{socket.gethostname()}:999999999:dead"
+    env.store.execute("UPDATE push_jobs SET status = 'Queued', claimed_by = ?, posting_at = now() WHERE your_ref IN "
+                      "('WC-6410', 'WC-6411')", [dead])
+    with env.client() as client:
+        real = client.http.request
+        gets = {"n": 0}
+
+        def request(method, url, **kw):  # the dead run's POST of 6410 lands while the next run looks
+            if method == "GET" and "salesentries" in str(url).lower():
+                gets["n"] += 1
+                if gets["n"] == 3:
+                    client.post("salesentry/SalesEntries", DIV, plan.jobs[0].payload)
+            return real(method, url, **kw)
+
+        client.http.request = request
+        out = retry_jobs(env.store, env.settings, client=client)
+    assert (out.synced, out.found_existing, out.posted) == (2, 1, 1)
+    assert len(env.entries("WC-6410")) == 1 and len(env.entries("WC-6411")) == 1
+    assert env.store.rows("SELECT DISTINCT posting_at FROM push_jobs") == [(None,)]
+
+
 def test_correction_reverses_and_rebooks_and_duplicate_gets_a_reversal(make_env):
     env = make_env()
     # WC-1002 is booked as 82.64 + 17.36; the shop says 90.00 + 18.90
