@@ -321,8 +321,41 @@ def live_entries(entries: list[dict]) -> list[dict]:
         if desc.startswith(REVERSAL_PREFIX):
             reversals.append(e)
             reversed_numbers.add(desc[len(REVERSAL_PREFIX):].strip())
-    return [e for e in entries
+    rest = [e for e in entries
             if e not in reversals and str(_num(e, "EntryNumber", "entry_number")) not in reversed_numbers]
+    return _without_negations(rest)
+
+
+def _without_negations(entries: list[dict]) -> list[dict]:
+    """``entries`` less the pairs of an entry and its exact negation (a reversal booked in Exact by
+    hand, or one whose Description was edited), one to one in entry-number order: as the
+    reconciliation cancels them (docs/reconcile.md), so a document it finds missing is not refused
+    by the planner as "already held"."""
+    def amounts(e: dict) -> tuple | None:
+        gross = _num(e, "AmountFC", "gross")
+        if gross is None or Decimal(str(gross)) == 0:
+            return None
+        net, vat = _num(e, "net"), _num(e, "vat")
+        parts = (Decimal(str(gross)), None if net is None else Decimal(str(net)), None if vat is None else Decimal(str(vat)))
+        return parts + (_num(e, "Currency", "currency"),)
+
+    def negates(a: tuple, b: tuple) -> bool:
+        return (a[0] == -b[0] and all(x is None or y is None or x == -y for x, y in zip(a[1:3], b[1:3]))
+                and (a[3] is None or b[3] is None or a[3] == b[3]))
+
+    ordered = sorted(entries, key=lambda e: _num(e, "EntryNumber", "entry_number") or 0)
+    paired: set[int] = set()
+    for i, e in enumerate(ordered):
+        a = amounts(e)
+        if a is None or i in paired:
+            continue
+        for j in range(i + 1, len(ordered)):
+            b = amounts(ordered[j])
+            if j not in paired and b is not None and negates(a, b):
+                paired |= {i, j}
+                break
+    gone = {id(ordered[i]) for i in paired}
+    return [e for e in entries if id(e) not in gone]
 
 
 def find_existing(kind: str, your_ref: str, reverses_entry_number: int | None, entries: list[dict],

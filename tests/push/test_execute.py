@@ -183,6 +183,24 @@ def test_correction_reverses_and_rebooks_and_duplicate_gets_a_reversal(make_env)
     assert e["net"].to_list() == [D("82.64"), D("-82.64"), D("90.00")]
 
 
+def test_a_document_reversed_in_exact_by_hand_is_pushed_as_missing(make_env):
+    """The reconciliation cancels an entry and its exact negation, so the document is missing; the
+    planner counted both as live ("Exact already holds entry …") and never pushed it."""
+    env = make_env()
+    d1002 = make_doc(1002, day="2026-02-03", lines=[("goods", "21", "90.00", "18.90")])
+    env.add_docs([d1002])
+    correction = plan_targets(env.store, env.settings, [Target("woo:invoice:1002", "amount_differs")])
+    reversal = next(j for j in correction.jobs if j.kind == "reverse").payload
+    with env.client() as client:  # a bookkeeper reverses the entry in Exact, in words of their own
+        client.post("salesentry/SalesEntries", DIV, {**reversal, "Description": "Creditering order 1002"})
+    env.pull()
+    plan = plan_targets(env.store, env.settings, [Target("woo:invoice:1002", "missing_in_exact")])
+    assert [j.kind for j in plan.jobs] == ["create"], plan.skipped
+    with env.client() as client:
+        assert execute_plan(env.store, env.settings, plan, client=client).posted == 1
+    assert sum(e["AmountFC"] for e in env.entries("WC-1002")) == D("108.90")
+
+
 def test_a_correction_in_a_closed_period_is_booked_on_the_date_given(make_env):
     env = make_env()
     # WC-1001 is booked on 20 January (104.95 net, period 2026-01, closed for journal 70); the shop says 110.00

@@ -71,6 +71,26 @@ def test_a_reversal_found_by_its_amount_stands_for_one_entry_only():
                          taken={"id104"})["EntryNumber"] == 105
 
 
+def test_an_entry_and_its_exact_negation_cancel_whatever_their_text_says():
+    """A reversal booked in Exact by hand: the reconciliation cancels the pair and finds the document
+    missing, and the planner refused to push it ("Exact already holds entry 20")."""
+    entries = [
+        {"YourRef": "WC-7", "EntryNumber": 20, "Description": "Order 7", "gross": Decimal("121.00"),
+         "net": Decimal("100.00"), "vat": Decimal("21.00"), "currency": "EUR"},
+        {"YourRef": "WC-7", "EntryNumber": 21, "Description": "Creditering order 7", "gross": Decimal("-121.00"),
+         "net": Decimal("-100.00"), "vat": Decimal("-21.00"), "currency": "EUR"},
+    ]
+    assert live_entries(entries) == []
+    assert find_existing("create", "WC-7", None, entries) is None
+    # not a negation (other VAT, other currency): both stay live
+    other_vat = [entries[0], {**entries[1], "net": Decimal("-110.00"), "vat": Decimal("-11.00")}]
+    assert len(live_entries(other_vat)) == 2
+    assert len(live_entries([entries[0], {**entries[1], "currency": "USD"}])) == 2
+    # one to one: two bookings and one negation leave one booking live
+    twice = [entries[0], {**entries[0], "EntryNumber": 22}, entries[1]]
+    assert [e["EntryNumber"] for e in live_entries(twice)] == [22]
+
+
 def test_find_existing_tells_our_entries_apart():
     entries = [
         {"YourRef": "WC-1", "EntryNumber": 10, "Description": "Invoice 1"},
