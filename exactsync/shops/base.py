@@ -29,6 +29,7 @@ __all__ = [
     "log_record_error",
     "forget_rejects",
     "write_documents",
+    "remove_documents",
     "CREDENTIALS",
     "require_settings",
     "shaped_detail",
@@ -157,6 +158,18 @@ def check_totals(doc: ShopDocument, lines: list[VatLine]) -> None:
             "VAT lines do not add up to the document",
             f"lines base {base} vat {vat}; document net {doc.net} vat {doc.vat}",
         )
+
+
+def remove_documents(con: Any, keys: list[str]) -> None:
+    """Delete documents ``keys`` and their VAT lines, inside the caller's ``store.atomic()``; saved
+    runs keep what they showed of them first (the counterpart of :func:`write_documents`)."""
+    from exactsync.store.saved_runs import keep_runs_for_removed_documents
+
+    if not keys:
+        return
+    keep_runs_for_removed_documents(con, keys)
+    con.execute("DELETE FROM shop_vat_lines WHERE doc_key IN (SELECT unnest(?::VARCHAR[]))", [keys])
+    con.execute("DELETE FROM shop_documents WHERE doc_key IN (SELECT unnest(?::VARCHAR[]))", [keys])
 
 
 def write_documents(con: Any, docs: list[ShopDocument], lines: list[VatLine]) -> None:

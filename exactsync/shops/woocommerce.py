@@ -52,12 +52,12 @@ from exactsync.shops.base import (
     log_record_error,
     money,
     note_reread,
+    remove_documents,
     require_settings,
     shaped_detail,
     write_documents,
 )
 from exactsync.store import Store
-from exactsync.store.saved_runs import keep_runs_for_removed_documents
 from exactsync.vat import classify_treatment, document_treatment, is_eu
 
 __all__ = [
@@ -1128,10 +1128,7 @@ def _drop_deleted_refunds(con: Any, shop: str, refund_ids: dict[str, set[str]], 
     gone = [(key, rid, oid) for key, rid, oid in stored if rid not in refund_ids.get(oid, set())]
     if not gone:
         return
-    keys = [key for key, _rid, _oid in gone]
-    keep_runs_for_removed_documents(con, keys)  # saved runs keep what they showed of them
-    con.execute("DELETE FROM shop_vat_lines WHERE doc_key IN (SELECT unnest(?::VARCHAR[]))", [keys])
-    con.execute("DELETE FROM shop_documents WHERE doc_key IN (SELECT unnest(?::VARCHAR[]))", [keys])
+    remove_documents(con, [key for key, _rid, _oid in gone])
     for key, rid, oid in gone:
         Store.log_event(con, log_source, f"refund {rid} of order {oid} is no longer in the shop; its credit note "
                         "was removed", level="info", record_key=f"refund {rid} (order {oid})", run_id=run_id)
@@ -1164,12 +1161,9 @@ def _drop_orders(con: Any, shop: str, order_ids: list[str], run_id: str, log_sou
     if not gone:
         return
     keys = [r[0] for r in gone]
-    where = "shop = ? AND source = ? AND order_id IN (SELECT unnest(?::VARCHAR[]))"
-    keep_runs_for_removed_documents(  # saved runs keep what they showed of these documents
-        con, [r[0] for r in con.execute(f"SELECT doc_key FROM shop_documents WHERE {where}", [shop, SOURCE, keys]).fetchall()])
-    con.execute(f"DELETE FROM shop_vat_lines WHERE doc_key IN (SELECT doc_key FROM shop_documents WHERE {where})",
-                [shop, SOURCE, keys])
-    con.execute(f"DELETE FROM shop_documents WHERE {where}", [shop, SOURCE, keys])
+    remove_documents(con, [r[0] for r in con.execute(
+        "SELECT doc_key FROM shop_documents WHERE shop = ? AND source = ? AND order_id IN (SELECT unnest(?::VARCHAR[]))",
+        [shop, SOURCE, keys]).fetchall()])
     for oid in keys:
         Store.log_event(con, log_source, f"order {oid}: {why}; its documents were removed",
                         level="info", record_key=f"order {oid}", run_id=run_id)
