@@ -288,9 +288,10 @@ def _still_mine(store: Store, job: dict, me: str, clock: Clock) -> bool:
     """Right before a POST: the job is still Queued under this run's claim (no other run took it
     over, say after its lease ran out on another host), and its lease starts again now, in the same
     statement, so that no other host can take it between this check and the POST."""
+    now = _now(clock)
     with store.atomic() as con:  # and the POST is in flight from now on, until its answer is recorded
         rows = con.execute("UPDATE push_jobs SET queued_at = ?, posting_at = ? WHERE job_id = ? AND status = 'Queued' "
-                           "AND claimed_by = ? RETURNING job_id", [_now(clock), _now(clock), job["job_id"], me]).fetchall()
+                           "AND claimed_by = ? RETURNING job_id", [now, now, job["job_id"], me]).fetchall()
     return bool(rows)
 
 
@@ -506,9 +507,9 @@ class _Runner:
             self.outcome.unverified += len(posted)
             return
         now = _now(self.clock)
-        for job, entry in posted:
-            ids = {str(e.get("EntryID") or "").lower() for e in seen.get(normalize_reference(job["your_ref"]), [])}
-            with self.store.atomic() as con:
+        with self.store.atomic() as con:
+            for job, entry in posted:
+                ids = {str(e.get("EntryID") or "").lower() for e in seen.get(normalize_reference(job["your_ref"]), [])}
                 if str(entry.get("EntryID") or "").lower() in ids:
                     con.execute("UPDATE push_jobs SET verified_at = ? WHERE job_id = ?", [now, job["job_id"]])
                     continue
@@ -540,11 +541,10 @@ class _Runner:
                 _mark_error(self.store, job, str(e), attempts=attempts, clock=self.clock, run_id=self.run_id)
                 self._report(job, "failed")
                 return
-        taken = _taken(self.store, job) if job["kind"] == "reverse" else set()
-        job["_taken"] = taken
+        job["_taken"] = _taken(self.store, job) if job["kind"] == "reverse" else set()
         tries = 0
         while True:
-            hit = find_existing(job["kind"], job["your_ref"], job["reverses_entry_number"], existing.get(key, []), taken)
+            hit = self._found(job, key, existing)
             if hit is not None:
                 _mark_synced(self.store, job, hit, found=True, attempts=attempts, clock=self.clock,
                              run_id=self.run_id)
@@ -603,8 +603,7 @@ class _Runner:
                     # A business validation answer (reference §6.2: never auto-retried). One look-up
                     # makes sure nothing landed, then the job is an Error with Exact's message.
                     existing.update(lookup_references(self.client, division, [job["your_ref"]]))
-                    if find_existing(job["kind"], job["your_ref"], job["reverses_entry_number"],
-                                     existing.get(key, []), taken) is None:
+                    if self._found(job, key, existing) is None:
                         _mark_error(self.store, job, message, attempts=attempts, clock=self.clock,
                                     run_id=self.run_id)
                         self._report(job, "failed")
@@ -645,14 +644,19 @@ class _Runner:
             return
 
 
+    @staticmethod
+    def _found(job: dict, key: str, existing: dict[str, list[dict]]) -> dict | None:
+        """The entry among the looked-up ones that ``job`` already produced (find_existing), or None."""
+        return find_existing(job["kind"], job["your_ref"], job["reverses_entry_number"], existing.get(key, []),
+                             job["_taken"])
+
     def _settle(self, division: int, job: dict, key: str, existing: dict[str, list[dict]]) -> dict | None:
         """Look ``job``'s reference up a few times (:data:`UNKNOWN_LOOKUPS` apart) after a POST whose
         outcome is unknown; the entry it produced, or None."""
         for wait in UNKNOWN_LOOKUPS:
             self.clock.sleep(wait)
             existing.update(lookup_references(self.client, division, [job["your_ref"]]))
-            hit = find_existing(job["kind"], job["your_ref"], job["reverses_entry_number"], existing.get(key, []),
-                                job.get("_taken", ()))
+            hit = self._found(job, key, existing)
             if hit is not None:
                 return hit
         return None

@@ -836,15 +836,13 @@ def _rearm_removed(plan: Plan, existing: dict[str, dict]) -> None:
     for job in plan.jobs:
         if job.kind != "create":
             continue
-        prev, seen = existing.get(job.job_id), {job.job_id}
+        prev = existing.get(job.job_id)
         while prev is not None and prev["status"] == "Synced" and prev.get("removed_at") is not None:
             gone = prev["exact_entry_number"]
             # from the current id, not the first: Exact may give a re-pushed entry the removed one's
-            # number again, and each removal must still be a job of its own
+            # number again, and each removal must still be a job of its own (the id only grows, so
+            # the loop ends with the jobs there are)
             job.job_id = f"{job.job_id}~{gone}"
-            if job.job_id in seen:  # pragma: no cover - ids only grow; a guard against a loop
-                break
-            seen.add(job.job_id)
             for line in job.lines:
                 line["job_id"] = job.job_id
             plan.removed.append({"job_id": job.job_id, "your_ref": job.your_ref, "entry_number": gone})
